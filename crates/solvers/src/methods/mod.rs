@@ -1,0 +1,98 @@
+//! The methods stiffnode ships, each declared by its coefficients in a file of its own, and the
+//! registry that finds them by the name the CLI spells.
+
+mod bdf2;
+mod dopri5;
+mod gauss;
+mod kvaerno;
+mod lobatto;
+mod one_stage;
+mod radau;
+mod sdirk;
+
+use crate::error::SolveError;
+use crate::tableau::Tableau;
+
+pub use bdf2::Bdf2;
+
+/// A time-stepping method: a Runge–Kutta tableau run by the generic engine, or the
+/// variable-step BDF2 multistep method.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Method {
+    /// A Runge–Kutta method (explicit, diagonally implicit or fully implicit).
+    RungeKutta(Tableau),
+    /// Variable-step BDF2.
+    Bdf2(Bdf2),
+}
+
+/// What the `methods` table shows for one method.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MethodInfo {
+    /// CLI name.
+    pub name: &'static str,
+    /// Classical order.
+    pub order: u32,
+    /// Number of stages (tableau rows, an explicit first stage included; 1 for BDF2).
+    pub stages: usize,
+    /// A-stable.
+    pub a_stable: bool,
+    /// L-stable.
+    pub l_stable: bool,
+    /// Stiffly accurate.
+    pub stiffly_accurate: bool,
+    /// Has an error estimate for adaptive steps.
+    pub embedded: bool,
+}
+
+/// All methods, in the order the `methods` table lists them.
+pub fn all() -> Vec<Method> {
+    vec![
+        Method::RungeKutta(one_stage::backward_euler()),
+        Method::RungeKutta(one_stage::trapezoid()),
+        Method::RungeKutta(one_stage::implicit_midpoint()),
+        Method::RungeKutta(gauss::gauss2()),
+        Method::RungeKutta(sdirk::sdirk2()),
+        Method::RungeKutta(sdirk::trbdf2()),
+        Method::RungeKutta(kvaerno::esdirk4()),
+        Method::RungeKutta(radau::radau3()),
+        Method::RungeKutta(radau::radau5()),
+        Method::RungeKutta(lobatto::lobatto3c2()),
+        Method::RungeKutta(lobatto::lobatto3c3()),
+        Method::Bdf2(Bdf2),
+        Method::RungeKutta(dopri5::dopri5()),
+    ]
+}
+
+/// The method the CLI calls `name`.
+pub fn by_name(name: &str) -> Result<Method, SolveError> {
+    all().into_iter().find(|m| m.name() == name).ok_or_else(|| SolveError::UnknownMethod {
+        name: name.to_string(),
+        known: all().iter().map(|m| m.name()).collect::<Vec<_>>().join(", "),
+    })
+}
+
+impl Method {
+    /// CLI name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Method::RungeKutta(t) => t.name,
+            Method::Bdf2(_) => Bdf2::NAME,
+        }
+    }
+
+    /// The row of the `methods` table.
+    pub fn info(&self) -> MethodInfo {
+        match self {
+            Method::RungeKutta(t) => MethodInfo {
+                name: t.name,
+                order: t.order,
+                stages: t.stages(),
+                a_stable: t.a_stable,
+                l_stable: t.l_stable,
+                stiffly_accurate: t.stiffly_accurate(),
+                embedded: t.error.is_some(),
+            },
+            Method::Bdf2(_) => Bdf2::info(),
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! The variable-step BDF2 stepper. It starts with backward Euler steps until it has the past
+//! points that its formula and its error estimate need; its error estimate is the local error
+//! constant times the third divided difference of the solution (HNW I, III.5 and III.7).
+
+use crate::error::SolveError;
+use crate::methods::Bdf2;
+use crate::newton::{IterationMatrix, NewtonControl, Verdict};
+use crate::rhs::Rhs;
+use crate::step_control::{Tolerances, weighted_norm, weights};
+use crate::stepper::{Attempt, Outcome, Stepper};
+
+pub(crate) struct Bdf2Stepper<'a> {
+    rhs: &'a Rhs<'a>,
+    batch: usize,
+    matrix: IterationMatrix,
+    newton: NewtonControl,
+    /// Accepted points before the current one, oldest first (at most two).
+    past: Vec<(f64, Vec<f64>)>,
+    /// The point the last attempt started from.
+    current: Option<(f64, Vec<f64>)>,
+}
+
+impl<'a> Bdf2Stepper<'a> {
+    pub fn new(rhs: &'a Rhs<'a>, batch: usize, newton: NewtonControl) -> Self {
+        Self { rhs, batch, matrix: IterationMatrix::new(batch, rhs.d), newton, past: Vec::new(), current: None }
+    }
+}
+
+/// Newton divided difference `y[τ_0, …, τ_m]` of vectors, by the recursive table.
+fn divided_difference(points: &[(f64, &[f64])]) -> Vec<f64> {
+    let mut table: Vec<Vec<f64>> = points.iter().map(|(_, v)| v.to_vec()).collect();
+    for level in 1..points.len() {
+        for i in 0..points.len() - level {
+            let dt = points[i + level].0 - points[i].0;
+            let next = table[i + 1].iter().zip(&table[i]).map(|(a, b)| (a - b) / dt).collect();
+            table[i] = next;
+        }
+    }
+    table.swap_remove(0)
+}
+
+impl Stepper for Bdf2Stepper<'_> {
+    fn attempt(&mut self, t: f64, y: &[f64], h: f64, w: &[f64], tol: Option<&Tolerances>) -> Result<Outcome, SolveError> {
+        self.current = Some((t, y.to_vec()));
+        let n = y.len();
+        let bdf2 = self.past.len() >= 2 || (self.past.len() == 1 && tol.is_none());
+        // y_{n+1} = v + hγ f(y_{n+1}), and a predictor by extrapolation through past points.
+        let (v, g, mut wv) = if bdf2 {
+            let (t1, y1) = self.past.last().unwrap();
+            let k = Bdf2::coefficients(h / (t - t1));
+            let v: Vec<f64> = (0..n).map(|i| k.alpha1 * y[i] + k.alpha0 * y1[i]).collect();
+            let slope = |i: usize| (y[i] - y1[i]) / (t - t1);
+            let pred = (0..n).map(|i| y[i] + h * slope(i)).collect();
+            (v, k.beta, pred)
+        } else {
+            (y.to_vec(), 1.0, y.to_vec())
+        };
+        self.matrix.ensure(self.rhs, t, y)?;
+        let ti = vec![t + h; self.batch];
+        let mut run = self.newton.start();
+        loop {
+            let fw = match self.rhs.eval(&ti, &wv) {
+                Ok(f) => f,
+                Err(SolveError::NonFinite { .. }) => return Ok(Outcome::NewtonFailed),
+                Err(e) => return Err(e),
+            };
+            let mut delta: Vec<f64> = (0..n).map(|i| -(wv[i] - v[i] - h * g * fw[i])).collect();
+            self.matrix.diagonal(h * g).solve_in_place(&mut delta);
+            wv.iter_mut().zip(&delta).for_each(|(x, dx)| *x += dx);
+            match self.newton.check(&mut run, weighted_norm(&delta, w, self.batch, self.rhs.d)) {
+                Verdict::Continue => {}
+                Verdict::Converged => break,
+                Verdict::Diverged => return Ok(Outcome::NewtonFailed),
+            }
+        }
+        let (err, err_order) = match tol {
+            None => (None, 3.0),
+            Some(tol) => {
+                let new = (t + h, wv.as_slice());
+                let (err, k) = match self.past.as_slice() {
+                    // BDF2: LTE = C·y[t_{n+1}, t_n, t_{n−1}, t_{n−2}].
+                    [(t2, y2), (t1, y1)] => {
+                        let dd = divided_difference(&[new, (t, y), (*t1, y1), (*t2, y2)]);
+                        let c = Bdf2::error_constant(h, t - t1);
+                        (dd.iter().map(|x| c * x).collect::<Vec<_>>(), 3.0)
+                    }
+                    // Backward Euler: LTE = −h²/2·y'' ≈ −h²·y[t_{n+1}, t_n, t_{n−1}].
+                    [(t1, y1)] => {
+                        let dd = divided_difference(&[new, (t, y), (*t1, y1)]);
+                        (dd.iter().map(|x| -h * h * x).collect(), 2.0)
+                    }
+                    // First step: LTE ≈ (y_1 − y_0 − h f(y_0))/2.
+                    _ => {
+                        let f0 = self.rhs.eval(&vec![t; self.batch], y)?;
+                        ((0..n).map(|i| 0.5 * (wv[i] - y[i] - h * f0[i])).collect(), 2.0)
+                    }
+                };
+                (Some(weighted_norm(&err, &weights(tol, y, Some(&wv), self.rhs.d), self.batch, self.rhs.d)), k)
+            }
+        };
+        Ok(Outcome::Done(Attempt { y: wv, err, err_order, theta: run.theta }))
+    }
+
+    fn accepted(&mut self, _t_new: f64, _y_new: &[f64], theta: f64) {
+        if let Some(cur) = self.current.take() {
+            self.past.push(cur);
+            if self.past.len() > 2 {
+                self.past.remove(0);
+            }
+        }
+        self.matrix.step_accepted(theta);
+    }
+
+    fn refresh_jacobian(&mut self) -> bool {
+        self.matrix.refresh()
+    }
+
+    fn estimates_error(&self) -> bool {
+        true
+    }
+
+    fn newton_counts(&self) -> (usize, usize) {
+        (self.newton.iterations, self.matrix.factorizations)
+    }
+}

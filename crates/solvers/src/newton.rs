@@ -1,0 +1,193 @@
+//! Simplified Newton for the implicit stages (DESIGN §3; Hairer & Wanner II, IV.8): the
+//! iteration matrix is built from a Jacobian that is reused while Newton converges, and
+//! convergence is judged by the observed contraction rate `θ`.
+
+use crate::error::SolveError;
+use crate::linalg::BatchedLu;
+use crate::rhs::Rhs;
+
+/// Jacobian reuse threshold on the contraction rate (RADAU5's `THET`).
+const REUSE_THETA: f64 = 1e-3;
+
+/// Verdict after one Newton iteration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Continue,
+    Converged,
+    Diverged,
+}
+
+/// Stopping rule: stop when `η‖Δ_k‖ ≤ κ·tol` with `η = θ/(1−θ)`, `θ = ‖Δ_k‖/‖Δ_{k−1}‖`;
+/// give up when `θ ≥ 0.99`, or when the predicted error after the remaining iterations
+/// `θ^{k_max−k}/(1−θ)‖Δ_k‖` stays above the tolerance (Hairer & Wanner II, IV.8, (8.10)–(8.11)).
+pub(crate) struct NewtonControl {
+    /// `κ·tol` in the weighted norm (RADAU5's `FNEWT`).
+    pub tol: f64,
+    pub max_iter: usize,
+    /// `η` of the last converged solve, the first iteration's estimate of the next.
+    eta_carry: f64,
+    /// Newton iterations so far (all solves).
+    pub iterations: usize,
+}
+
+/// State of one Newton solve.
+pub(crate) struct NewtonRun {
+    k: usize,
+    prev_norm: f64,
+    eta: f64,
+    /// Largest contraction rate seen.
+    pub theta: f64,
+}
+
+impl NewtonControl {
+    /// Tolerance `max(10ε/rtol, min(0.03, √rtol))` as in RADAU5, with `ε` the device's.
+    pub fn new(rtol: f64, epsilon: f64, max_iter: usize) -> Self {
+        let tol = (10.0 * epsilon / rtol).max(0.03f64.min(rtol.sqrt()));
+        Self { tol, max_iter, eta_carry: 1.0, iterations: 0 }
+    }
+
+    pub fn start(&self) -> NewtonRun {
+        NewtonRun { k: 0, prev_norm: 0.0, eta: self.eta_carry.max(f64::EPSILON).powf(0.8), theta: 0.0 }
+    }
+
+    /// Judge iteration `k` whose correction has weighted norm `norm` (already applied).
+    pub fn check(&mut self, run: &mut NewtonRun, norm: f64) -> Verdict {
+        self.iterations += 1;
+        if !norm.is_finite() {
+            return Verdict::Diverged;
+        }
+        if run.k > 0 {
+            let theta = norm / run.prev_norm;
+            run.theta = run.theta.max(theta);
+            if norm <= 1e-3 * self.tol {
+                // At rounding level the contraction rate means nothing.
+                return self.converged(run);
+            }
+            if theta >= 0.99 {
+                return Verdict::Diverged;
+            }
+            run.eta = theta / (1.0 - theta);
+            let remaining = (self.max_iter - 1 - run.k) as i32;
+            if theta.powi(remaining) / (1.0 - theta) * norm > self.tol {
+                return Verdict::Diverged;
+            }
+        }
+        if run.eta * norm <= self.tol || norm <= 1e-3 * self.tol {
+            return self.converged(run);
+        }
+        run.prev_norm = norm;
+        run.k += 1;
+        if run.k >= self.max_iter { Verdict::Diverged } else { Verdict::Continue }
+    }
+
+    fn converged(&mut self, run: &NewtonRun) -> Verdict {
+        self.eta_carry = run.eta;
+        Verdict::Converged
+    }
+}
+
+/// The Jacobian at the start of the step and the factored iteration matrices built from it:
+/// `I − hγJ` (DIRK, BDF2, error filters) and `I − h(A⊗J)` (fully implicit RK).
+pub(crate) struct IterationMatrix {
+    batch: usize,
+    d: usize,
+    jac: Option<Vec<f64>>,
+    /// The Jacobian was evaluated at the current step's initial state.
+    fresh: bool,
+    /// Factorizations cached by a key (`hγ`, or `h` for the full system), at most two.
+    cache: Vec<(Key, BatchedLu)>,
+    pub factorizations: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Key {
+    Diagonal(f64),
+    Full(f64),
+}
+
+impl IterationMatrix {
+    pub fn new(batch: usize, d: usize) -> Self {
+        Self { batch, d, jac: None, fresh: false, cache: Vec::new(), factorizations: 0 }
+    }
+
+    /// Drop the Jacobian so that the next step evaluates a new one.
+    pub fn invalidate(&mut self) {
+        self.jac = None;
+        self.cache.clear();
+    }
+
+    /// A step was accepted: keep the Jacobian for the next step only if Newton contracted
+    /// fast (`θ ≤ THET`, RADAU5); a kept Jacobian is no longer fresh.
+    pub fn step_accepted(&mut self, theta: f64) {
+        self.fresh = false;
+        if theta > REUSE_THETA {
+            self.invalidate();
+        }
+    }
+
+    /// After a Newton failure: drop a stale Jacobian and return true (retry the same step),
+    /// or return false if it was fresh (the step must shrink).
+    pub fn refresh(&mut self) -> bool {
+        if self.fresh {
+            false
+        } else {
+            self.invalidate();
+            true
+        }
+    }
+
+    /// Evaluate `J(t, y)` unless a Jacobian is held.
+    pub fn ensure(&mut self, rhs: &Rhs, t: f64, y: &[f64]) -> Result<(), SolveError> {
+        if self.jac.is_none() {
+            self.jac = Some(rhs.jacobian(&vec![t; self.batch], y)?);
+            self.fresh = true;
+            self.cache.clear();
+        }
+        Ok(())
+    }
+
+    /// Factors of `I − hγJ` per trajectory.
+    pub fn diagonal(&mut self, hg: f64) -> &BatchedLu {
+        let d = self.d;
+        self.factor(Key::Diagonal(hg), d, |jac, m| {
+            for (k, v) in m.iter_mut().enumerate() {
+                let (p, q) = (k / d, k % d);
+                *v = if p == q { 1.0 } else { 0.0 } - hg * jac[k];
+            }
+        })
+    }
+
+    /// Factors of `I − h(A⊗J)` per trajectory, `sd×sd`, index `(i·d+p, j·d+q)`.
+    pub fn full(&mut self, h: f64, a: &[Vec<f64>]) -> &BatchedLu {
+        let (d, s) = (self.d, a.len());
+        self.factor(Key::Full(h), s * d, |jac, m| {
+            let n = s * d;
+            for row in 0..n {
+                let (i, p) = (row / d, row % d);
+                for col in 0..n {
+                    let (j, q) = (col / d, col % d);
+                    let id = if row == col { 1.0 } else { 0.0 };
+                    m[row * n + col] = id - h * a[i][j] * jac[p * d + q];
+                }
+            }
+        })
+    }
+
+    fn factor(&mut self, key: Key, n: usize, fill: impl Fn(&[f64], &mut [f64])) -> &BatchedLu {
+        if let Some(pos) = self.cache.iter().position(|(k, _)| *k == key) {
+            return &self.cache[pos].1;
+        }
+        let jac = self.jac.as_ref().expect("Jacobian evaluated before factorization");
+        let dd = self.d * self.d;
+        let mut mats = vec![0.0; self.batch * n * n];
+        for (b, m) in mats.chunks_exact_mut(n * n).enumerate() {
+            fill(&jac[b * dd..(b + 1) * dd], m);
+        }
+        self.factorizations += 1;
+        if self.cache.len() >= 2 {
+            self.cache.remove(0);
+        }
+        self.cache.push((key, BatchedLu::factor(&mats, n)));
+        &self.cache.last().unwrap().1
+    }
+}

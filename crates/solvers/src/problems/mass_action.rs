@@ -1,0 +1,171 @@
+//! A [`Mechanism`] compiled to a batched tensor vector field with an analytic Jacobian.
+//!
+//! Each reaction's rate is a product of at most `n` factors ("slots"): slot `s` of reaction `j`
+//! is `y[idx_s(j)]^p_s(j)`, or 1 where the reaction has fewer factors. One `select` per slot
+//! gathers the factors for all reactions at once, so the cost in tensor operations does not
+//! grow with the number of reactions: `f = r·Sᵀ`, `J = S·diag(∂r)·E` with `E` one-hot.
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use super::mechanism::Mechanism;
+use crate::field::{VectorField, from_host};
+
+struct Slot {
+    idx: Tensor<1, Int>,
+    /// 1 where the reaction uses the slot, else 0.
+    mask: Tensor<2>,
+    /// 1 − mask: unused slots read 1.
+    offset: Tensor<2>,
+    /// Exponents, if any used entry of the slot has one other than 1.
+    power: Option<Tensor<2>>,
+}
+
+/// A mechanism as a [`VectorField`] on one device.
+pub struct MassActionField {
+    device: Device,
+    dim: usize,
+    rates: Tensor<2>,
+    /// `Sᵀ`, `[reactions, d]`.
+    stoich_t: Tensor<2>,
+    slots: Vec<Slot>,
+    /// `S` repeated once per slot, `[1, d, slots·reactions]`.
+    stoich_rep: Tensor<3>,
+    /// One-hot species of each (slot, reaction), `[1, slots·reactions, d]`.
+    onehot: Tensor<3>,
+}
+
+impl MassActionField {
+    /// Compile `mech` for `device`.
+    pub fn new(mech: &Mechanism, device: &Device) -> Self {
+        let d = mech.species.len();
+        let nr = mech.reactions.len();
+        // Factors of each reaction: integer orders expand into repeated factors of power 1.
+        let factors: Vec<Vec<(usize, f64)>> = mech
+            .reactions
+            .iter()
+            .map(|r| {
+                r.orders
+                    .iter()
+                    .filter(|(_, o)| *o != 0.0)
+                    .flat_map(|&(i, o)| {
+                        if o.fract() == 0.0 && o > 0.0 {
+                            vec![(i, 1.0); o as usize]
+                        } else {
+                            vec![(i, o)]
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let n_slots = factors.iter().map(Vec::len).max().unwrap_or(0);
+        let row = |v: Vec<f64>| from_host(v, [1, nr], device);
+        let mut onehot = vec![0.0; n_slots * nr * d];
+        let slots = (0..n_slots)
+            .map(|s| {
+                let entry = |j: usize| factors[j].get(s).copied();
+                let idx: Vec<i64> = (0..nr).map(|j| entry(j).map_or(0, |(i, _)| i as i64)).collect();
+                let mask: Vec<f64> = (0..nr).map(|j| if entry(j).is_some() { 1.0 } else { 0.0 }).collect();
+                let pw: Vec<f64> = (0..nr).map(|j| entry(j).map_or(0.0, |(_, p)| p)).collect();
+                for j in 0..nr {
+                    if let Some((i, _)) = entry(j) {
+                        onehot[(s * nr + j) * d + i] = 1.0;
+                    }
+                }
+                let has_power = (0..nr).any(|j| entry(j).is_some_and(|(_, p)| p != 1.0));
+                Slot {
+                    idx: Tensor::from_data(TensorData::new(idx, [nr]), device),
+                    offset: row(mask.iter().map(|m| 1.0 - m).collect()),
+                    mask: row(mask),
+                    power: has_power.then(|| row(pw)),
+                }
+            })
+            .collect();
+        let mut stoich_t = vec![0.0; nr * d];
+        let mut stoich_rep = vec![0.0; d * n_slots * nr];
+        for (j, r) in mech.reactions.iter().enumerate() {
+            for i in 0..d {
+                let net = r.net(i);
+                stoich_t[j * d + i] = net;
+                for s in 0..n_slots {
+                    stoich_rep[i * n_slots * nr + s * nr + j] = net;
+                }
+            }
+        }
+        Self {
+            device: device.clone(),
+            dim: d,
+            rates: row(mech.reactions.iter().map(|r| r.rate).collect()),
+            stoich_t: from_host(stoich_t, [nr, d], device),
+            slots,
+            stoich_rep: from_host(stoich_rep, [1, d, n_slots * nr], device),
+            onehot: from_host(onehot, [1, n_slots * nr, d], device),
+        }
+    }
+
+    /// The factors `y[idx_s]^p_s` (1 where unused) and their derivatives, `[rows, reactions]`.
+    fn factors(&self, y: &Tensor<2>) -> Vec<(Tensor<2>, Tensor<2>)> {
+        self.slots
+            .iter()
+            .map(|slot| {
+                let x = y.clone().select(1, slot.idx.clone()) * slot.mask.clone() + slot.offset.clone();
+                match &slot.power {
+                    None => (x, slot.mask.clone()),
+                    Some(p) => {
+                        let dx = x.clone().powf(p.clone() - 1.0) * p.clone() * slot.mask.clone();
+                        (x.powf(p.clone()), dx)
+                    }
+                }
+            })
+            .collect()
+    }
+}
+
+impl VectorField for MassActionField {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn device(&self) -> Device {
+        self.device.clone()
+    }
+
+    fn eval(&self, _t: &[f64], y: Tensor<2>) -> Tensor<2> {
+        let rates = self.factors(&y).into_iter().fold(self.rates.clone(), |acc, (x, _)| acc * x);
+        rates.matmul(self.stoich_t.clone())
+    }
+
+    fn jacobian(&self, _t: &[f64], y: Tensor<2>) -> Tensor<3> {
+        let [rows, _] = y.dims();
+        if self.slots.is_empty() {
+            return Tensor::zeros([rows, self.dim, self.dim], &self.device);
+        }
+        let factors = self.factors(&y);
+        let n = factors.len();
+        // ∂r/∂(slot s) = k·Π_{s'≠s} x_{s'}·dx_s, from prefix and suffix products.
+        let mut prefix = vec![self.rates.clone()];
+        for (x, _) in &factors[..n.saturating_sub(1)] {
+            let next = prefix.last().unwrap().clone() * x.clone();
+            prefix.push(next);
+        }
+        let mut partials = Vec::with_capacity(n);
+        let mut suffix: Option<Tensor<2>> = None;
+        for s in (0..n).rev() {
+            let mut p = prefix[s].clone() * factors[s].1.clone();
+            if let Some(suf) = &suffix {
+                p = p * suf.clone();
+            }
+            partials.push(p);
+            suffix = Some(match suffix {
+                None => factors[s].0.clone(),
+                Some(suf) => suf * factors[s].0.clone(),
+            });
+        }
+        partials.reverse();
+        let dr = Tensor::cat(partials, 1);
+        // Broadcasting makes the rows dimension explicit before the batched matmul.
+        let scaled = self.stoich_rep.clone() * dr.unsqueeze_dim::<3>(1);
+        let jac = scaled.matmul(self.onehot.clone());
+        debug_assert_eq!(jac.dims(), [rows, self.dim, self.dim]);
+        jac
+    }
+}

@@ -1,0 +1,27 @@
+//! Robertson's chemical kinetics (ROBER; Hairer & Wanner II, IV.1, (1.3); Test Set for IVP
+//! Solvers, Mazzia & Magherini): `A → B` (k1), `2B → B + C` (k2), `B + C → A + C` (k3).
+
+use super::mechanism::{Mechanism, Reaction};
+
+/// ROBER with `k = (0.04, 3e7, 1e4)`, `y0 = (1, 0, 0)`.
+pub fn robertson() -> Mechanism {
+    let (a, b, c) = (0, 1, 2);
+    Mechanism {
+        name: "robertson".into(),
+        species: vec!["A".into(), "B".into(), "C".into()],
+        initial: vec![1.0, 0.0, 0.0],
+        reactions: vec![
+            Reaction::mass_action(&[(a, 1.0)], &[(b, 1.0)], 0.04),
+            Reaction::mass_action(&[(b, 2.0)], &[(b, 1.0), (c, 1.0)], 3e7),
+            Reaction::mass_action(&[(b, 1.0), (c, 1.0)], &[(a, 1.0), (c, 1.0)], 1e4),
+        ],
+        t_end: Some(1e5),
+    }
+}
+
+/// High-precision reference states `(t, y)` (Test Set for IVP Solvers; Hairer & Wanner II).
+pub const REFERENCE: [(f64, [f64; 3]); 3] = [
+    (40.0, [0.7158270687194050905, 9.185534764557763904e-6, 0.2841637457458303518]),
+    (1e5, [1.78659211421e-2, 7.27475146844e-8, 0.982134006110]),
+    (1e11, [0.2083340149701255e-07, 0.8333360770334713e-13, 0.9999999791665050]),
+];

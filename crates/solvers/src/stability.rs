@@ -1,0 +1,86 @@
+//! Stability functions computed from a method's coefficients (DESIGN §2; Hairer & Wanner II,
+//! IV.3): `R(z) = 1 + z·bᵀ(I − zA)⁻¹𝟙`, `R'(z) = bᵀ(I − zA)⁻²𝟙`, `β(z) = (I − zA)⁻ᵀb`.
+
+use faer::Mat;
+use faer::linalg::solvers::{PartialPivLu, Solve};
+use num_complex::Complex64;
+
+use crate::methods::{Bdf2, Method};
+use crate::tableau::Tableau;
+
+/// `R`, `R'` and the per-stage weights `β` at one point `z`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StabilityPoint {
+    /// The point `z = hλ`.
+    pub z: Complex64,
+    /// `R(z)`.
+    pub r: Complex64,
+    /// `R'(z)`.
+    pub dr: Complex64,
+    /// `β(z) = (I − zA)⁻ᵀb` per stage; `None` for BDF2, which has no stages.
+    pub beta: Option<Vec<Complex64>>,
+}
+
+/// Evaluate the stability function of `method` at `z`. For BDF2, `R` is the principal root of
+/// the characteristic equation (the growth factor of a smooth solution).
+pub fn evaluate(method: &Method, z: Complex64) -> StabilityPoint {
+    match method {
+        Method::RungeKutta(t) => runge_kutta(t, z),
+        Method::Bdf2(_) => {
+            let (r, dr) = Bdf2::stability(z);
+            StabilityPoint { z, r, dr, beta: None }
+        }
+    }
+}
+
+fn runge_kutta(t: &Tableau, z: Complex64) -> StabilityPoint {
+    let s = t.stages();
+    let m = Mat::<Complex64>::from_fn(s, s, |i, j| {
+        let id = if i == j { 1.0 } else { 0.0 };
+        Complex64::new(id, 0.0) - z * t.a[i][j]
+    });
+    let lu = PartialPivLu::new(m.as_ref());
+    // u = (I − zA)⁻¹𝟙, v = (I − zA)⁻¹u.
+    let mut u = Mat::<Complex64>::from_fn(s, 1, |_, _| Complex64::new(1.0, 0.0));
+    lu.solve_in_place(u.as_mut());
+    let mut v = u.clone();
+    lu.solve_in_place(v.as_mut());
+    let mut beta = Mat::<Complex64>::from_fn(s, 1, |i, _| Complex64::new(t.b[i], 0.0));
+    lu.solve_transpose_in_place(beta.as_mut());
+    let dot = |x: &Mat<Complex64>| (0..s).map(|i| x[(i, 0)] * t.b[i]).sum::<Complex64>();
+    StabilityPoint {
+        z,
+        r: 1.0 + z * dot(&u),
+        dr: dot(&v),
+        beta: Some((0..s).map(|i| beta[(i, 0)]).collect()),
+    }
+}
+
+/// Parse a complex number as the CLI spells it: `-1e4`, `-100+20i`, `3i`, `-2.5-1e3i`.
+pub fn parse_complex(text: &str) -> Option<Complex64> {
+    let s = text.trim();
+    if s.is_empty() {
+        return None;
+    }
+    let Some(body) = s.strip_suffix('i').or_else(|| s.strip_suffix('j')) else {
+        return s.parse::<f64>().ok().filter(|x| x.is_finite()).map(|re| Complex64::new(re, 0.0));
+    };
+    // Split at the last sign that is not the leading one and not part of an exponent.
+    let bytes = body.as_bytes();
+    let split = (1..bytes.len())
+        .rev()
+        .find(|&k| (bytes[k] == b'+' || bytes[k] == b'-') && !matches!(bytes[k - 1], b'e' | b'E'));
+    let (re, im) = match split {
+        Some(k) => (body[..k].parse::<f64>().ok()?, parse_imag(&body[k..])?),
+        None => (0.0, parse_imag(body)?),
+    };
+    (re.is_finite() && im.is_finite()).then(|| Complex64::new(re, im))
+}
+
+fn parse_imag(s: &str) -> Option<f64> {
+    match s {
+        "" | "+" => Some(1.0),
+        "-" => Some(-1.0),
+        _ => s.parse().ok(),
+    }
+}

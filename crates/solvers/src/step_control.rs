@@ -1,0 +1,139 @@
+//! Step-size control: tolerances, the weighted error norm, and the PI controller
+//! (Hairer, Nørsett & Wanner I, II.4, (4.11); Gustafsson 1991 / Söderlind 2002 for PI).
+
+use crate::error::SolveError;
+
+/// Per-component tolerances: one value for all components, or one per component.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tolerances {
+    /// Relative tolerance(s), > 0.
+    pub rtol: Vec<f64>,
+    /// Absolute tolerance(s), ≥ 0.
+    pub atol: Vec<f64>,
+}
+
+impl Tolerances {
+    /// Scalar tolerances.
+    pub fn new(rtol: f64, atol: f64) -> Self {
+        Self { rtol: vec![rtol], atol: vec![atol] }
+    }
+
+    /// Check ranges and lengths against the state dimension `d`.
+    pub fn validate(&self, d: usize) -> Result<(), SolveError> {
+        for (what, v, min_ok) in [("rtol", &self.rtol, false), ("atol", &self.atol, true)] {
+            if v.len() != 1 && v.len() != d {
+                return Err(SolveError::InvalidOption {
+                    what,
+                    why: format!("{} values given for {d} components", v.len()),
+                });
+            }
+            if let Some(x) = v.iter().find(|x| !x.is_finite() || **x < 0.0 || (!min_ok && **x == 0.0)) {
+                let bound = if min_ok { "≥ 0" } else { "> 0" };
+                return Err(SolveError::InvalidOption { what, why: format!("{x} (must be finite and {bound})") });
+            }
+        }
+        Ok(())
+    }
+
+    /// The smallest relative tolerance (sets the Newton tolerance).
+    pub fn min_rtol(&self) -> f64 {
+        self.rtol.iter().copied().fold(f64::INFINITY, f64::min)
+    }
+
+    fn at(v: &[f64], i: usize) -> f64 {
+        if v.len() == 1 { v[0] } else { v[i] }
+    }
+
+    /// Weight of component `i` for magnitude `y`: `atol_i + rtol_i·|y|`.
+    pub fn scale(&self, i: usize, y: f64) -> f64 {
+        Self::at(&self.atol, i) + Self::at(&self.rtol, i) * y.abs()
+    }
+}
+
+/// `max_b sqrt(mean_i (v_{b,i}/w_{b,i})²)`: the RMS norm per trajectory (Hairer I, II.4,
+/// (4.11)), and the worst trajectory of the batch, since the batch shares one step size.
+/// `v` may hold several blocks (stages) per trajectory-row layout `[blocks][batch][d]`.
+pub fn weighted_norm(v: &[f64], weights: &[f64], batch: usize, d: usize) -> f64 {
+    let blocks = v.len() / (batch * d);
+    let mut worst: f64 = 0.0;
+    for b in 0..batch {
+        let mut sum = 0.0;
+        for k in 0..blocks {
+            let off = (k * batch + b) * d;
+            for i in 0..d {
+                let x = v[off + i] / weights[b * d + i];
+                sum += x * x;
+            }
+        }
+        let rms = (sum / (blocks * d) as f64).sqrt();
+        // NaN compares false: propagate it so that callers see a failed step.
+        if rms.is_nan() {
+            return f64::NAN;
+        }
+        worst = worst.max(rms);
+    }
+    worst
+}
+
+/// Weights `atol + rtol·max(|y0|, |y1|)` per trajectory and component.
+pub fn weights(tol: &Tolerances, y0: &[f64], y1: Option<&[f64]>, d: usize) -> Vec<f64> {
+    y0.iter()
+        .enumerate()
+        .map(|(k, &a)| {
+            let m = y1.map_or(a.abs(), |y1| a.abs().max(y1[k].abs()));
+            tol.scale(k % d, m)
+        })
+        .collect()
+}
+
+/// PI step-size controller: `h_new = h·0.9·err_n^(−0.7/k)·err_{n−1}^(0.4/k)`, `k = q+1` the
+/// order of the error estimate, factor clamped to `[0.2, 5]`; after a rejection no growth.
+#[derive(Debug, Clone)]
+pub struct Controller {
+    prev_err: Option<f64>,
+    rejected_last: bool,
+}
+
+impl Default for Controller {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Controller {
+    const SAFETY: f64 = 0.9;
+    const MIN_FACTOR: f64 = 0.2;
+    const MAX_FACTOR: f64 = 5.0;
+
+    /// A controller with no history.
+    pub fn new() -> Self {
+        Self { prev_err: None, rejected_last: false }
+    }
+
+    /// Factor for the next step after accepting a step with scaled error `err ≤ 1` from an
+    /// estimate of order `k`.
+    pub fn accept(&mut self, err: f64, k: f64) -> f64 {
+        let err = err.max(1e-10);
+        let mut fac = Self::SAFETY * err.powf(-0.7 / k);
+        if let Some(prev) = self.prev_err {
+            fac *= prev.powf(0.4 / k);
+        }
+        fac = fac.clamp(Self::MIN_FACTOR, Self::MAX_FACTOR);
+        if self.rejected_last {
+            fac = fac.min(1.0);
+        }
+        self.prev_err = Some(err);
+        self.rejected_last = false;
+        fac
+    }
+
+    /// Factor for retrying a step rejected with scaled error `err > 1`.
+    pub fn reject(&mut self, err: f64, k: f64) -> f64 {
+        self.rejected_last = true;
+        if err.is_finite() {
+            (Self::SAFETY * err.powf(-1.0 / k)).clamp(Self::MIN_FACTOR, 1.0)
+        } else {
+            Self::MIN_FACTOR
+        }
+    }
+}

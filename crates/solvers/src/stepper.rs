@@ -1,0 +1,44 @@
+//! What the step-size driver needs from a method: attempt a step, hear that it was accepted,
+//! and refresh the Jacobian after a failed Newton solve.
+
+use crate::error::SolveError;
+use crate::step_control::Tolerances;
+
+/// A step that ran to completion (its error may still reject it).
+pub(crate) struct Attempt {
+    /// The state at `t + h`.
+    pub y: Vec<f64>,
+    /// Scaled error norm (≤ 1 accepts), when tolerances were given and the method estimates.
+    pub err: Option<f64>,
+    /// Order `k = q+1` of the error estimate, for the controller's exponent.
+    pub err_order: f64,
+    /// Largest Newton contraction rate of the step (0 for explicit steps).
+    pub theta: f64,
+}
+
+pub(crate) enum Outcome {
+    Done(Attempt),
+    /// Newton diverged or converged too slowly: retry with a fresh Jacobian or a smaller step.
+    NewtonFailed,
+}
+
+/// A one-step or multistep method as the driver sees it.
+pub(crate) trait Stepper {
+    /// Try the step from `(t, y)` of size `h`. `w` holds the Newton weights at `y`; `tol` is
+    /// given for adaptive steps.
+    fn attempt(&mut self, t: f64, y: &[f64], h: f64, w: &[f64], tol: Option<&Tolerances>)
+    -> Result<Outcome, SolveError>;
+
+    /// The attempt that produced `(t_new, y_new)` was accepted.
+    fn accepted(&mut self, t_new: f64, y_new: &[f64], theta: f64);
+
+    /// After a Newton failure: if the Jacobian was not fresh, drop it and return true (retry
+    /// with the same step); false if it was fresh (the step must shrink).
+    fn refresh_jacobian(&mut self) -> bool;
+
+    /// Whether the method can estimate its local error.
+    fn estimates_error(&self) -> bool;
+
+    /// Newton iterations, factorizations so far.
+    fn newton_counts(&self) -> (usize, usize);
+}

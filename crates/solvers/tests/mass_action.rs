@@ -1,0 +1,88 @@
+//! The compiled mass-action field against the host reference implementation and against
+//! central finite differences of itself.
+
+use stiffnode_solvers::field::{VectorField, from_host, to_host};
+use stiffnode_solvers::problems::{MassActionField, Mechanism, Reaction, pollu, rober};
+use stiffnode_solvers::DeviceKind;
+
+/// Deterministic pseudo-random positive states spread over decades.
+fn states(d: usize, rows: usize) -> Vec<f64> {
+    let mut x: u64 = 0x9E3779B97F4A7C15;
+    (0..rows * d)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            10f64.powf(-6.0 + 6.0 * (x % 10_000) as f64 / 10_000.0)
+        })
+        .collect()
+}
+
+/// ROBER written out by hand (Hairer & Wanner II, IV.1, (1.3)).
+fn rober_by_hand(y: &[f64]) -> [f64; 3] {
+    let (k1, k2, k3) = (0.04, 3e7, 1e4);
+    [-k1 * y[0] + k3 * y[1] * y[2], k1 * y[0] - k2 * y[1] * y[1] - k3 * y[1] * y[2], k2 * y[1] * y[1]]
+}
+
+fn check(mech: &Mechanism, by_hand: Option<fn(&[f64]) -> Vec<f64>>) {
+    let device = DeviceKind::Cpu.open().unwrap();
+    let field = MassActionField::new(mech, &device);
+    let d = mech.species.len();
+    let rows = 16;
+    let y = states(d, rows);
+    let t = vec![0.0; rows];
+    let f = to_host(field.eval(&t, from_host(y.clone(), [rows, d], &device)));
+    let jac = to_host(field.jacobian(&t, from_host(y.clone(), [rows, d], &device)));
+    for r in 0..rows {
+        let yr = &y[r * d..(r + 1) * d];
+        let expected = by_hand.map_or_else(|| mech.rhs(yr), |g| g(yr));
+        for i in 0..d {
+            let scale: f64 = mech.rates(yr).iter().map(|k| k.abs()).sum::<f64>() * 4.0;
+            assert!((f[r * d + i] - expected[i]).abs() <= 1e-14 * scale.max(expected[i].abs()), "{}: f[{i}] {} vs {}", mech.name, f[r * d + i], expected[i]);
+        }
+        // Central differences with h = 1e-5·y_j are exact for the quadratic mass-action terms
+        // up to rounding: |error| ≲ ε·Σ_r |net_ir·r_r| / h, the rounding of f_i over the step.
+        let rates = mech.rates(yr);
+        for j in 0..d {
+            let h = 1e-5 * yr[j];
+            let (mut up, mut down) = (yr.to_vec(), yr.to_vec());
+            up[j] += h;
+            down[j] -= h;
+            let (fu, fd) = (mech.rhs(&up), mech.rhs(&down));
+            for i in 0..d {
+                let fdj = (fu[i] - fd[i]) / (2.0 * h);
+                let got = jac[r * d * d + i * d + j];
+                let terms: f64 = mech.reactions.iter().zip(&rates).map(|(re, k)| (re.net(i) * k).abs()).sum();
+                let tol = 1e-8 * fdj.abs() + 100.0 * f64::EPSILON * terms / h;
+                assert!((got - fdj).abs() <= tol, "{}: J[{i}][{j}] {got} vs fd {fdj} (tol {tol:e})", mech.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn robertson_equals_the_hand_written_equations() {
+    check(&rober::robertson(), Some(|y| rober_by_hand(y).to_vec()));
+}
+
+#[test]
+fn pollu_equals_its_reaction_rates() {
+    check(&pollu::pollu(), None);
+}
+
+#[test]
+fn power_law_orders_sources_and_decays() {
+    // 0 → A (source), A → ∅ (decay), 2A + B → C with orders A^1.5 B^0.5.
+    let mech = Mechanism {
+        name: "power-law".into(),
+        species: vec!["A".into(), "B".into(), "C".into()],
+        initial: vec![1.0, 1.0, 0.0],
+        reactions: vec![
+            Reaction::mass_action(&[], &[(0, 1.0)], 0.5),
+            Reaction::mass_action(&[(0, 1.0)], &[], 2.0),
+            Reaction { name: None, reactants: vec![(0, 2.0), (1, 1.0)], products: vec![(2, 1.0)], orders: vec![(0, 1.5), (1, 0.5)], rate: 3.0 },
+        ],
+        t_end: None,
+    };
+    check(&mech, None);
+}

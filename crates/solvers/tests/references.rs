@@ -1,0 +1,80 @@
+//! ROBER and POLLU against the Test Set for IVP Solvers' reference solutions, with the two
+//! high-order adaptive methods at rtol 1e-10 on the CPU (f64).
+
+use stiffnode_solvers::problems::{MassActionField, pollu, rober};
+use stiffnode_solvers::{DeviceKind, SolveError, SolveOptions, methods, solve};
+
+fn max_rel_err(y: &[f64], reference: &[f64], floor: f64) -> f64 {
+    y.iter()
+        .zip(reference)
+        .filter(|(_, r)| r.abs() >= floor)
+        .map(|(y, r)| ((y - r) / r).abs())
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn rober_matches_reference_at_40_1e5_1e11() {
+    let device = DeviceKind::Cpu.open().unwrap();
+    let mech = rober::robertson();
+    let field = MassActionField::new(&mech, &device);
+    let times: Vec<f64> = rober::REFERENCE.iter().map(|(t, _)| *t).collect();
+    for name in ["radau5", "esdirk4"] {
+        let method = methods::by_name(name).unwrap();
+        let sol = solve(&field, &method, &mech.initial, 0.0, &times, &SolveOptions::adaptive(1e-10, 1e-20)).unwrap();
+        for (k, (t, reference)) in rober::REFERENCE.iter().enumerate() {
+            let err = max_rel_err(sol.state(k, 0), reference, 0.0);
+            println!("{name} t = {t:e}: max rel err {err:.2e}, stats {:?}", sol.stats);
+            assert!(err <= 1e-6, "{name} at t = {t}: {:?} vs {reference:?}, rel err {err:e}", sol.state(k, 0));
+        }
+    }
+}
+
+#[test]
+fn pollu_matches_reference_at_60() {
+    let device = DeviceKind::Cpu.open().unwrap();
+    let mech = pollu::pollu();
+    let field = MassActionField::new(&mech, &device);
+    for name in ["radau5", "esdirk4"] {
+        let method = methods::by_name(name).unwrap();
+        let sol = solve(&field, &method, &mech.initial, 0.0, &[60.0], &SolveOptions::adaptive(1e-10, 1e-20)).unwrap();
+        let err = max_rel_err(sol.state(0, 0), &pollu::REFERENCE_T60, 1e-12);
+        println!("{name}: max rel err {err:.2e} (components ≥ 1e-12), stats {:?}", sol.stats);
+        assert!(err <= 1e-6, "{name}: rel err {err:e}");
+    }
+}
+
+#[test]
+fn dopri5_on_rober_stops_at_its_step_limit() {
+    let device = DeviceKind::Cpu.open().unwrap();
+    let mech = rober::robertson();
+    let field = MassActionField::new(&mech, &device);
+    let method = methods::by_name("dopri5").unwrap();
+    let err = solve(&field, &method, &mech.initial, 0.0, &[1e5], &SolveOptions::adaptive(1e-6, 1e-10)).unwrap_err();
+    match &err {
+        SolveError::MaxSteps { max_steps, t, t_end } => {
+            assert_eq!(*max_steps, SolveOptions::DEFAULT_MAX_STEPS);
+            assert!(*t < 1e5 && *t_end == 1e5);
+        }
+        other => panic!("expected MaxSteps, got {other:?}"),
+    }
+    assert!(err.to_string().contains("maximum number of steps"), "{err}");
+}
+
+#[test]
+fn batched_trajectories_match_single_solves() {
+    let device = DeviceKind::Cpu.open().unwrap();
+    let mech = rober::robertson();
+    let field = MassActionField::new(&mech, &device);
+    let method = methods::by_name("radau5").unwrap();
+    let opts = SolveOptions::adaptive(1e-8, 1e-14);
+    let starts = [[1.0, 0.0, 0.0], [0.5, 1e-5, 0.5], [2.0, 0.0, 0.1]];
+    let batch: Vec<f64> = starts.iter().flatten().copied().collect();
+    let together = solve(&field, &method, &batch, 0.0, &[40.0], &opts).unwrap();
+    for (b, y0) in starts.iter().enumerate() {
+        let alone = solve(&field, &method, y0, 0.0, &[40.0], &opts).unwrap();
+        // The shared step sequence differs from each single one, so they agree to the
+        // tolerance, not to rounding.
+        let err = max_rel_err(together.state(0, b), alone.state(0, 0), 1e-12);
+        assert!(err < 1e-5, "trajectory {b}: rel diff {err:e}");
+    }
+}

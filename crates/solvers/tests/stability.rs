@@ -1,0 +1,178 @@
+//! Stability functions from the coefficients against the closed forms of DESIGN §1 (Hairer &
+//! Wanner II, IV.3–IV.6), their decay rates, and the coefficients' own consistency.
+
+use num_complex::Complex64 as C;
+use stiffnode_solvers::methods::{self, Method};
+use stiffnode_solvers::stability::{evaluate, parse_complex};
+
+fn closed_form(name: &str, z: C) -> Option<C> {
+    let g = 1.0 - 1.0 / 2f64.sqrt();
+    Some(match name {
+        "backward-euler" => 1.0 / (1.0 - z),
+        "trapezoid" | "implicit-midpoint" => (2.0 + z) / (2.0 - z),
+        "gauss2" => (12.0 + 6.0 * z + z * z) / (12.0 - 6.0 * z + z * z),
+        "radau3" => (6.0 + 2.0 * z) / (6.0 - 4.0 * z + z * z),
+        "radau5" => (60.0 + 24.0 * z + 3.0 * z * z) / (60.0 - 36.0 * z + 9.0 * z * z - z * z * z),
+        "lobatto3c2" => 2.0 / (2.0 - 2.0 * z + z * z),
+        "lobatto3c3" => (24.0 + 6.0 * z) / (24.0 - 18.0 * z + 6.0 * z * z - z * z * z),
+        "sdirk2" | "trbdf2" => (1.0 + (1.0 - 2.0 * g) * z) / ((1.0 - g * z) * (1.0 - g * z)),
+        // Dormand–Prince 5(4): Σ_{k≤5} z^k/k! + z⁶/600 (Hairer, Nørsett & Wanner I, IV.2).
+        "dopri5" => {
+            let mut r = C::new(0.0, 0.0);
+            let mut term = C::new(1.0, 0.0);
+            for k in 0..=5 {
+                if k > 0 {
+                    term = term * z / k as f64;
+                }
+                r += term;
+            }
+            r + z.powi(6) / 600.0
+        }
+        _ => return None,
+    })
+}
+
+fn points() -> Vec<C> {
+    vec![C::new(-0.5, 0.0), C::new(-3.0, 2.0), C::new(-100.0, 20.0), C::new(-1e4, 0.0), C::new(0.3, -0.7), C::new(-2.0, 50.0)]
+}
+
+#[test]
+fn r_matches_closed_forms_to_1e_12() {
+    let mut checked = 0;
+    for m in methods::all() {
+        let Some(_) = closed_form(m.name(), C::new(0.0, 0.0)) else { continue };
+        for z in points() {
+            let r = evaluate(&m, z).r;
+            let exact = closed_form(m.name(), z).unwrap();
+            let rel = (r - exact).norm() / exact.norm().max(1e-300);
+            assert!(rel <= 1e-12, "{}: R({z}) = {r}, closed form {exact}, rel err {rel:e}", m.name());
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 11, "every Runge–Kutta method but esdirk4 has a closed form here");
+}
+
+#[test]
+fn r_prime_matches_derivative_of_closed_form() {
+    for m in methods::all() {
+        let Some(_) = closed_form(m.name(), C::new(0.0, 0.0)) else { continue };
+        for z in points() {
+            let dz = 1e-6 * z.norm().max(1.0);
+            let fd = (closed_form(m.name(), z + dz).unwrap() - closed_form(m.name(), z - dz).unwrap()) / (2.0 * dz);
+            let dr = evaluate(&m, z).dr;
+            assert!((dr - fd).norm() <= 1e-7 * fd.norm().max(1e-12), "{}: R'({z}) = {dr}, finite difference {fd}", m.name());
+        }
+    }
+}
+
+/// Least-squares slope of log|R'(z)| against log|z| over z = −10^k, k ∈ [2, 6].
+fn decay_slope(m: &Method) -> f64 {
+    let xs: Vec<f64> = (0..=40).map(|i| 2.0 + 4.0 * i as f64 / 40.0).collect();
+    let ys: Vec<f64> = xs.iter().map(|&x| evaluate(m, C::new(-(10f64.powf(x)), 0.0)).dr.norm().log10()).collect();
+    let (mx, my) = (xs.iter().sum::<f64>() / xs.len() as f64, ys.iter().sum::<f64>() / ys.len() as f64);
+    let cov: f64 = xs.iter().zip(&ys).map(|(x, y)| (x - mx) * (y - my)).sum();
+    let var: f64 = xs.iter().map(|x| (x - mx).powi(2)).sum();
+    cov / var
+}
+
+#[test]
+fn r_prime_decays_like_z_to_minus_2_or_3() {
+    let expected = [
+        ("backward-euler", -2.0),
+        ("trapezoid", -2.0),
+        ("gauss2", -2.0),
+        ("radau3", -2.0),
+        ("radau5", -2.0),
+        ("sdirk2", -2.0),
+        ("trbdf2", -2.0),
+        ("lobatto3c2", -3.0),
+        ("lobatto3c3", -3.0),
+    ];
+    for (name, slope) in expected {
+        let got = decay_slope(&methods::by_name(name).unwrap());
+        assert!((got - slope).abs() <= 0.05, "{name}: slope {got}, expected {slope}");
+    }
+}
+
+#[test]
+fn l_stable_methods_vanish_at_infinity_and_a_stable_ones_do_not() {
+    let far = C::new(-1e8, 0.0);
+    for m in methods::all() {
+        let info = m.info();
+        let r = evaluate(&m, far).r.norm();
+        if info.l_stable {
+            assert!(r < 1e-7, "{}: |R(-1e8)| = {r:e}", info.name);
+        }
+    }
+    for name in ["trapezoid", "gauss2"] {
+        let r = evaluate(&methods::by_name(name).unwrap(), far).r.norm();
+        assert!((r - 1.0).abs() < 1e-6, "{name}: |R(-1e8)| = {r}, expected → 1");
+    }
+}
+
+#[test]
+fn a_stable_methods_are_bounded_on_the_left_half_plane() {
+    for m in methods::all() {
+        if !m.info().a_stable {
+            continue;
+        }
+        for k in 0..200 {
+            // Points on the imaginary axis and deep in the left half-plane.
+            let y = 10f64.powf(-3.0 + 9.0 * k as f64 / 200.0);
+            for z in [C::new(0.0, y), C::new(-y, y), C::new(-y, 0.0), C::new(-1e-3 * y, y)] {
+                let r = evaluate(&m, z).r.norm();
+                assert!(r <= 1.0 + 1e-9, "{}: |R({z})| = {r}", m.name());
+            }
+        }
+    }
+}
+
+#[test]
+fn beta_is_consistent_with_r_prime() {
+    // R'(z) = bᵀ(I − zA)⁻²𝟙 = β(z)ᵀ(I − zA)⁻¹𝟙, and R(z) − 1 = z·β(z)ᵀ𝟙 … checked for backward
+    // Euler through its closed form β = 1/(1−z) and for all methods through Σβ_j = bᵀ(I−zA)⁻¹𝟙.
+    let z = C::new(-7.0, 3.0);
+    let be = evaluate(&methods::by_name("backward-euler").unwrap(), z);
+    let beta = be.beta.unwrap();
+    assert!((beta[0] - 1.0 / (1.0 - z)).norm() < 1e-14);
+    for m in methods::all() {
+        let p = evaluate(&m, z);
+        if let Some(beta) = p.beta {
+            let sum: C = beta.iter().sum();
+            assert!((1.0 + z * sum - p.r).norm() <= 1e-12 * p.r.norm().max(1.0), "{}", m.name());
+        }
+    }
+}
+
+#[test]
+fn tableaus_are_consistent() {
+    for m in methods::all() {
+        let Method::RungeKutta(t) = &m else { continue };
+        let s = t.stages();
+        let b_sum: f64 = t.b.iter().sum();
+        assert!((b_sum - 1.0).abs() < 1e-12, "{}: Σb = {b_sum}", t.name);
+        for i in 0..s {
+            let row: f64 = t.a[i].iter().sum();
+            assert!((row - t.c[i]).abs() < 1e-12, "{}: row {i} sums to {row}, c = {}", t.name, t.c[i]);
+        }
+        let bc: f64 = t.b.iter().zip(&t.c).map(|(b, c)| b * c).sum();
+        assert!((bc - 0.5).abs() < 1e-12, "{}: Σbc = {bc}", t.name);
+        if let Some(e) = &t.error {
+            let total = e.f0 + e.e.iter().sum::<f64>();
+            assert!(total.abs() < 1e-12, "{}: error weights sum to {total}, not 0", t.name);
+        }
+    }
+}
+
+#[test]
+fn complex_numbers_parse_as_the_cli_spells_them() {
+    assert_eq!(parse_complex("-1e4"), Some(C::new(-1e4, 0.0)));
+    assert_eq!(parse_complex("-100+20i"), Some(C::new(-100.0, 20.0)));
+    assert_eq!(parse_complex("-2.5e-1-1e3i"), Some(C::new(-0.25, -1e3)));
+    assert_eq!(parse_complex("3i"), Some(C::new(0.0, 3.0)));
+    assert_eq!(parse_complex("-i"), Some(C::new(0.0, -1.0)));
+    assert_eq!(parse_complex("1e+2+1e+1i"), Some(C::new(100.0, 10.0)));
+    assert_eq!(parse_complex("abc"), None);
+    assert_eq!(parse_complex("nan"), None);
+    assert_eq!(parse_complex(""), None);
+}

@@ -1,0 +1,73 @@
+//! `stiffnode bench`: ROBER on t ∈ [0, 1e5], per method, tolerance and batch size, one JSON
+//! line per configuration (the batch holds copies of the same initial state).
+
+use std::time::Instant;
+
+use anyhow::Context;
+use serde_json::json;
+use stiffnode_solvers::problems::{MassActionField, rober};
+use stiffnode_solvers::{DeviceKind, SolveOptions, methods, solve};
+
+/// Arguments of `stiffnode bench`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Methods, comma-separated.
+    #[arg(long, default_value = "radau5,esdirk4,bdf2")]
+    methods: String,
+    /// Relative tolerances, comma-separated (atol = rtol·1e-4).
+    #[arg(long, default_value = "1e-4,1e-6,1e-8")]
+    rtols: String,
+    /// Batch sizes, comma-separated.
+    #[arg(long, default_value = "1,64,1024")]
+    batches: String,
+    /// Solves per configuration; the fastest is reported.
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+    /// Device: cpu or wgpu.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+fn list<T: std::str::FromStr>(s: &str, what: &str) -> anyhow::Result<Vec<T>> {
+    s.split(',').map(|x| x.trim().parse().ok().with_context(|| format!("invalid {what} '{x}'"))).collect()
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let kind: DeviceKind = args.device.parse()?;
+    let device = kind.open()?;
+    let mech = rober::robertson();
+    let field = MassActionField::new(&mech, &device);
+    let (t_end, reference) = rober::REFERENCE[1];
+    for name in args.methods.split(',') {
+        let method = methods::by_name(name.trim())?;
+        for rtol in list::<f64>(&args.rtols, "rtol")? {
+            for batch in list::<usize>(&args.batches, "batch size")? {
+                let y0: Vec<f64> = (0..batch).flat_map(|_| mech.initial.clone()).collect();
+                let opts = SolveOptions::adaptive(rtol, rtol * 1e-4);
+                let mut best = f64::INFINITY;
+                let mut last = None;
+                for _ in 0..args.repeats.max(1) {
+                    let start = Instant::now();
+                    let sol = solve(&field, &method, &y0, 0.0, &[t_end], &opts)?;
+                    best = best.min(start.elapsed().as_secs_f64());
+                    last = Some(sol);
+                }
+                let sol = last.unwrap();
+                let max_rel_err = (0..batch)
+                    .flat_map(|b| sol.state(0, b).iter().zip(&reference).map(|(y, r)| ((y - r) / r).abs()).collect::<Vec<_>>())
+                    .fold(0.0, f64::max);
+                let s = &sol.stats;
+                println!(
+                    "{}",
+                    json!({"bench": "rober_solve", "device": kind.name(), "method": method.name(), "rtol": rtol,
+                           "atol": rtol * 1e-4, "batch": batch, "t_end": t_end, "wall_s": best,
+                           "per_trajectory_s": best / batch as f64, "steps": s.steps, "rejected": s.rejected,
+                           "newton_iterations": s.newton_iterations, "jacobian_evaluations": s.jacobian_evaluations,
+                           "factorizations": s.factorizations, "rhs_evaluations": s.rhs_evaluations,
+                           "max_rel_err": max_rel_err})
+                );
+            }
+        }
+    }
+    Ok(())
+}

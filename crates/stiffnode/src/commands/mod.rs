@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub mod bench;
+pub mod methods;
+pub mod solve;
+pub mod stability;

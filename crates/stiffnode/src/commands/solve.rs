@@ -1,0 +1,120 @@
+//! `stiffnode solve`: one solve of a built-in problem, with optional output times and CSV.
+
+use std::io::Write;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use serde_json::json;
+use stiffnode_solvers::problems::{self, MassActionField};
+use stiffnode_solvers::{DeviceKind, SolveOptions, methods, output_times, solve};
+
+/// Arguments of `stiffnode solve`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Built-in problem: robertson (rober) or pollu.
+    #[arg(long)]
+    problem: String,
+    /// Method name (see `stiffnode methods`).
+    #[arg(long)]
+    method: String,
+    /// End time (> 0; the solve starts at t = 0).
+    #[arg(long, allow_hyphen_values = true)]
+    t_end: f64,
+    /// Relative tolerance for adaptive steps [default: 1e-6].
+    #[arg(long, conflicts_with = "steps", allow_hyphen_values = true)]
+    rtol: Option<f64>,
+    /// Absolute tolerance for adaptive steps [default: rtol·1e-4].
+    #[arg(long, conflicts_with = "steps", allow_hyphen_values = true)]
+    atol: Option<f64>,
+    /// Fixed steps: N equal steps in every interval between output times.
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Device: cpu (f64) or wgpu (f32).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Output times: logspace:A:B:N, linspace:A:B:N or a comma list (t_end is added).
+    #[arg(long)]
+    save_at: Option<String>,
+    /// CSV file for the states at the output times.
+    #[arg(long)]
+    output: Option<std::path::PathBuf>,
+    /// Limit on step attempts.
+    #[arg(long, default_value_t = SolveOptions::DEFAULT_MAX_STEPS)]
+    max_steps: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let method = methods::by_name(&args.method)?;
+    let mech = problems::by_name(&args.problem)?;
+    if !(args.t_end.is_finite() && args.t_end > 0.0) {
+        bail!("invalid --t-end {}: must be finite and > 0", args.t_end);
+    }
+    let mut opts = match args.steps {
+        Some(0) => bail!("invalid --steps 0: must be at least 1"),
+        Some(n) => SolveOptions::fixed(n),
+        None => {
+            let rtol = args.rtol.unwrap_or(1e-6);
+            SolveOptions::adaptive(rtol, args.atol.unwrap_or(rtol * 1e-4))
+        }
+    };
+    opts.max_steps = args.max_steps;
+    let mut times = match &args.save_at {
+        Some(spec) => output_times::parse(spec).context("--save-at")?,
+        None => Vec::new(),
+    };
+    if let Some(&t) = times.iter().find(|&&t| t < 0.0 || t > args.t_end) {
+        bail!("invalid --save-at: time {t} is outside [0, t_end = {}]", args.t_end);
+    }
+    if times.last() != Some(&args.t_end) {
+        times.push(args.t_end);
+    }
+    if args.output.is_some() && args.save_at.is_none() {
+        bail!("--output needs --save-at");
+    }
+    let kind: DeviceKind = args.device.parse()?;
+    let device = kind.open()?;
+    let field = MassActionField::new(&mech, &device);
+    let start = Instant::now();
+    let sol = solve(&field, &method, &mech.initial, 0.0, &times, &opts)
+        .with_context(|| format!("solving {} with {}", mech.name, method.name()))?;
+    let wall = start.elapsed().as_secs_f64();
+    if let Some(path) = &args.output {
+        write_csv(path, &mech.species, &sol.times, &sol.states)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let y = sol.states.last().unwrap();
+    let s = &sol.stats;
+    if args.json {
+        let out = json!({
+            "method": method.name(), "problem": mech.name, "t_end": args.t_end, "y": y,
+            "stats": {"steps": s.steps, "rejected": s.rejected, "newton_iterations": s.newton_iterations,
+                      "jacobian_evaluations": s.jacobian_evaluations, "factorizations": s.factorizations,
+                      "rhs_evaluations": s.rhs_evaluations},
+            "device": kind.name(), "wall_s": wall,
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    println!("{} with {} on {} to t = {}", mech.name, method.name(), kind.name(), args.t_end);
+    for (name, v) in mech.species.iter().zip(y) {
+        println!("  {name:<8} {v:.15e}");
+    }
+    println!(
+        "steps {} (rejected {}), Newton iterations {}, Jacobians {}, factorizations {}, f evaluations {}, {:.3} s",
+        s.steps, s.rejected, s.newton_iterations, s.jacobian_evaluations, s.factorizations, s.rhs_evaluations, wall
+    );
+    Ok(())
+}
+
+fn write_csv(path: &std::path::Path, species: &[String], times: &[f64], states: &[Vec<f64>]) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(out, "t,{}", species.join(","))?;
+    for (t, y) in times.iter().zip(states) {
+        let row: Vec<String> = y.iter().map(|v| format!("{v:e}")).collect();
+        writeln!(out, "{t:e},{}", row.join(","))?;
+    }
+    out.flush()
+}

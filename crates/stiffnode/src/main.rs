@@ -1,0 +1,44 @@
+//! `stiffnode`: solve, inspect and (later) train neural ODEs on stiff chemical kinetics.
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "stiffnode", version, about = "Stiff ODE solvers and neural ODE training on Burn")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the integration methods and their properties.
+    Methods(commands::methods::Args),
+    /// Evaluate a method's stability function R(z) and R'(z) at complex points.
+    Stability(commands::stability::Args),
+    /// Solve a built-in problem and print the final state and work counters.
+    Solve(commands::solve::Args),
+    /// Benchmark ROBER solves (JSON lines).
+    Bench(commands::bench::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Methods(a) => commands::methods::run(a),
+        Command::Stability(a) => commands::stability::run(a),
+        Command::Solve(a) => commands::solve::run(a),
+        Command::Bench(a) => commands::bench::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the chain of contexts joined by ": ".
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}

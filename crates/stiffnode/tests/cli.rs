@@ -1,0 +1,118 @@
+//! The command line as users and the issue's checks call it.
+
+use std::process::{Command, Output};
+
+fn stiffnode(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stiffnode")).args(args).output().expect("run stiffnode")
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
+/// Exit status ≠ 0, one line on stderr naming `needle`, no panic.
+fn fails_with(args: &[&str], needle: &str) {
+    let out = stiffnode(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{args:?} should fail");
+    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: not one line: {err}");
+    assert!(err.contains(needle), "{args:?}: '{err}' does not mention '{needle}'");
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+}
+
+#[test]
+fn methods_json_lists_every_method_with_its_properties() {
+    let v = json(&stiffnode(&["methods", "--json"]));
+    let rows = v.as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    for name in [
+        "backward-euler", "trapezoid", "implicit-midpoint", "gauss2", "sdirk2", "trbdf2", "esdirk4",
+        "radau3", "radau5", "lobatto3c2", "lobatto3c3", "bdf2", "dopri5",
+    ] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    let radau5 = rows.iter().find(|r| r["name"] == "radau5").unwrap();
+    assert_eq!(radau5["order"], 5);
+    assert_eq!(radau5["stages"], 3);
+    assert_eq!(radau5["l_stable"], true);
+    assert_eq!(radau5["stiffly_accurate"], true);
+    assert_eq!(radau5["embedded"], true);
+    let gauss = rows.iter().find(|r| r["name"] == "gauss2").unwrap();
+    assert_eq!((gauss["a_stable"].as_bool(), gauss["l_stable"].as_bool()), (Some(true), Some(false)));
+    let dopri = rows.iter().find(|r| r["name"] == "dopri5").unwrap();
+    assert_eq!(dopri["a_stable"], false);
+    let table = String::from_utf8(stiffnode(&["methods"]).stdout).unwrap();
+    assert!(table.contains("L-stable") && table.contains("lobatto3c3"));
+}
+
+#[test]
+fn stability_json_gives_r_and_r_prime() {
+    let v = json(&stiffnode(&["stability", "--method", "backward-euler", "--z", "-1e4,-100+20i", "--json"]));
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["z"][0], -1e4);
+    let r = rows[0]["r"][0].as_f64().unwrap();
+    assert!((r - 1.0 / (1.0 + 1e4)).abs() < 1e-16);
+    let dr = rows[0]["dr"][0].as_f64().unwrap();
+    assert!((dr - 1.0 / (1.0f64 + 1e4).powi(2)).abs() < 1e-18);
+    assert_eq!(rows[1]["z"][1], 20.0);
+}
+
+#[test]
+fn solve_json_reports_state_and_counters() {
+    let v = json(&stiffnode(&["solve", "--problem", "robertson", "--method", "radau5", "--t-end", "40", "--rtol", "1e-8", "--json"]));
+    assert_eq!(v["method"], "radau5");
+    assert_eq!(v["problem"], "robertson");
+    let y: Vec<f64> = v["y"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    assert!((y[0] - 0.7158270687194050905).abs() < 1e-6, "{y:?}");
+    for key in ["steps", "rejected", "newton_iterations", "jacobian_evaluations", "factorizations"] {
+        assert!(v["stats"][key].as_u64().is_some(), "stats.{key} missing");
+    }
+    assert!(v["stats"]["steps"].as_u64().unwrap() > 10);
+    assert!(v["wall_s"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn solve_writes_csv_at_requested_times() {
+    let dir = std::env::temp_dir().join(format!("stiffnode-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("rober.csv");
+    let out = stiffnode(&[
+        "solve", "--problem", "rober", "--method", "bdf2", "--t-end", "100", "--save-at", "logspace:-2:2:5",
+        "--output", path.to_str().unwrap(), "--rtol", "1e-6",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let csv = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "t,A,B,C");
+    assert_eq!(lines.len(), 6, "header + 5 times (t_end = 100 is the last of them)");
+    let t_last: f64 = lines[5].split(',').next().unwrap().parse().unwrap();
+    assert_eq!(t_last, 100.0);
+    let sum: f64 = lines[3].split(',').skip(1).map(|x| x.parse::<f64>().unwrap()).sum();
+    assert!((sum - 1.0).abs() < 1e-6, "ROBER conserves mass: {sum}");
+}
+
+#[test]
+fn fixed_steps_work_for_methods_without_error_estimate() {
+    let v = json(&stiffnode(&["solve", "--problem", "robertson", "--method", "gauss2", "--t-end", "1", "--steps", "200", "--json"]));
+    // Steps whose Newton iteration fails at the start of ROBER are split in halves.
+    let (steps, rejected) = (v["stats"]["steps"].as_u64().unwrap(), v["stats"]["rejected"].as_u64().unwrap());
+    assert_eq!(steps, 200 + rejected, "each split adds one step");
+    fails_with(&["solve", "--problem", "robertson", "--method", "gauss2", "--t-end", "1"], "no error estimate");
+}
+
+#[test]
+fn wrong_input_is_a_one_line_error() {
+    fails_with(&["solve", "--problem", "robertson", "--method", "nope", "--t-end", "1"], "unknown method 'nope'");
+    fails_with(&["solve", "--problem", "nope", "--method", "radau5", "--t-end", "1"], "unknown problem 'nope'");
+    fails_with(&["solve", "--problem", "robertson", "--method", "radau5", "--t-end", "-1"], "t-end");
+    fails_with(&["solve", "--problem", "robertson", "--method", "radau5", "--t-end", "inf"], "t-end");
+    fails_with(&["solve", "--problem", "robertson", "--method", "radau5", "--t-end", "1", "--rtol", "0"], "rtol");
+    fails_with(&["solve", "--problem", "robertson", "--method", "radau5", "--t-end", "1", "--rtol", "-1e-3"], "rtol");
+    fails_with(&["solve", "--problem", "robertson", "--method", "radau5", "--t-end", "1", "--device", "tpu"], "device");
+    fails_with(&["solve", "--problem", "robertson", "--method", "dopri5", "--t-end", "1e5"], "maximum number of steps");
+    fails_with(&["solve", "--problem", "robertson", "--method", "radau5", "--t-end", "10", "--save-at", "linspace:0:20:3"], "save-at");
+    fails_with(&["stability", "--method", "radau5", "--z", "-1e4,abc"], "abc");
+    fails_with(&["stability", "--method", "radau7", "--z", "-1"], "unknown method");
+}
