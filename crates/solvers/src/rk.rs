@@ -71,12 +71,10 @@ impl<'a> RkStepper<'a> {
                 f.push(fi);
                 continue;
             }
-            // Solve W = known + hγ f(W), starting from known + hγ·(latest derivative).
+            // Solve W = known + hγ f(W) from W = known: an explicit predictor overshoots on
+            // stiff components and Newton then fails at large steps.
             self.matrix.ensure(self.rhs, t, y)?;
             let mut wv = known.clone();
-            if let Some(prev) = f.last() {
-                wv.iter_mut().zip(prev).for_each(|(x, v)| *x += h * g * v);
-            }
             let mut run = self.newton.start();
             loop {
                 let fw = match self.rhs.eval(&ti, &wv) {

@@ -1,12 +1,15 @@
 //! Stability functions computed from a method's coefficients (DESIGN §2; Hairer & Wanner II,
 //! IV.3): `R(z) = 1 + z·bᵀ(I − zA)⁻¹𝟙`, `R'(z) = bᵀ(I − zA)⁻²𝟙`, `β(z) = (I − zA)⁻ᵀb`.
+//!
+//! `R` is evaluated in its equivalent form `det(I − zA + z𝟙bᵀ)/det(I − zA)` (Hairer & Wanner
+//! II, IV.3, Prop. 3.2), which avoids the cancellation in `1 + z·bᵀu` when `|R|` is small.
 
 use faer::Mat;
 use faer::linalg::solvers::{PartialPivLu, Solve};
 use num_complex::Complex64;
 
 use crate::methods::{Bdf2, Method};
-use crate::tableau::Tableau;
+use crate::tableau::{Structure, Tableau};
 
 /// `R`, `R'` and the per-stage weights `β` at one point `z`.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,26 +37,54 @@ pub fn evaluate(method: &Method, z: Complex64) -> StabilityPoint {
 }
 
 fn runge_kutta(t: &Tableau, z: Complex64) -> StabilityPoint {
+    if t.structure() == Structure::Explicit {
+        return explicit(t, z);
+    }
     let s = t.stages();
     let m = Mat::<Complex64>::from_fn(s, s, |i, j| {
         let id = if i == j { 1.0 } else { 0.0 };
         Complex64::new(id, 0.0) - z * t.a[i][j]
     });
     let lu = PartialPivLu::new(m.as_ref());
-    // u = (I − zA)⁻¹𝟙, v = (I − zA)⁻¹u.
+    // u = (I − zA)⁻¹𝟙, then v = (I − zA)⁻¹u.
     let mut u = Mat::<Complex64>::from_fn(s, 1, |_, _| Complex64::new(1.0, 0.0));
     lu.solve_in_place(u.as_mut());
-    let mut v = u.clone();
+    let mut v = u;
     lu.solve_in_place(v.as_mut());
     let mut beta = Mat::<Complex64>::from_fn(s, 1, |i, _| Complex64::new(t.b[i], 0.0));
     lu.solve_transpose_in_place(beta.as_mut());
     let dot = |x: &Mat<Complex64>| (0..s).map(|i| x[(i, 0)] * t.b[i]).sum::<Complex64>();
+    let shifted = Mat::<Complex64>::from_fn(s, s, |i, j| m[(i, j)] + z * t.b[j]);
     StabilityPoint {
         z,
-        r: 1.0 + z * dot(&u),
+        r: shifted.determinant() / m.determinant(),
         dr: dot(&v),
         beta: Some((0..s).map(|i| beta[(i, 0)]).collect()),
     }
+}
+
+/// Explicit methods: `A` is nilpotent, so `(I − zA)⁻¹ = Σ_{k<s} zᵏAᵏ` and `R` is the
+/// polynomial `1 + Σ_k bᵀAᵏ⁻¹𝟙 zᵏ` (Hairer, Nørsett & Wanner I, IV.2). Summing it by Horner
+/// avoids the cancellation that a solve with `I − zA` suffers at large `|z|`.
+fn explicit(t: &Tableau, z: Complex64) -> StabilityPoint {
+    let s = t.stages();
+    let matvec = |v: &[f64]| (0..s).map(|i| (0..s).map(|j| t.a[i][j] * v[j]).sum()).collect::<Vec<f64>>();
+    let tmatvec = |v: &[f64]| (0..s).map(|j| (0..s).map(|i| t.a[i][j] * v[i]).sum()).collect::<Vec<f64>>();
+    let dot = |v: &[f64]| t.b.iter().zip(v).map(|(b, x)| b * x).sum::<f64>();
+    // coef[k] = bᵀAᵏ⁻¹𝟙 for k ≥ 1; powers[k] = (Aᵀ)ᵏb.
+    let mut coef = vec![1.0];
+    let mut v = vec![1.0; s];
+    let mut powers = vec![t.b.clone()];
+    for _ in 0..s {
+        coef.push(dot(&v));
+        v = matvec(&v);
+        let next = tmatvec(powers.last().unwrap());
+        powers.push(next);
+    }
+    let horner = |c: &[f64]| c.iter().rev().fold(Complex64::new(0.0, 0.0), |acc, &x| acc * z + x);
+    let deriv: Vec<f64> = coef.iter().enumerate().skip(1).map(|(k, c)| k as f64 * c).collect();
+    let beta = (0..s).map(|i| horner(&powers.iter().map(|p| p[i]).collect::<Vec<_>>())).collect();
+    StabilityPoint { z, r: horner(&coef), dr: horner(&deriv), beta: Some(beta) }
 }
 
 /// Parse a complex number as the CLI spells it: `-1e4`, `-100+20i`, `3i`, `-2.5-1e3i`.

@@ -59,8 +59,10 @@ fn r_prime_matches_derivative_of_closed_form() {
         for z in points() {
             let dz = 1e-6 * z.norm().max(1.0);
             let fd = (closed_form(m.name(), z + dz).unwrap() - closed_form(m.name(), z - dz).unwrap()) / (2.0 * dz);
-            let dr = evaluate(&m, z).dr;
-            assert!((dr - fd).norm() <= 1e-7 * fd.norm().max(1e-12), "{}: R'({z}) = {dr}, finite difference {fd}", m.name());
+            let p = evaluate(&m, z);
+            // The difference quotient itself carries rounding of size ε·|R|/dz.
+            let tol = 1e-7 * fd.norm() + 10.0 * f64::EPSILON * p.r.norm().max(1.0) / dz;
+            assert!((p.dr - fd).norm() <= tol, "{}: R'({z}) = {}, finite difference {fd}", m.name(), p.dr);
         }
     }
 }
@@ -100,8 +102,11 @@ fn l_stable_methods_vanish_at_infinity_and_a_stable_ones_do_not() {
     for m in methods::all() {
         let info = m.info();
         let r = evaluate(&m, far).r.norm();
-        if info.l_stable {
-            assert!(r < 1e-7, "{}: |R(-1e8)| = {r:e}", info.name);
+        match m {
+            Method::RungeKutta(_) if info.l_stable => assert!(r < 1e-7, "{}: |R(-1e8)| = {r:e}", info.name),
+            // BDF2's roots of (3/2 − z)ζ² − 2ζ + 1/2 = 0 vanish only like (2|z|)^(−1/2).
+            Method::Bdf2(_) => assert!((r / (2e8f64).powf(-0.5) - 1.0).abs() < 1e-2, "bdf2: |R(-1e8)| = {r:e}"),
+            _ => {}
         }
     }
     for name in ["trapezoid", "gauss2"] {
@@ -156,7 +161,9 @@ fn tableaus_are_consistent() {
             assert!((row - t.c[i]).abs() < 1e-12, "{}: row {i} sums to {row}, c = {}", t.name, t.c[i]);
         }
         let bc: f64 = t.b.iter().zip(&t.c).map(|(b, c)| b * c).sum();
-        assert!((bc - 0.5).abs() < 1e-12, "{}: Σbc = {bc}", t.name);
+        if t.order >= 2 {
+            assert!((bc - 0.5).abs() < 1e-12, "{}: Σbc = {bc}", t.name);
+        }
         if let Some(e) = &t.error {
             let total = e.f0 + e.e.iter().sum::<f64>();
             assert!(total.abs() < 1e-12, "{}: error weights sum to {total}, not 0", t.name);
