@@ -1,26 +1,48 @@
 //! Batched dense LU on the host (faer): one small matrix per trajectory. The Newton matrices
 //! are `d×d` (DIRK, BDF2) or `sd×sd` (fully implicit RK), small enough that a factorization
-//! per trajectory on the host is cheaper than any device round trip.
+//! per trajectory on the host is cheaper than any device round trip. Factors of the whole
+//! batch live in one buffer and reuse one scratch buffer, so no allocation happens per matrix.
 
-use faer::linalg::solvers::{PartialPivLu, Solve};
-use faer::{MatMut, MatRef};
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::lu::partial_pivoting::{factor, solve};
+use faer::perm::PermRef;
+use faer::{Conj, MatMut, MatRef, Par};
 
-/// LU factors of `batch` matrices of size `n×n`.
+/// LU factors with partial pivoting of `batch` matrices of size `n×n`.
 pub struct BatchedLu {
     n: usize,
-    factors: Vec<PartialPivLu<f64>>,
+    /// Column-major `L\U` per matrix.
+    lu: Vec<f64>,
+    fwd: Vec<usize>,
+    inv: Vec<usize>,
 }
 
 impl BatchedLu {
     /// Factor the row-major matrices `mats` (`batch·n·n` values).
     pub fn factor(mats: &[f64], n: usize) -> Self {
-        let factors = mats
-            .chunks_exact(n * n)
-            // Row-major storage read as column-major is the transpose; `MatRef::transpose`
-            // restores the matrix without a copy.
-            .map(|m| PartialPivLu::new(MatRef::from_column_major_slice(m, n, n).transpose()))
-            .collect();
-        Self { n, factors }
+        let nn = n * n;
+        let batch = mats.len() / nn;
+        let mut lu = vec![0.0; mats.len()];
+        for (dst, src) in lu.chunks_exact_mut(nn).zip(mats.chunks_exact(nn)) {
+            for r in 0..n {
+                for c in 0..n {
+                    dst[c * n + r] = src[r * n + c];
+                }
+            }
+        }
+        let (mut fwd, mut inv) = (vec![0usize; batch * n], vec![0usize; batch * n]);
+        let mut buf = MemBuffer::new(factor::lu_in_place_scratch::<usize, f64>(n, n, Par::Seq, Default::default()));
+        for b in 0..batch {
+            factor::lu_in_place(
+                MatMut::from_column_major_slice_mut(&mut lu[b * nn..(b + 1) * nn], n, n),
+                &mut fwd[b * n..(b + 1) * n],
+                &mut inv[b * n..(b + 1) * n],
+                Par::Seq,
+                MemStack::new(&mut buf),
+                Default::default(),
+            );
+        }
+        Self { n, lu, fwd, inv }
     }
 
     /// Size `n` of each matrix.
@@ -30,8 +52,20 @@ impl BatchedLu {
 
     /// Solve `M_b x_b = r_b` in place for every trajectory `b`; `rhs` holds `batch·n` values.
     pub fn solve_in_place(&self, rhs: &mut [f64]) {
-        for (lu, r) in self.factors.iter().zip(rhs.chunks_exact_mut(self.n)) {
-            lu.solve_in_place(MatMut::from_column_major_slice_mut(r, self.n, 1));
+        let (n, nn) = (self.n, self.n * self.n);
+        let mut buf = MemBuffer::new(solve::solve_in_place_scratch::<usize, f64>(n, 1, Par::Seq));
+        for (b, r) in rhs.chunks_exact_mut(n).enumerate() {
+            let lu = MatRef::from_column_major_slice(&self.lu[b * nn..(b + 1) * nn], n, n);
+            let perm = PermRef::new_checked(&self.fwd[b * n..(b + 1) * n], &self.inv[b * n..(b + 1) * n], n);
+            solve::solve_in_place_with_conj(
+                lu,
+                lu,
+                perm,
+                Conj::No,
+                MatMut::from_column_major_slice_mut(r, n, 1),
+                Par::Seq,
+                MemStack::new(&mut buf),
+            );
         }
     }
 }
