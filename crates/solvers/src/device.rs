@@ -73,14 +73,6 @@ impl DeviceKind {
         }
     }
 
-    /// Machine epsilon of the device's float type.
-    pub fn epsilon(self) -> f64 {
-        match self {
-            Self::Cpu => f64::EPSILON,
-            Self::Wgpu => f32::EPSILON as f64,
-        }
-    }
-
     fn unavailable(self, why: String) -> SolveError {
         SolveError::Device { name: self.name().into(), why }
     }

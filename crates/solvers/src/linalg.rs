@@ -45,11 +45,6 @@ impl BatchedLu {
         Self { n, lu, fwd, inv }
     }
 
-    /// Size `n` of each matrix.
-    pub fn n(&self) -> usize {
-        self.n
-    }
-
     /// Solve `M_b x_b = r_b` in place for every trajectory `b`; `rhs` holds `batch·n` values.
     pub fn solve_in_place(&self, rhs: &mut [f64]) {
         let (n, nn) = (self.n, self.n * self.n);

@@ -4,7 +4,7 @@
 
 use crate::error::SolveError;
 use crate::methods::Bdf2;
-use crate::newton::{IterationMatrix, NewtonControl, Verdict};
+use crate::newton::{IterationMatrix, NewtonControl, solve_stage};
 use crate::rhs::Rhs;
 use crate::step_control::{Tolerances, weighted_norm, weights};
 use crate::stepper::{Attempt, Outcome, Stepper};
@@ -45,7 +45,7 @@ impl Stepper for Bdf2Stepper<'_> {
         let n = y.len();
         let bdf2 = self.past.len() >= 2 || (self.past.len() == 1 && tol.is_none());
         // y_{n+1} = v + hγ f(y_{n+1}), and a predictor by extrapolation through past points.
-        let (v, g, mut wv) = if bdf2 {
+        let (v, g, pred) = if bdf2 {
             let (t1, y1) = self.past.last().unwrap();
             let k = Bdf2::coefficients(h / (t - t1));
             let v: Vec<f64> = (0..n).map(|i| k.alpha1 * y[i] + k.alpha0 * y1[i]).collect();
@@ -56,23 +56,9 @@ impl Stepper for Bdf2Stepper<'_> {
             (y.to_vec(), 1.0, y.to_vec())
         };
         self.matrix.ensure(self.rhs, t, y)?;
-        let ti = vec![t + h; self.batch];
-        let mut run = self.newton.start();
-        loop {
-            let fw = match self.rhs.eval(&ti, &wv) {
-                Ok(f) => f,
-                Err(SolveError::NonFinite { .. }) => return Ok(Outcome::NewtonFailed),
-                Err(e) => return Err(e),
-            };
-            let mut delta: Vec<f64> = (0..n).map(|i| -(wv[i] - v[i] - h * g * fw[i])).collect();
-            self.matrix.diagonal(h * g).solve_in_place(&mut delta);
-            wv.iter_mut().zip(&delta).for_each(|(x, dx)| *x += dx);
-            match self.newton.check(&mut run, weighted_norm(&delta, w, self.batch, self.rhs.d)) {
-                Verdict::Continue => {}
-                Verdict::Converged => break,
-                Verdict::Diverged => return Ok(Outcome::NewtonFailed),
-            }
-        }
+        let Some((wv, theta)) = solve_stage(self.rhs, &mut self.matrix, &mut self.newton, t + h, &v, h * g, pred, w)? else {
+            return Ok(Outcome::NewtonFailed);
+        };
         let (err, err_order) = match tol {
             None => (None, 3.0),
             Some(tol) => {
@@ -98,7 +84,7 @@ impl Stepper for Bdf2Stepper<'_> {
                 (Some(weighted_norm(&err, &weights(tol, y, Some(&wv), self.rhs.d), self.batch, self.rhs.d)), k)
             }
         };
-        Ok(Outcome::Done(Attempt { y: wv, err, err_order, theta: run.theta }))
+        Ok(Outcome::Done(Attempt { y: wv, err, err_order, theta }))
     }
 
     fn accepted(&mut self, _t_new: f64, _y_new: &[f64], theta: f64) {

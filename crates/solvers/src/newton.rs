@@ -5,6 +5,7 @@
 use crate::error::SolveError;
 use crate::linalg::BatchedLu;
 use crate::rhs::Rhs;
+use crate::step_control::weighted_norm;
 
 /// Jacobian reuse threshold on the contraction rate (RADAU5's `THET`).
 const REUSE_THETA: f64 = 1e-3;
@@ -189,5 +190,40 @@ impl IterationMatrix {
         }
         self.cache.push((key, BatchedLu::factor(&mats, n)));
         &self.cache.last().unwrap().1
+    }
+}
+
+/// Solve one implicit stage `W = v + hγ f(t, W)` by simplified Newton from `start`, with the
+/// matrix `I − hγJ`; `w` are the norm weights. Returns `W` and the largest contraction rate, or
+/// `None` when Newton fails (diverges, stalls, or meets a non-finite value of `f`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn solve_stage(
+    rhs: &Rhs,
+    matrix: &mut IterationMatrix,
+    newton: &mut NewtonControl,
+    t: f64,
+    v: &[f64],
+    hg: f64,
+    start: Vec<f64>,
+    w: &[f64],
+) -> Result<Option<(Vec<f64>, f64)>, SolveError> {
+    let (n, batch) = (v.len(), v.len() / rhs.d);
+    let times = vec![t; batch];
+    let mut wv = start;
+    let mut run = newton.start();
+    loop {
+        let fw = match rhs.eval(&times, &wv) {
+            Ok(f) => f,
+            Err(SolveError::NonFinite { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut delta: Vec<f64> = (0..n).map(|i| -(wv[i] - v[i] - hg * fw[i])).collect();
+        matrix.diagonal(hg).solve_in_place(&mut delta);
+        wv.iter_mut().zip(&delta).for_each(|(x, dx)| *x += dx);
+        match newton.check(&mut run, weighted_norm(&delta, w, batch, rhs.d)) {
+            Verdict::Continue => {}
+            Verdict::Converged => return Ok(Some((wv, run.theta))),
+            Verdict::Diverged => return Ok(None),
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! solved one by one, or all stages solved together (Hairer & Wanner II, IV.8).
 
 use crate::error::SolveError;
-use crate::newton::{IterationMatrix, NewtonControl, Verdict};
+use crate::newton::{IterationMatrix, NewtonControl, Verdict, solve_stage};
 use crate::rhs::Rhs;
 use crate::step_control::{Tolerances, weighted_norm, weights};
 use crate::stepper::{Attempt, Outcome, Stepper};
@@ -60,13 +60,12 @@ impl<'a> RkStepper<'a> {
                     known.iter_mut().zip(fj).for_each(|(k, v)| *k += c * v);
                 }
             }
-            let ti = vec![t + self.tab.c[i] * h; self.batch];
             let g = self.tab.a[i][i];
             if g == 0.0 {
                 let fi = if i == 0 && self.tab.c[0] == 0.0 && self.f0.is_some() {
                     self.f0.clone().unwrap()
                 } else {
-                    self.rhs.eval(&ti, &known)?
+                    self.rhs.eval(&vec![t + self.tab.c[i] * h; self.batch], &known)?
                 };
                 f.push(fi);
                 continue;
@@ -74,24 +73,11 @@ impl<'a> RkStepper<'a> {
             // Solve W = known + hγ f(W) from W = known: an explicit predictor overshoots on
             // stiff components and Newton then fails at large steps.
             self.matrix.ensure(self.rhs, t, y)?;
-            let mut wv = known.clone();
-            let mut run = self.newton.start();
-            loop {
-                let fw = match self.rhs.eval(&ti, &wv) {
-                    Ok(v) => v,
-                    Err(SolveError::NonFinite { .. }) => return Ok(None),
-                    Err(e) => return Err(e),
-                };
-                let mut delta: Vec<f64> = (0..n).map(|k| -(wv[k] - known[k] - h * g * fw[k])).collect();
-                self.matrix.diagonal(h * g).solve_in_place(&mut delta);
-                wv.iter_mut().zip(&delta).for_each(|(x, dx)| *x += dx);
-                match self.newton.check(&mut run, weighted_norm(&delta, w, self.batch, self.rhs.d)) {
-                    Verdict::Continue => {}
-                    Verdict::Converged => break,
-                    Verdict::Diverged => return Ok(None),
-                }
-            }
-            theta = theta.max(run.theta);
+            let ti = t + self.tab.c[i] * h;
+            let Some((wv, th)) = solve_stage(self.rhs, &mut self.matrix, &mut self.newton, ti, &known, h * g, known.clone(), w)? else {
+                return Ok(None);
+            };
+            theta = theta.max(th);
             f.push((0..n).map(|k| (wv[k] - known[k]) / (h * g)).collect());
         }
         Ok(Some((f, theta)))
