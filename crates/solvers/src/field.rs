@@ -24,6 +24,21 @@ pub trait VectorField {
     fn jacobian(&self, t: &[f64], y: Tensor<2>) -> Tensor<3> {
         finite_difference_jacobian(self, t, y)
     }
+
+    /// The same field evaluated directly on host f64 slices, if the field has such a form.
+    /// The forward solve on the CPU device uses it to skip tensor dispatch (a few µs per
+    /// operation); it must agree with [`eval`](Self::eval) and [`jacobian`](Self::jacobian).
+    fn host(&self) -> Option<&dyn HostField> {
+        None
+    }
+}
+
+/// A vector field on host f64 slices: one state `y` (`d` values) at a time.
+pub trait HostField {
+    /// Write `f(t, y)` into `f`.
+    fn eval(&self, t: f64, y: &[f64], f: &mut [f64]);
+    /// Write `∂f/∂y` row-major into `jac` (`d·d` values).
+    fn jacobian(&self, t: f64, y: &[f64], jac: &mut [f64]);
 }
 
 /// Central-difference Jacobian with steps `ε^⅓·max(|y_j|, 1)` (Nocedal & Wright, §8.1),

@@ -6,11 +6,13 @@ use std::cell::Cell;
 use burn::tensor::{Device, FloatDType};
 
 use crate::error::SolveError;
-use crate::field::{VectorField, from_host, to_host};
+use crate::field::{HostField, VectorField, from_host, to_host};
 
 /// A [`VectorField`] called with host arrays.
 pub(crate) struct Rhs<'a> {
     field: &'a dyn VectorField,
+    /// The field's host form, used on the f64 CPU device when allowed.
+    host: Option<&'a dyn HostField>,
     device: Device,
     /// State dimension.
     pub d: usize,
@@ -23,19 +25,27 @@ pub(crate) struct Rhs<'a> {
 }
 
 impl<'a> Rhs<'a> {
-    pub fn new(field: &'a dyn VectorField) -> Self {
+    /// Wrap `field`; `allow_host` lets an f64 field use its host form (see
+    /// [`VectorField::host`]). Fields on f32 devices always run as tensor programs.
+    pub fn new(field: &'a dyn VectorField, allow_host: bool) -> Self {
         let device = field.device();
-        let epsilon = match device.settings().float_dtype {
-            FloatDType::F64 => f64::EPSILON,
-            _ => f32::EPSILON as f64,
-        };
-        Self { field, device, d: field.dim(), epsilon, evals: Cell::new(0), jacobians: Cell::new(0) }
+        let f64_device = device.settings().float_dtype == FloatDType::F64;
+        let epsilon = if f64_device { f64::EPSILON } else { f32::EPSILON as f64 };
+        let host = if allow_host && f64_device { field.host() } else { None };
+        Self { field, host, device, d: field.dim(), epsilon, evals: Cell::new(0), jacobians: Cell::new(0) }
     }
 
     /// `f(t_r, y_r)` for every row `r`; `y` holds `t.len()·d` values.
     pub fn eval(&self, t: &[f64], y: &[f64]) -> Result<Vec<f64>, SolveError> {
         let rows = t.len();
         self.evals.set(self.evals.get() + 1);
+        if let Some(host) = self.host {
+            let mut out = vec![0.0; rows * self.d];
+            for ((tr, yr), fr) in t.iter().zip(y.chunks_exact(self.d)).zip(out.chunks_exact_mut(self.d)) {
+                host.eval(*tr, yr, fr);
+            }
+            return finite(out, t);
+        }
         let out = self.field.eval(t, from_host(y.to_vec(), [rows, self.d], &self.device));
         check_shape(&out.dims(), &[rows, self.d])?;
         finite(to_host(out), t)
@@ -45,6 +55,14 @@ impl<'a> Rhs<'a> {
     pub fn jacobian(&self, t: &[f64], y: &[f64]) -> Result<Vec<f64>, SolveError> {
         let rows = t.len();
         self.jacobians.set(self.jacobians.get() + 1);
+        if let Some(host) = self.host {
+            let dd = self.d * self.d;
+            let mut out = vec![0.0; rows * dd];
+            for ((tr, yr), jr) in t.iter().zip(y.chunks_exact(self.d)).zip(out.chunks_exact_mut(dd)) {
+                host.jacobian(*tr, yr, jr);
+            }
+            return finite(out, t);
+        }
         let out = self.field.jacobian(t, from_host(y.to_vec(), [rows, self.d], &self.device));
         check_shape(&out.dims(), &[rows, self.d, self.d])?;
         finite(to_host(out), t)

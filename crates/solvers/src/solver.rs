@@ -31,6 +31,9 @@ pub struct SolveOptions {
     pub newton_max_iter: usize,
     /// Tolerances that scale the Newton convergence test under fixed steps.
     pub fixed_newton_tol: Tolerances,
+    /// Let fields on the f64 CPU device evaluate in their host form ([`VectorField::host`]);
+    /// off, every evaluation runs as a Burn tensor program.
+    pub host_fast_path: bool,
 }
 
 impl SolveOptions {
@@ -53,6 +56,7 @@ impl SolveOptions {
             max_steps: Self::DEFAULT_MAX_STEPS,
             newton_max_iter: 7,
             fixed_newton_tol: Tolerances::new(1e-12, 1e-12),
+            host_fast_path: true,
         }
     }
 }
@@ -114,7 +118,7 @@ pub fn solve(
     let d = field.dim();
     validate(d, y0, t0, save_at, opts)?;
     let batch = y0.len() / d;
-    let rhs = Rhs::new(field);
+    let rhs = Rhs::new(field, opts.host_fast_path);
     let newton_tol = match &opts.control {
         StepControl::Adaptive { tol, .. } => tol,
         StepControl::Fixed { .. } => &opts.fixed_newton_tol,

@@ -33,8 +33,21 @@ fn check(mech: &Mechanism, by_hand: Option<fn(&[f64]) -> Vec<f64>>) {
     let t = vec![0.0; rows];
     let f = to_host(field.eval(&t, from_host(y.clone(), [rows, d], &device)));
     let jac = to_host(field.jacobian(&t, from_host(y.clone(), [rows, d], &device)));
+    let host = field.host().expect("mass-action fields have a host form");
+    let (mut hf, mut hj) = (vec![0.0; d], vec![0.0; d * d]);
     for r in 0..rows {
         let yr = &y[r * d..(r + 1) * d];
+        // The host form (used by the CPU forward solve) agrees with the tensor program.
+        host.eval(0.0, yr, &mut hf);
+        host.jacobian(0.0, yr, &mut hj);
+        for k in 0..d {
+            let t = f[r * d + k];
+            assert!((hf[k] - t).abs() <= 1e-12 * t.abs().max(hf[k].abs()), "{}: host f[{k}] {} vs tensor {t}", mech.name, hf[k]);
+        }
+        for k in 0..d * d {
+            let t = jac[r * d * d + k];
+            assert!((hj[k] - t).abs() <= 1e-12 * t.abs().max(hj[k].abs()), "{}: host J[{k}] {} vs tensor {t}", mech.name, hj[k]);
+        }
         let expected = by_hand.map_or_else(|| mech.rhs(yr), |g| g(yr));
         for i in 0..d {
             let scale: f64 = mech.rates(yr).iter().map(|k| k.abs()).sum::<f64>() * 4.0;

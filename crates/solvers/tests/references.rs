@@ -78,3 +78,21 @@ fn batched_trajectories_match_single_solves() {
         assert!(err < 1e-5, "trajectory {b}: rel diff {err:e}");
     }
 }
+
+#[test]
+fn host_fast_path_and_tensor_path_agree() {
+    // The same solve with the field evaluated on host slices and as Burn tensor programs:
+    // identical algorithm, so the results differ only by rounding.
+    let device = DeviceKind::Cpu.open().unwrap();
+    for mech in [rober::robertson(), pollu::pollu()] {
+        let field = MassActionField::new(&mech, &device);
+        let method = methods::by_name("radau5").unwrap();
+        let mut opts = SolveOptions::adaptive(1e-8, 1e-12);
+        let host = solve(&field, &method, &mech.initial, 0.0, &[mech.t_end.unwrap()], &opts).unwrap();
+        opts.host_fast_path = false;
+        let tensor = solve(&field, &method, &mech.initial, 0.0, &[mech.t_end.unwrap()], &opts).unwrap();
+        let err = max_rel_err(host.state(0, 0), tensor.state(0, 0), 1e-12);
+        assert!(err < 1e-8, "{}: host and tensor paths differ by {err:e}", mech.name);
+        assert!(host.stats.steps.abs_diff(tensor.stats.steps) <= host.stats.steps / 20, "{}: {:?} vs {:?}", mech.name, host.stats, tensor.stats);
+    }
+}

@@ -8,7 +8,7 @@
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::mechanism::Mechanism;
-use crate::field::{VectorField, from_host};
+use crate::field::{HostField, VectorField, from_host};
 
 struct Slot {
     idx: Tensor<1, Int>,
@@ -32,6 +32,43 @@ pub struct MassActionField {
     stoich_rep: Tensor<3>,
     /// One-hot species of each (slot, reaction), `[1, slots·reactions, d]`.
     onehot: Tensor<3>,
+    host: HostMassAction,
+}
+
+/// The same mechanism on host slices, for the forward solve on the CPU.
+struct HostMassAction {
+    d: usize,
+    /// Per reaction: rate constant, orders, net stoichiometry (nonzero entries).
+    reactions: Vec<(f64, Vec<(usize, f64)>, Vec<(usize, f64)>)>,
+}
+
+fn pow(x: f64, p: f64) -> f64 {
+    if p.fract() == 0.0 && p.abs() < 64.0 { x.powi(p as i32) } else { x.powf(p) }
+}
+
+impl HostField for HostMassAction {
+    fn eval(&self, _t: f64, y: &[f64], f: &mut [f64]) {
+        f.fill(0.0);
+        for (k, orders, net) in &self.reactions {
+            let rate = orders.iter().fold(*k, |acc, &(i, o)| acc * pow(y[i], o));
+            for &(i, n) in net {
+                f[i] += n * rate;
+            }
+        }
+    }
+
+    fn jacobian(&self, _t: f64, y: &[f64], jac: &mut [f64]) {
+        jac.fill(0.0);
+        for (k, orders, net) in &self.reactions {
+            for (a, &(l, ol)) in orders.iter().enumerate() {
+                let others = orders.iter().enumerate().filter(|(b, _)| *b != a).fold(*k, |acc, (_, &(m, om))| acc * pow(y[m], om));
+                let dr = others * ol * pow(y[l], ol - 1.0);
+                for &(i, n) in net {
+                    jac[i * self.d + l] += n * dr;
+                }
+            }
+        }
+    }
 }
 
 impl MassActionField {
@@ -99,6 +136,18 @@ impl MassActionField {
             slots,
             stoich_rep: from_host(stoich_rep, [1, d, n_slots * nr], device),
             onehot: from_host(onehot, [1, n_slots * nr, d], device),
+            host: HostMassAction {
+                d,
+                reactions: mech
+                    .reactions
+                    .iter()
+                    .map(|r| {
+                        let orders = r.orders.iter().copied().filter(|(_, o)| *o != 0.0).collect();
+                        let net = (0..d).map(|i| (i, r.net(i))).filter(|(_, n)| *n != 0.0).collect();
+                        (r.rate, orders, net)
+                    })
+                    .collect(),
+            },
         }
     }
 
@@ -132,6 +181,10 @@ impl VectorField for MassActionField {
     fn eval(&self, _t: &[f64], y: Tensor<2>) -> Tensor<2> {
         let rates = self.factors(&y).into_iter().fold(self.rates.clone(), |acc, (x, _)| acc * x);
         rates.matmul(self.stoich_t.clone())
+    }
+
+    fn host(&self) -> Option<&dyn HostField> {
+        Some(&self.host)
     }
 
     fn jacobian(&self, _t: &[f64], y: Tensor<2>) -> Tensor<3> {

@@ -26,6 +26,9 @@ pub struct Args {
     /// Device: cpu or wgpu.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Evaluate the field as Burn tensor programs even on the CPU (no host fast path).
+    #[arg(long)]
+    tensor_path: bool,
 }
 
 fn list<T: std::str::FromStr>(s: &str, what: &str) -> anyhow::Result<Vec<T>> {
@@ -43,7 +46,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         for rtol in list::<f64>(&args.rtols, "rtol")? {
             for batch in list::<usize>(&args.batches, "batch size")? {
                 let y0: Vec<f64> = (0..batch).flat_map(|_| mech.initial.clone()).collect();
-                let opts = SolveOptions::adaptive(rtol, rtol * 1e-4);
+                let mut opts = SolveOptions::adaptive(rtol, rtol * 1e-4);
+                opts.host_fast_path = !args.tensor_path;
                 let mut best = f64::INFINITY;
                 let mut last = None;
                 for _ in 0..args.repeats.max(1) {
@@ -59,7 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 let s = &sol.stats;
                 println!(
                     "{}",
-                    json!({"bench": "rober_solve", "device": kind.name(), "method": method.name(), "rtol": rtol,
+                    json!({"bench": "rober_solve", "device": kind.name(), "tensor_path": args.tensor_path, "method": method.name(), "rtol": rtol,
                            "atol": rtol * 1e-4, "batch": batch, "t_end": t_end, "wall_s": best,
                            "per_trajectory_s": best / batch as f64, "steps": s.steps, "rejected": s.rejected,
                            "newton_iterations": s.newton_iterations, "jacobian_evaluations": s.jacobian_evaluations,
