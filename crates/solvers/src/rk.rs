@@ -191,7 +191,7 @@ impl Stepper for RkStepper<'_> {
     }
 }
 
-/// Inverse of a small matrix (Gauss–Jordan through faer's LU).
+/// Inverse of a small matrix, through faer's LU.
 fn invert(a: &[Vec<f64>]) -> Vec<Vec<f64>> {
     use faer::linalg::solvers::DenseSolveCore;
     let s = a.len();
