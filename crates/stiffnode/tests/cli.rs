@@ -105,7 +105,7 @@ fn fixed_steps_work_for_methods_without_error_estimate() {
 #[test]
 fn wrong_input_is_a_one_line_error() {
     fails_with(&["solve", "--problem", "robertson", "--method", "nope", "--t-end", "1"], "unknown method 'nope'");
-    fails_with(&["solve", "--problem", "nope", "--method", "radau5", "--t-end", "1"], "unknown problem 'nope'");
+    fails_with(&["solve", "--problem", "nope", "--method", "radau5", "--t-end", "1"], "nope: unknown problem");
     fails_with(&["solve", "--problem", "robertson", "--method", "radau5", "--t-end", "-1"], "t-end");
     fails_with(&["solve", "--problem", "robertson", "--method", "radau5", "--t-end", "inf"], "t-end");
     fails_with(&["solve", "--problem", "robertson", "--method", "radau5", "--t-end", "1", "--rtol", "0"], "rtol");
@@ -115,4 +115,18 @@ fn wrong_input_is_a_one_line_error() {
     fails_with(&["solve", "--problem", "robertson", "--method", "radau5", "--t-end", "10", "--save-at", "linspace:0:20:3"], "save-at");
     fails_with(&["stability", "--method", "radau5", "--z", "-1e4,abc"], "abc");
     fails_with(&["stability", "--method", "radau7", "--z", "-1"], "unknown method");
+}
+
+#[test]
+fn mechanism_files_are_problems() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../datasets/mechanisms/robertson.toml");
+    let v = json(&stiffnode(&["solve", "--problem", root, "--method", "radau5", "--t-end", "1e5", "--rtol", "1e-10", "--json"]));
+    let y: Vec<f64> = v["y"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    let reference = [1.78659211421e-2, 7.27475146844e-8, 0.982134006110];
+    for i in 0..3 {
+        assert!(((y[i] - reference[i]) / reference[i]).abs() < 1e-6, "{y:?}");
+    }
+    let bad = std::env::temp_dir().join(format!("stiffnode-bad-{}.toml", std::process::id()));
+    std::fs::write(&bad, "name = \"x\"\nspecies = [\"A\"]\n[[reactions]]\nequation = \"A => D\"\nrate = 1\n").unwrap();
+    fails_with(&["solve", "--problem", bad.to_str().unwrap(), "--method", "radau5", "--t-end", "1"], "reaction 1, field 'products': unknown species 'D'");
 }

@@ -1,26 +1,36 @@
-//! Built-in problems: reaction mechanisms and their reference solutions.
+//! Problems: reaction mechanisms (built in, or read from mechanism files) and reference
+//! solutions.
 
 pub mod mass_action;
 pub mod mechanism;
+pub mod mechanism_file;
 pub mod pollu;
 pub mod rober;
 
 pub use mass_action::MassActionField;
 pub use mechanism::{Mechanism, Reaction};
+pub use mechanism_file::MechanismError;
 
-use crate::error::SolveError;
+use std::path::Path;
 
 /// Names of the built-in problems.
 pub const NAMES: [&str; 2] = ["robertson", "pollu"];
 
-/// The built-in mechanism called `name` (`rober` is accepted for `robertson`).
-pub fn by_name(name: &str) -> Result<Mechanism, SolveError> {
-    match name {
+/// A built-in mechanism file, checked by the tests, so parsing it cannot fail.
+fn builtin(text: &str, file: &str) -> Mechanism {
+    mechanism_file::parse(text, file).expect("shipped mechanism files are valid (tested)")
+}
+
+/// The built-in mechanism called `name` (`rober` is accepted for `robertson`), or the mechanism
+/// file at that path.
+pub fn load(name_or_path: &str) -> Result<Mechanism, MechanismError> {
+    match name_or_path {
         "robertson" | "rober" => Ok(rober::robertson()),
         "pollu" => Ok(pollu::pollu()),
-        other => Err(SolveError::InvalidOption {
-            what: "problem",
-            why: format!("unknown problem '{other}' (known: {})", NAMES.join(", ")),
+        other if Path::new(other).is_file() => mechanism_file::load(Path::new(other)),
+        other => Err(MechanismError {
+            file: other.to_string(),
+            what: format!("unknown problem (built in: {}; or the path of a mechanism .toml file)", NAMES.join(", ")),
         }),
     }
 }

@@ -1,66 +1,16 @@
 //! POLLU, the air-pollution model of Verwer (1994) as given in the Test Set for IVP Solvers
-//! (Mazzia & Magherini): 20 species, 25 reactions, `t ∈ [0, 60]`.
+//! (Mazzia & Magherini): 20 species, 25 reactions, `t ∈ [0, 60]`, from
+//! `datasets/mechanisms/pollu.toml`.
 
-use super::mechanism::{Mechanism, Reaction};
+use super::builtin;
+use super::mechanism::Mechanism;
 
-/// Rate constants `k1…k25`.
-const RATES: [f64; 25] = [
-    0.35, 26.6, 1.23e4, 8.6e-4, 8.2e-4, 1.5e4, 1.3e-4, 2.4e4, 1.65e4, 9.0e3, 2.2e-2, 1.2e4, 1.88,
-    1.63e4, 4.8e6, 3.5e-4, 1.75e-2, 1.0e8, 4.44e11, 1.24e3, 2.1, 5.78, 4.74e-2, 1.78e3, 3.12,
-];
-
-/// Reactants and products of each reaction (1-based species numbers as in the Test Set).
-const NETWORK: [(&[(usize, f64)], &[(usize, f64)]); 25] = [
-    (&[(1, 1.0)], &[(2, 1.0), (3, 1.0)]),
-    (&[(2, 1.0), (4, 1.0)], &[(1, 1.0)]),
-    (&[(5, 1.0), (2, 1.0)], &[(1, 1.0), (6, 1.0)]),
-    (&[(7, 1.0)], &[(5, 2.0), (8, 1.0)]),
-    (&[(7, 1.0)], &[(8, 1.0)]),
-    (&[(7, 1.0), (6, 1.0)], &[(5, 1.0), (8, 1.0)]),
-    (&[(9, 1.0)], &[(5, 1.0), (8, 1.0), (10, 1.0)]),
-    (&[(9, 1.0), (6, 1.0)], &[(11, 1.0)]),
-    (&[(11, 1.0), (2, 1.0)], &[(1, 1.0), (10, 1.0), (12, 1.0)]),
-    (&[(11, 1.0), (1, 1.0)], &[(13, 1.0)]),
-    (&[(13, 1.0)], &[(1, 1.0), (11, 1.0)]),
-    (&[(10, 1.0), (2, 1.0)], &[(1, 1.0), (14, 1.0)]),
-    (&[(14, 1.0)], &[(5, 1.0), (7, 1.0)]),
-    (&[(1, 1.0), (6, 1.0)], &[(15, 1.0)]),
-    (&[(3, 1.0)], &[(4, 1.0)]),
-    (&[(4, 1.0)], &[(16, 1.0)]),
-    (&[(4, 1.0)], &[(3, 1.0)]),
-    (&[(16, 1.0)], &[(6, 2.0)]),
-    (&[(16, 1.0)], &[(3, 1.0)]),
-    (&[(17, 1.0), (6, 1.0)], &[(5, 1.0), (18, 1.0)]),
-    (&[(19, 1.0)], &[(2, 1.0)]),
-    (&[(19, 1.0)], &[(1, 1.0), (3, 1.0)]),
-    (&[(1, 1.0), (4, 1.0)], &[(19, 1.0)]),
-    (&[(19, 1.0), (1, 1.0)], &[(20, 1.0)]),
-    (&[(20, 1.0)], &[(1, 1.0), (19, 1.0)]),
-];
-
-const SPECIES: [&str; 20] = [
-    "NO2", "NO", "O3P", "O3", "HO2", "OH", "HCHO", "CO", "ALD", "MEO2", "C2O3", "CO2", "PAN",
-    "CH3O", "HNO3", "O1D", "SO2", "SO4", "NO3", "N2O5",
-];
+/// The shipped mechanism file.
+pub const FILE: &str = include_str!("../../../../datasets/mechanisms/pollu.toml");
 
 /// POLLU with the Test Set's initial state.
 pub fn pollu() -> Mechanism {
-    let zero_based = |side: &[(usize, f64)]| side.iter().map(|&(i, c)| (i - 1, c)).collect::<Vec<_>>();
-    let mut initial = vec![0.0; 20];
-    for (i, v) in [(2, 0.2), (4, 0.04), (7, 0.1), (8, 0.3), (9, 0.01), (17, 0.007)] {
-        initial[i - 1] = v;
-    }
-    Mechanism {
-        name: "pollu".into(),
-        species: SPECIES.iter().map(|s| s.to_string()).collect(),
-        initial,
-        reactions: NETWORK
-            .iter()
-            .zip(RATES)
-            .map(|((r, p), k)| Reaction::mass_action(&zero_based(r), &zero_based(p), k))
-            .collect(),
-        t_end: Some(60.0),
-    }
+    builtin(FILE, "datasets/mechanisms/pollu.toml")
 }
 
 /// Reference solution at `t = 60` (Test Set for IVP Solvers, POLLU).

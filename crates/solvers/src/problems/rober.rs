@@ -1,22 +1,15 @@
 //! Robertson's chemical kinetics (ROBER; Hairer & Wanner II, IV.1, (1.3); Test Set for IVP
-//! Solvers, Mazzia & Magherini): `A → B` (k1), `2B → B + C` (k2), `B + C → A + C` (k3).
+//! Solvers, Mazzia & Magherini), from `datasets/mechanisms/robertson.toml`.
 
-use super::mechanism::{Mechanism, Reaction};
+use super::builtin;
+use super::mechanism::Mechanism;
+
+/// The shipped mechanism file.
+pub const FILE: &str = include_str!("../../../../datasets/mechanisms/robertson.toml");
 
 /// ROBER with `k = (0.04, 3e7, 1e4)`, `y0 = (1, 0, 0)`.
 pub fn robertson() -> Mechanism {
-    let (a, b, c) = (0, 1, 2);
-    Mechanism {
-        name: "robertson".into(),
-        species: vec!["A".into(), "B".into(), "C".into()],
-        initial: vec![1.0, 0.0, 0.0],
-        reactions: vec![
-            Reaction::mass_action(&[(a, 1.0)], &[(b, 1.0)], 0.04),
-            Reaction::mass_action(&[(b, 2.0)], &[(b, 1.0), (c, 1.0)], 3e7),
-            Reaction::mass_action(&[(b, 1.0), (c, 1.0)], &[(a, 1.0), (c, 1.0)], 1e4),
-        ],
-        t_end: Some(1e5),
-    }
+    builtin(FILE, "datasets/mechanisms/robertson.toml")
 }
 
 /// High-precision reference states `(t, y)` (Test Set for IVP Solvers; Hairer & Wanner II).

@@ -11,7 +11,7 @@ use stiffnode_solvers::{DeviceKind, SolveOptions, methods, output_times, solve};
 /// Arguments of `stiffnode solve`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Built-in problem: robertson (rober) or pollu.
+    /// Built-in problem (robertson, pollu) or the path of a mechanism .toml file.
     #[arg(long)]
     problem: String,
     /// Method name (see `stiffnode methods`).
@@ -48,7 +48,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let method = methods::by_name(&args.method)?;
-    let mech = problems::by_name(&args.problem)?;
+    let mech = problems::load(&args.problem)?;
     if !(args.t_end.is_finite() && args.t_end > 0.0) {
         bail!("invalid --t-end {}: must be finite and > 0", args.t_end);
     }

@@ -1,0 +1,83 @@
+//! Mechanism files: the shipped ones parse, the format expresses sources, decays and power
+//! laws, and every defect is one error naming the file and the reaction or field.
+
+use stiffnode_solvers::problems::{mechanism_file, pollu, rober};
+
+fn error_of(text: &str) -> String {
+    let e = mechanism_file::parse(text, "test.toml").expect_err("should be rejected");
+    let msg = e.to_string();
+    assert!(msg.starts_with("test.toml: "), "names the file: {msg}");
+    assert_eq!(msg.lines().count(), 1, "one line: {msg}");
+    msg
+}
+
+const HEAD: &str = "name = \"m\"\nspecies = [\"A\", \"B\", \"C\"]\n";
+
+#[test]
+fn shipped_mechanisms_parse() {
+    let r = rober::robertson();
+    assert_eq!(r.species, ["A", "B", "C"]);
+    assert_eq!(r.initial, [1.0, 0.0, 0.0]);
+    assert_eq!(r.reactions.len(), 3);
+    assert_eq!(r.reactions[1].reactants, [(1, 2.0)], "2 B => B + C");
+    assert_eq!(r.reactions[1].net(1), -1.0);
+    let p = pollu::pollu();
+    assert_eq!((p.species.len(), p.reactions.len()), (20, 25));
+    assert_eq!(p.t_end, Some(60.0));
+}
+
+#[test]
+fn tables_equations_sources_decays_and_orders() {
+    let m = mechanism_file::parse(
+        &format!(
+            "{HEAD}t_end = 5.0\n[initial]\nA = 2.0\n\
+             [[reactions]]\nreactants = {{}}\nproducts = {{ A = 1 }}\nrate = 0.5\n\
+             [[reactions]]\nequation = \"B => 0\"\nrate = 2.0\n\
+             [[reactions]]\nequation = \"2 A + B -> C\"\nrate = 3.0\norders = {{ A = 1.5, B = 0.5 }}\n\
+             [[reactions]]\nequation = \"=> C\"\nrate = 1e-3\n"
+        ),
+        "test.toml",
+    )
+    .unwrap();
+    assert_eq!(m.initial, [2.0, 0.0, 0.0]);
+    assert!(m.reactions[0].reactants.is_empty() && m.reactions[0].products == [(0, 1.0)]);
+    assert!(m.reactions[1].products.is_empty());
+    assert_eq!(m.reactions[2].reactants, [(0, 2.0), (1, 1.0)]);
+    assert_eq!(m.reactions[2].orders, [(0, 1.5), (1, 0.5)]);
+    // rate = 3·A^1.5·B^0.5 at A = 4, B = 9: 3·8·3 = 72; dC/dt = 72 + 1e-3.
+    let f = m.rhs(&[4.0, 9.0, 0.0]);
+    assert!((f[2] - 72.001).abs() < 1e-12, "{f:?}");
+    assert!((f[0] - (0.5 - 2.0 * 72.0)).abs() < 1e-12, "{f:?}");
+}
+
+#[test]
+fn defects_are_named() {
+    let reaction = |body: &str| format!("{HEAD}[[reactions]]\n{body}\n");
+    let cases = [
+        (format!("{HEAD}species = 3"), "line"),
+        ("name = \"m\"\nspecies = [\"A\"\n".to_string(), "line 2"),
+        (reaction("equation = \"A => D\"\nrate = 1"), "reaction 1, field 'products': unknown species 'D'"),
+        (reaction("reactants = { Q = 1 }\nrate = 1"), "reaction 1, field 'reactants': unknown species 'Q'"),
+        (reaction("name = \"bad\"\nequation = \"A => B\"\nrate = -1"), "reaction 1 ('bad'), field 'rate': rate -1 must be > 0"),
+        (reaction("equation = \"A => B\"\nrate = 0"), "field 'rate'"),
+        (reaction("equation = \"A => B\"\nrate = nan"), "not a finite number"),
+        (reaction("equation = \"A => B\"\nrate = inf"), "not a finite number"),
+        ("name = \"m\"\nspecies = [\"A\", \"A\"]\n".to_string(), "species 'A' is listed twice"),
+        ("name = \"m\"\nspecies = []\n".to_string(), "species list is empty"),
+        (format!("{HEAD}[initial]\nA = inf\n"), "field 'initial.A'"),
+        (format!("{HEAD}[initial]\nZ = 1\n"), "unknown species 'Z'"),
+        (format!("{HEAD}[initial]\nA = -1\n"), "negative"),
+        (reaction("equation = \"A + => B\"\nrate = 1"), "field 'equation'"),
+        (reaction("equation = \"A B\"\nrate = 1"), "exactly one '=>'"),
+        (reaction("equation = \"A => B => C\"\nrate = 1"), "exactly one '=>'"),
+        (reaction("equation = \"x A => B\"\nrate = 1"), "'x' is not a coefficient"),
+        (reaction("equation = \"A => B\"\nreactants = { A = 1 }\nrate = 1"), "not both"),
+        (reaction("rate = 1"), "needs 'equation'"),
+        (reaction("equation = \"A => B\"\nrate = 1\nspeed = 2"), "unknown field `speed`"),
+        (reaction("reactants = { A = -2 }\nrate = 1"), "coefficient -2 of 'A' must be > 0"),
+    ];
+    for (text, needle) in cases {
+        let msg = error_of(&text);
+        assert!(msg.contains(needle), "'{msg}' should mention '{needle}' for:\n{text}");
+    }
+}
