@@ -5,6 +5,7 @@
 //! field and its Jacobian run as Burn tensor programs on the chosen device, batched over
 //! trajectories and stages.
 
+pub mod dataset;
 pub mod device;
 pub mod error;
 pub mod field;

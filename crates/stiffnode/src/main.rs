@@ -21,6 +21,8 @@ enum Command {
     Stability(commands::stability::Args),
     /// Solve a built-in problem and print the final state and work counters.
     Solve(commands::solve::Args),
+    /// Generate a dataset from a mechanism at reference accuracy.
+    Generate(commands::generate::Args),
     /// Benchmark ROBER solves (JSON lines).
     Bench(commands::bench::Args),
 }
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
         Command::Methods(a) => commands::methods::run(a),
         Command::Stability(a) => commands::stability::run(a),
         Command::Solve(a) => commands::solve::run(a),
+        Command::Generate(a) => commands::generate::run(a),
         Command::Bench(a) => commands::bench::run(a),
     };
     match result {

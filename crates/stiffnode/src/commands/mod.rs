@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod generate;
 pub mod methods;
 pub mod solve;
 pub mod stability;

@@ -1,0 +1,124 @@
+//! Trajectory datasets: `data.csv` with columns `trajectory,t,<species...>`, one row per
+//! trajectory and time. The loader checks everything training relies on and names the file,
+//! line and column of the first defect.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use thiserror::Error;
+
+/// A defect in a dataset file.
+#[derive(Debug, Error, Clone, PartialEq)]
+#[error("{file}:{line}:{column}: {what}")]
+pub struct DatasetError {
+    /// The file.
+    pub file: String,
+    /// 1-based line (0: the file as a whole).
+    pub line: usize,
+    /// 1-based column (0: the line as a whole).
+    pub column: usize,
+    /// What is wrong.
+    pub what: String,
+}
+
+/// One trajectory: its times and the state at each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trajectory {
+    /// Strictly increasing times.
+    pub times: Vec<f64>,
+    /// One state per time.
+    pub states: Vec<Vec<f64>>,
+}
+
+/// Trajectories of the same species, all with the same number of times.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    /// Species, in column order.
+    pub species: Vec<String>,
+    /// Trajectories, by index.
+    pub trajectories: Vec<Trajectory>,
+}
+
+impl Dataset {
+    /// The CSV text: header `trajectory,t,<species>`, numbers in shortest round-trip form.
+    pub fn to_csv(&self) -> String {
+        let mut out = format!("trajectory,t,{}\n", self.species.join(","));
+        for (k, tr) in self.trajectories.iter().enumerate() {
+            for (t, y) in tr.times.iter().zip(&tr.states) {
+                let _ = write!(out, "{k},{t:e}");
+                for v in y {
+                    let _ = write!(out, ",{v:e}");
+                }
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+/// Read `path` and check it against the expected species (in order).
+pub fn load(path: &Path, species: &[String]) -> Result<Dataset, DatasetError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| DatasetError { file: file.clone(), line: 0, column: 0, what: format!("cannot read: {e}") })?;
+    parse(&text, &file, species)
+}
+
+/// Parse CSV `text` (named `file` in errors) and check it against the expected species.
+pub fn parse(text: &str, file: &str, species: &[String]) -> Result<Dataset, DatasetError> {
+    let err = |line: usize, column: usize, what: String| DatasetError { file: file.to_string(), line, column, what };
+    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l)).filter(|(_, l)| !l.trim().is_empty());
+    let Some((_, header)) = lines.next() else {
+        return Err(err(1, 0, "empty file: expected the header trajectory,t,<species>".into()));
+    };
+    let header: Vec<&str> = header.split(',').map(str::trim).collect();
+    let expected: Vec<&str> = ["trajectory", "t"].into_iter().chain(species.iter().map(String::as_str)).collect();
+    for (c, name) in expected.iter().enumerate() {
+        match header.get(c) {
+            Some(h) if h == name => {}
+            Some(h) => return Err(err(1, c + 1, format!("column '{h}' where '{name}' is expected (header must be {})", expected.join(",")))),
+            None => return Err(err(1, header.len() + 1, format!("missing column '{name}' (header must be {})", expected.join(",")))),
+        }
+    }
+    if header.len() > expected.len() {
+        return Err(err(1, expected.len() + 1, format!("unexpected column '{}'", header[expected.len()])));
+    }
+    let mut trajectories: Vec<Trajectory> = Vec::new();
+    for (ln, line) in lines {
+        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+        if cells.len() != expected.len() {
+            return Err(err(ln, 0, format!("{} columns where the header has {}", cells.len(), expected.len())));
+        }
+        let id: usize = cells[0].parse().map_err(|_| err(ln, 1, format!("trajectory '{}' is not an index", cells[0])))?;
+        let number = |c: usize| -> Result<f64, DatasetError> {
+            match cells[c].parse::<f64>() {
+                Ok(v) if v.is_finite() => Ok(v),
+                Ok(v) => Err(err(ln, c + 1, format!("{} is {v}, not a finite number", expected[c]))),
+                Err(_) => Err(err(ln, c + 1, format!("{} '{}' is not a number", expected[c], cells[c]))),
+            }
+        };
+        let t = number(1)?;
+        let state = (2..cells.len()).map(number).collect::<Result<Vec<_>, _>>()?;
+        if id == trajectories.len() {
+            trajectories.push(Trajectory { times: Vec::new(), states: Vec::new() });
+        } else if id + 1 != trajectories.len() {
+            return Err(err(ln, 1, format!("trajectory {id} out of order: trajectories must be numbered 0, 1, … in contiguous blocks")));
+        }
+        let tr = trajectories.last_mut().unwrap();
+        if let Some(&prev) = tr.times.last() {
+            if t <= prev {
+                return Err(err(ln, 2, format!("time {t} does not increase (previous {prev}) in trajectory {id}")));
+            }
+        }
+        tr.times.push(t);
+        tr.states.push(state);
+    }
+    if trajectories.is_empty() {
+        return Err(err(1, 0, "no data rows".into()));
+    }
+    let n = trajectories[0].times.len();
+    if let Some(k) = trajectories.iter().position(|tr| tr.times.len() != n) {
+        return Err(err(0, 0, format!("trajectory {k} has {} times, trajectory 0 has {n}: all must have the same length", trajectories[k].times.len())));
+    }
+    Ok(Dataset { species: species.to_vec(), trajectories })
+}
