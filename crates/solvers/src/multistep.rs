@@ -87,7 +87,7 @@ impl Stepper for Bdf2Stepper<'_> {
         Ok(Outcome::Done(Attempt { y: wv, err, err_order, theta }))
     }
 
-    fn accepted(&mut self, _t_new: f64, _y_new: &[f64], theta: f64) {
+    fn accepted(&mut self, theta: f64) {
         if let Some(cur) = self.current.take() {
             self.past.push(cur);
             if self.past.len() > 2 {

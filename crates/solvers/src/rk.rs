@@ -173,7 +173,7 @@ impl Stepper for RkStepper<'_> {
         Ok(Outcome::Done(Attempt { y: y_new, err, err_order, theta }))
     }
 
-    fn accepted(&mut self, _t_new: f64, _y_new: &[f64], theta: f64) {
+    fn accepted(&mut self, theta: f64) {
         self.f0 = self.fsal_next.take();
         self.matrix.step_accepted(theta);
     }

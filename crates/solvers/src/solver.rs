@@ -237,7 +237,7 @@ impl Drive<'_, '_> {
             match self.stepper.attempt(t, y, h, &w, None)? {
                 Outcome::Done(a) => {
                     self.stats.steps += 1;
-                    self.stepper.accepted(t + h, &a.y, a.theta);
+                    self.stepper.accepted(a.theta);
                     return Ok(a.y);
                 }
                 Outcome::NewtonFailed if self.stepper.refresh_jacobian() => continue,
@@ -289,7 +289,7 @@ impl Drive<'_, '_> {
                     let err = a.err.expect("adaptive attempts estimate their error");
                     if err <= 1.0 {
                         self.stats.steps += 1;
-                        self.stepper.accepted(t + step, &a.y, a.theta);
+                        self.stepper.accepted(a.theta);
                         let mut fac = controller.accept(err, a.err_order);
                         // Keep h (and the factorization) for small changes (RADAU5's QUOT1/2).
                         if (1.0..=1.2).contains(&fac) {

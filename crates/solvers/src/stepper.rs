@@ -29,8 +29,8 @@ pub(crate) trait Stepper {
     fn attempt(&mut self, t: f64, y: &[f64], h: f64, w: &[f64], tol: Option<&Tolerances>)
     -> Result<Outcome, SolveError>;
 
-    /// The attempt that produced `(t_new, y_new)` was accepted.
-    fn accepted(&mut self, t_new: f64, y_new: &[f64], theta: f64);
+    /// The last attempt was accepted; `theta` is its largest Newton contraction rate.
+    fn accepted(&mut self, theta: f64);
 
     /// After a Newton failure: if the Jacobian was not fresh, drop it and return true (retry
     /// with the same step); false if it was fresh (the step must shrink).
