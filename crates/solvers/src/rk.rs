@@ -22,6 +22,7 @@ pub(crate) struct RkStepper<'a> {
     f0: Option<Vec<f64>>,
     /// First-same-as-last: the last stage of an explicit stiffly accurate step is
     /// `f(t + h, y_new)`, the next step's `f0` if this one is accepted.
+    fsal: bool,
     fsal_next: Option<Vec<f64>>,
 }
 
@@ -29,7 +30,8 @@ impl<'a> RkStepper<'a> {
     pub fn new(tab: &'a Tableau, rhs: &'a Rhs<'a>, batch: usize, newton: NewtonControl) -> Self {
         let structure = tab.structure();
         let a_inv = if structure == Structure::Full { invert(&tab.a) } else { Vec::new() };
-        Self { tab, structure, rhs, batch, matrix: IterationMatrix::new(batch, rhs.d), newton, a_inv, f0: None, fsal_next: None }
+        let fsal = structure == Structure::Explicit && tab.stiffly_accurate();
+        Self { tab, structure, rhs, batch, matrix: IterationMatrix::new(batch, rhs.d), newton, a_inv, f0: None, fsal, fsal_next: None }
     }
 
     fn f0(&mut self, t: f64, y: &[f64]) -> Result<Vec<f64>, SolveError> {
@@ -133,7 +135,8 @@ impl<'a> RkStepper<'a> {
 
     /// `err = h(f0·f(y_n) + Σ e_j F_j)`, filtered if the method says so, in the weighted norm.
     fn error(&mut self, t: f64, y: &[f64], y_new: &[f64], h: f64, f: &[Vec<f64>], tol: &Tolerances) -> Result<f64, SolveError> {
-        let est = self.tab.error.clone().expect("checked by estimates_error");
+        let tab = self.tab;
+        let est = tab.error.as_ref().expect("checked by estimates_error");
         let mut err = vec![0.0; y.len()];
         if est.f0 != 0.0 {
             let f0 = self.f0(t, y)?;
@@ -162,7 +165,7 @@ impl Stepper for RkStepper<'_> {
         for (bi, fi) in self.tab.b.iter().zip(&f) {
             y_new.iter_mut().zip(fi).for_each(|(x, v)| *x += h * bi * v);
         }
-        if self.tab.stiffly_accurate() && self.structure == Structure::Explicit {
+        if self.fsal {
             self.fsal_next = f.last().cloned();
         }
         let err = match (tol, &self.tab.error) {
