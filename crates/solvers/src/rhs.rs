@@ -40,11 +40,7 @@ impl<'a> Rhs<'a> {
         let rows = t.len();
         self.evals.set(self.evals.get() + 1);
         if let Some(host) = self.host {
-            let mut out = vec![0.0; rows * self.d];
-            for ((tr, yr), fr) in t.iter().zip(y.chunks_exact(self.d)).zip(out.chunks_exact_mut(self.d)) {
-                host.eval(*tr, yr, fr);
-            }
-            return finite(out, t);
+            return finite(self.per_row(t, y, self.d, |tr, yr, out| host.eval(tr, yr, out)), t);
         }
         let out = self.field.eval(t, from_host(y.to_vec(), [rows, self.d], &self.device));
         check_shape(&out.dims(), &[rows, self.d])?;
@@ -56,16 +52,22 @@ impl<'a> Rhs<'a> {
         let rows = t.len();
         self.jacobians.set(self.jacobians.get() + 1);
         if let Some(host) = self.host {
-            let dd = self.d * self.d;
-            let mut out = vec![0.0; rows * dd];
-            for ((tr, yr), jr) in t.iter().zip(y.chunks_exact(self.d)).zip(out.chunks_exact_mut(dd)) {
-                host.jacobian(*tr, yr, jr);
-            }
-            return finite(out, t);
+            return finite(self.per_row(t, y, self.d * self.d, |tr, yr, out| host.jacobian(tr, yr, out)), t);
         }
         let out = self.field.jacobian(t, from_host(y.to_vec(), [rows, self.d], &self.device));
         check_shape(&out.dims(), &[rows, self.d, self.d])?;
         finite(to_host(out), t)
+    }
+}
+
+impl Rhs<'_> {
+    /// Apply a host function row by row, `width` outputs per row.
+    fn per_row(&self, t: &[f64], y: &[f64], width: usize, f: impl Fn(f64, &[f64], &mut [f64])) -> Vec<f64> {
+        let mut out = vec![0.0; t.len() * width];
+        for ((tr, yr), o) in t.iter().zip(y.chunks_exact(self.d)).zip(out.chunks_exact_mut(width)) {
+            f(*tr, yr, o);
+        }
+        out
     }
 }
 

@@ -275,7 +275,7 @@ impl Drive<'_, '_> {
             } else {
                 (h, false)
             };
-            if t + step == t || step < 16.0 * f64::EPSILON * t.abs() || step <= f64::MIN_POSITIVE {
+            if step < 16.0 * f64::EPSILON * t.abs() || step <= f64::MIN_POSITIVE {
                 return Err(SolveError::StepTooSmall { t, h: step });
             }
             match self.stepper.attempt(t, &y, step, &w, Some(tol))? {

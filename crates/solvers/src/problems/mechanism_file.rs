@@ -3,7 +3,6 @@
 //! `orders`. Every defect is an error that names the file and the field or reaction.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::Deserialize;
 use thiserror::Error;
@@ -43,13 +42,6 @@ struct FileReaction {
     equation: Option<String>,
     rate: f64,
     orders: Option<BTreeMap<String, f64>>,
-}
-
-/// Read and validate the mechanism file at `path`.
-pub fn load(path: &Path) -> Result<Mechanism, MechanismError> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| MechanismError { file: file.clone(), what: format!("cannot read: {e}") })?;
-    parse(&text, &file)
 }
 
 /// Parse and validate mechanism TOML `text`; `file` names it in errors.

@@ -24,10 +24,18 @@ fn builtin(text: &str, file: &str) -> Mechanism {
 /// The built-in mechanism called `name` (`rober` is accepted for `robertson`), or the mechanism
 /// file at that path.
 pub fn load(name_or_path: &str) -> Result<Mechanism, MechanismError> {
+    let (text, file) = source(name_or_path)?;
+    mechanism_file::parse(&text, &file)
+}
+
+/// The TOML text of a built-in mechanism or mechanism file, and the file name errors use.
+pub fn source(name_or_path: &str) -> Result<(String, String), MechanismError> {
     match name_or_path {
-        "robertson" | "rober" => Ok(rober::robertson()),
-        "pollu" => Ok(pollu::pollu()),
-        other if Path::new(other).is_file() => mechanism_file::load(Path::new(other)),
+        "robertson" | "rober" => Ok((rober::FILE.to_string(), rober::PATH.to_string())),
+        "pollu" => Ok((pollu::FILE.to_string(), pollu::PATH.to_string())),
+        other if Path::new(other).is_file() => std::fs::read_to_string(other)
+            .map(|text| (text, other.to_string()))
+            .map_err(|e| MechanismError { file: other.to_string(), what: format!("cannot read: {e}") }),
         other => Err(MechanismError {
             file: other.to_string(),
             what: format!("unknown problem (built in: {}; or the path of a mechanism .toml file)", NAMES.join(", ")),

@@ -5,12 +5,13 @@
 use super::builtin;
 use super::mechanism::Mechanism;
 
-/// The shipped mechanism file.
+/// The shipped mechanism file and its path in the repository.
 pub const FILE: &str = include_str!("../../../../datasets/mechanisms/pollu.toml");
+pub const PATH: &str = "datasets/mechanisms/pollu.toml";
 
 /// POLLU with the Test Set's initial state.
 pub fn pollu() -> Mechanism {
-    builtin(FILE, "datasets/mechanisms/pollu.toml")
+    builtin(FILE, PATH)
 }
 
 /// Reference solution at `t = 60` (Test Set for IVP Solvers, POLLU).

@@ -4,12 +4,13 @@
 use super::builtin;
 use super::mechanism::Mechanism;
 
-/// The shipped mechanism file.
+/// The shipped mechanism file and its path in the repository.
 pub const FILE: &str = include_str!("../../../../datasets/mechanisms/robertson.toml");
+pub const PATH: &str = "datasets/mechanisms/robertson.toml";
 
 /// ROBER with `k = (0.04, 3e7, 1e4)`, `y0 = (1, 0, 0)`.
 pub fn robertson() -> Mechanism {
-    builtin(FILE, "datasets/mechanisms/robertson.toml")
+    builtin(FILE, PATH)
 }
 
 /// High-precision reference states `(t, y)` (Test Set for IVP Solvers; Hairer & Wanner II).

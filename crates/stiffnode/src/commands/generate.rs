@@ -4,11 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use stiffnode_solvers::dataset::{Dataset, Trajectory};
-use stiffnode_solvers::problems::{self, MassActionField, pollu, rober};
+use stiffnode_solvers::problems::{self, MassActionField, mechanism_file};
 use stiffnode_solvers::{DeviceKind, SolveOptions, methods, output_times, solve};
 
 /// Arguments of `stiffnode generate`.
@@ -41,12 +42,8 @@ const RTOL: f64 = 1e-10;
 const ATOL: f64 = 1e-14;
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let mech = problems::load(&args.mechanism)?;
-    let text = match args.mechanism.as_str() {
-        "robertson" | "rober" => rober::FILE.to_string(),
-        "pollu" => pollu::FILE.to_string(),
-        path => std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?,
-    };
+    let (text, file) = problems::source(&args.mechanism)?;
+    let mech = mechanism_file::parse(&text, &file)?;
     let mut times = output_times::parse(&args.times).context("--times")?;
     if times.first().is_some_and(|&t| t < 0.0) {
         bail!("invalid --times: times must be ≥ 0");
@@ -84,10 +81,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let data = Dataset { species: mech.species.clone(), trajectories };
     let mut order: Vec<usize> = (0..args.trajectories).collect();
-    // Fisher–Yates with the same seeded generator: the split is reproducible.
-    for i in (1..order.len()).rev() {
-        order.swap(i, rng.random_range(0..=i));
-    }
+    // The same seeded generator: the split is reproducible.
+    order.shuffle(&mut rng);
     let n_val = if args.trajectories > 1 { (args.validation * args.trajectories as f64).round() as usize } else { 0 };
     let (mut validation, mut train) = (order[..n_val].to_vec(), order[n_val..].to_vec());
     validation.sort_unstable();
