@@ -28,7 +28,8 @@ pub trait VectorField {
     /// The same field evaluated directly on host f64 slices, if the field has such a form.
     /// The forward solve on the CPU device uses it to skip tensor dispatch (a few µs per
     /// operation); it must agree with [`eval`](Self::eval) and [`jacobian`](Self::jacobian).
-    fn host(&self) -> Option<&dyn HostField> {
+    /// It is built once per solve from the field's current parameters, so it is never stale.
+    fn host(&self) -> Option<Box<dyn HostField + '_>> {
         None
     }
 }

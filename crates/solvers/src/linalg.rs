@@ -47,20 +47,36 @@ impl BatchedLu {
 
     /// Solve `M_b x_b = r_b` in place for every trajectory `b`; `rhs` holds `batch·n` values.
     pub fn solve_in_place(&self, rhs: &mut [f64]) {
-        let (n, nn) = (self.n, self.n * self.n);
-        let mut buf = MemBuffer::new(solve::solve_in_place_scratch::<usize, f64>(n, 1, Par::Seq));
-        for (b, r) in rhs.chunks_exact_mut(n).enumerate() {
-            let lu = MatRef::from_column_major_slice(&self.lu[b * nn..(b + 1) * nn], n, n);
-            let perm = PermRef::new_checked(&self.fwd[b * n..(b + 1) * n], &self.inv[b * n..(b + 1) * n], n);
-            solve::solve_in_place_with_conj(
-                lu,
-                lu,
-                perm,
-                Conj::No,
-                MatMut::from_column_major_slice_mut(r, n, 1),
-                Par::Seq,
-                MemStack::new(&mut buf),
-            );
+        let mut buf = MemBuffer::new(solve::solve_in_place_scratch::<usize, f64>(self.n, 1, Par::Seq));
+        for (b, r) in rhs.chunks_exact_mut(self.n).enumerate() {
+            self.solve_columns(b, r, 1, &mut buf);
         }
+    }
+
+    /// The inverses `M_b⁻¹`, row-major (`batch·n·n` values), by solving against the identity.
+    pub fn inverse(&self) -> Vec<f64> {
+        let (n, nn) = (self.n, self.n * self.n);
+        let mut buf = MemBuffer::new(solve::solve_in_place_scratch::<usize, f64>(n, n, Par::Seq));
+        let mut out = vec![0.0; self.lu.len()];
+        for (b, inv) in out.chunks_exact_mut(nn).enumerate() {
+            (0..n).for_each(|i| inv[i * n + i] = 1.0);
+            // The identity is symmetric, so the column-major solution read row-major is `M⁻ᵀ`.
+            self.solve_columns(b, inv, n, &mut buf);
+            for i in 0..n {
+                for j in 0..i {
+                    inv.swap(i * n + j, j * n + i);
+                }
+            }
+        }
+        out
+    }
+
+    /// Solve `M_b X = R` in place for the `cols` column-major right-hand sides in `r`.
+    fn solve_columns(&self, b: usize, r: &mut [f64], cols: usize, buf: &mut MemBuffer) {
+        let (n, nn) = (self.n, self.n * self.n);
+        let lu = MatRef::from_column_major_slice(&self.lu[b * nn..(b + 1) * nn], n, n);
+        let perm = PermRef::new_checked(&self.fwd[b * n..(b + 1) * n], &self.inv[b * n..(b + 1) * n], n);
+        let rhs = MatMut::from_column_major_slice_mut(r, n, cols);
+        solve::solve_in_place_with_conj(lu, lu, perm, Conj::No, rhs, Par::Seq, MemStack::new(buf));
     }
 }

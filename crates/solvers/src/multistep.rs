@@ -5,6 +5,7 @@
 use crate::error::SolveError;
 use crate::methods::Bdf2;
 use crate::newton::{IterationMatrix, NewtonControl, solve_stage};
+use crate::record::StepKind;
 use crate::rhs::Rhs;
 use crate::step_control::{Tolerances, weighted_norm, weights};
 use crate::stepper::{Attempt, Outcome, Stepper};
@@ -43,18 +44,21 @@ impl Stepper for Bdf2Stepper<'_> {
     fn attempt(&mut self, t: f64, y: &[f64], h: f64, w: &[f64], tol: Option<&Tolerances>) -> Result<Outcome, SolveError> {
         self.current = Some((t, y.to_vec()));
         let n = y.len();
-        let bdf2 = self.past.len() >= 2 || (self.past.len() == 1 && tol.is_none());
+        // Two backward Euler steps start, fixed or adaptive alike, so that a solve on a given
+        // step grid repeats an adaptive solve's formulas exactly (gradient checks rely on it).
+        let bdf2 = self.past.len() >= 2;
         // y_{n+1} = v + hγ f(y_{n+1}), and a predictor by extrapolation through past points.
-        let (v, g, pred) = if bdf2 {
+        let (v, (alpha1, alpha0, g), pred) = if bdf2 {
             let (t1, y1) = self.past.last().unwrap();
             let k = Bdf2::coefficients(h / (t - t1));
             let v: Vec<f64> = (0..n).map(|i| k.alpha1 * y[i] + k.alpha0 * y1[i]).collect();
             let slope = |i: usize| (y[i] - y1[i]) / (t - t1);
             let pred = (0..n).map(|i| y[i] + h * slope(i)).collect();
-            (v, k.beta, pred)
+            (v, (k.alpha1, k.alpha0, k.beta), pred)
         } else {
-            (y.to_vec(), 1.0, y.to_vec())
+            (y.to_vec(), (1.0, 0.0, 1.0), y.to_vec())
         };
+        let kind = StepKind::Bdf { alpha1, alpha0, beta: g };
         self.matrix.ensure(self.rhs, t, y)?;
         let Some((wv, theta)) = solve_stage(self.rhs, &mut self.matrix, &mut self.newton, t + h, &v, h * g, pred, w)? else {
             return Ok(Outcome::NewtonFailed);
@@ -84,7 +88,7 @@ impl Stepper for Bdf2Stepper<'_> {
                 (Some(weighted_norm(&err, &weights(tol, y, Some(&wv), self.rhs.d), self.batch, self.rhs.d)), k)
             }
         };
-        Ok(Outcome::Done(Attempt { y: wv, err, err_order, theta }))
+        Ok(Outcome::Done(Attempt { y: wv, err, err_order, theta, kind }))
     }
 
     fn accepted(&mut self, theta: f64) {

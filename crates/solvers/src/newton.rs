@@ -27,6 +27,10 @@ pub(crate) struct NewtonControl {
     pub max_iter: usize,
     /// `η` of the last converged solve, the first iteration's estimate of the next.
     eta_carry: f64,
+    /// Whether to carry `η` between solves. Carrying lets a solve stop after one iteration
+    /// (RADAU5's `FACCON`), at an error up to the step tolerance; under fixed steps the stage
+    /// values must be converged to rounding (gradients are taken at them), so it is off.
+    carry: bool,
     /// Newton iterations so far (all solves).
     pub iterations: usize,
 }
@@ -42,9 +46,9 @@ pub(crate) struct NewtonRun {
 
 impl NewtonControl {
     /// Tolerance `max(10ε/rtol, min(0.03, √rtol))` as in RADAU5, with `ε` the device's.
-    pub fn new(rtol: f64, epsilon: f64, max_iter: usize) -> Self {
+    pub fn new(rtol: f64, epsilon: f64, max_iter: usize, carry: bool) -> Self {
         let tol = (10.0 * epsilon / rtol).max(0.03f64.min(rtol.sqrt()));
-        Self { tol, max_iter, eta_carry: 1.0, iterations: 0 }
+        Self { tol, max_iter, eta_carry: 1.0, carry, iterations: 0 }
     }
 
     pub fn start(&self) -> NewtonRun {
@@ -68,6 +72,9 @@ impl NewtonControl {
                 return Verdict::Diverged;
             }
             run.eta = theta / (1.0 - theta);
+            if !self.carry {
+                run.eta = run.eta.max(1.0);
+            }
             let remaining = (self.max_iter - 1 - run.k) as i32;
             if theta.powi(remaining) / (1.0 - theta) * norm > self.tol {
                 return Verdict::Diverged;
@@ -82,7 +89,9 @@ impl NewtonControl {
     }
 
     fn converged(&mut self, run: &NewtonRun) -> Verdict {
-        self.eta_carry = run.eta;
+        if self.carry {
+            self.eta_carry = run.eta;
+        }
         Verdict::Converged
     }
 }

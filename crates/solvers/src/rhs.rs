@@ -12,7 +12,7 @@ use crate::field::{HostField, VectorField, from_host, to_host};
 pub(crate) struct Rhs<'a> {
     field: &'a dyn VectorField,
     /// The field's host form, used on the f64 CPU device when allowed.
-    host: Option<&'a dyn HostField>,
+    host: Option<Box<dyn HostField + 'a>>,
     device: Device,
     /// State dimension.
     pub d: usize,
@@ -39,7 +39,7 @@ impl<'a> Rhs<'a> {
     pub fn eval(&self, t: &[f64], y: &[f64]) -> Result<Vec<f64>, SolveError> {
         let rows = t.len();
         self.evals.set(self.evals.get() + 1);
-        if let Some(host) = self.host {
+        if let Some(host) = &self.host {
             return finite(self.per_row(t, y, self.d, |tr, yr, out| host.eval(tr, yr, out)), t);
         }
         let out = self.field.eval(t, from_host(y.to_vec(), [rows, self.d], &self.device));
@@ -51,7 +51,7 @@ impl<'a> Rhs<'a> {
     pub fn jacobian(&self, t: &[f64], y: &[f64]) -> Result<Vec<f64>, SolveError> {
         let rows = t.len();
         self.jacobians.set(self.jacobians.get() + 1);
-        if let Some(host) = self.host {
+        if let Some(host) = &self.host {
             return finite(self.per_row(t, y, self.d * self.d, |tr, yr, out| host.jacobian(tr, yr, out)), t);
         }
         let out = self.field.jacobian(t, from_host(y.to_vec(), [rows, self.d], &self.device));

@@ -3,10 +3,14 @@
 
 use crate::error::SolveError;
 use crate::newton::{IterationMatrix, NewtonControl, Verdict, solve_stage};
+use crate::record::StepKind;
 use crate::rhs::Rhs;
 use crate::step_control::{Tolerances, weighted_norm, weights};
 use crate::stepper::{Attempt, Outcome, Stepper};
 use crate::tableau::{Structure, Tableau};
+
+/// Stage derivatives, stage values and the largest Newton contraction rate of a step.
+type Stages = (Vec<Vec<f64>>, Vec<f64>, f64);
 
 /// Runs one [`Tableau`] on a batch of `batch` trajectories of dimension `d`.
 pub(crate) struct RkStepper<'a> {
@@ -41,8 +45,9 @@ impl<'a> RkStepper<'a> {
         Ok(self.f0.clone().unwrap())
     }
 
-    /// Stage derivatives `F_i` (`[s][batch][d]`), or `None` when Newton failed.
-    fn stages(&mut self, t: f64, y: &[f64], h: f64, w: &[f64]) -> Result<Option<(Vec<Vec<f64>>, f64)>, SolveError> {
+    /// Stage derivatives `F_i` (`[s][batch][d]`), stage values `Y_i` (stage-major) and the
+    /// largest contraction rate, or `None` when Newton failed.
+    fn stages(&mut self, t: f64, y: &[f64], h: f64, w: &[f64]) -> Result<Option<Stages>, SolveError> {
         match self.structure {
             Structure::Full => self.full_stages(t, y, h, w),
             _ => self.sequential_stages(t, y, h, w),
@@ -50,9 +55,10 @@ impl<'a> RkStepper<'a> {
     }
 
     /// Explicit and diagonally implicit stages, one after another.
-    fn sequential_stages(&mut self, t: f64, y: &[f64], h: f64, w: &[f64]) -> Result<Option<(Vec<Vec<f64>>, f64)>, SolveError> {
+    fn sequential_stages(&mut self, t: f64, y: &[f64], h: f64, w: &[f64]) -> Result<Option<Stages>, SolveError> {
         let (n, s) = (y.len(), self.tab.stages());
         let mut f: Vec<Vec<f64>> = Vec::with_capacity(s);
+        let mut values = Vec::with_capacity(s * n);
         let mut theta: f64 = 0.0;
         for i in 0..s {
             let mut known = y.to_vec();
@@ -70,6 +76,7 @@ impl<'a> RkStepper<'a> {
                     self.rhs.eval(&vec![t + self.tab.c[i] * h; self.batch], &known)?
                 };
                 f.push(fi);
+                values.extend_from_slice(&known);
                 continue;
             }
             // Solve W = known + hγ f(W) from W = known: an explicit predictor overshoots on
@@ -81,13 +88,14 @@ impl<'a> RkStepper<'a> {
             };
             theta = theta.max(th);
             f.push((0..n).map(|k| (wv[k] - known[k]) / (h * g)).collect());
+            values.extend_from_slice(&wv);
         }
-        Ok(Some((f, theta)))
+        Ok(Some((f, values, theta)))
     }
 
     /// All stages together: simplified Newton on the increments `Z = Y − y_n` with the matrix
     /// `I − h(A⊗J)`; then `F = A⁻¹Z/h`.
-    fn full_stages(&mut self, t: f64, y: &[f64], h: f64, w: &[f64]) -> Result<Option<(Vec<Vec<f64>>, f64)>, SolveError> {
+    fn full_stages(&mut self, t: f64, y: &[f64], h: f64, w: &[f64]) -> Result<Option<Stages>, SolveError> {
         let (s, d, batch, n) = (self.tab.stages(), self.rhs.d, self.batch, y.len());
         self.matrix.ensure(self.rhs, t, y)?;
         let times: Vec<f64> = (0..s).flat_map(|i| vec![t + self.tab.c[i] * h; batch]).collect();
@@ -130,7 +138,8 @@ impl<'a> RkStepper<'a> {
         let f = (0..s)
             .map(|i| (0..n).map(|k| (0..s).map(|j| self.a_inv[i][j] * z[j * n + k]).sum::<f64>() / h).collect())
             .collect();
-        Ok(Some((f, run.theta)))
+        let values = (0..s * n).map(|k| y[k % n] + z[k]).collect();
+        Ok(Some((f, values, run.theta)))
     }
 
     /// `err = h(f0·f(y_n) + Σ e_j F_j)`, filtered if the method says so, in the weighted norm.
@@ -158,7 +167,7 @@ impl Stepper for RkStepper<'_> {
         if self.tab.explicit_first_stage() {
             self.f0(t, y)?;
         }
-        let Some((f, theta)) = self.stages(t, y, h, w)? else {
+        let Some((f, stages, theta)) = self.stages(t, y, h, w)? else {
             return Ok(Outcome::NewtonFailed);
         };
         let mut y_new = y.to_vec();
@@ -173,7 +182,7 @@ impl Stepper for RkStepper<'_> {
             _ => None,
         };
         let err_order = self.tab.error.as_ref().map_or(1.0, |e| e.order.min(self.tab.order) as f64 + 1.0);
-        Ok(Outcome::Done(Attempt { y: y_new, err, err_order, theta }))
+        Ok(Outcome::Done(Attempt { y: y_new, err, err_order, theta, kind: StepKind::RungeKutta { stages } }))
     }
 
     fn accepted(&mut self, theta: f64) {
@@ -195,7 +204,7 @@ impl Stepper for RkStepper<'_> {
 }
 
 /// Inverse of a small matrix, through faer's LU.
-fn invert(a: &[Vec<f64>]) -> Vec<Vec<f64>> {
+pub(crate) fn invert(a: &[Vec<f64>]) -> Vec<Vec<f64>> {
     use faer::linalg::solvers::DenseSolveCore;
     let s = a.len();
     let m = faer::Mat::<f64>::from_fn(s, s, |i, j| a[i][j]);

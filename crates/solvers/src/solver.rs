@@ -6,10 +6,11 @@ use crate::field::VectorField;
 use crate::methods::Method;
 use crate::multistep::Bdf2Stepper;
 use crate::newton::NewtonControl;
+use crate::record::{StepRecord, Trajectory};
 use crate::rhs::Rhs;
 use crate::rk::RkStepper;
 use crate::step_control::{Controller, Tolerances, weighted_norm, weights};
-use crate::stepper::{Outcome, Stepper};
+use crate::stepper::{Attempt, Outcome, Stepper};
 
 /// How step sizes are chosen.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,6 +19,9 @@ pub enum StepControl {
     Fixed { substeps: usize },
     /// Embedded error estimate and PI controller; `h0` overrides the automatic first step.
     Adaptive { tol: Tolerances, h0: Option<f64> },
+    /// Steps ending at the given times (strictly increasing, containing every output time):
+    /// repeats the step sequence of an earlier solve ([`Trajectory::grid`]).
+    Grid { times: Vec<f64> },
 }
 
 /// Options of a solve.
@@ -115,29 +119,76 @@ pub fn solve(
     save_at: &[f64],
     opts: &SolveOptions,
 ) -> Result<Solution, SolveError> {
+    match run(field, method, y0, t0, save_at, opts, false)? {
+        Run::Plain(solution) | Run::Recorded(Trajectory { solution, .. }) => Ok(solution),
+    }
+}
+
+/// [`solve`], keeping every accepted step and step point: the record that gradients replay.
+pub fn solve_trajectory(
+    field: &dyn VectorField,
+    method: &Method,
+    y0: &[f64],
+    t0: f64,
+    save_at: &[f64],
+    opts: &SolveOptions,
+) -> Result<Trajectory, SolveError> {
+    match run(field, method, y0, t0, save_at, opts, true)? {
+        Run::Recorded(trajectory) => Ok(trajectory),
+        Run::Plain(_) => unreachable!("recording was requested"),
+    }
+}
+
+enum Run {
+    Plain(Solution),
+    Recorded(Trajectory),
+}
+
+/// Steps and points kept by a recording solve.
+#[derive(Default)]
+struct Recording {
+    steps: Vec<StepRecord>,
+    points: Vec<Vec<f64>>,
+    outputs: Vec<usize>,
+}
+
+fn run(
+    field: &dyn VectorField,
+    method: &Method,
+    y0: &[f64],
+    t0: f64,
+    save_at: &[f64],
+    opts: &SolveOptions,
+    record: bool,
+) -> Result<Run, SolveError> {
     let d = field.dim();
     validate(d, y0, t0, save_at, opts)?;
     let batch = y0.len() / d;
     let rhs = Rhs::new(field, opts.host_fast_path);
     let newton_tol = match &opts.control {
         StepControl::Adaptive { tol, .. } => tol,
-        StepControl::Fixed { .. } => &opts.fixed_newton_tol,
+        StepControl::Fixed { .. } | StepControl::Grid { .. } => &opts.fixed_newton_tol,
     };
-    let newton = NewtonControl::new(newton_tol.min_rtol(), rhs.epsilon, opts.newton_max_iter);
+    let adaptive = matches!(opts.control, StepControl::Adaptive { .. });
+    let newton = NewtonControl::new(newton_tol.min_rtol(), rhs.epsilon, opts.newton_max_iter, adaptive);
     let mut stepper: Box<dyn Stepper + '_> = match method {
         Method::RungeKutta(tab) => Box::new(RkStepper::new(tab, &rhs, batch, newton)),
         Method::Bdf2(_) => Box::new(Bdf2Stepper::new(&rhs, batch, newton)),
     };
-    if matches!(opts.control, StepControl::Adaptive { .. }) && !stepper.estimates_error() {
+    if adaptive && !stepper.estimates_error() {
         return Err(SolveError::NoErrorEstimate { method: method.name().into() });
     }
-    let mut drive = Drive { stepper: stepper.as_mut(), rhs: &rhs, batch, d, opts, newton_tol, stats: Stats::default() };
+    let mut drive = Drive { stepper: stepper.as_mut(), rhs: &rhs, batch, d, opts, newton_tol, stats: Stats::default(), record: record.then(Recording::default) };
     let states = drive.run(y0, t0, save_at)?;
-    let mut stats = drive.stats;
+    let (mut stats, recording) = (drive.stats, drive.record);
     (stats.newton_iterations, stats.factorizations) = stepper.newton_counts();
     stats.rhs_evaluations = rhs.evals.get();
     stats.jacobian_evaluations = rhs.jacobians.get();
-    Ok(Solution { times: save_at.to_vec(), states, batch, dim: d, stats })
+    let solution = Solution { times: save_at.to_vec(), states, batch, dim: d, stats };
+    Ok(match recording {
+        Some(r) => Run::Recorded(Trajectory { solution, t0, steps: r.steps, points: r.points, output_points: r.outputs }),
+        None => Run::Plain(solution),
+    })
 }
 
 fn validate(d: usize, y0: &[f64], t0: f64, save_at: &[f64], opts: &SolveOptions) -> Result<(), SolveError> {
@@ -163,6 +214,19 @@ fn validate(d: usize, y0: &[f64], t0: f64, save_at: &[f64], opts: &SolveOptions)
     }
     match &opts.control {
         StepControl::Fixed { substeps: 0 } => bad("steps", "must be at least 1".into()),
+        StepControl::Grid { times } => {
+            let mut prev = t0;
+            for &t in times {
+                if !(t > prev && t.is_finite()) {
+                    return bad("step grid", format!("time {t} does not increase from {prev}"));
+                }
+                prev = t;
+            }
+            match save_at.iter().find(|t| !times.contains(t)) {
+                Some(t) => bad("step grid", format!("output time {t} is not a step end")),
+                None => Ok(()),
+            }
+        }
         StepControl::Adaptive { tol, h0 } => {
             tol.validate(d)?;
             match h0 {
@@ -182,6 +246,7 @@ struct Drive<'s, 'r> {
     opts: &'r SolveOptions,
     newton_tol: &'r Tolerances,
     stats: Stats,
+    record: Option<Recording>,
 }
 
 impl Drive<'_, '_> {
@@ -190,8 +255,12 @@ impl Drive<'_, '_> {
         let mut out = Vec::with_capacity(save_at.len());
         let mut h = match &self.opts.control {
             StepControl::Adaptive { tol, h0 } => h0.unwrap_or(self.initial_step(t0, &y, save_at, tol)?),
-            StepControl::Fixed { .. } => 0.0,
+            _ => 0.0,
         };
+        if let Some(r) = &mut self.record {
+            r.points.push(y.clone());
+        }
+        let mut grid_next = 0;
         let mut controller = Controller::new();
         for &t_out in save_at {
             match &self.opts.control {
@@ -206,6 +275,14 @@ impl Drive<'_, '_> {
                         t = t_next;
                     }
                 }
+                StepControl::Grid { times } => {
+                    while t < t_out {
+                        let t_next = times[grid_next];
+                        grid_next += 1;
+                        y = self.fixed_step(t, &y, t_next - t, save_at[save_at.len() - 1])?;
+                        t = t_next;
+                    }
+                }
                 StepControl::Adaptive { tol, .. } => {
                     while t < t_out {
                         (t, y, h) = self.adaptive_step(t, y, h, t_out, tol, &mut controller, save_at[save_at.len() - 1])?;
@@ -213,8 +290,21 @@ impl Drive<'_, '_> {
                 }
             }
             out.push(y.clone());
+            if let Some(r) = &mut self.record {
+                r.outputs.push(r.points.len() - 1);
+            }
         }
         Ok(out)
+    }
+
+    /// Count an accepted step, tell the stepper, and record it when recording.
+    fn accept(&mut self, t: f64, h: f64, t_next: f64, a: &Attempt) {
+        self.stats.steps += 1;
+        self.stepper.accepted(a.theta);
+        if let Some(r) = &mut self.record {
+            r.steps.push(StepRecord { t, h, t_next, kind: a.kind.clone() });
+            r.points.push(a.y.clone());
+        }
     }
 
     fn count_attempt(&self, t: f64, t_end: f64) -> Result<(), SolveError> {
@@ -236,8 +326,7 @@ impl Drive<'_, '_> {
             self.count_attempt(t, t_end)?;
             match self.stepper.attempt(t, y, h, &w, None)? {
                 Outcome::Done(a) => {
-                    self.stats.steps += 1;
-                    self.stepper.accepted(a.theta);
+                    self.accept(t, h, t + h, &a);
                     return Ok(a.y);
                 }
                 Outcome::NewtonFailed if self.stepper.refresh_jacobian() => continue,
@@ -246,7 +335,7 @@ impl Drive<'_, '_> {
                     let mid = self.fixed_step_split(t, y, 0.5 * h, t_end, depth + 1)?;
                     return self.fixed_step_split(t + 0.5 * h, &mid, 0.5 * h, t_end, depth + 1);
                 }
-                Outcome::NewtonFailed => return Err(SolveError::NewtonFailed { t, h }),
+                Outcome::NewtonFailed => return Err(SolveError::NewtonFailed { step: self.stats.steps + 1, t, h }),
             }
         }
     }
@@ -276,7 +365,7 @@ impl Drive<'_, '_> {
                 (h, false)
             };
             if step < 16.0 * f64::EPSILON * t.abs() || step <= f64::MIN_POSITIVE {
-                return Err(SolveError::StepTooSmall { t, h: step });
+                return Err(SolveError::StepTooSmall { step: self.stats.steps + 1, t, h: step });
             }
             match self.stepper.attempt(t, &y, step, &w, Some(tol))? {
                 Outcome::NewtonFailed => {
@@ -288,15 +377,15 @@ impl Drive<'_, '_> {
                 Outcome::Done(a) => {
                     let err = a.err.expect("adaptive attempts estimate their error");
                     if err <= 1.0 {
-                        self.stats.steps += 1;
-                        self.stepper.accepted(a.theta);
+                        let t_next = if last { t_out } else { t + step };
+                        self.accept(t, step, t_next, &a);
                         let mut fac = controller.accept(err, a.err_order);
                         // Keep h (and the factorization) for small changes (RADAU5's QUOT1/2).
                         if (1.0..=1.2).contains(&fac) {
                             fac = 1.0;
                         }
                         let h_next = if last { (step * fac).max(h.min(step * 5.0)) } else { step * fac };
-                        return Ok((if last { t_out } else { t + step }, a.y, h_next));
+                        return Ok((t_next, a.y, h_next));
                     }
                     self.stats.rejected += 1;
                     h = step * controller.reject(err, a.err_order);

@@ -2,6 +2,7 @@
 //! and refresh the Jacobian after a failed Newton solve.
 
 use crate::error::SolveError;
+use crate::record::StepKind;
 use crate::step_control::Tolerances;
 
 /// A step that ran to completion (its error may still reject it).
@@ -14,6 +15,8 @@ pub(crate) struct Attempt {
     pub err_order: f64,
     /// Largest Newton contraction rate of the step (0 for explicit steps).
     pub theta: f64,
+    /// What a gradient replay of the step needs.
+    pub kind: StepKind,
 }
 
 pub(crate) enum Outcome {

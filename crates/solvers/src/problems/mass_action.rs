@@ -5,11 +5,15 @@
 //! gathers the factors for all reactions at once, so the cost in tensor operations does not
 //! grow with the number of reactions: `f = r·Sᵀ`, `J = S·diag(∂r)·E` with `E` one-hot.
 
+use std::f64::consts::LN_10;
+
+use burn::module::{Module, Param};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::mechanism::Mechanism;
-use crate::field::{HostField, VectorField, from_host};
+use crate::field::{HostField, VectorField, from_host, to_host};
 
+#[derive(Module, Debug)]
 struct Slot {
     idx: Tensor<1, Int>,
     /// 1 where the reaction uses the slot, else 0.
@@ -20,11 +24,20 @@ struct Slot {
     power: Option<Tensor<2>>,
 }
 
-/// A mechanism as a [`VectorField`] on one device.
+/// Orders and net stoichiometry (nonzero entries) of one reaction, for the host form.
+type HostReaction = (Vec<(usize, f64)>, Vec<(usize, f64)>);
+
+/// A mechanism as a [`VectorField`] and a Burn [`Module`] on one device. Rate constants are
+/// fixed, or learnable as `log10 k` parameters (rate identification: log space keeps the
+/// constants positive and puts rates that span many decades on one scale).
+#[derive(Module, Debug)]
 pub struct MassActionField {
-    device: Device,
-    dim: usize,
-    rates: Tensor<2>,
+    /// `log10 k` of the learnable reactions, in the order of [`learnable`](Self::learnable).
+    pub log10_rates: Option<Param<Tensor<1>>>,
+    /// `k` of the fixed reactions.
+    fixed_rates: Option<Tensor<1>>,
+    /// Position of each reaction in `[learnable…, fixed…]`.
+    order: Tensor<1, Int>,
     /// `Sᵀ`, `[reactions, d]`.
     stoich_t: Tensor<2>,
     slots: Vec<Slot>,
@@ -32,24 +45,29 @@ pub struct MassActionField {
     stoich_rep: Tensor<3>,
     /// One-hot species of each (slot, reaction), `[1, slots·reactions, d]`.
     onehot: Tensor<3>,
-    host: HostMassAction,
+    #[module(skip)]
+    dim: usize,
+    #[module(skip)]
+    learnable: Vec<usize>,
+    #[module(skip)]
+    structure: Vec<HostReaction>,
 }
 
-/// The same mechanism on host slices, for the forward solve on the CPU.
-struct HostMassAction {
+/// The mechanism on host slices with the field's current rates (the CPU forward solve).
+struct HostMassAction<'a> {
     d: usize,
-    /// Per reaction: rate constant, orders, net stoichiometry (nonzero entries).
-    reactions: Vec<(f64, Vec<(usize, f64)>, Vec<(usize, f64)>)>,
+    rates: Vec<f64>,
+    structure: &'a [HostReaction],
 }
 
 fn pow(x: f64, p: f64) -> f64 {
     if p.fract() == 0.0 && p.abs() < 64.0 { x.powi(p as i32) } else { x.powf(p) }
 }
 
-impl HostField for HostMassAction {
+impl HostField for HostMassAction<'_> {
     fn eval(&self, _t: f64, y: &[f64], f: &mut [f64]) {
         f.fill(0.0);
-        for (k, orders, net) in &self.reactions {
+        for (k, (orders, net)) in self.rates.iter().zip(self.structure) {
             let rate = orders.iter().fold(*k, |acc, &(i, o)| acc * pow(y[i], o));
             for &(i, n) in net {
                 f[i] += n * rate;
@@ -59,7 +77,7 @@ impl HostField for HostMassAction {
 
     fn jacobian(&self, _t: f64, y: &[f64], jac: &mut [f64]) {
         jac.fill(0.0);
-        for (k, orders, net) in &self.reactions {
+        for (k, (orders, net)) in self.rates.iter().zip(self.structure) {
             for (a, &(l, ol)) in orders.iter().enumerate() {
                 let others = orders.iter().enumerate().filter(|(b, _)| *b != a).fold(*k, |acc, (_, &(m, om))| acc * pow(y[m], om));
                 let dr = others * ol * pow(y[l], ol - 1.0);
@@ -72,8 +90,14 @@ impl HostField for HostMassAction {
 }
 
 impl MassActionField {
-    /// Compile `mech` for `device`.
+    /// Compile `mech` for `device` with fixed rate constants.
     pub fn new(mech: &Mechanism, device: &Device) -> Self {
+        Self::with_learnable(mech, device, &[])
+    }
+
+    /// Compile `mech` for `device`; the reactions at the indices `learnable` get their rate
+    /// constants as `log10 k` parameters, initialized from the mechanism.
+    pub fn with_learnable(mech: &Mechanism, device: &Device, learnable: &[usize]) -> Self {
         let d = mech.species.len();
         let nr = mech.reactions.len();
         // Factors of each reaction: integer orders expand into repeated factors of power 1.
@@ -128,27 +152,48 @@ impl MassActionField {
                 }
             }
         }
+        let fixed: Vec<usize> = (0..nr).filter(|j| !learnable.contains(j)).collect();
+        let mut order = vec![0i64; nr];
+        for (pos, &j) in learnable.iter().chain(&fixed).enumerate() {
+            order[j] = pos as i64;
+        }
+        let rates_of = |idx: &[usize], f: fn(f64) -> f64| {
+            (!idx.is_empty()).then(|| from_host(idx.iter().map(|&j| f(mech.reactions[j].rate)).collect(), [idx.len()], device))
+        };
         Self {
-            device: device.clone(),
-            dim: d,
-            rates: row(mech.reactions.iter().map(|r| r.rate).collect()),
+            log10_rates: rates_of(learnable, f64::log10).map(Param::from_tensor),
+            fixed_rates: rates_of(&fixed, |k| k),
+            order: Tensor::from_data(TensorData::new(order, [nr]), device),
             stoich_t: from_host(stoich_t, [nr, d], device),
             slots,
             stoich_rep: from_host(stoich_rep, [1, d, n_slots * nr], device),
             onehot: from_host(onehot, [1, n_slots * nr, d], device),
-            host: HostMassAction {
-                d,
-                reactions: mech
-                    .reactions
-                    .iter()
-                    .map(|r| {
-                        let orders = r.orders.iter().copied().filter(|(_, o)| *o != 0.0).collect();
-                        let net = (0..d).map(|i| (i, r.net(i))).filter(|(_, n)| *n != 0.0).collect();
-                        (r.rate, orders, net)
-                    })
-                    .collect(),
-            },
+            dim: d,
+            learnable: learnable.to_vec(),
+            structure: mech
+                .reactions
+                .iter()
+                .map(|r| {
+                    let orders = r.orders.iter().copied().filter(|(_, o)| *o != 0.0).collect();
+                    let net = (0..d).map(|i| (i, r.net(i))).filter(|(_, n)| *n != 0.0).collect();
+                    (orders, net)
+                })
+                .collect(),
         }
+    }
+
+    /// Indices of the reactions whose rate constants are learnable.
+    pub fn learnable(&self) -> &[usize] {
+        &self.learnable
+    }
+
+    /// Rate constants of all reactions, `[1, reactions]`: `10^p` for learnable ones.
+    pub fn rates(&self) -> Tensor<2> {
+        let parts: Vec<Tensor<1>> = [self.log10_rates.as_ref().map(|p| p.val().mul_scalar(LN_10).exp()), self.fixed_rates.clone()]
+            .into_iter()
+            .flatten()
+            .collect();
+        Tensor::cat(parts, 0).select(0, self.order.clone()).unsqueeze_dim(0)
     }
 
     /// The factors `y[idx_s]^p_s` (1 where unused) and their derivatives, `[rows, reactions]`.
@@ -175,27 +220,28 @@ impl VectorField for MassActionField {
     }
 
     fn device(&self) -> Device {
-        self.device.clone()
+        self.stoich_t.device()
     }
 
     fn eval(&self, _t: &[f64], y: Tensor<2>) -> Tensor<2> {
-        let rates = self.factors(&y).into_iter().fold(self.rates.clone(), |acc, (x, _)| acc * x);
+        let rates = self.factors(&y).into_iter().fold(self.rates(), |acc, (x, _)| acc * x);
         rates.matmul(self.stoich_t.clone())
     }
 
-    fn host(&self) -> Option<&dyn HostField> {
-        Some(&self.host)
+    fn host(&self) -> Option<Box<dyn HostField + '_>> {
+        let rates = to_host(self.rates().without_autodiff());
+        Some(Box::new(HostMassAction { d: self.dim, rates, structure: &self.structure }))
     }
 
     fn jacobian(&self, _t: &[f64], y: Tensor<2>) -> Tensor<3> {
         let [rows, _] = y.dims();
         if self.slots.is_empty() {
-            return Tensor::zeros([rows, self.dim, self.dim], &self.device);
+            return Tensor::zeros([rows, self.dim, self.dim], &self.device());
         }
         let factors = self.factors(&y);
         let n = factors.len();
         // ∂r/∂(slot s) = k·Π_{s'≠s} x_{s'}·dx_s, from prefix and suffix products.
-        let mut prefix = vec![self.rates.clone()];
+        let mut prefix = vec![self.rates()];
         for (x, _) in &factors[..n.saturating_sub(1)] {
             let next = prefix.last().unwrap().clone() * x.clone();
             prefix.push(next);

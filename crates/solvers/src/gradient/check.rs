@@ -1,0 +1,129 @@
+//! Gradient check for a mechanism: the solver's gradient of a fixed loss with respect to the
+//! `log10` rate constants and the initial state against central finite differences of plain
+//! forward solves on the same step grid (step sizes frozen, as the gradient assumes).
+
+use std::time::Instant;
+
+use burn::tensor::Device;
+
+use super::graph::solve_recorded;
+use crate::error::SolveError;
+use crate::field::{from_host, to_host};
+use crate::methods::Method;
+use crate::problems::{MassActionField, Mechanism};
+use crate::solver::{SolveOptions, StepControl, solve};
+
+/// Gradient and finite differences, component by component.
+#[derive(Debug, Clone)]
+pub struct CheckReport {
+    /// `log10 k[j]` (reaction `j`) and `y0[species]`, in that order.
+    pub names: Vec<String>,
+    /// The solver's gradient (mode (a), autodiff graph).
+    pub gradient: Vec<f64>,
+    /// Central finite differences.
+    pub finite_difference: Vec<f64>,
+    /// Largest relative error, `|g − fd| / max(|g|, |fd|, 1e-6·max|fd|)`: components below a
+    /// millionth of the largest are compared on that scale.
+    pub max_rel_err: f64,
+    /// Loss at the unperturbed point.
+    pub loss: f64,
+    /// Steps of the forward solve.
+    pub steps: usize,
+    /// Seconds for the whole check.
+    pub wall_s: f64,
+}
+
+/// `L = Σ_i (y_i(t_end) / s_i)²`, `s_i` the largest `|y_i|` over the output times (1 for a
+/// species that stays 0), for the mechanism's initial state with every rate learnable.
+pub fn check_mechanism(mech: &Mechanism, device: &Device, method: &Method, save_at: &[f64], opts: &SolveOptions) -> Result<CheckReport, SolveError> {
+    let start = Instant::now();
+    let d = mech.species.len();
+    let nr = mech.reactions.len();
+    let ad = device.clone().autodiff();
+    let field = MassActionField::with_learnable(mech, &ad, &(0..nr).collect::<Vec<_>>());
+    let y0 = from_host(mech.initial.clone(), [1, d], &ad).require_grad();
+    let rec = solve_recorded(&field, method, y0.clone(), 0.0, save_at, opts)?;
+    let sol = &rec.trajectory.solution;
+    let scale: Vec<f64> = (0..d)
+        .map(|i| sol.states.iter().map(|s| s[i].abs()).fold(mech.initial[i].abs(), f64::max))
+        .map(|s| if s > 0.0 { s } else { 1.0 })
+        .collect();
+    let inv_scale = from_host(scale.iter().map(|s| 1.0 / s).collect(), [1, d], &ad);
+    let last = rec.states.last().expect("at least one output time").clone();
+    let loss = (last * inv_scale).powi_scalar(2).sum();
+    let loss_value = to_host(loss.clone().without_autodiff())[0];
+    let grads = loss.backward();
+    let param = field.log10_rates.as_ref().expect("every rate is learnable");
+    let mut gradient = to_host(param.val().grad(&grads).expect("rates take part in the loss"));
+    gradient.extend(y0.grad(&grads).map_or_else(|| vec![0.0; d], to_host));
+
+    // Finite differences on the frozen step grid, with the forward solve's options otherwise.
+    let grid = SolveOptions { control: StepControl::Grid { times: rec.trajectory.grid() }, ..opts.clone() };
+    let host_loss = |m: &Mechanism, y0: &[f64]| -> Result<f64, SolveError> {
+        let sol = solve(&MassActionField::new(m, device), method, y0, 0.0, save_at, &grid)?;
+        let y = &sol.states[sol.states.len() - 1];
+        Ok(y.iter().zip(&scale).map(|(v, s)| (v / s).powi(2)).sum())
+    };
+    let mut fd = Vec::with_capacity(nr + d);
+    for j in 0..nr {
+        let at = |delta: f64| {
+            let mut m = mech.clone();
+            m.reactions[j].rate = 10f64.powf(mech.reactions[j].rate.log10() + delta);
+            host_loss(&m, &mech.initial)
+        };
+        fd.push(derivative(at, 1.0, false)?);
+    }
+    // Steps for the initial state on the scale of the largest species: the loss carries that
+    // scale's rounding, which a step on a tiny species' own scale would amplify.
+    let y_scale = scale.iter().fold(0.0f64, |m, s| m.max(*s));
+    for i in 0..d {
+        let h = y_scale;
+        let at = |delta: f64| {
+            let mut y = mech.initial.clone();
+            y[i] += delta;
+            host_loss(mech, &y)
+        };
+        // A species at 0 is perturbed upwards only: fractional orders have no negative states.
+        fd.push(derivative(at, h, mech.initial[i] == 0.0)?);
+    }
+    let names = mech.reactions.iter().enumerate().map(|(j, r)| format!("log10 k[{}]", r.name.clone().unwrap_or_else(|| (j + 1).to_string())));
+    let names = names.chain(mech.species.iter().map(|s| format!("y0[{s}]"))).collect();
+    Ok(CheckReport {
+        names,
+        max_rel_err: max_rel_err(&gradient, &fd),
+        gradient,
+        finite_difference: fd,
+        loss: loss_value,
+        steps: sol.stats.steps,
+        wall_s: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// `f'(0)` by central differences `(f(h) − f(−h))/2h`, or one-sided second order
+/// `(−3f(0) + 4f(h) − f(2h))/2h`, for `h = scale·10⁻³ … scale·10⁻⁹`: the estimate at the
+/// smaller step of the two consecutive steps that agree best, where truncation error (large
+/// steps) and rounding (small steps) balance (Press et al., *Numerical Recipes*, §5.7). Steps
+/// whose perturbed solves fail (too large a perturbation for the step grid) are skipped.
+fn derivative(f: impl Fn(f64) -> Result<f64, SolveError>, scale: f64, one_sided: bool) -> Result<f64, SolveError> {
+    let f0 = if one_sided { f(0.0)? } else { 0.0 };
+    let estimates: Vec<Result<f64, SolveError>> = (3..=9)
+        .map(|k| {
+            let h = scale * 10f64.powi(-k);
+            Ok(if one_sided { (-3.0 * f0 + 4.0 * f(h)? - f(2.0 * h)?) / (2.0 * h) } else { (f(h)? - f(-h)?) / (2.0 * h) })
+        })
+        .collect();
+    let pairs = estimates.windows(2).filter_map(|w| match w {
+        [Ok(a), Ok(b)] => Some((*a, *b)),
+        _ => None,
+    });
+    match pairs.min_by(|a, b| (a.0 - a.1).abs().total_cmp(&(b.0 - b.1).abs())) {
+        Some((_, best)) => Ok(best),
+        None => estimates.into_iter().rev().find(Result::is_err).expect("no pair means a failed solve"),
+    }
+}
+
+/// `max_i |g_i − f_i| / max(|g_i|, |f_i|, 1e-6·max|f|)`.
+pub fn max_rel_err(g: &[f64], f: &[f64]) -> f64 {
+    let floor = 1e-6 * f.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    g.iter().zip(f).map(|(a, b)| (a - b).abs() / a.abs().max(b.abs()).max(floor).max(f64::MIN_POSITIVE)).fold(0.0, f64::max)
+}

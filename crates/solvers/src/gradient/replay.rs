@@ -1,0 +1,145 @@
+//! One accepted step replayed as a Burn tensor program, differentiable with respect to its
+//! start state(s) and the field's parameters (DESIGN §4).
+//!
+//! Implicit stages are not iterated again. With `Ỹ` the converged stage values (constants) and
+//! `M = ∂G/∂Y` the exact Jacobian of the stage equations at `Ỹ` (`M⁻¹` a constant), the
+//! recorded value `Y = Ỹ − M⁻¹G(Ỹ; y_n, θ)` equals `Ỹ` while its derivative is the
+//! implicit-function-theorem derivative `M⁻¹(∂G/∂y_n dy_n + ∂G/∂θ dθ)`. Stage derivatives then
+//! follow from the stage equations themselves, which hold identically along the solution.
+
+use burn::tensor::{Device, Tensor};
+
+use crate::error::SolveError;
+use crate::field::{VectorField, from_host};
+use crate::linalg::BatchedLu;
+use crate::methods::Method;
+use crate::record::{StepKind, StepRecord};
+use crate::rhs::Rhs;
+use crate::rk::invert;
+use crate::tableau::{Structure, Tableau};
+
+/// Replays steps of one method for a field; `plain` is the same field without autodiff, for
+/// the Jacobians that build the constant `M⁻¹`.
+pub(crate) struct Replay<'a> {
+    field: &'a dyn VectorField,
+    rhs: Rhs<'a>,
+    method: &'a Method,
+    device: Device,
+    batch: usize,
+    d: usize,
+    /// `bᵀA⁻¹` for fully implicit tableaus: `y_{n+1} = y_n + Σ_i w_i (Y_i − y_n)`.
+    weights: Vec<f64>,
+}
+
+impl<'a> Replay<'a> {
+    pub fn new(field: &'a dyn VectorField, plain: &'a dyn VectorField, method: &'a Method, batch: usize, host_fast_path: bool) -> Self {
+        let weights = match method {
+            Method::RungeKutta(tab) if tab.structure() == Structure::Full => {
+                let a_inv = invert(&tab.a);
+                let s = tab.stages();
+                (0..s).map(|j| (0..s).map(|i| tab.b[i] * a_inv[i][j]).sum()).collect()
+            }
+            _ => Vec::new(),
+        };
+        Self { field, rhs: Rhs::new(plain, host_fast_path), method, device: field.device(), batch, d: field.dim(), weights }
+    }
+
+    /// `y_{n+1}` from `inputs` (`[y_n]`, or `[y_n, y_{n−1}]` for a BDF2 step), `[batch, d]`
+    /// each; `next` is the recorded `y_{n+1}` (the BDF stage value).
+    pub fn step(&self, rec: &StepRecord, inputs: &[Tensor<2>], next: &[f64]) -> Result<Tensor<2>, SolveError> {
+        match (&rec.kind, self.method) {
+            (StepKind::RungeKutta { stages }, Method::RungeKutta(tab)) => match tab.structure() {
+                Structure::Full => self.full(tab, rec, inputs[0].clone(), stages),
+                _ => self.sequential(tab, rec, inputs[0].clone(), stages),
+            },
+            (StepKind::Bdf { alpha1, alpha0, beta }, Method::Bdf2(_)) => {
+                let mut v = inputs[0].clone().mul_scalar(*alpha1);
+                if *alpha0 != 0.0 {
+                    v = v + inputs[1].clone().mul_scalar(*alpha0);
+                }
+                self.implicit_stage(rec.t + rec.h, v, rec.h * beta, next)
+            }
+            _ => unreachable!("a trajectory is replayed with the method that recorded it"),
+        }
+    }
+
+    /// Stages one after another: explicit stages are evaluated, implicit ones corrected.
+    fn sequential(&self, tab: &Tableau, rec: &StepRecord, y: Tensor<2>, stages: &[f64]) -> Result<Tensor<2>, SolveError> {
+        let (h, n) = (rec.h, self.batch * self.d);
+        let mut f: Vec<Tensor<2>> = Vec::with_capacity(tab.stages());
+        for i in 0..tab.stages() {
+            let mut known = y.clone();
+            for (j, fj) in f.iter().enumerate() {
+                if tab.a[i][j] != 0.0 {
+                    known = known + fj.clone().mul_scalar(h * tab.a[i][j]);
+                }
+            }
+            let ti = rec.t + tab.c[i] * h;
+            let g = tab.a[i][i];
+            let fi = if g == 0.0 {
+                self.field.eval(&vec![ti; self.batch], known)
+            } else {
+                let yi = self.implicit_stage(ti, known.clone(), h * g, &stages[i * n..(i + 1) * n])?;
+                (yi - known).div_scalar(h * g)
+            };
+            f.push(fi);
+        }
+        Ok(f.into_iter().zip(&tab.b).fold(y, |acc, (fi, bi)| if *bi == 0.0 { acc } else { acc + fi.mul_scalar(h * bi) }))
+    }
+
+    /// `W = v + hγ f(t, W)` at its converged value `w̃`: `W = w̃ − M⁻¹(w̃ − v − hγ f(t, w̃))`,
+    /// `M = I − hγJ(w̃)`.
+    fn implicit_stage(&self, t: f64, v: Tensor<2>, hg: f64, w: &[f64]) -> Result<Tensor<2>, SolveError> {
+        let times = vec![t; self.batch];
+        let minv = self.inverse(&times, w, &[vec![hg]])?;
+        let wt = from_host(w.to_vec(), [self.batch, self.d], &self.device);
+        let g = wt.clone() - v - self.field.eval(&times, wt.clone()).mul_scalar(hg);
+        Ok(wt - apply(minv, g))
+    }
+
+    /// All stages together: `G = Ỹ − y_n − h(A⊗I)F(Ỹ)`, `Y = Ỹ − M⁻¹G`,
+    /// `M = I − h(A⊗I)·blockdiag(J(Ỹ_j))`, then `y_{n+1} = y_n + Σ_i (bᵀA⁻¹)_i (Y_i − y_n)`.
+    fn full(&self, tab: &Tableau, rec: &StepRecord, y: Tensor<2>, stages: &[f64]) -> Result<Tensor<2>, SolveError> {
+        let (s, batch, d, h) = (tab.stages(), self.batch, self.d, rec.h);
+        let times: Vec<f64> = (0..s).flat_map(|i| vec![rec.t + tab.c[i] * h; batch]).collect();
+        let ha: Vec<Vec<f64>> = tab.a.iter().map(|row| row.iter().map(|a| h * a).collect()).collect();
+        let minv = self.inverse(&times, stages, &ha)?;
+        let yt = from_host(stages.to_vec(), [s * batch, d], &self.device);
+        let y_rep = Tensor::cat(vec![y.clone(); s], 0);
+        let a = from_host(tab.a.iter().flatten().copied().collect(), [s, s], &self.device);
+        let af = a.matmul(self.field.eval(&times, yt.clone()).reshape([s, batch * d])).reshape([s * batch, d]);
+        let g = yt.clone() - y_rep.clone() - af.mul_scalar(h);
+        // [s·batch, d] → [batch, s·d]: one (s·d)-vector per trajectory for its M⁻¹.
+        let per_traj = |x: Tensor<2>| x.reshape([s, batch, d]).swap_dims(0, 1).reshape([batch, s * d]);
+        let from_traj = |x: Tensor<2>| x.reshape([batch, s, d]).swap_dims(0, 1).reshape([s * batch, d]);
+        let z = yt - from_traj(apply(minv, per_traj(g))) - y_rep;
+        let w = from_host(self.weights.clone(), [1, s], &self.device);
+        Ok(y + w.matmul(z.reshape([s, batch * d])).reshape([batch, d]))
+    }
+
+    /// `M⁻¹` per trajectory as a constant `[batch, s·d, s·d]` tensor, with
+    /// `M = I − (hA ⊗ I)·blockdiag(J(t_j, Y_j))` and `Y` stage-major `[s][batch][d]`.
+    fn inverse(&self, times: &[f64], stages: &[f64], ha: &[Vec<f64>]) -> Result<Tensor<3>, SolveError> {
+        let (s, batch, d) = (ha.len(), self.batch, self.d);
+        let jac = self.rhs.jacobian(times, stages)?;
+        let (n, dd) = (s * d, d * d);
+        let mut mats = vec![0.0; batch * n * n];
+        for (b, m) in mats.chunks_exact_mut(n * n).enumerate() {
+            for row in 0..n {
+                let (i, p) = (row / d, row % d);
+                for col in 0..n {
+                    let (j, q) = (col / d, col % d);
+                    let jq = jac[(j * batch + b) * dd + p * d + q];
+                    m[row * n + col] = if row == col { 1.0 } else { 0.0 } - ha[i][j] * jq;
+                }
+            }
+        }
+        Ok(from_host(BatchedLu::factor(&mats, n).inverse(), [batch, n, n], &self.device))
+    }
+}
+
+/// `M⁻¹x` per row: `[rows, n, n]` times `[rows, n]`.
+fn apply(minv: Tensor<3>, x: Tensor<2>) -> Tensor<2> {
+    let [rows, n] = x.dims();
+    minv.matmul(x.reshape([rows, n, 1])).reshape([rows, n])
+}
