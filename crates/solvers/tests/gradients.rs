@@ -1,9 +1,14 @@
 //! Gradients of the discrete solution against independent truth: central finite differences
 //! of plain forward solves, and the closed form of backward Euler on `y' = λy`.
 
+use burn::module::{Module, Param};
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Tensor};
+use stiffnode_solvers::field::{VectorField, from_host, to_host};
 use stiffnode_solvers::gradient::check::{check_mechanism, max_rel_err};
-use stiffnode_solvers::problems::rober;
-use stiffnode_solvers::{DeviceKind, Method, SolveOptions, methods};
+use stiffnode_solvers::gradient::{adjoint_gradient, solve_recorded};
+use stiffnode_solvers::problems::{MassActionField, rober};
+use stiffnode_solvers::{DeviceKind, Method, SolveError, SolveOptions, methods, solve};
 
 /// ROBER output times and fixed steps per interval: implicit methods to t = 10, the explicit
 /// dopri5 to t = 0.01 (stiffness bounds its step).
@@ -30,5 +35,238 @@ fn rober_gradients_match_finite_differences_with_fixed_steps() {
         if method.info().l_stable || method.name() == "dopri5" {
             assert!(y0 <= 1e-6, "{}: {r:?}", method.name());
         }
+    }
+}
+
+#[test]
+fn rober_gradients_with_adaptive_steps_match_finite_differences_on_the_frozen_grid() {
+    let device = DeviceKind::Cpu.open().unwrap();
+    let mech = rober::robertson();
+    for name in ["radau5", "esdirk4", "bdf2", "sdirk2", "radau3"] {
+        let method = methods::by_name(name).unwrap();
+        let r = check_mechanism(&mech, &device, &method, &[1.0, 100.0], &SolveOptions::adaptive(1e-6, 1e-10)).unwrap();
+        println!("{name:<8} steps {:>4}  max rel err {:.1e}", r.steps, r.max_rel_err);
+        assert!(r.max_rel_err <= 1e-5, "{name}: {r:?}");
+    }
+}
+
+/// `f(y) = tanh(yW₁ + b₁)W₂ + b₂ − y⊙(1, 10, 100)`: a small tanh MLP with a stiff linear
+/// decay, `d = 3`, hidden width 4, with its analytic Jacobian.
+#[derive(Module, Debug)]
+struct TanhMlp {
+    w1: Param<Tensor<2>>,
+    b1: Param<Tensor<1>>,
+    w2: Param<Tensor<2>>,
+    b2: Param<Tensor<1>>,
+    decay: Tensor<2>,
+}
+
+const D: usize = 3;
+const H: usize = 4;
+const N_MLP: usize = D * H + H + H * D + D;
+
+impl TanhMlp {
+    /// From flat parameters `[W₁ (d×H), b₁, W₂ (H×d), b₂]`.
+    fn new(p: &[f64], device: &Device) -> Self {
+        let (w1, rest) = p.split_at(D * H);
+        let (b1, rest) = rest.split_at(H);
+        let (w2, b2) = rest.split_at(H * D);
+        Self {
+            w1: Param::from_tensor(from_host(w1.to_vec(), [D, H], device)),
+            b1: Param::from_tensor(from_host(b1.to_vec(), [H], device)),
+            w2: Param::from_tensor(from_host(w2.to_vec(), [H, D], device)),
+            b2: Param::from_tensor(from_host(b2.to_vec(), [D], device)),
+            decay: from_host(vec![1.0, 10.0, 100.0], [1, D], device),
+        }
+    }
+
+    /// Deterministic, well-spread parameters.
+    fn parameters() -> Vec<f64> {
+        (0..N_MLP).map(|k| 0.8 * ((k as f64 + 1.0) * 1.7).sin()).collect()
+    }
+
+    fn flat_gradient(&self, grads: &GradientsParams) -> Vec<f64> {
+        let mut g = to_host(grads.get::<2>(self.w1.id).unwrap());
+        g.extend(to_host(grads.get::<1>(self.b1.id).unwrap()));
+        g.extend(to_host(grads.get::<2>(self.w2.id).unwrap()));
+        g.extend(to_host(grads.get::<1>(self.b2.id).unwrap()));
+        g
+    }
+}
+
+impl VectorField for TanhMlp {
+    fn dim(&self) -> usize {
+        D
+    }
+    fn device(&self) -> Device {
+        self.decay.device()
+    }
+    fn eval(&self, _t: &[f64], y: Tensor<2>) -> Tensor<2> {
+        let a = (y.clone().matmul(self.w1.val()) + self.b1.val().unsqueeze_dim(0)).tanh();
+        a.matmul(self.w2.val()) + self.b2.val().unsqueeze_dim(0) - y * self.decay.clone()
+    }
+    /// `J = W₂ᵀ diag(1 − a²) W₁ᵀ − diag(decay)`.
+    fn jacobian(&self, _t: &[f64], y: Tensor<2>) -> Tensor<3> {
+        let [rows, _] = y.dims();
+        let a = (y.matmul(self.w1.val()) + self.b1.val().unsqueeze_dim(0)).tanh();
+        let s = (a.clone() * a).neg().add_scalar(1.0).unsqueeze_dim::<3>(1);
+        let w2t = self.w2.val().transpose().unsqueeze_dim::<3>(0);
+        let decay = self.decay.clone().reshape([1, 1, D]) * Tensor::<2>::eye(D, &self.device()).unsqueeze_dim(0);
+        (w2t * s).matmul(self.w1.val().transpose().unsqueeze_dim(0)) - decay.expand([rows, D, D])
+    }
+}
+
+fn sum_of_squares(states: &[Tensor<2>]) -> Tensor<1> {
+    states.iter().map(|s| s.clone().powi_scalar(2).sum()).reduce(|a, b| a + b).unwrap()
+}
+
+#[test]
+fn mlp_parameter_gradients_match_finite_differences_with_fixed_steps() {
+    let cpu = DeviceKind::Cpu.open().unwrap();
+    let ad = cpu.clone().autodiff();
+    let p = TanhMlp::parameters();
+    let y0 = [0.5, -0.3, 0.8];
+    let times = [0.5, 1.0];
+    let opts = SolveOptions::fixed(20);
+    for method in methods::all() {
+        let field = TanhMlp::new(&p, &ad);
+        let rec = solve_recorded(&field, &method, from_host(y0.to_vec(), [1, D], &ad), 0.0, &times, &opts).unwrap();
+        let grads = GradientsParams::from_grads(sum_of_squares(&rec.states).backward(), &field);
+        let g = field.flat_gradient(&grads);
+        let loss = |q: &[f64]| {
+            let sol = solve(&TanhMlp::new(q, &cpu), &method, &y0, 0.0, &times, &opts).unwrap();
+            sol.states.iter().flatten().map(|v| v * v).sum::<f64>()
+        };
+        // Fourth-order central differences: (−L(2h) + 8L(h) − 8L(−h) + L(−2h)) / 12h.
+        let h = 1e-3;
+        let fd: Vec<f64> = (0..N_MLP)
+            .map(|k| {
+                let at = |delta: f64| {
+                    let mut q = p.clone();
+                    q[k] += delta;
+                    loss(&q)
+                };
+                (-at(2.0 * h) + 8.0 * at(h) - 8.0 * at(-h) + at(-2.0 * h)) / (12.0 * h)
+            })
+            .collect();
+        let err = max_rel_err(&g, &fd);
+        println!("{:<18} max rel err {err:.1e}", method.name());
+        assert!(err <= 1e-6, "{}: g {g:?}\nfd {fd:?}", method.name());
+    }
+}
+
+/// Backward Euler on `y' = λy`, N equal steps, `L = y_N = R(z)^N y0`: `dL/dλ = N h R'(z)
+/// R(z)^{N−1} y0` with `R(z) = 1/(1 − z)`, `R'(z) = 1/(1 − z)²` (Fronk & Petzold 2025).
+#[derive(Module, Debug)]
+struct Linear {
+    lambda: Param<Tensor<1>>,
+}
+
+impl VectorField for Linear {
+    fn dim(&self) -> usize {
+        1
+    }
+    fn device(&self) -> Device {
+        self.lambda.val().device()
+    }
+    fn eval(&self, _t: &[f64], y: Tensor<2>) -> Tensor<2> {
+        y * self.lambda.val().unsqueeze_dim(0)
+    }
+    fn jacobian(&self, t: &[f64], _y: Tensor<2>) -> Tensor<3> {
+        self.lambda.val().reshape([1, 1, 1]).expand([t.len(), 1, 1])
+    }
+}
+
+#[test]
+fn backward_euler_gradient_equals_the_vanishing_gradient_closed_form() {
+    let ad = DeviceKind::Cpu.open().unwrap().autodiff();
+    let method = methods::by_name("backward-euler").unwrap();
+    let (n, t_end, y0) = (10usize, 1.0, 1.0);
+    let h = t_end / n as f64;
+    for lambda in [-1.0, -1e1, -1e2, -1e3, -1e4, -1e5, -1e6] {
+        let field = Linear { lambda: Param::from_tensor(from_host(vec![lambda], [1], &ad)) };
+        let z: f64 = h * lambda;
+        let r = 1.0 / (1.0 - z);
+        let exact = n as f64 * h * r * r * r.powi(n as i32 - 1) * y0;
+        let opts = SolveOptions::fixed(n);
+        let rec = solve_recorded(&field, &method, from_host(vec![y0], [1, 1], &ad), 0.0, &[t_end], &opts).unwrap();
+        let graph = to_host(field.lambda.val().grad(&rec.states[0].clone().sum().backward()).unwrap())[0];
+        let adj = adjoint_gradient(&field, &method, &[y0], 0.0, &[t_end], &opts, |s: &[Tensor<2>]| s[0].clone().sum()).unwrap();
+        let adjoint = to_host(adj.params.get::<1>(field.lambda.id).unwrap())[0];
+        for (mode, g) in [("graph", graph), ("adjoint", adjoint)] {
+            let rel = ((g - exact) / exact).abs();
+            println!("λ = {lambda:.0e}: {mode} {g:.6e} closed form {exact:.6e} rel {rel:.1e}");
+            assert!(rel <= 1e-10, "λ = {lambda}: {mode} {g} vs {exact}");
+        }
+    }
+}
+
+#[test]
+fn graph_and_adjoint_modes_agree() {
+    let ad = DeviceKind::Cpu.open().unwrap().autodiff();
+    let mech = rober::robertson();
+    let y0 = [1.0, 0.0, 0.0, 0.9, 1e-6, 0.1];
+    let loss = |s: &[Tensor<2>]| sum_of_squares(s);
+    for (method, opts) in methods::all().into_iter().map(|m| {
+        let opts = if m.name() == "dopri5" { SolveOptions::fixed(20) } else { SolveOptions::adaptive(1e-6, 1e-10) };
+        (m, opts)
+    }) {
+        let times: &[f64] = if method.name() == "dopri5" { &[0.002, 0.004] } else { &[1.0, 100.0] };
+        let opts = if method.info().embedded { opts } else { SolveOptions::fixed(16) };
+        let field = MassActionField::with_learnable(&mech, &ad, &[0, 1, 2]);
+        let y0_leaf = from_host(y0.to_vec(), [2, 3], &ad).require_grad();
+        let rec = solve_recorded(&field, &method, y0_leaf.clone(), 0.0, times, &opts).unwrap();
+        let grads = loss(&rec.states).backward();
+        let id = field.log10_rates.as_ref().unwrap().id;
+        let mut a = to_host(field.log10_rates.as_ref().unwrap().val().grad(&grads).unwrap());
+        a.extend(to_host(y0_leaf.grad(&grads).unwrap()));
+        let adj = adjoint_gradient(&field, &method, &y0, 0.0, times, &opts, loss).unwrap();
+        let mut b = to_host(adj.params.get::<1>(id).unwrap());
+        b.extend(adj.y0.iter());
+        let rel = a.iter().zip(&b).map(|(x, y)| (x - y).abs() / x.abs().max(y.abs()).max(1e-300)).fold(0.0, f64::max);
+        println!("{:<18} steps {:>4} graph vs adjoint max rel {rel:.1e}", method.name(), adj.trajectory.solution.stats.steps);
+        assert!(rel <= 1e-10, "{}: {a:?} vs {b:?}", method.name());
+    }
+}
+
+/// `y' = y²` from `y(0) = 1` blows up at t = 1: backward Euler's equation has no solution
+/// once `4hy > 1`, and the fixed-step solve must stop with a typed Newton failure naming the
+/// step and time, in both gradient modes.
+#[derive(Module, Debug)]
+struct Blowup {
+    scale: Param<Tensor<1>>,
+}
+
+impl VectorField for Blowup {
+    fn dim(&self) -> usize {
+        1
+    }
+    fn device(&self) -> Device {
+        self.scale.val().device()
+    }
+    fn eval(&self, _t: &[f64], y: Tensor<2>) -> Tensor<2> {
+        y.powi_scalar(2) * self.scale.val().unsqueeze_dim(0)
+    }
+    fn jacobian(&self, _t: &[f64], y: Tensor<2>) -> Tensor<3> {
+        (y.mul_scalar(2.0) * self.scale.val().unsqueeze_dim(0)).unsqueeze_dim(2)
+    }
+}
+
+#[test]
+fn newton_failure_in_a_gradient_solve_is_a_typed_error_with_step_and_time() {
+    let ad = DeviceKind::Cpu.open().unwrap().autodiff();
+    let field = Blowup { scale: Param::from_tensor(from_host(vec![1.0], [1], &ad)) };
+    let method = methods::by_name("backward-euler").unwrap();
+    let opts = SolveOptions::fixed(4);
+    let graph = solve_recorded(&field, &method, from_host(vec![1.0], [1, 1], &ad), 0.0, &[2.0], &opts).err();
+    let adjoint = adjoint_gradient(&field, &method, &[1.0], 0.0, &[2.0], &opts, |s: &[Tensor<2>]| s[0].clone().sum()).err();
+    for err in [graph, adjoint] {
+        let err = err.expect("the solve must fail");
+        println!("{err}");
+        match &err {
+            SolveError::NewtonFailed { step, t, .. } => assert!(*step > 1 && *t < 1.0 && *t > 0.5, "{err:?}"),
+            other => panic!("expected a Newton failure, got {other:?}"),
+        }
+        assert!(err.to_string().contains("step"), "{err}");
     }
 }

@@ -5,7 +5,7 @@ use burn::tensor::Tensor;
 
 use super::replay::Replay;
 use crate::error::SolveError;
-use crate::field::{VectorField, to_host};
+use crate::field::{VectorField, from_host, to_host};
 use crate::methods::Method;
 use crate::record::Trajectory;
 use crate::solver::{SolveOptions, solve_trajectory};
@@ -38,7 +38,11 @@ pub fn solve_recorded<F: VectorField + Module>(
     for (n, rec) in trajectory.steps.iter().enumerate() {
         let inputs: Vec<Tensor<2>> = (0..rec.kind.inputs()).map(|k| points[n - k].clone()).collect();
         let next = replay.step(rec, &inputs, &trajectory.points[n + 1])?;
-        points.push(next);
+        // The forward solve's value with the replay's derivative: every step is linearized at
+        // the stored points, exactly as the adjoint mode does, and the recorded states equal
+        // the solution's.
+        let stored = from_host(trajectory.points[n + 1].clone(), next.dims(), &next.device());
+        points.push(next.clone() - next.detach() + stored);
     }
     let states = trajectory.output_points.iter().map(|&p| points[p].clone()).collect();
     Ok(Recorded { states, trajectory })
