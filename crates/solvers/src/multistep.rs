@@ -23,7 +23,7 @@ pub(crate) struct Bdf2Stepper<'a> {
 
 impl<'a> Bdf2Stepper<'a> {
     pub fn new(rhs: &'a Rhs<'a>, batch: usize, newton: NewtonControl) -> Self {
-        Self { rhs, batch, matrix: IterationMatrix::new(batch, rhs.d), newton, past: Vec::new(), current: None }
+        Self { rhs, batch, matrix: IterationMatrix::new(batch, rhs.d, !newton.tight), newton, past: Vec::new(), current: None }
     }
 }
 

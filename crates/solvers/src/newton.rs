@@ -27,10 +27,12 @@ pub(crate) struct NewtonControl {
     pub max_iter: usize,
     /// `η` of the last converged solve, the first iteration's estimate of the next.
     eta_carry: f64,
-    /// Whether to carry `η` between solves. Carrying lets a solve stop after one iteration
-    /// (RADAU5's `FACCON`), at an error up to the step tolerance; under fixed steps the stage
-    /// values must be converged to rounding (gradients are taken at them), so it is off.
-    carry: bool,
+    /// Fixed-step mode: stage values are converged to the tight fixed-step tolerance, which
+    /// gradients and finite-difference checks rely on, so `η` is not carried between solves
+    /// (carrying lets a solve stop after one iteration, RADAU5's `FACCON`, at an error up to
+    /// the step tolerance) and the Jacobian is evaluated afresh every step (a stale one
+    /// contracts slowly and makes the `θ` estimate unreliable).
+    pub tight: bool,
     /// Newton iterations so far (all solves).
     pub iterations: usize,
 }
@@ -46,9 +48,12 @@ pub(crate) struct NewtonRun {
 
 impl NewtonControl {
     /// Tolerance `max(10ε/rtol, min(0.03, √rtol))` as in RADAU5, with `ε` the device's.
-    pub fn new(rtol: f64, epsilon: f64, max_iter: usize, carry: bool) -> Self {
+    /// Tight mode allows twice the iterations: it converges to rounding, not to a step
+    /// tolerance.
+    pub fn new(rtol: f64, epsilon: f64, max_iter: usize, tight: bool) -> Self {
         let tol = (10.0 * epsilon / rtol).max(0.03f64.min(rtol.sqrt()));
-        Self { tol, max_iter, eta_carry: 1.0, carry, iterations: 0 }
+        let max_iter = if tight { 2 * max_iter } else { max_iter };
+        Self { tol, max_iter, eta_carry: 1.0, tight, iterations: 0 }
     }
 
     pub fn start(&self) -> NewtonRun {
@@ -72,7 +77,10 @@ impl NewtonControl {
                 return Verdict::Diverged;
             }
             run.eta = theta / (1.0 - theta);
-            if !self.carry {
+            if self.tight {
+                // Contraction rates estimated from two corrections can be far too small when
+                // fast and slow components converge at different rates; tight mode stops only
+                // once the correction itself is within the tolerance.
                 run.eta = run.eta.max(1.0);
             }
             let remaining = (self.max_iter - 1 - run.k) as i32;
@@ -89,7 +97,7 @@ impl NewtonControl {
     }
 
     fn converged(&mut self, run: &NewtonRun) -> Verdict {
-        if self.carry {
+        if !self.tight {
             self.eta_carry = run.eta;
         }
         Verdict::Converged
@@ -107,6 +115,8 @@ pub(crate) struct IterationMatrix {
     /// Factorizations cached by a key (`hγ`, or `h` for the full system), at most two.
     cache: Vec<(Key, BatchedLu)>,
     pub factorizations: usize,
+    /// Keep the Jacobian across steps while Newton contracts fast.
+    reuse: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -116,8 +126,8 @@ enum Key {
 }
 
 impl IterationMatrix {
-    pub fn new(batch: usize, d: usize) -> Self {
-        Self { batch, d, jac: None, fresh: false, cache: Vec::new(), factorizations: 0 }
+    pub fn new(batch: usize, d: usize, reuse: bool) -> Self {
+        Self { batch, d, jac: None, fresh: false, cache: Vec::new(), factorizations: 0, reuse }
     }
 
     /// Drop the Jacobian so that the next step evaluates a new one.
@@ -126,11 +136,11 @@ impl IterationMatrix {
         self.cache.clear();
     }
 
-    /// A step was accepted: keep the Jacobian for the next step only if Newton contracted
-    /// fast (`θ ≤ THET`, RADAU5); a kept Jacobian is no longer fresh.
+    /// A step was accepted: keep the Jacobian for the next step only if reuse is on and Newton
+    /// contracted fast (`θ ≤ THET`, RADAU5); a kept Jacobian is no longer fresh.
     pub fn step_accepted(&mut self, theta: f64) {
         self.fresh = false;
-        if theta > REUSE_THETA {
+        if theta > REUSE_THETA || !self.reuse {
             self.invalidate();
         }
     }

@@ -35,7 +35,7 @@ impl<'a> RkStepper<'a> {
         let structure = tab.structure();
         let a_inv = if structure == Structure::Full { invert(&tab.a) } else { Vec::new() };
         let fsal = structure == Structure::Explicit && tab.stiffly_accurate();
-        Self { tab, structure, rhs, batch, matrix: IterationMatrix::new(batch, rhs.d), newton, a_inv, f0: None, fsal, fsal_next: None }
+        Self { tab, structure, rhs, batch, matrix: IterationMatrix::new(batch, rhs.d, !newton.tight), newton, a_inv, f0: None, fsal, fsal_next: None }
     }
 
     fn f0(&mut self, t: f64, y: &[f64]) -> Result<Vec<f64>, SolveError> {

@@ -170,7 +170,7 @@ fn run(
         StepControl::Fixed { .. } | StepControl::Grid { .. } => &opts.fixed_newton_tol,
     };
     let adaptive = matches!(opts.control, StepControl::Adaptive { .. });
-    let newton = NewtonControl::new(newton_tol.min_rtol(), rhs.epsilon, opts.newton_max_iter, adaptive);
+    let newton = NewtonControl::new(newton_tol.min_rtol(), rhs.epsilon, opts.newton_max_iter, !adaptive);
     let mut stepper: Box<dyn Stepper + '_> = match method {
         Method::RungeKutta(tab) => Box::new(RkStepper::new(tab, &rhs, batch, newton)),
         Method::Bdf2(_) => Box::new(Bdf2Stepper::new(&rhs, batch, newton)),

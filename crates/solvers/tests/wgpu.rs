@@ -1,7 +1,11 @@
-//! The same solver on the wgpu device (f32 vector field; CI runs it on a software Vulkan
-//! driver): ROBER to t = 40 within 1e-3 of the reference.
+//! The same solver and gradients on the wgpu device (f32; CI runs it on a software Vulkan
+//! driver): ROBER to t = 40 within 1e-3 of the reference, and gradients within 1e-3 of the
+//! CPU's f64 gradients on a mildly stiff mechanism.
 
-use stiffnode_solvers::problems::{MassActionField, rober};
+use burn::tensor::{Device, Tensor};
+use stiffnode_solvers::field::{from_host, to_host};
+use stiffnode_solvers::gradient::{adjoint_gradient, solve_recorded};
+use stiffnode_solvers::problems::{MassActionField, mechanism_file, rober};
 use stiffnode_solvers::{DeviceKind, SolveOptions, methods, solve};
 
 #[test]
@@ -18,5 +22,58 @@ fn rober_on_wgpu_matches_reference_at_40() {
             assert!(rel <= 1e-3, "{name} on wgpu: y{i} = {} vs {}, rel err {rel:e}", y[i], reference[i]);
         }
         println!("{name} on wgpu: {y:?}, stats {:?}", sol.stats);
+    }
+}
+
+/// Rates spanning a factor 50: mildly stiff, well inside f32's range.
+const MILD: &str = r#"
+name = "mild"
+species = ["A", "B", "C"]
+[initial]
+A = 1.0
+B = 0.2
+[[reactions]]
+equation = "A => B"
+rate = 1.0
+[[reactions]]
+equation = "B => C"
+rate = 50.0
+[[reactions]]
+equation = "A + B => C"
+rate = 5.0
+"#;
+
+/// `∂L/∂log10 k` and `∂L/∂y0` for `L = Σ_k |y(t_k)|²`, by the graph mode and the adjoint mode.
+fn gradients(device: &Device, method: &str) -> [Vec<f64>; 2] {
+    let mech = mechanism_file::parse(MILD, "mild.toml").unwrap();
+    let ad = device.clone().autodiff();
+    let field = MassActionField::with_learnable(&mech, &ad, &[0, 1, 2]);
+    let method = methods::by_name(method).unwrap();
+    let (times, opts) = ([0.25, 0.5, 1.0], SolveOptions::fixed(8));
+    let loss = |s: &[Tensor<2>]| s.iter().map(|x| x.clone().powi_scalar(2).sum()).reduce(|a, b| a + b).unwrap();
+    let y0 = from_host(mech.initial.clone(), [1, 3], &ad).require_grad();
+    let rec = solve_recorded(&field, &method, y0.clone(), 0.0, &times, &opts).unwrap();
+    let grads = loss(&rec.states).backward();
+    let param = field.log10_rates.as_ref().unwrap();
+    let mut graph = to_host(param.val().grad(&grads).unwrap());
+    graph.extend(to_host(y0.grad(&grads).unwrap()));
+    let adj = adjoint_gradient(&field, &method, &mech.initial, 0.0, &times, &opts, loss).unwrap();
+    let mut adjoint = to_host(adj.params.get::<1>(param.id).unwrap());
+    adjoint.extend(adj.y0);
+    [graph, adjoint]
+}
+
+#[test]
+fn wgpu_gradients_match_cpu_f64_gradients() {
+    let cpu = DeviceKind::Cpu.open().unwrap();
+    let gpu = DeviceKind::Wgpu.open().expect("a wgpu adapter (CI installs mesa-vulkan-drivers)");
+    for method in ["radau5", "esdirk4", "bdf2"] {
+        let [reference, _] = gradients(&cpu, method);
+        for (mode, g) in ["graph", "adjoint"].iter().zip(gradients(&gpu, method)) {
+            let scale = reference.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let rel = g.iter().zip(&reference).map(|(a, b)| (a - b).abs() / b.abs().max(1e-3 * scale)).fold(0.0, f64::max);
+            println!("{method} {mode}: wgpu {g:?}\n  cpu {reference:?}\n  max rel {rel:.1e}");
+            assert!(rel <= 1e-3, "{method} {mode}: wgpu {g:?} vs cpu {reference:?}");
+        }
     }
 }
