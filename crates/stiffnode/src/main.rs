@@ -21,6 +21,8 @@ enum Command {
     Stability(commands::stability::Args),
     /// Solve a built-in problem and print the final state and work counters.
     Solve(commands::solve::Args),
+    /// Check the solver's gradients against finite differences on a mechanism.
+    Gradcheck(commands::gradcheck::Args),
     /// Generate a dataset from a mechanism at reference accuracy.
     Generate(commands::generate::Args),
     /// Benchmark ROBER solves (JSON lines).
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
         Command::Methods(a) => commands::methods::run(a),
         Command::Stability(a) => commands::stability::run(a),
         Command::Solve(a) => commands::solve::run(a),
+        Command::Gradcheck(a) => commands::gradcheck::run(a),
         Command::Generate(a) => commands::generate::run(a),
         Command::Bench(a) => commands::bench::run(a),
     };

@@ -130,3 +130,28 @@ fn mechanism_files_are_problems() {
     std::fs::write(&bad, "name = \"x\"\nspecies = [\"A\"]\n[[reactions]]\nequation = \"A => D\"\nrate = 1\n").unwrap();
     fails_with(&["solve", "--problem", bad.to_str().unwrap(), "--method", "radau5", "--t-end", "1"], "reaction 1, field 'products': unknown species 'D'");
 }
+
+#[test]
+fn gradcheck_reports_agreement_with_finite_differences_as_json() {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../datasets/mechanisms/robertson.toml");
+    for args in [
+        ["gradcheck", "--problem", "robertson", "--method", "radau5", "--t-end", "100", "--steps", "40", "--json"],
+        ["gradcheck", "--problem", file, "--method", "bdf2", "--t-end", "100", "--rtol", "1e-6", "--json"],
+    ] {
+        let v = json(&stiffnode(&args));
+        for key in ["method", "problem", "max_rel_err", "n_params", "wall_s"] {
+            assert!(!v[key].is_null(), "{key} missing from {v}");
+        }
+        assert_eq!(v["n_params"], 6, "{v}");
+        assert_eq!(v["problem"], "robertson");
+        assert!(v["max_rel_err"].as_f64().unwrap() <= 1e-6, "{v}");
+    }
+}
+
+#[test]
+fn gradcheck_rejects_bad_input_in_one_line() {
+    fails_with(&["gradcheck", "--problem", "robertson", "--method", "nope"], "unknown method 'nope'");
+    fails_with(&["gradcheck", "--problem", "nowhere.toml", "--method", "radau5"], "nowhere.toml");
+    fails_with(&["gradcheck", "--problem", "robertson", "--method", "radau5", "--t-end", "-1"], "--t-end");
+    fails_with(&["gradcheck", "--problem", "robertson", "--method", "radau5", "--steps", "0"], "--steps");
+}

@@ -1,12 +1,13 @@
 //! Gradient check for a mechanism: the solver's gradient of a fixed loss with respect to the
 //! `log10` rate constants and the initial state against central finite differences of plain
-//! forward solves on the same step grid (step sizes frozen, as the gradient assumes).
+//! f64 CPU forward solves on the same step grid (step sizes frozen, as the gradient assumes).
 
 use std::time::Instant;
 
 use burn::tensor::Device;
 
 use super::graph::solve_recorded;
+use crate::device::DeviceKind;
 use crate::error::SolveError;
 use crate::field::{from_host, to_host};
 use crate::methods::Method;
@@ -59,8 +60,9 @@ pub fn check_mechanism(mech: &Mechanism, device: &Device, method: &Method, save_
 
     // Finite differences on the frozen step grid, with the forward solve's options otherwise.
     let grid = SolveOptions { control: StepControl::Grid { times: rec.trajectory.grid() }, ..opts.clone() };
+    let cpu = DeviceKind::Cpu.open()?;
     let host_loss = |m: &Mechanism, y0: &[f64]| -> Result<f64, SolveError> {
-        let sol = solve(&MassActionField::new(m, device), method, y0, 0.0, save_at, &grid)?;
+        let sol = solve(&MassActionField::new(m, &cpu), method, y0, 0.0, save_at, &grid)?;
         let y = &sol.states[sol.states.len() - 1];
         Ok(y.iter().zip(&scale).map(|(v, s)| (v / s).powi(2)).sum())
     };

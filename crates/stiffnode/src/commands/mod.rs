@@ -2,6 +2,8 @@
 
 pub mod bench;
 pub mod generate;
+pub mod gradcheck;
 pub mod methods;
 pub mod solve;
 pub mod stability;
+pub mod steps;

@@ -6,7 +6,9 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use serde_json::json;
 use stiffnode_solvers::problems::{self, MassActionField};
-use stiffnode_solvers::{DeviceKind, SolveOptions, methods, output_times, solve};
+use stiffnode_solvers::{DeviceKind, methods, output_times, solve};
+
+use super::steps::StepArgs;
 
 /// Arguments of `stiffnode solve`.
 #[derive(clap::Args)]
@@ -20,15 +22,8 @@ pub struct Args {
     /// End time (> 0; the solve starts at t = 0).
     #[arg(long, allow_hyphen_values = true)]
     t_end: f64,
-    /// Relative tolerance for adaptive steps [default: 1e-6].
-    #[arg(long, conflicts_with = "steps", allow_hyphen_values = true)]
-    rtol: Option<f64>,
-    /// Absolute tolerance for adaptive steps [default: rtol·1e-4].
-    #[arg(long, conflicts_with = "steps", allow_hyphen_values = true)]
-    atol: Option<f64>,
-    /// Fixed steps: N equal steps in every interval between output times.
-    #[arg(long)]
-    steps: Option<usize>,
+    #[command(flatten)]
+    steps: StepArgs,
     /// Device: cpu (f64) or wgpu (f32).
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -38,9 +33,6 @@ pub struct Args {
     /// CSV file for the states at the output times.
     #[arg(long)]
     output: Option<std::path::PathBuf>,
-    /// Limit on step attempts.
-    #[arg(long, default_value_t = SolveOptions::DEFAULT_MAX_STEPS)]
-    max_steps: usize,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -52,15 +44,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if !(args.t_end.is_finite() && args.t_end > 0.0) {
         bail!("invalid --t-end {}: must be finite and > 0", args.t_end);
     }
-    let mut opts = match args.steps {
-        Some(0) => bail!("invalid --steps 0: must be at least 1"),
-        Some(n) => SolveOptions::fixed(n),
-        None => {
-            let rtol = args.rtol.unwrap_or(1e-6);
-            SolveOptions::adaptive(rtol, args.atol.unwrap_or(rtol * 1e-4))
-        }
-    };
-    opts.max_steps = args.max_steps;
+    let opts = args.steps.options()?;
     let mut times = match &args.save_at {
         Some(spec) => output_times::parse(spec).context("--save-at")?,
         None => Vec::new(),

@@ -1,0 +1,68 @@
+//! `stiffnode gradcheck`: the solver's gradient of a fixed loss (sum of squares of the final
+//! state, scaled per species) with respect to the log10 rate constants and the initial state,
+//! against central finite differences of f64 CPU solves on the same step grid.
+
+use anyhow::{Context, bail};
+use serde_json::json;
+use stiffnode_solvers::gradient::check::check_mechanism;
+use stiffnode_solvers::problems;
+use stiffnode_solvers::{DeviceKind, methods};
+
+use super::steps::StepArgs;
+
+/// Arguments of `stiffnode gradcheck`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Built-in problem (robertson, pollu) or the path of a mechanism .toml file.
+    #[arg(long)]
+    problem: String,
+    /// Method name (see `stiffnode methods`).
+    #[arg(long)]
+    method: String,
+    /// End time [default: 1].
+    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
+    t_end: f64,
+    #[command(flatten)]
+    steps: StepArgs,
+    /// Device the gradient is computed on: cpu (f64) or wgpu (f32).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Fail (exit 1) when the largest relative error exceeds this.
+    #[arg(long, default_value_t = 1e-4)]
+    max_rel_err: f64,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let method = methods::by_name(&args.method)?;
+    let mech = problems::load(&args.problem)?;
+    if !(args.t_end.is_finite() && args.t_end > 0.0) {
+        bail!("invalid --t-end {}: must be finite and > 0", args.t_end);
+    }
+    let opts = args.steps.options()?;
+    let kind: DeviceKind = args.device.parse()?;
+    let device = kind.open()?;
+    let report = check_mechanism(&mech, &device, &method, &[args.t_end], &opts)
+        .with_context(|| format!("gradient check of {} with {}", mech.name, method.name()))?;
+    if args.json {
+        let out = json!({"method": method.name(), "problem": mech.name, "device": kind.name(),
+                         "max_rel_err": report.max_rel_err, "n_params": report.gradient.len(),
+                         "steps": report.steps, "loss": report.loss, "wall_s": report.wall_s});
+        println!("{out}");
+    } else {
+        println!("{} with {} on {} to t = {} ({} steps), loss {:.6e}", mech.name, method.name(), kind.name(), args.t_end, report.steps, report.loss);
+        println!("  {:<24} {:>24} {:>24} {:>10}", "parameter", "gradient", "finite difference", "rel err");
+        for (k, name) in report.names.iter().enumerate() {
+            let (g, fd) = (report.gradient[k], report.finite_difference[k]);
+            let rel = stiffnode_solvers::gradient::check::max_rel_err(&[g], &[fd]);
+            println!("  {name:<24} {g:>24.15e} {fd:>24.15e} {rel:>10.1e}");
+        }
+        println!("max rel err {:.2e} over {} parameters, {:.2} s", report.max_rel_err, report.gradient.len(), report.wall_s);
+    }
+    if !(report.max_rel_err <= args.max_rel_err) {
+        bail!("gradient check failed: max rel err {:.2e} > {:.0e}", report.max_rel_err, args.max_rel_err);
+    }
+    Ok(())
+}
