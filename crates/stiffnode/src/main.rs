@@ -1,6 +1,10 @@
 //! `stiffnode`: solve, inspect and (later) train neural ODEs on stiff chemical kinetics.
 
+mod alloc;
 mod commands;
+
+#[global_allocator]
+static ALLOC: alloc::Counting = alloc::Counting;
 
 use std::process::ExitCode;
 

@@ -1,5 +1,6 @@
 //! `stiffnode bench`: ROBER on t ∈ [0, 1e5], per method, tolerance and batch size, one JSON
-//! line per configuration (the batch holds copies of the same initial state).
+//! line per configuration (the batch holds copies of the same initial state). With
+//! `--gradients`, forward against forward + backward (see [`super::bench_gradient`]).
 
 use std::time::Instant;
 
@@ -11,12 +12,14 @@ use stiffnode_solvers::{DeviceKind, SolveOptions, methods, solve};
 /// Arguments of `stiffnode bench`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Methods, comma-separated.
-    #[arg(long, default_value = "radau5,esdirk4,bdf2")]
-    methods: String,
-    /// Relative tolerances, comma-separated (atol = rtol·1e-4).
-    #[arg(long, default_value = "1e-4,1e-6,1e-8")]
-    rtols: String,
+    /// Methods, comma-separated [default: radau5,esdirk4,bdf2; with --gradients:
+    /// radau5,backward-euler].
+    #[arg(long)]
+    methods: Option<String>,
+    /// Relative tolerances, comma-separated (atol = rtol·1e-4) [default: 1e-4,1e-6,1e-8;
+    /// with --gradients: 1e-4].
+    #[arg(long)]
+    rtols: Option<String>,
     /// Batch sizes, comma-separated.
     #[arg(long, default_value = "1,64,1024")]
     batches: String,
@@ -29,6 +32,9 @@ pub struct Args {
     /// Evaluate the field as Burn tensor programs even on the CPU (no host fast path).
     #[arg(long)]
     tensor_path: bool,
+    /// Time gradients (forward + backward, both modes) instead of forward solves.
+    #[arg(long)]
+    gradients: bool,
 }
 
 fn list<T: std::str::FromStr>(s: &str, what: &str) -> anyhow::Result<Vec<T>> {
@@ -37,14 +43,20 @@ fn list<T: std::str::FromStr>(s: &str, what: &str) -> anyhow::Result<Vec<T>> {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let kind: DeviceKind = args.device.parse()?;
+    let batches = list::<usize>(&args.batches, "batch size")?;
+    if args.gradients {
+        let names = list::<String>(args.methods.as_deref().unwrap_or("radau5,backward-euler"), "method")?;
+        let rtols = list::<f64>(args.rtols.as_deref().unwrap_or("1e-4"), "rtol")?;
+        return super::bench_gradient::run(kind, &names, &rtols, &batches, args.repeats);
+    }
     let device = kind.open()?;
     let mech = rober::robertson();
     let field = MassActionField::new(&mech, &device);
     let (t_end, reference) = rober::REFERENCE[1];
-    for name in args.methods.split(',') {
-        let method = methods::by_name(name.trim())?;
-        for rtol in list::<f64>(&args.rtols, "rtol")? {
-            for batch in list::<usize>(&args.batches, "batch size")? {
+    for name in list::<String>(args.methods.as_deref().unwrap_or("radau5,esdirk4,bdf2"), "method")? {
+        let method = methods::by_name(&name)?;
+        for rtol in list::<f64>(args.rtols.as_deref().unwrap_or("1e-4,1e-6,1e-8"), "rtol")? {
+            for &batch in &batches {
                 let y0: Vec<f64> = (0..batch).flat_map(|_| mech.initial.clone()).collect();
                 let mut opts = SolveOptions::adaptive(rtol, rtol * 1e-4);
                 opts.host_fast_path = !args.tensor_path;

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod bench_gradient;
 pub mod generate;
 pub mod gradcheck;
 pub mod methods;
