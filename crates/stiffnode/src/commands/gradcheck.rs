@@ -5,20 +5,15 @@
 use anyhow::{Context, bail};
 use serde_json::json;
 use stiffnode_solvers::gradient::check::check_mechanism;
-use stiffnode_solvers::problems;
-use stiffnode_solvers::{DeviceKind, methods};
+use stiffnode_solvers::DeviceKind;
 
-use super::steps::StepArgs;
+use super::args::{ProblemArgs, StepArgs};
 
 /// Arguments of `stiffnode gradcheck`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Built-in problem (robertson, pollu) or the path of a mechanism .toml file.
-    #[arg(long)]
-    problem: String,
-    /// Method name (see `stiffnode methods`).
-    #[arg(long)]
-    method: String,
+    #[command(flatten)]
+    problem: ProblemArgs,
     /// End time [default: 1].
     #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
     t_end: f64,
@@ -36,11 +31,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let method = methods::by_name(&args.method)?;
-    let mech = problems::load(&args.problem)?;
-    if !(args.t_end.is_finite() && args.t_end > 0.0) {
-        bail!("invalid --t-end {}: must be finite and > 0", args.t_end);
-    }
+    let (method, mech) = args.problem.load(args.t_end)?;
     let opts = args.steps.options()?;
     let kind: DeviceKind = args.device.parse()?;
     let device = kind.open()?;

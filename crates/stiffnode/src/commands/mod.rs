@@ -1,5 +1,6 @@
-//! One module per subcommand.
+//! One module per subcommand, and the arguments they share.
 
+pub mod args;
 pub mod bench;
 pub mod bench_gradient;
 pub mod generate;
@@ -7,4 +8,3 @@ pub mod gradcheck;
 pub mod methods;
 pub mod solve;
 pub mod stability;
-pub mod steps;

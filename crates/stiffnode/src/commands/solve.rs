@@ -5,20 +5,16 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use serde_json::json;
-use stiffnode_solvers::problems::{self, MassActionField};
-use stiffnode_solvers::{DeviceKind, methods, output_times, solve};
+use stiffnode_solvers::problems::MassActionField;
+use stiffnode_solvers::{DeviceKind, output_times, solve};
 
-use super::steps::StepArgs;
+use super::args::{ProblemArgs, StepArgs};
 
 /// Arguments of `stiffnode solve`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Built-in problem (robertson, pollu) or the path of a mechanism .toml file.
-    #[arg(long)]
-    problem: String,
-    /// Method name (see `stiffnode methods`).
-    #[arg(long)]
-    method: String,
+    #[command(flatten)]
+    problem: ProblemArgs,
     /// End time (> 0; the solve starts at t = 0).
     #[arg(long, allow_hyphen_values = true)]
     t_end: f64,
@@ -39,11 +35,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let method = methods::by_name(&args.method)?;
-    let mech = problems::load(&args.problem)?;
-    if !(args.t_end.is_finite() && args.t_end > 0.0) {
-        bail!("invalid --t-end {}: must be finite and > 0", args.t_end);
-    }
+    let (method, mech) = args.problem.load(args.t_end)?;
     let opts = args.steps.options()?;
     let mut times = match &args.save_at {
         Some(spec) => output_times::parse(spec).context("--save-at")?,

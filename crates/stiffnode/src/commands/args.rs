@@ -1,7 +1,31 @@
-//! The step-control arguments that `solve` and `gradcheck` share.
+//! The arguments that `solve` and `gradcheck` share: the problem and method, and step control.
 
 use anyhow::bail;
-use stiffnode_solvers::SolveOptions;
+use stiffnode_solvers::problems::{self, Mechanism};
+use stiffnode_solvers::{Method, SolveOptions, methods};
+
+/// `--problem NAME|FILE --method NAME`.
+#[derive(clap::Args)]
+pub struct ProblemArgs {
+    /// Built-in problem (robertson, pollu) or the path of a mechanism .toml file.
+    #[arg(long)]
+    problem: String,
+    /// Method name (see `stiffnode methods`).
+    #[arg(long)]
+    method: String,
+}
+
+impl ProblemArgs {
+    /// The method and the mechanism, with `t_end` checked to be finite and positive.
+    pub fn load(&self, t_end: f64) -> anyhow::Result<(Method, Mechanism)> {
+        let method = methods::by_name(&self.method)?;
+        let mech = problems::load(&self.problem)?;
+        if !(t_end.is_finite() && t_end > 0.0) {
+            bail!("invalid --t-end {t_end}: must be finite and > 0");
+        }
+        Ok((method, mech))
+    }
+}
 
 /// `--steps N` or `--rtol R [--atol A]`, and `--max-steps`.
 #[derive(clap::Args)]
