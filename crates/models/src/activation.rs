@@ -1,0 +1,79 @@
+//! Activation functions with their derivatives, as tensor programs (the MLP's analytic
+//! Jacobian needs `σ'`).
+
+use std::f64::consts::{FRAC_2_SQRT_PI, SQRT_2};
+use std::str::FromStr;
+
+use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+/// A pointwise activation `σ`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    /// `x·Φ(x)`, the exact (erf) form (Hendrycks & Gimpel 2016).
+    Gelu,
+    /// `tanh x`.
+    Tanh,
+    /// `ln(1 + eˣ)`.
+    Softplus,
+    /// `max(x, 0)`.
+    Relu,
+    /// `x·sigmoid(x)` (SiLU).
+    Swish,
+}
+
+impl Activation {
+    /// Names as configuration files spell them.
+    pub const NAMES: [&'static str; 5] = ["gelu", "tanh", "softplus", "relu", "swish"];
+
+    /// `σ(x)`.
+    pub fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
+        match self {
+            Self::Gelu => x.clone() * phi(x),
+            Self::Tanh => x.tanh(),
+            Self::Softplus => softplus(x),
+            Self::Relu => x.clamp_min(0.0),
+            Self::Swish => x.clone() * burn::tensor::activation::sigmoid(x),
+        }
+    }
+
+    /// `σ'(x)`.
+    pub fn derivative<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
+        match self {
+            // Φ(x) + x·φ(x), φ(x) = e^{−x²/2}/√(2π).
+            Self::Gelu => phi(x.clone()) + x.clone() * x.clone().powi_scalar(2).mul_scalar(-0.5).exp().mul_scalar(FRAC_2_SQRT_PI / (2.0 * SQRT_2)),
+            Self::Tanh => x.tanh().powi_scalar(2).neg().add_scalar(1.0),
+            Self::Softplus => burn::tensor::activation::sigmoid(x),
+            Self::Relu => x.greater_elem(0.0).float(),
+            Self::Swish => {
+                let s = burn::tensor::activation::sigmoid(x.clone());
+                s.clone() + x * s.clone() * s.neg().add_scalar(1.0)
+            }
+        }
+    }
+}
+
+/// Standard normal CDF `Φ(x) = (1 + erf(x/√2))/2`.
+fn phi<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    x.div_scalar(SQRT_2).erf().add_scalar(1.0).mul_scalar(0.5)
+}
+
+/// `ln(1 + eˣ)` without overflow: `max(x, 0) + ln(1 + e^{−|x|})`.
+fn softplus<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    x.clone().clamp_min(0.0) + x.abs().neg().exp().add_scalar(1.0).log()
+}
+
+impl FromStr for Activation {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "gelu" => Ok(Self::Gelu),
+            "tanh" => Ok(Self::Tanh),
+            "softplus" => Ok(Self::Softplus),
+            "relu" => Ok(Self::Relu),
+            "swish" | "silu" => Ok(Self::Swish),
+            other => Err(format!("unknown activation '{other}' (known: {})", Self::NAMES.join(", "))),
+        }
+    }
+}

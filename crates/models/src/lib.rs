@@ -1,0 +1,10 @@
+//! stiffnode-models: the vector fields users train. An MLP with an analytic batched Jacobian
+//! and the state scaling of Kim et al. (2021), and mass-action kinetics with learnable `log10`
+//! rate constants (re-exported from the solvers crate, where mechanisms are compiled).
+
+pub mod activation;
+pub mod mlp;
+
+pub use activation::Activation;
+pub use mlp::{Mlp, MlpConfig};
+pub use stiffnode_solvers::problems::MassActionField;

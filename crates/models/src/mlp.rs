@@ -1,0 +1,113 @@
+//! A multilayer perceptron as a vector field `du/dt = NN(u)`, optionally with the scaling of
+//! Kim et al. (2021), `du/dt = NN(u/ŷ)·ŷ/t_scale` (ŷ the per-species maximum of the training
+//! data, t_scale its time span; DESIGN §6–7), and an analytic batched Jacobian
+//! `J = diag(ŷ/t_scale)·W_Lᵀ diag(σ'(z_{L−1}))…diag(σ'(z_1)) W_1ᵀ·diag(1/ŷ)` (DESIGN §4).
+
+use burn::module::{Module, Param};
+use burn::tensor::{Device, Tensor};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
+use stiffnode_solvers::VectorField;
+use stiffnode_solvers::field::from_host;
+
+use crate::activation::Activation;
+
+/// Architecture and initialization of an [`Mlp`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MlpConfig {
+    /// Widths of the hidden layers (input and output widths are the state dimension).
+    pub hidden: Vec<usize>,
+    /// Activation of the hidden layers (the output layer is linear).
+    pub activation: Activation,
+    /// Scale states by ŷ and time by t_scale (Kim et al. 2021).
+    #[serde(default)]
+    pub scaled: bool,
+}
+
+/// An MLP vector field; a Burn [`Module`] whose parameters are its weights and biases.
+#[derive(Module, Debug)]
+pub struct Mlp {
+    /// Weights `[in, out]` per layer (`z = xW + b`).
+    weights: Vec<Param<Tensor<2>>>,
+    biases: Vec<Param<Tensor<1>>>,
+    /// ŷ, `[1, d]` (ones when unscaled).
+    y_scale: Tensor<2>,
+    #[module(skip)]
+    activation: Activation,
+    #[module(skip)]
+    t_scale: f64,
+}
+
+impl Mlp {
+    /// A new MLP for states of dimension `dim`, with weights and biases drawn uniformly from
+    /// `±1/√fan_in` (the default of PyTorch's and Burn's linear layers) by a generator seeded
+    /// with `seed`. `scale` is `(ŷ, t_scale)`; it is used when `config.scaled`.
+    pub fn new(dim: usize, config: &MlpConfig, scale: Option<(&[f64], f64)>, seed: u64, device: &Device) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let widths: Vec<usize> = std::iter::once(dim).chain(config.hidden.iter().copied()).chain(std::iter::once(dim)).collect();
+        let mut weights = Vec::new();
+        let mut biases = Vec::new();
+        for w in widths.windows(2) {
+            let bound = 1.0 / (w[0] as f64).sqrt();
+            let mut draw = |n: usize| (0..n).map(|_| rng.random_range(-bound..bound)).collect::<Vec<f64>>();
+            weights.push(Param::from_tensor(from_host(draw(w[0] * w[1]), [w[0], w[1]], device)));
+            biases.push(Param::from_tensor(from_host(draw(w[1]), [w[1]], device)));
+        }
+        let (y_scale, t_scale) = match (config.scaled, scale) {
+            (true, Some((y, t))) => (y.to_vec(), t),
+            _ => (vec![1.0; dim], 1.0),
+        };
+        Self { weights, biases, y_scale: from_host(y_scale, [1, dim], device), activation: config.activation, t_scale }
+    }
+
+    /// Pre-activations of every layer for the scaled input `x = u/ŷ`.
+    fn layers(&self, y: Tensor<2>) -> Vec<Tensor<2>> {
+        let mut x = y / self.y_scale.clone();
+        let mut z = Vec::with_capacity(self.weights.len());
+        for (k, (w, b)) in self.weights.iter().zip(&self.biases).enumerate() {
+            let zk = x.matmul(w.val()) + b.val().unsqueeze_dim(0);
+            if k + 1 < self.weights.len() {
+                x = self.activation.apply(zk.clone());
+            } else {
+                x = zk.clone();
+            }
+            z.push(zk);
+        }
+        z
+    }
+}
+
+impl VectorField for Mlp {
+    fn dim(&self) -> usize {
+        self.y_scale.dims()[1]
+    }
+
+    fn device(&self) -> Device {
+        self.y_scale.device()
+    }
+
+    fn eval(&self, _t: &[f64], y: Tensor<2>) -> Tensor<2> {
+        let out = self.layers(y).pop().expect("at least one layer");
+        out * self.y_scale.clone().div_scalar(self.t_scale)
+    }
+
+    fn jacobian(&self, _t: &[f64], y: Tensor<2>) -> Tensor<3> {
+        let [rows, d] = y.dims();
+        let z = self.layers(y);
+        let mut jac: Option<Tensor<3>> = None;
+        for (k, w) in self.weights.iter().enumerate() {
+            let [fan_in, fan_out] = w.val().dims();
+            let wt = w.val().transpose().unsqueeze_dim::<3>(0);
+            let lin = match jac {
+                None => wt.expand([rows, fan_out, fan_in]),
+                Some(j) => wt.matmul(j),
+            };
+            jac = Some(if k + 1 < self.weights.len() { lin * self.activation.derivative(z[k].clone()).unsqueeze_dim(2) } else { lin });
+        }
+        let left = self.y_scale.clone().div_scalar(self.t_scale).reshape([1, d, 1]);
+        let right = self.y_scale.clone().recip().reshape([1, 1, d]);
+        jac.expect("at least one layer") * left * right
+    }
+}
