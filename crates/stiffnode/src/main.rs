@@ -1,4 +1,4 @@
-//! `stiffnode`: solve, inspect and (later) train neural ODEs on stiff chemical kinetics.
+//! `stiffnode`: train neural ODEs on stiff chemical kinetics, and solve, check and benchmark.
 
 mod alloc;
 mod commands;
@@ -25,6 +25,8 @@ enum Command {
     Stability(commands::stability::Args),
     /// Solve a built-in problem and print the final state and work counters.
     Solve(commands::solve::Args),
+    /// Train a model on a dataset (TOML configuration; see examples/).
+    Train(commands::train::Args),
     /// Check the solver's gradients against finite differences on a mechanism.
     Gradcheck(commands::gradcheck::Args),
     /// Generate a dataset from a mechanism at reference accuracy.
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
         Command::Methods(a) => commands::methods::run(a),
         Command::Stability(a) => commands::stability::run(a),
         Command::Solve(a) => commands::solve::run(a),
+        Command::Train(a) => commands::train::run(a),
         Command::Gradcheck(a) => commands::gradcheck::run(a),
         Command::Generate(a) => commands::generate::run(a),
         Command::Bench(a) => commands::bench::run(a),

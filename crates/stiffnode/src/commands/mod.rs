@@ -8,3 +8,4 @@ pub mod gradcheck;
 pub mod methods;
 pub mod solve;
 pub mod stability;
+pub mod train;

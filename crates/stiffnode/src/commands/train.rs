@@ -1,0 +1,115 @@
+//! `stiffnode train`: fit a model to a dataset as a TOML configuration describes, with a
+//! progress bar; the run directory receives the resolved configuration, `metrics.jsonl`,
+//! checkpoints (`checkpoints/last.ckpt`, `checkpoints/best.ckpt`) and `predictions.csv`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use stiffnode_solvers::dataset::{Dataset, Trajectory};
+use stiffnode_train::{TrainConfig, Trainer};
+
+/// Arguments of `stiffnode train`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Training configuration (TOML; see examples/).
+    #[arg(long, required_unless_present = "resume", conflicts_with = "resume")]
+    config: Option<PathBuf>,
+    /// Continue the run in this directory from its last checkpoint.
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    /// Run directory [default: runs/<config name>].
+    #[arg(long, conflicts_with = "resume")]
+    out: Option<PathBuf>,
+    /// Total epochs (with --resume: continue up to this epoch).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Device: cpu (f64) or wgpu (f32).
+    #[arg(long)]
+    device: Option<String>,
+    /// Integration method.
+    #[arg(long, conflicts_with = "resume")]
+    method: Option<String>,
+    /// Learning rate.
+    #[arg(long, conflicts_with = "resume")]
+    lr: Option<f64>,
+    /// Seed of initialization and mini-batch order.
+    #[arg(long, conflicts_with = "resume")]
+    seed: Option<u64>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let mut trainer = match (&args.config, &args.resume) {
+        (_, Some(dir)) => Trainer::resume(dir, args.epochs, args.device.clone()).with_context(|| format!("resuming {}", dir.display()))?,
+        (Some(file), None) => {
+            let text = file.display().to_string();
+            let mut config = TrainConfig::load(file)?;
+            override_config(&mut config, &args);
+            let config = TrainConfig::parse(&toml::to_string(&config)?, &text)?;
+            let stem = file.file_stem().map_or("run".into(), |s| s.to_string_lossy().to_string());
+            let out = args.out.clone().unwrap_or_else(|| Path::new("runs").join(stem));
+            Trainer::start(config, &text, &out)?
+        }
+        (None, None) => unreachable!("clap requires --config or --resume"),
+    };
+    let total = trainer.config.train.epochs;
+    let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(total as u64) };
+    bar.set_style(ProgressStyle::with_template("{bar:30} epoch {pos}/{len} {msg} [{per_sec}, ETA {eta}]").expect("valid template"));
+    bar.set_position(trainer.state.epoch as u64);
+    println!("training {} on {} → {}", trainer.config.data.dataset.display(), trainer.config.train.device, trainer.run.display());
+    trainer
+        .run(|m| {
+            let val = m.val_loss.map_or(String::new(), |v| format!(" val {v:.4e}"));
+            bar.set_message(format!("loss {:.4e}{val} |g| {:.2e}", m.loss, m.grad_norm));
+            bar.set_position(m.epoch as u64);
+        })
+        .with_context(|| format!("training run {}", trainer.run.display()))?;
+    bar.finish();
+    write_predictions(&trainer).with_context(|| format!("writing predictions in {}", trainer.run.display()))?;
+    let mae = trainer.normalized_mae()?;
+    println!(
+        "epoch {}: best loss {:.4e} (epoch {}), normalized MAE {mae:.3e}, {:.1} s",
+        trainer.state.epoch, trainer.state.best_loss, trainer.state.best_epoch, trainer.state.wall_s
+    );
+    Ok(())
+}
+
+fn override_config(config: &mut TrainConfig, args: &Args) {
+    if let Some(e) = args.epochs {
+        config.train.epochs = e;
+    }
+    if let Some(d) = &args.device {
+        config.train.device = d.clone();
+    }
+    if let Some(m) = &args.method {
+        config.solver.method = m.clone();
+    }
+    if let Some(lr) = args.lr {
+        config.train.lr = lr;
+    }
+    if let Some(s) = args.seed {
+        config.train.seed = s;
+    }
+}
+
+/// `predictions.csv`: the model's states for every trajectory at the data times, in the
+/// dataset format (so the dataset loader reads it).
+fn write_predictions(trainer: &Trainer) -> anyhow::Result<()> {
+    let data = &trainer.data;
+    let all: Vec<usize> = (0..data.states.len()).collect();
+    let pred = trainer.predict(&all)?;
+    let d = data.species.len();
+    let trajectories = all
+        .iter()
+        .map(|&k| {
+            let states = std::iter::once(data.states[k][0].clone()).chain(pred.iter().map(|p| p[k * d..(k + 1) * d].to_vec())).collect();
+            Trajectory { times: data.times.clone(), states }
+        })
+        .collect();
+    let csv = Dataset { species: data.species.clone(), trajectories }.to_csv();
+    std::fs::write(trainer.run.join("predictions.csv"), csv)?;
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! Checkpoints: the model and the optimizer (Burn's burnpack records) and the run state in one
+//! file, written atomically — to a temporary file in the same directory, flushed to disk, then
+//! renamed over the old one (POSIX rename replaces atomically) — so an interrupted write
+//! never leaves a corrupt or missing checkpoint. A truncated file is detected on load.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::error::TrainError;
+
+const MAGIC: &[u8; 8] = b"SNCKPT01";
+
+/// Where training stands after an epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunState {
+    /// Epochs completed.
+    pub epoch: usize,
+    /// Best validation loss so far (training loss without a validation set).
+    pub best_loss: f64,
+    /// Epoch of the best loss.
+    pub best_epoch: usize,
+    /// Total training wall time so far, seconds.
+    pub wall_s: f64,
+}
+
+/// `DIR/checkpoints/NAME.ckpt`.
+pub fn path(run: &Path, name: &str) -> PathBuf {
+    run.join("checkpoints").join(format!("{name}.ckpt"))
+}
+
+/// Write the checkpoint `name` of `run` atomically.
+pub fn save<M: Module>(run: &Path, name: &str, model: &M, optim: &ModuleOptimizer, state: &RunState) -> Result<(), TrainError> {
+    let target = path(run, name);
+    let dir = target.parent().expect("checkpoints directory");
+    std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
+    let model_bytes = model.clone().into_record().into_bytes().map_err(|e| TrainError::io(&target, format!("{e:?}")))?;
+    let optim_bytes = optim.into_bytes().map_err(|e| TrainError::io(&target, format!("{e:?}")))?;
+    let state_bytes = serde_json::to_vec(state).expect("run state serializes");
+    let tmp = target.with_extension("ckpt.tmp");
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(MAGIC)?;
+        for part in [&state_bytes[..], &model_bytes[..], &optim_bytes[..]] {
+            f.write_all(&(part.len() as u64).to_le_bytes())?;
+            f.write_all(part)?;
+        }
+        f.sync_all()?;
+        std::fs::rename(&tmp, &target)
+    };
+    write().map_err(|e| TrainError::io(&target, e))
+}
+
+/// Read checkpoint `name` of `run`: the model loaded into `model`, the optimizer state loaded
+/// into `optim` for training on `device` (`cpu` or `wgpu`), and the run state.
+pub fn load<M: Module>(run: &Path, name: &str, model: M, optim: ModuleOptimizer, device: &str) -> Result<(M, ModuleOptimizer, RunState), TrainError> {
+    let file = path(run, name);
+    let bytes = std::fs::read(&file).map_err(|e| TrainError::io(&file, format!("cannot read checkpoint: {e}")))?;
+    let bad = |what: &str| TrainError::io(&file, format!("not a valid checkpoint: {what}"));
+    if bytes.len() < 8 || &bytes[..8] != MAGIC {
+        return Err(bad("wrong header"));
+    }
+    let mut parts = Vec::with_capacity(3);
+    let mut at = 8;
+    for _ in 0..3 {
+        let len = bytes.get(at..at + 8).ok_or_else(|| bad("truncated"))?;
+        let len = u64::from_le_bytes(len.try_into().unwrap()) as usize;
+        parts.push(bytes.get(at + 8..at + 8 + len).ok_or_else(|| bad("truncated"))?);
+        at += 8 + len;
+    }
+    if at != bytes.len() {
+        return Err(bad("trailing bytes"));
+    }
+    let state: RunState = serde_json::from_slice(parts[0]).map_err(|e| bad(&format!("run state: {e}")))?;
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(parts[1].to_vec())).map_err(|e| bad(&format!("model: {e:?}")))?;
+    let model = model.try_load_record(record).map_err(|e| bad(&format!("model does not fit this configuration: {e:?}")))?;
+    let optim = on_default_device(device, || optim.from_bytes(Bytes::from_bytes_vec(parts[2].to_vec())))
+        .map_err(|e| bad(&format!("optimizer: {e:?}")))?;
+    Ok((model, optim, state))
+}
+
+/// Run `f` with Burn's default device set to the training device. Burn 0.22 materializes
+/// loaded optimizer state on `Device::default()` (wgpu when it is compiled in, in f32) and
+/// moves it to the parameters' device without converting its precision; with the default
+/// pointed at the training device (`BURN_DEVICE`), the state is restored exactly.
+fn on_default_device<T>(device: &str, f: impl FnOnce() -> T) -> T {
+    let backend = if device == "cpu" { "flex" } else { "wgpu" };
+    let before = std::env::var("BURN_DEVICE").ok();
+    // SAFETY: std's environment functions are serialized by its own lock; Burn reads the
+    // variable through them.
+    unsafe { std::env::set_var("BURN_DEVICE", backend) };
+    let out = f();
+    match before {
+        Some(v) => unsafe { std::env::set_var("BURN_DEVICE", v) },
+        None => unsafe { std::env::remove_var("BURN_DEVICE") },
+    }
+    out
+}

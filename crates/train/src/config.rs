@@ -1,0 +1,194 @@
+//! The TOML configuration of a training run. Unknown keys and wrong types are errors that name
+//! the file and the key (serde's `deny_unknown_fields`).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use stiffnode_models::MlpConfig;
+
+use crate::error::TrainError;
+
+/// A training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    pub data: DataConfig,
+    pub model: ModelConfig,
+    pub solver: SolverConfig,
+    pub train: TrainingConfig,
+}
+
+/// Where the data are.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// A dataset directory (`data.csv`, `meta.json`) written by `stiffnode generate`, relative
+    /// to the working directory.
+    pub dataset: PathBuf,
+    /// The mechanism whose species name the dataset's columns (built-in name or file).
+    pub mechanism: String,
+}
+
+/// The vector field to fit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ModelConfig {
+    /// A neural vector field.
+    Mlp(MlpConfig),
+    /// The mechanism's own kinetics with learnable `log10` rate constants.
+    MassAction {
+        /// Reaction indices (1-based, as in the mechanism file) or names; empty: all.
+        #[serde(default)]
+        learnable: Vec<String>,
+        /// Start each learnable rate constant at this factor times the mechanism's.
+        #[serde(default = "one")]
+        start_factor: f64,
+    },
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// How the model is integrated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SolverConfig {
+    /// Method name (see `stiffnode methods`).
+    pub method: String,
+    /// Adaptive steps: relative tolerance.
+    pub rtol: Option<f64>,
+    /// Adaptive steps: absolute tolerance [default: rtol·1e-2].
+    pub atol: Option<f64>,
+    /// Fixed steps per interval between data times (instead of tolerances).
+    pub steps: Option<usize>,
+    /// Limit on step attempts per solve.
+    #[serde(default = "max_steps")]
+    pub max_steps: usize,
+}
+
+fn max_steps() -> usize {
+    stiffnode_solvers::SolveOptions::DEFAULT_MAX_STEPS
+}
+
+/// The loss on scaled states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LossKind {
+    Mae,
+    Mse,
+}
+
+/// Optimizers from `burn-optim`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    Adam,
+    Adamw,
+}
+
+/// The optimization.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingConfig {
+    /// Total epochs.
+    pub epochs: usize,
+    /// Learning rate.
+    pub lr: f64,
+    /// Final learning rate of a cosine schedule (none: constant).
+    pub lr_final: Option<f64>,
+    #[serde(default = "adamw")]
+    pub optimizer: OptimizerKind,
+    /// Decoupled weight decay (AdamW).
+    #[serde(default)]
+    pub weight_decay: f64,
+    /// Clip the global gradient norm to this.
+    pub clip: Option<f64>,
+    #[serde(default = "mae")]
+    pub loss: LossKind,
+    /// Per-species loss weights (default 1).
+    pub weights: Option<Vec<f64>>,
+    /// Trajectories per mini-batch (0: all).
+    #[serde(default)]
+    pub batch_size: usize,
+    /// Stop when the validation loss has not improved for this many epochs (0: never).
+    #[serde(default)]
+    pub patience: usize,
+    /// Seed of initialization and mini-batch order.
+    #[serde(default)]
+    pub seed: u64,
+    /// Device: cpu or wgpu.
+    #[serde(default = "cpu")]
+    pub device: String,
+}
+
+fn adamw() -> OptimizerKind {
+    OptimizerKind::Adamw
+}
+fn mae() -> LossKind {
+    LossKind::Mae
+}
+fn cpu() -> String {
+    "cpu".into()
+}
+
+impl TrainConfig {
+    /// Read and check `path`.
+    pub fn load(path: &Path) -> Result<Self, TrainError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| TrainError::Config { file: file.clone(), what: format!("cannot read: {e}") })?;
+        Self::parse(&text, &file)
+    }
+
+    /// Parse TOML `text` (named `file` in errors) and check its values.
+    pub fn parse(text: &str, file: &str) -> Result<Self, TrainError> {
+        let bad = |what: String| TrainError::Config { file: file.to_string(), what };
+        let config: Self = toml::from_str(text).map_err(|e| bad(e.message().to_string() + &location(text, e.span())))?;
+        let t = &config.train;
+        if t.epochs == 0 {
+            return Err(bad("train.epochs must be at least 1".into()));
+        }
+        if !(t.lr.is_finite() && t.lr > 0.0) {
+            return Err(bad(format!("train.lr = {} must be > 0", t.lr)));
+        }
+        if let Some(c) = t.clip {
+            if !(c.is_finite() && c > 0.0) {
+                return Err(bad(format!("train.clip = {c} must be > 0")));
+            }
+        }
+        let s = &config.solver;
+        stiffnode_solvers::methods::by_name(&s.method).map_err(|e| bad(format!("solver.method: {e}")))?;
+        match (s.steps, s.rtol) {
+            (Some(_), Some(_)) => return Err(bad("solver: give steps or rtol, not both".into())),
+            (Some(0), _) => return Err(bad("solver.steps must be at least 1".into())),
+            (None, Some(r)) if !(r.is_finite() && r > 0.0) => return Err(bad(format!("solver.rtol = {r} must be > 0"))),
+            _ => {}
+        }
+        Ok(config)
+    }
+
+    /// The solve options the solver section asks for.
+    pub fn solve_options(&self) -> stiffnode_solvers::SolveOptions {
+        let s = &self.solver;
+        let mut opts = match s.steps {
+            Some(n) => stiffnode_solvers::SolveOptions::fixed(n),
+            None => {
+                let rtol = s.rtol.unwrap_or(1e-6);
+                stiffnode_solvers::SolveOptions::adaptive(rtol, s.atol.unwrap_or(rtol * 1e-2))
+            }
+        };
+        opts.max_steps = s.max_steps;
+        opts
+    }
+}
+
+/// ` at line L, column C: `<the line>`` for a byte span in `text`.
+fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    span.map_or_else(String::new, |r| {
+        let before = &text[..r.start.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |p| p + 1) + 1;
+        let source = text.lines().nth(line - 1).unwrap_or_default().trim();
+        format!(" at line {line}, column {column}: `{source}`")
+    })
+}

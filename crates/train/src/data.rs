@@ -1,0 +1,86 @@
+//! Training data: a dataset directory (`data.csv`, and `meta.json` for the train/validation
+//! split), checked against the mechanism's species, with the per-species scale ŷ and the
+//! time span that scaled losses and scaled models use.
+
+use std::path::Path;
+
+use stiffnode_solvers::dataset::{self, DatasetError};
+
+/// Trajectories that share one time grid, split for training and validation.
+#[derive(Debug, Clone)]
+pub struct TrainingData {
+    /// Species, in column order.
+    pub species: Vec<String>,
+    /// The shared times; the first is the initial time.
+    pub times: Vec<f64>,
+    /// States per trajectory per time (`[trajectory][time][species]`).
+    pub states: Vec<Vec<Vec<f64>>>,
+    /// Trajectory indices used for training.
+    pub train: Vec<usize>,
+    /// Trajectory indices held out for validation.
+    pub validation: Vec<usize>,
+    /// ŷ: per-species maximum of |y| over the training trajectories (1 where that is 0).
+    pub scale: Vec<f64>,
+}
+
+impl TrainingData {
+    /// Load `dir/data.csv` (columns `trajectory,t,<species>`) and the split in
+    /// `dir/meta.json` if there is one (otherwise every trajectory trains).
+    pub fn load(dir: &Path, species: &[String]) -> Result<Self, DatasetError> {
+        let csv = dir.join("data.csv");
+        let data = dataset::load(&csv, species)?;
+        let file = csv.display().to_string();
+        let times = data.trajectories[0].times.clone();
+        if let Some(k) = data.trajectories.iter().position(|tr| tr.times != times) {
+            return Err(DatasetError { file, line: 0, column: 0, what: format!("trajectory {k} has other times than trajectory 0: training needs one shared time grid") });
+        }
+        if times.len() < 2 {
+            return Err(DatasetError { file, line: 0, column: 0, what: "at least two times are needed (the initial state and one target)".into() });
+        }
+        let n = data.trajectories.len();
+        let (train, validation) = split(&dir.join("meta.json"), n)?;
+        let d = species.len();
+        let scale = (0..d)
+            .map(|i| train.iter().flat_map(|&k| data.trajectories[k].states.iter().map(move |s| s[i].abs())).fold(0.0, f64::max))
+            .map(|m| if m > 0.0 { m } else { 1.0 })
+            .collect();
+        let states = data.trajectories.into_iter().map(|tr| tr.states).collect();
+        Ok(Self { species: species.to_vec(), times, states, train, validation, scale })
+    }
+
+    /// The time span `t_end − t_0` (the time scale of scaled models).
+    pub fn span(&self) -> f64 {
+        self.times[self.times.len() - 1] - self.times[0]
+    }
+
+    /// Initial states of trajectories `ids`, `ids.len()·d` values.
+    pub fn initial(&self, ids: &[usize]) -> Vec<f64> {
+        ids.iter().flat_map(|&k| self.states[k][0].clone()).collect()
+    }
+
+    /// Targets at output time `j` (data time `j + 1`) for trajectories `ids`, `ids.len()·d`.
+    pub fn target(&self, ids: &[usize], j: usize) -> Vec<f64> {
+        ids.iter().flat_map(|&k| self.states[k][j + 1].clone()).collect()
+    }
+}
+
+/// `split.train` and `split.validation` from `meta.json`, or all trajectories for training.
+fn split(meta: &Path, n: usize) -> Result<(Vec<usize>, Vec<usize>), DatasetError> {
+    let all = || ((0..n).collect(), Vec::new());
+    let Ok(text) = std::fs::read_to_string(meta) else { return Ok(all()) };
+    let file = meta.display().to_string();
+    let bad = |what: String| DatasetError { file: file.clone(), line: 0, column: 0, what };
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let ids = |key: &str| -> Result<Vec<usize>, DatasetError> {
+        match &v["split"][key] {
+            serde_json::Value::Null => Ok(Vec::new()),
+            serde_json::Value::Array(a) => a
+                .iter()
+                .map(|x| x.as_u64().map(|k| k as usize).filter(|&k| k < n).ok_or_else(|| bad(format!("split.{key}: {x} is not a trajectory index below {n}"))))
+                .collect(),
+            other => Err(bad(format!("split.{key}: {other} is not a list"))),
+        }
+    };
+    let (train, validation) = (ids("train")?, ids("validation")?);
+    Ok(if train.is_empty() { all() } else { (train, validation) })
+}

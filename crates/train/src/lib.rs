@@ -1,0 +1,17 @@
+//! stiffnode-train: fit a vector field to trajectory data through the implicit solvers' exact
+//! gradients. A run is a TOML [`config`]; [`Trainer`] runs epochs of mini-batches, writes
+//! `metrics.jsonl` and atomic checkpoints, and resumes from them.
+
+pub mod checkpoint;
+pub mod clip;
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod loss;
+pub mod model;
+pub mod trainer;
+
+pub use config::TrainConfig;
+pub use error::TrainError;
+pub use model::Model;
+pub use trainer::{EpochMetrics, Trainer};

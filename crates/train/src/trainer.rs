@@ -1,0 +1,262 @@
+//! The training loop: epochs of mini-batches over trajectories; each batch is one batched
+//! solve recorded for autodiff (`gradient::solve_recorded`), a loss on scaled states, the
+//! global-norm clip and an optimizer step. Every epoch appends a line to `metrics.jsonl` and
+//! writes the `last` checkpoint (and `best` when the validation loss improves). Mini-batch
+//! order comes from a generator seeded by `seed` and the epoch, so a resumed run repeats the
+//! uninterrupted run's losses exactly.
+
+use std::f64::consts::PI;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use serde::Serialize;
+use stiffnode_solvers::field::{from_host, to_host};
+use stiffnode_solvers::gradient::solve_recorded;
+use stiffnode_solvers::problems::{self, Mechanism};
+use stiffnode_solvers::{DeviceKind, Method, SolveError, SolveOptions, Stats, methods, solve};
+
+use crate::checkpoint::{self, RunState};
+use crate::clip::clip;
+use crate::config::{OptimizerKind, TrainConfig};
+use crate::data::TrainingData;
+use crate::error::TrainError;
+use crate::loss::Loss;
+use crate::model::Model;
+
+/// One line of `metrics.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EpochMetrics {
+    pub epoch: usize,
+    /// Mean training loss over the epoch's batches.
+    pub loss: f64,
+    /// Validation loss (null without a validation set).
+    pub val_loss: Option<f64>,
+    /// Global gradient norm of the epoch's last batch, before clipping.
+    pub grad_norm: f64,
+    pub lr: f64,
+    /// Seconds since the run started (resumes included).
+    pub wall_s: f64,
+    /// Solver work of the epoch's training solves.
+    pub steps: usize,
+    pub rejected: usize,
+    pub newton_iterations: usize,
+    pub jacobian_evaluations: usize,
+}
+
+/// A training run in a run directory.
+pub struct Trainer {
+    pub config: TrainConfig,
+    pub run: PathBuf,
+    pub data: TrainingData,
+    pub mechanism: Mechanism,
+    pub model: Model,
+    pub state: RunState,
+    method: Method,
+    opts: SolveOptions,
+    device: Device,
+    optim: ModuleOptimizer,
+    loss: Loss,
+}
+
+impl Trainer {
+    /// Start a new run in `run` (which must not hold one) from `config` (read from `file`).
+    pub fn start(config: TrainConfig, file: &str, run: &Path) -> Result<Self, TrainError> {
+        if checkpoint::path(run, "last").exists() {
+            return Err(TrainError::io(run, "already holds a training run: resume it with --resume, or choose another --out"));
+        }
+        std::fs::create_dir_all(run).map_err(|e| TrainError::io(run, e))?;
+        let text = toml::to_string(&config).expect("configuration serializes");
+        std::fs::write(run.join("config.toml"), text).map_err(|e| TrainError::io(&run.join("config.toml"), e))?;
+        let _ = std::fs::remove_file(run.join("metrics.jsonl"));
+        let state = RunState { epoch: 0, best_loss: f64::INFINITY, best_epoch: 0, wall_s: 0.0 };
+        Self::build(config, file, run, state)
+    }
+
+    /// Resume the run in `run` from its `last` checkpoint; `epochs` (if given) replaces the
+    /// total epoch count and `device` the device.
+    pub fn resume(run: &Path, epochs: Option<usize>, device: Option<String>) -> Result<Self, TrainError> {
+        let file = run.join("config.toml");
+        let mut config = TrainConfig::load(&file)?;
+        if let Some(e) = epochs {
+            config.train.epochs = e;
+        }
+        if let Some(d) = device {
+            config.train.device = d;
+        }
+        let mut t = Self::build(config, &file.display().to_string(), run, RunState { epoch: 0, best_loss: f64::INFINITY, best_epoch: 0, wall_s: 0.0 })?;
+        let (model, optim, state) = checkpoint::load(run, "last", t.model.clone(), t.optim.clone(), &t.config.train.device)?;
+        (t.model, t.optim, t.state) = (model, optim, state);
+        t.truncate_metrics()?;
+        Ok(t)
+    }
+
+    fn build(config: TrainConfig, file: &str, run: &Path, state: RunState) -> Result<Self, TrainError> {
+        let bad = |what: String| TrainError::Config { file: file.to_string(), what };
+        let mechanism = problems::load(&config.data.mechanism)?;
+        let data = TrainingData::load(&config.data.dataset, &mechanism.species)?;
+        if let Some(w) = &config.train.weights {
+            if w.len() != data.species.len() || w.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
+                return Err(bad(format!("train.weights: {} non-negative numbers expected (one per species), got {w:?}", data.species.len())));
+            }
+        }
+        let kind: DeviceKind = config.train.device.parse().map_err(|e: SolveError| bad(format!("train.device: {e}")))?;
+        let device = kind.open().map_err(|e| TrainError::Solve { epoch: state.epoch, source: e })?.autodiff();
+        let model = Model::new(&config.model, &mechanism, &data, config.train.seed, &device, file)?;
+        let method = methods::by_name(&config.solver.method).map_err(|e| bad(format!("solver.method: {e}")))?;
+        let t = &config.train;
+        let optim = match t.optimizer {
+            OptimizerKind::Adam => AdamConfig::new().with_epsilon(1e-8).init(),
+            OptimizerKind::Adamw => AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(t.weight_decay as f32).init(),
+        };
+        let loss = Loss::new(t.loss, &data.scale, t.weights.as_deref(), &device);
+        let opts = config.solve_options();
+        Ok(Self { config, run: run.to_path_buf(), data, mechanism, model, state, method, opts, device, optim, loss })
+    }
+
+    /// Learning rate at epoch `e` (1-based): constant, or cosine from `lr` to `lr_final`.
+    pub fn lr(&self, e: usize) -> f64 {
+        let t = &self.config.train;
+        match t.lr_final {
+            None => t.lr,
+            Some(f) => f + 0.5 * (t.lr - f) * (1.0 + (PI * (e - 1) as f64 / t.epochs.max(2).saturating_sub(1) as f64).cos()),
+        }
+    }
+
+    /// Run epochs until the configured total (or early stopping), calling `on_epoch` after each.
+    pub fn run(&mut self, mut on_epoch: impl FnMut(&EpochMetrics)) -> Result<(), TrainError> {
+        while self.state.epoch < self.config.train.epochs {
+            let m = self.epoch()?;
+            on_epoch(&m);
+            let p = self.config.train.patience;
+            if p > 0 && self.state.epoch - self.state.best_epoch >= p {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// One epoch: train, validate, log, checkpoint.
+    pub fn epoch(&mut self) -> Result<EpochMetrics, TrainError> {
+        let start = Instant::now();
+        let e = self.state.epoch + 1;
+        let lr = self.lr(e);
+        let mut ids = self.data.train.clone();
+        ids.shuffle(&mut StdRng::seed_from_u64(self.config.train.seed.wrapping_mul(1_000_003).wrapping_add(e as u64)));
+        let size = if self.config.train.batch_size == 0 { ids.len() } else { self.config.train.batch_size };
+        let (mut total, mut grad_norm, mut work) = (0.0, 0.0, Stats::default());
+        for batch in ids.chunks(size) {
+            let (loss, norm, stats) = self.step(batch, lr).map_err(|source| TrainError::Solve { epoch: e, source })?;
+            total += loss * batch.len() as f64;
+            grad_norm = norm;
+            work.steps += stats.steps;
+            work.rejected += stats.rejected;
+            work.newton_iterations += stats.newton_iterations;
+            work.jacobian_evaluations += stats.jacobian_evaluations;
+        }
+        let loss = total / ids.len() as f64;
+        let val_loss = if self.data.validation.is_empty() {
+            None
+        } else {
+            Some(self.evaluate(&self.data.validation.clone()).map_err(|source| TrainError::Solve { epoch: e, source })?)
+        };
+        self.state.epoch = e;
+        self.state.wall_s += start.elapsed().as_secs_f64();
+        let m = EpochMetrics {
+            epoch: e,
+            loss,
+            val_loss,
+            grad_norm,
+            lr,
+            wall_s: self.state.wall_s,
+            steps: work.steps,
+            rejected: work.rejected,
+            newton_iterations: work.newton_iterations,
+            jacobian_evaluations: work.jacobian_evaluations,
+        };
+        let watched = val_loss.unwrap_or(loss);
+        let improved = watched < self.state.best_loss;
+        if improved {
+            (self.state.best_loss, self.state.best_epoch) = (watched, e);
+        }
+        self.append_metrics(&m)?;
+        checkpoint::save(&self.run, "last", &self.model, &self.optim, &self.state)?;
+        if improved {
+            checkpoint::save(&self.run, "best", &self.model, &self.optim, &self.state)?;
+        }
+        Ok(m)
+    }
+
+    /// One optimizer step on the trajectories `ids`: loss, gradient norm, solver work.
+    fn step(&mut self, ids: &[usize], lr: f64) -> Result<(f64, f64, Stats), SolveError> {
+        let d = self.data.species.len();
+        let y0 = from_host(self.data.initial(ids), [ids.len(), d], &self.device);
+        let rec = solve_recorded(&self.model, &self.method, y0, self.data.times[0], &self.data.times[1..], &self.opts)?;
+        let targets: Vec<Vec<f64>> = (0..self.data.times.len() - 1).map(|j| self.data.target(ids, j)).collect();
+        let loss = self.loss.eval(&rec.states, &targets);
+        let value = to_host(loss.clone().without_autodiff())[0];
+        let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        stiffnode_solvers::gradient::check_finite(&self.model, &grads)?;
+        let norm = clip(&self.model, &mut grads, self.config.train.clip);
+        self.model = self.optim.step(lr, self.model.clone(), grads);
+        Ok((value, norm, rec.trajectory.solution.stats))
+    }
+
+    /// Predicted states of trajectories `ids` at the data times after the first,
+    /// `[time][trajectory·d]`, without recording.
+    pub fn predict(&self, ids: &[usize]) -> Result<Vec<Vec<f64>>, SolveError> {
+        let plain = self.model.valid();
+        Ok(solve(&plain, &self.method, &self.data.initial(ids), self.data.times[0], &self.data.times[1..], &self.opts)?.states)
+    }
+
+    /// The loss of the current model on trajectories `ids`.
+    pub fn evaluate(&self, ids: &[usize]) -> Result<f64, SolveError> {
+        let d = self.data.species.len();
+        let pred = self.predict(ids)?;
+        let device = self.device.clone();
+        let pred: Vec<Tensor<2>> = pred.into_iter().map(|p| from_host(p, [ids.len(), d], &device)).collect();
+        let targets: Vec<Vec<f64>> = (0..self.data.times.len() - 1).map(|j| self.data.target(ids, j)).collect();
+        Ok(to_host(self.loss.eval(&pred, &targets).without_autodiff())[0])
+    }
+
+    /// Normalized MAE `mean |y − y_data|/ŷ` over all trajectories, times and species.
+    pub fn normalized_mae(&self) -> Result<f64, SolveError> {
+        let all: Vec<usize> = (0..self.data.states.len()).collect();
+        let pred = self.predict(&all)?;
+        let d = self.data.species.len();
+        let (mut sum, mut n) = (0.0, 0usize);
+        for (j, p) in pred.iter().enumerate() {
+            for (k, v) in p.iter().enumerate() {
+                sum += (v - self.data.states[k / d][j + 1][k % d]).abs() / self.data.scale[k % d];
+                n += 1;
+            }
+        }
+        Ok(sum / n as f64)
+    }
+
+    /// Drop metric lines of epochs after the checkpoint (an interruption between logging and
+    /// checkpointing leaves one), so that the resumed run appends where the checkpoint is.
+    fn truncate_metrics(&self) -> Result<(), TrainError> {
+        let path = self.run.join("metrics.jsonl");
+        let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+        let keep: String = text
+            .lines()
+            .filter(|l| serde_json::from_str::<serde_json::Value>(l).ok().and_then(|v| v["epoch"].as_u64()).is_some_and(|e| e as usize <= self.state.epoch))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let tmp = path.with_extension("jsonl.tmp");
+        std::fs::write(&tmp, keep).and_then(|_| std::fs::rename(&tmp, &path)).map_err(|e| TrainError::io(&path, e))
+    }
+
+    fn append_metrics(&self, m: &EpochMetrics) -> Result<(), TrainError> {
+        let path = self.run.join("metrics.jsonl");
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(|e| TrainError::io(&path, e))?;
+        writeln!(f, "{}", serde_json::to_string(m).expect("metrics serialize")).map_err(|e| TrainError::io(&path, e))
+    }
+}

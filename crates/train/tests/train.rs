@@ -1,0 +1,147 @@
+//! Training runs: the loss goes down, a resumed run repeats the uninterrupted one exactly, an
+//! interrupted checkpoint write leaves the last checkpoint intact, bad configurations are
+//! clear errors.
+
+use std::path::{Path, PathBuf};
+
+use stiffnode_train::{TrainConfig, TrainError, Trainer};
+
+fn datasets() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets")
+}
+
+/// Mass-action ROBER with learnable rates started a factor 3 off, on the multi-trajectory set.
+fn rates_config(epochs: usize) -> String {
+    format!(
+        r#"
+[data]
+dataset = "{}"
+mechanism = "robertson"
+[model]
+kind = "mass-action"
+start_factor = 3.0
+[solver]
+method = "radau5"
+rtol = 1e-6
+atol = 1e-10
+[train]
+epochs = {epochs}
+lr = 0.05
+optimizer = "adam"
+batch_size = 16
+seed = 3
+"#,
+        datasets().join("robertson-multi").display()
+    )
+}
+
+fn mlp_config(epochs: usize) -> String {
+    format!(
+        r#"
+[data]
+dataset = "{}"
+mechanism = "robertson"
+[model]
+kind = "mlp"
+hidden = [5, 5]
+activation = "gelu"
+scaled = true
+[solver]
+method = "esdirk4"
+rtol = 1e-5
+atol = 1e-9
+[train]
+epochs = {epochs}
+lr = 0.01
+seed = 1
+"#,
+        datasets().join("robertson").display()
+    )
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("stiffnode-train-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn losses(run: &Path) -> Vec<f64> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"].as_f64().unwrap())
+        .collect()
+}
+
+fn train(text: &str, run: &Path) -> Trainer {
+    let mut t = Trainer::start(TrainConfig::parse(text, "test.toml").unwrap(), "test.toml", run).unwrap();
+    t.run(|_| {}).unwrap();
+    t
+}
+
+#[test]
+fn short_runs_lower_the_loss() {
+    // Rate constants a factor 3 off converge fast; a fresh MLP moves slowly at first.
+    for (name, text, factor) in [("rates", rates_config(8), 0.5), ("mlp", mlp_config(15), 0.98)] {
+        let run = scratch(name);
+        train(&text, &run);
+        let l = losses(&run);
+        println!("{name}: {l:?}");
+        assert!(l[l.len() - 1] < factor * l[0], "{name}: loss did not go down: {l:?}");
+        assert!(run.join("checkpoints/last.ckpt").is_file() && run.join("checkpoints/best.ckpt").is_file());
+        std::fs::remove_dir_all(&run).unwrap();
+    }
+}
+
+#[test]
+fn resume_repeats_the_uninterrupted_losses_exactly() {
+    let (straight, split) = (scratch("straight"), scratch("split"));
+    train(&rates_config(6), &straight);
+    train(&rates_config(3), &split);
+    let mut resumed = Trainer::resume(&split, Some(6), None).unwrap();
+    resumed.run(|_| {}).unwrap();
+    assert_eq!(losses(&straight), losses(&split));
+    assert_eq!(losses(&split).len(), 6);
+    for d in [straight, split] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[test]
+fn interrupted_checkpoint_write_keeps_the_last_checkpoint() {
+    let run = scratch("interrupt");
+    train(&rates_config(2), &run);
+    let last = run.join("checkpoints/last.ckpt");
+    let good = std::fs::read(&last).unwrap();
+    // A write interrupted before its rename leaves only the temporary file behind.
+    std::fs::write(run.join("checkpoints/last.ckpt.tmp"), &good[..good.len() / 2]).unwrap();
+    let mut t = Trainer::resume(&run, Some(3), None).unwrap();
+    assert_eq!(t.state.epoch, 2);
+    t.run(|_| {}).unwrap();
+    assert_eq!(Trainer::resume(&run, None, None).unwrap().state.epoch, 3);
+    // A checkpoint cut short (a copy gone wrong) is refused with a clear error, not loaded.
+    std::fs::write(&last, &good[..good.len() - 10]).unwrap();
+    let err = Trainer::resume(&run, None, None).err().expect("truncated checkpoint must fail").to_string();
+    assert!(err.contains("last.ckpt") && err.contains("truncated"), "{err}");
+    std::fs::remove_dir_all(&run).unwrap();
+}
+
+#[test]
+fn bad_configurations_are_clear_errors() {
+    let good = mlp_config(1);
+    let cases = [
+        (good.replace("lr = 0.01", "lr = 0.01\nlearning_rate = 3"), "learning_rate"),
+        (good.replace("epochs = 1", "epochs = \"many\""), "epochs"),
+        (good.replace("esdirk4", "rk99"), "unknown method 'rk99'"),
+        (good.replace("activation = \"gelu\"", "activation = \"sigmoidish\""), "sigmoidish"),
+    ];
+    for (text, needle) in cases {
+        let err = TrainConfig::parse(&text, "bad.toml").err().expect("must fail").to_string();
+        assert!(err.contains("bad.toml") && err.contains(needle), "'{err}' should name bad.toml and '{needle}'");
+    }
+    let missing = good.replace("datasets/robertson", "datasets/nowhere");
+    let run = scratch("missing");
+    let err = Trainer::start(TrainConfig::parse(&missing, "m.toml").unwrap(), "m.toml", &run).err().expect("missing dataset");
+    assert!(matches!(err, TrainError::Dataset(_)) && err.to_string().contains("nowhere"), "{err}");
+    let _ = std::fs::remove_dir_all(&run);
+}
