@@ -155,3 +155,49 @@ fn gradcheck_rejects_bad_input_in_one_line() {
     fails_with(&["gradcheck", "--problem", "robertson", "--method", "radau5", "--t-end", "-1"], "--t-end");
     fails_with(&["gradcheck", "--problem", "robertson", "--method", "radau5", "--steps", "0"], "--steps");
 }
+
+#[test]
+fn train_writes_a_run_directory_and_resumes_it() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let out = std::env::temp_dir().join(format!("stiffnode-cli-train-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let config = format!("{root}/examples/robertson.toml");
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_stiffnode")).current_dir(root).args(args).output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    run(&["train", "--config", &config, "--epochs", "3", "--out", out.to_str().unwrap(), "--quiet"]);
+    for file in ["config.toml", "metrics.jsonl", "predictions.csv", "checkpoints/last.ckpt", "checkpoints/best.ckpt"] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    run(&["train", "--resume", out.to_str().unwrap(), "--epochs", "5", "--quiet"]);
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let epochs: Vec<u64> = metrics.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["epoch"].as_u64().unwrap()).collect();
+    assert_eq!(epochs, [1, 2, 3, 4, 5]);
+    // Starting a new run over an existing one is refused.
+    fails_with(&["train", "--config", &config, "--out", out.to_str().unwrap()], "already holds a training run");
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn train_rejects_bad_configurations_in_one_line() {
+    let dir = std::env::temp_dir().join(format!("stiffnode-cli-badcfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/robertson.toml")).unwrap();
+    for (i, (text, needle)) in [
+        (good.replace("lr = 0.005", "lr = 0.005\nmomentum = 0.9"), "momentum"),
+        (good.replace("epochs = 1000", "epochs = -3"), "epochs"),
+        (good.replace("radau5", "radau9"), "unknown method 'radau9'"),
+        (good.replace("datasets/robertson\"", "datasets/none\""), "datasets/none"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let file = dir.join(format!("bad{i}.toml"));
+        std::fs::write(&file, text).unwrap();
+        fails_with(&["train", "--config", file.to_str().unwrap(), "--out", dir.join("run").to_str().unwrap()], needle);
+    }
+    fails_with(&["train", "--config", "nowhere.toml"], "nowhere.toml");
+    fails_with(&["train", "--resume", "/nonexistent/run"], "/nonexistent/run");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -225,6 +225,14 @@ impl Trainer {
         Ok(to_host(self.loss.eval(&pred, &targets).without_autodiff())[0])
     }
 
+    /// The rate constants of a mass-action model (all reactions, learned or fixed).
+    pub fn rate_constants(&self) -> Option<Vec<f64>> {
+        match &self.model {
+            Model::MassAction(m) => Some(to_host(m.rates().without_autodiff())),
+            Model::Mlp(_) => None,
+        }
+    }
+
     /// Normalized MAE `mean |y − y_data|/ŷ` over all trajectories, times and species.
     pub fn normalized_mae(&self) -> Result<f64, SolveError> {
         let all: Vec<usize> = (0..self.data.states.len()).collect();

@@ -69,6 +69,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("training run {}", trainer.run.display()))?;
     bar.finish();
     write_predictions(&trainer).with_context(|| format!("writing predictions in {}", trainer.run.display()))?;
+    if let Some(k) = trainer.rate_constants() {
+        for (j, (k, r)) in k.iter().zip(&trainer.mechanism.reactions).enumerate() {
+            let name = r.name.clone().unwrap_or_else(|| format!("reaction {}", j + 1));
+            println!("  k[{name}] = {k:.6e}  (mechanism file: {:.6e}, ratio {:.4})", r.rate, k / r.rate);
+        }
+    }
     let mae = trainer.normalized_mae()?;
     println!(
         "epoch {}: best loss {:.4e} (epoch {}), normalized MAE {mae:.3e}, {:.1} s",
