@@ -151,10 +151,10 @@ impl TrainConfig {
         if !(t.lr.is_finite() && t.lr > 0.0) {
             return Err(bad(format!("train.lr = {} must be > 0", t.lr)));
         }
-        if let Some(c) = t.clip {
-            if !(c.is_finite() && c > 0.0) {
-                return Err(bad(format!("train.clip = {c} must be > 0")));
-            }
+        if let Some(c) = t.clip
+            && !(c.is_finite() && c > 0.0)
+        {
+            return Err(bad(format!("train.clip = {c} must be > 0")));
         }
         let s = &config.solver;
         stiffnode_solvers::methods::by_name(&s.method).map_err(|e| bad(format!("solver.method: {e}")))?;

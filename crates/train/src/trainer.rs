@@ -101,10 +101,10 @@ impl Trainer {
         let bad = |what: String| TrainError::Config { file: file.to_string(), what };
         let mechanism = problems::load(&config.data.mechanism)?;
         let data = TrainingData::load(&config.data.dataset, &mechanism.species)?;
-        if let Some(w) = &config.train.weights {
-            if w.len() != data.species.len() || w.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
-                return Err(bad(format!("train.weights: {} non-negative numbers expected (one per species), got {w:?}", data.species.len())));
-            }
+        if let Some(w) = &config.train.weights
+            && (w.len() != data.species.len() || w.iter().any(|v| !(v.is_finite() && *v >= 0.0)))
+        {
+            return Err(bad(format!("train.weights: {} non-negative numbers expected (one per species), got {w:?}", data.species.len())));
         }
         let kind: DeviceKind = config.train.device.parse().map_err(|e: SolveError| bad(format!("train.device: {e}")))?;
         let device = kind.open().map_err(|e| TrainError::Solve { epoch: state.epoch, source: e })?.autodiff();

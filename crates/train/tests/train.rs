@@ -136,7 +136,7 @@ fn bad_configurations_are_clear_errors() {
         (good.replace("activation = \"gelu\"", "activation = \"sigmoidish\""), "sigmoidish"),
     ];
     for (text, needle) in cases {
-        let err = TrainConfig::parse(&text, "bad.toml").err().expect("must fail").to_string();
+        let err = TrainConfig::parse(&text, "bad.toml").expect_err("must fail").to_string();
         assert!(err.contains("bad.toml") && err.contains(needle), "'{err}' should name bad.toml and '{needle}'");
     }
     let missing = good.replace("datasets/robertson", "datasets/nowhere");
