@@ -27,6 +27,8 @@ enum Command {
     Solve(commands::solve::Args),
     /// Train a model on a dataset (TOML configuration; see examples/).
     Train(commands::train::Args),
+    /// A trained model's states at chosen times (CSV).
+    Predict(commands::predict::Args),
     /// Check the solver's gradients against finite differences on a mechanism.
     Gradcheck(commands::gradcheck::Args),
     /// Generate a dataset from a mechanism at reference accuracy.
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
         Command::Stability(a) => commands::stability::run(a),
         Command::Solve(a) => commands::solve::run(a),
         Command::Train(a) => commands::train::run(a),
+        Command::Predict(a) => commands::predict::run(a),
         Command::Gradcheck(a) => commands::gradcheck::run(a),
         Command::Generate(a) => commands::generate::run(a),
         Command::Bench(a) => commands::bench::run(a),

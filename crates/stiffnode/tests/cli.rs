@@ -174,6 +174,15 @@ fn train_writes_a_run_directory_and_resumes_it() {
     let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
     let epochs: Vec<u64> = metrics.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["epoch"].as_u64().unwrap()).collect();
     assert_eq!(epochs, [1, 2, 3, 4, 5]);
+    // Predictions at the data times equal the run's predictions.csv; other times parse back.
+    let csv = out.join("p.csv");
+    let times = "0,1e-5,1e-3,1,1e5";
+    run(&["predict", "--run", out.to_str().unwrap(), "--times", times, "--checkpoint", "last", "--output", csv.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(text.lines().count(), 1 + 5, "{text}");
+    assert!(text.starts_with("trajectory,t,A,B,C\n0,0e0,1e0,0e0,0e0\n"), "{text}");
+    fails_with(&["predict", "--run", out.to_str().unwrap(), "--times", "-1,2"], "before the data's initial time");
+    fails_with(&["predict", "--run", "/nonexistent/run", "--times", "1"], "not a training run directory");
     // Starting a new run over an existing one is refused.
     fails_with(&["train", "--config", &config, "--out", out.to_str().unwrap()], "already holds a training run");
     std::fs::remove_dir_all(&out).unwrap();

@@ -67,7 +67,12 @@ pub struct Trainer {
 
 impl Trainer {
     /// Start a new run in `run` (which must not hold one) from `config` (read from `file`).
-    pub fn start(config: TrainConfig, file: &str, run: &Path) -> Result<Self, TrainError> {
+    /// The run's `config.toml` is the resolved configuration, the dataset path made absolute
+    /// so that the run can be resumed and used from any working directory.
+    pub fn start(mut config: TrainConfig, file: &str, run: &Path) -> Result<Self, TrainError> {
+        if let Ok(abs) = std::fs::canonicalize(&config.data.dataset) {
+            config.data.dataset = abs;
+        }
         if checkpoint::path(run, "last").exists() {
             return Err(TrainError::io(run, "already holds a training run: resume it with --resume, or choose another --out"));
         }
@@ -82,7 +87,18 @@ impl Trainer {
     /// Resume the run in `run` from its `last` checkpoint; `epochs` (if given) replaces the
     /// total epoch count and `device` the device.
     pub fn resume(run: &Path, epochs: Option<usize>, device: Option<String>) -> Result<Self, TrainError> {
+        let t = Self::open(run, "last", epochs, device)?;
+        t.truncate_metrics()?;
+        Ok(t)
+    }
+
+    /// The run in `run` with the model, optimizer and state of its checkpoint `name` (`last`
+    /// or `best`), without touching its files.
+    pub fn open(run: &Path, name: &str, epochs: Option<usize>, device: Option<String>) -> Result<Self, TrainError> {
         let file = run.join("config.toml");
+        if !file.is_file() {
+            return Err(TrainError::io(run, "not a training run directory (no config.toml)"));
+        }
         let mut config = TrainConfig::load(&file)?;
         if let Some(e) = epochs {
             config.train.epochs = e;
@@ -91,9 +107,8 @@ impl Trainer {
             config.train.device = d;
         }
         let mut t = Self::build(config, &file.display().to_string(), run, RunState { epoch: 0, best_loss: f64::INFINITY, best_epoch: 0, wall_s: 0.0 })?;
-        let (model, optim, state) = checkpoint::load(run, "last", t.model.clone(), t.optim.clone(), &t.config.train.device)?;
+        let (model, optim, state) = checkpoint::load(run, name, t.model.clone(), t.optim.clone(), &t.config.train.device)?;
         (t.model, t.optim, t.state) = (model, optim, state);
-        t.truncate_metrics()?;
         Ok(t)
     }
 
@@ -211,8 +226,14 @@ impl Trainer {
     /// Predicted states of trajectories `ids` at the data times after the first,
     /// `[time][trajectory·d]`, without recording.
     pub fn predict(&self, ids: &[usize]) -> Result<Vec<Vec<f64>>, SolveError> {
+        self.predict_at(ids, &self.data.times[1..])
+    }
+
+    /// Predicted states of trajectories `ids` from their initial states at `times` (strictly
+    /// increasing, after the data's initial time), `[time][trajectory·d]`.
+    pub fn predict_at(&self, ids: &[usize], times: &[f64]) -> Result<Vec<Vec<f64>>, SolveError> {
         let plain = self.model.valid();
-        Ok(solve(&plain, &self.method, &self.data.initial(ids), self.data.times[0], &self.data.times[1..], &self.opts)?.states)
+        Ok(solve(&plain, &self.method, &self.data.initial(ids), self.data.times[0], times, &self.opts)?.states)
     }
 
     /// The loss of the current model on trajectories `ids`.

@@ -6,6 +6,7 @@ pub mod bench_gradient;
 pub mod generate;
 pub mod gradcheck;
 pub mod methods;
+pub mod predict;
 pub mod solve;
 pub mod stability;
 pub mod train;
