@@ -210,3 +210,17 @@ fn train_rejects_bad_configurations_in_one_line() {
     fails_with(&["train", "--resume", "/nonexistent/run"], "/nonexistent/run");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn bench_training_prints_time_per_epoch_as_json() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let out = Command::new(env!("CARGO_BIN_EXE_stiffnode"))
+        .current_dir(root)
+        .args(["bench", "--training", "examples/robertson.toml", "--methods", "radau5", "--epochs", "2"])
+        .output()
+        .unwrap();
+    let v = json(&out);
+    assert_eq!(v["method"], "radau5");
+    assert_eq!(v["epochs"], 2);
+    assert!(v["s_per_epoch"].as_f64().unwrap() > 0.0 && v["loss"].as_f64().unwrap().is_finite(), "{v}");
+}

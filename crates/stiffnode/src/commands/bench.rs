@@ -1,6 +1,7 @@
 //! `stiffnode bench`: ROBER on t ∈ [0, 1e5], per method, tolerance and batch size, one JSON
 //! line per configuration (the batch holds copies of the same initial state). With
-//! `--gradients`, forward against forward + backward (see [`super::bench_gradient`]).
+//! `--gradients`, forward against forward + backward (see [`super::bench_gradient`]); with
+//! `--training FILE`, time per training epoch (see [`super::bench_training`]).
 
 use std::time::Instant;
 
@@ -33,8 +34,15 @@ pub struct Args {
     #[arg(long)]
     tensor_path: bool,
     /// Time gradients (forward + backward, both modes) instead of forward solves.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "training")]
     gradients: bool,
+    /// Time training epochs of this configuration per method instead [default methods:
+    /// radau5,esdirk4,backward-euler].
+    #[arg(long)]
+    training: Option<std::path::PathBuf>,
+    /// Epochs per method with --training.
+    #[arg(long, default_value_t = 20)]
+    epochs: usize,
 }
 
 fn list<T: std::str::FromStr>(s: &str, what: &str) -> anyhow::Result<Vec<T>> {
@@ -44,6 +52,10 @@ fn list<T: std::str::FromStr>(s: &str, what: &str) -> anyhow::Result<Vec<T>> {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let kind: DeviceKind = args.device.parse()?;
     let batches = list::<usize>(&args.batches, "batch size")?;
+    if let Some(config) = &args.training {
+        let names = list::<String>(args.methods.as_deref().unwrap_or("radau5,esdirk4,backward-euler"), "method")?;
+        return super::bench_training::run(config, &names, args.epochs, kind.name());
+    }
     if args.gradients {
         let names = list::<String>(args.methods.as_deref().unwrap_or("radau5,backward-euler"), "method")?;
         let rtols = list::<f64>(args.rtols.as_deref().unwrap_or("1e-4"), "rtol")?;

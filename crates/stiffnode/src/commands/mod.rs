@@ -3,6 +3,7 @@
 pub mod args;
 pub mod bench;
 pub mod bench_gradient;
+pub mod bench_training;
 pub mod generate;
 pub mod gradcheck;
 pub mod methods;
