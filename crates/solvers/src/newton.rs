@@ -169,28 +169,14 @@ impl IterationMatrix {
     /// Factors of `I − hγJ` per trajectory.
     pub fn diagonal(&mut self, hg: f64) -> &BatchedLu {
         let d = self.d;
-        self.factor(Key::Diagonal(hg), d, |jac, m| {
-            for (k, v) in m.iter_mut().enumerate() {
-                let (p, q) = (k / d, k % d);
-                *v = if p == q { 1.0 } else { 0.0 } - hg * jac[k];
-            }
-        })
+        self.factor(Key::Diagonal(hg), d, |jac, m| stage_matrix(&[vec![hg]], d, |_| jac, m))
     }
 
     /// Factors of `I − h(A⊗J)` per trajectory, `sd×sd`, index `(i·d+p, j·d+q)`.
     pub fn full(&mut self, h: f64, a: &[Vec<f64>]) -> &BatchedLu {
         let (d, s) = (self.d, a.len());
-        self.factor(Key::Full(h), s * d, |jac, m| {
-            let n = s * d;
-            for row in 0..n {
-                let (i, p) = (row / d, row % d);
-                for col in 0..n {
-                    let (j, q) = (col / d, col % d);
-                    let id = if row == col { 1.0 } else { 0.0 };
-                    m[row * n + col] = id - h * a[i][j] * jac[p * d + q];
-                }
-            }
-        })
+        let ha: Vec<Vec<f64>> = a.iter().map(|row| row.iter().map(|x| h * x).collect()).collect();
+        self.factor(Key::Full(h), s * d, |jac, m| stage_matrix(&ha, d, |_| jac, m))
     }
 
     fn factor(&mut self, key: Key, n: usize, fill: impl Fn(&[f64], &mut [f64])) -> &BatchedLu {
@@ -209,6 +195,20 @@ impl IterationMatrix {
         }
         self.cache.push((key, BatchedLu::factor(&mats, n)));
         &self.cache.last().unwrap().1
+    }
+}
+
+/// Fill `m` (row-major, `sd×sd`, index `(i·d+p, j·d+q)`) with the Jacobian of the stage
+/// equations `I − (hA ⊗ I)·blockdiag(J_1 … J_s)`; `jac(j)` is stage `j`'s `d×d` Jacobian
+/// (simplified Newton passes one Jacobian for every stage; the gradient replay the exact ones).
+pub(crate) fn stage_matrix<'j>(ha: &[Vec<f64>], d: usize, jac: impl Fn(usize) -> &'j [f64], m: &mut [f64]) {
+    let n = ha.len() * d;
+    for row in 0..n {
+        let (i, p) = (row / d, row % d);
+        for col in 0..n {
+            let (j, q) = (col / d, col % d);
+            m[row * n + col] = if row == col { 1.0 } else { 0.0 } - ha[i][j] * jac(j)[p * d + q];
+        }
     }
 }
 

@@ -34,14 +34,3 @@ pub fn scale<M: Module>(module: &M, grads: &mut GradientsParams, factor: f64) {
     }
     module.visit(&mut Scale(grads, factor));
 }
-
-/// Clip `grads` to global norm `max` (if given); returns the norm before clipping.
-pub fn clip<M: Module>(module: &M, grads: &mut GradientsParams, max: Option<f64>) -> f64 {
-    let norm = global_norm(module, grads);
-    if let Some(c) = max
-        && norm > c
-    {
-        scale(module, grads, c / norm);
-    }
-    norm
-}

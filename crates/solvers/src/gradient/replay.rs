@@ -13,6 +13,7 @@ use crate::error::SolveError;
 use crate::field::{VectorField, from_host};
 use crate::linalg::BatchedLu;
 use crate::methods::Method;
+use crate::newton::stage_matrix;
 use crate::record::{StepKind, StepRecord};
 use crate::rhs::Rhs;
 use crate::rk::invert;
@@ -125,14 +126,7 @@ impl<'a> Replay<'a> {
         let (n, dd) = (s * d, d * d);
         let mut mats = vec![0.0; batch * n * n];
         for (b, m) in mats.chunks_exact_mut(n * n).enumerate() {
-            for row in 0..n {
-                let (i, p) = (row / d, row % d);
-                for col in 0..n {
-                    let (j, q) = (col / d, col % d);
-                    let jq = jac[(j * batch + b) * dd + p * d + q];
-                    m[row * n + col] = if row == col { 1.0 } else { 0.0 } - ha[i][j] * jq;
-                }
-            }
+            stage_matrix(ha, d, |j| &jac[(j * batch + b) * dd..(j * batch + b + 1) * dd], m);
         }
         Ok(from_host(BatchedLu::factor(&mats, n).inverse(), [batch, n, n], &self.device))
     }

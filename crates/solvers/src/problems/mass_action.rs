@@ -189,10 +189,13 @@ impl MassActionField {
 
     /// Rate constants of all reactions, `[1, reactions]`: `10^p` for learnable ones.
     pub fn rates(&self) -> Tensor<2> {
-        let parts: Vec<Tensor<1>> = [self.log10_rates.as_ref().map(|p| p.val().mul_scalar(LN_10).exp()), self.fixed_rates.clone()]
-            .into_iter()
-            .flatten()
-            .collect();
+        let learned = self.log10_rates.as_ref().map(|p| p.val().mul_scalar(LN_10).exp());
+        let parts: Vec<Tensor<1>> = match (learned, self.fixed_rates.clone()) {
+            // Nothing learnable: the fixed rates are in reaction order already (no gather on
+            // every evaluation of a plain field).
+            (None, Some(fixed)) => return fixed.unsqueeze_dim(0),
+            (learned, fixed) => learned.into_iter().chain(fixed).collect(),
+        };
         Tensor::cat(parts, 0).select(0, self.order.clone()).unsqueeze_dim(0)
     }
 
