@@ -33,6 +33,9 @@ pub enum SolveError {
     /// A gradient replay produced NaN or infinity.
     #[error("non-finite gradient: {0}")]
     NonFiniteGradient(String),
+    /// The Jacobian at a step point has no usable eigendecomposition (mode decomposition).
+    #[error("eigendecomposition of the Jacobian after step {step} (t = {t:.6e}) failed: {why}")]
+    Eigen { step: usize, t: f64, why: String },
     /// The vector field returned a tensor of the wrong shape.
     #[error("vector field returned shape {got:?}, expected {expected:?}")]
     Shape { got: Vec<usize>, expected: Vec<usize> },

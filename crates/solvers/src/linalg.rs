@@ -53,6 +53,13 @@ impl BatchedLu {
         }
     }
 
+    /// Solve `M_b X = R` in place for `cols` right-hand sides of matrix `b`, stored one after
+    /// another in `rhs` (`cols·n` values).
+    pub fn solve_many_in_place(&self, b: usize, rhs: &mut [f64], cols: usize) {
+        let mut buf = MemBuffer::new(solve::solve_in_place_scratch::<usize, f64>(self.n, cols, Par::Seq));
+        self.solve_columns(b, rhs, cols, &mut buf);
+    }
+
     /// The inverses `M_b⁻¹`, row-major (`batch·n·n` values), by solving against the identity.
     pub fn inverse(&self) -> Vec<f64> {
         let (n, nn) = (self.n, self.n * self.n);

@@ -99,6 +99,22 @@ pub fn adjoint_gradient<F: VectorField + Module>(
     opts: &SolveOptions,
     loss: impl Fn(&[Tensor<2>]) -> Tensor<1>,
 ) -> Result<Gradient, SolveError> {
+    adjoint_gradient_observed(field, method, y0, t0, save_at, opts, loss, |_, _| {})
+}
+
+/// [`adjoint_gradient`], with `on_step(n, a_{n+1})` called for every step with a non-zero
+/// adjoint (the per-mode decomposition reads them).
+#[allow(clippy::too_many_arguments)]
+pub fn adjoint_gradient_observed<F: VectorField + Module>(
+    field: &F,
+    method: &Method,
+    y0: &[f64],
+    t0: f64,
+    save_at: &[f64],
+    opts: &SolveOptions,
+    loss: impl Fn(&[Tensor<2>]) -> Tensor<1>,
+    on_step: impl FnMut(usize, &[f64]),
+) -> Result<Gradient, SolveError> {
     let plain = field.valid();
     let trajectory = solve_trajectory(&plain, method, y0, t0, save_at, opts)?;
     let (batch, d) = (trajectory.solution.batch, trajectory.solution.dim);
@@ -110,7 +126,7 @@ pub fn adjoint_gradient<F: VectorField + Module>(
     let mut grads = value.backward();
     let outputs: Vec<Vec<f64>> = leaves.iter().map(|x| x.grad(&grads).map_or_else(|| vec![0.0; batch * d], to_host)).collect();
     let direct = GradientsParams::from_module(&mut grads, field);
-    let (dy0, walked) = StepAdjoint::new(field, &plain, method, &trajectory, opts.host_fast_path).walk(&outputs, |_, _| {})?;
+    let (dy0, walked) = StepAdjoint::new(field, &plain, method, &trajectory, opts.host_fast_path).walk(&outputs, on_step)?;
     let mut acc = GradientsAccumulator::<F>::new();
     acc.accumulate(field, direct);
     acc.accumulate(field, walked);

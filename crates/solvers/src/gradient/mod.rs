@@ -13,9 +13,10 @@
 mod adjoint;
 pub mod check;
 mod graph;
+pub mod modes;
 mod replay;
 
-pub use adjoint::{Gradient, StepAdjoint, adjoint_gradient};
+pub use adjoint::{Gradient, StepAdjoint, adjoint_gradient, adjoint_gradient_observed};
 pub use graph::{Recorded, solve_recorded};
 
 use burn::module::{Module, ModuleVisitor, Param};
