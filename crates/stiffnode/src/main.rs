@@ -2,6 +2,7 @@
 
 mod alloc;
 mod commands;
+mod plots;
 
 #[global_allocator]
 static ALLOC: alloc::Counting = alloc::Counting;
@@ -29,6 +30,8 @@ enum Command {
     Train(commands::train::Args),
     /// A trained model's states at chosen times (CSV).
     Predict(commands::predict::Args),
+    /// Per-mode gradient log of a training run: table and plots.
+    Inspect(commands::inspect::Args),
     /// Check the solver's gradients against finite differences on a mechanism.
     Gradcheck(commands::gradcheck::Args),
     /// Generate a dataset from a mechanism at reference accuracy.
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
         Command::Solve(a) => commands::solve::run(a),
         Command::Train(a) => commands::train::run(a),
         Command::Predict(a) => commands::predict::run(a),
+        Command::Inspect(a) => commands::inspect::run(a),
         Command::Gradcheck(a) => commands::gradcheck::run(a),
         Command::Generate(a) => commands::generate::run(a),
         Command::Bench(a) => commands::bench::run(a),

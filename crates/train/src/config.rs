@@ -120,6 +120,9 @@ pub struct TrainingConfig {
     /// Device: cpu or wgpu.
     #[serde(default = "cpu")]
     pub device: String,
+    /// Log the per-mode gradient split every this many epochs (0: never; default: a tenth of
+    /// the epochs).
+    pub modes_every: Option<usize>,
 }
 
 fn adamw() -> OptimizerKind {

@@ -9,6 +9,7 @@ pub mod data;
 pub mod error;
 pub mod loss;
 pub mod model;
+pub mod modes;
 pub mod trainer;
 
 pub use config::TrainConfig;

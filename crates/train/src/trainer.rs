@@ -18,7 +18,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::Serialize;
 use stiffnode_solvers::field::{from_host, to_host};
-use stiffnode_solvers::gradient::solve_recorded;
+use stiffnode_solvers::gradient::{adjoint_gradient_observed, modes as split_modes, solve_recorded};
 use stiffnode_solvers::problems::{self, Mechanism};
 use stiffnode_solvers::{DeviceKind, Method, SolveError, SolveOptions, Stats, methods, solve};
 
@@ -29,6 +29,7 @@ use crate::data::TrainingData;
 use crate::error::TrainError;
 use crate::loss::Loss;
 use crate::model::Model;
+use crate::modes::{self, ModeLogger};
 
 /// One line of `metrics.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -73,6 +74,9 @@ impl Trainer {
         if let Ok(abs) = std::fs::canonicalize(&config.data.dataset) {
             config.data.dataset = abs;
         }
+        // The default log interval is fixed at the start, so that resuming with another
+        // total epoch count keeps the schedule.
+        config.train.modes_every.get_or_insert((config.train.epochs / 10).max(1));
         if checkpoint::path(run, "last").exists() {
             return Err(TrainError::io(run, "already holds a training run: resume it with --resume, or choose another --out"));
         }
@@ -80,6 +84,7 @@ impl Trainer {
         let text = toml::to_string(&config).expect("configuration serializes");
         std::fs::write(run.join("config.toml"), text).map_err(|e| TrainError::io(&run.join("config.toml"), e))?;
         let _ = std::fs::remove_file(run.join("metrics.jsonl"));
+        let _ = std::fs::remove_file(run.join("modes.jsonl"));
         let state = RunState { epoch: 0, best_loss: f64::INFINITY, best_epoch: 0, wall_s: 0.0 };
         Self::build(config, file, run, state)
     }
@@ -88,7 +93,7 @@ impl Trainer {
     /// total epoch count and `device` the device.
     pub fn resume(run: &Path, epochs: Option<usize>, device: Option<String>) -> Result<Self, TrainError> {
         let t = Self::open(run, "last", epochs, device)?;
-        t.truncate_metrics()?;
+        t.truncate_logs()?;
         Ok(t)
     }
 
@@ -166,8 +171,9 @@ impl Trainer {
         ids.shuffle(&mut StdRng::seed_from_u64(self.config.train.seed.wrapping_mul(1_000_003).wrapping_add(e as u64)));
         let size = if self.config.train.batch_size == 0 { ids.len() } else { self.config.train.batch_size };
         let (mut total, mut grad_norm, mut work) = (0.0, 0.0, Stats::default());
+        let mut logger = self.logs_modes(e).then(ModeLogger::default);
         for batch in ids.chunks(size) {
-            let (loss, norm, stats) = self.step(batch, lr).map_err(|source| TrainError::Solve { epoch: e, source })?;
+            let (loss, norm, stats) = self.step(batch, lr, logger.as_mut()).map_err(|source| TrainError::Solve { epoch: e, source })?;
             total += loss * batch.len() as f64;
             grad_norm = norm;
             work.steps += stats.steps;
@@ -201,6 +207,9 @@ impl Trainer {
             (self.state.best_loss, self.state.best_epoch) = (watched, e);
         }
         self.append_metrics(&m)?;
+        if let Some(logger) = logger {
+            modes::append(&self.run.join("modes.jsonl"), &logger.record(e, &self.method))?;
+        }
         checkpoint::save(&self.run, "last", &self.model, &self.optim, &self.state)?;
         if improved {
             checkpoint::save(&self.run, "best", &self.model, &self.optim, &self.state)?;
@@ -208,15 +217,29 @@ impl Trainer {
         Ok(m)
     }
 
-    /// One optimizer step on the trajectories `ids`: loss, gradient norm, solver work.
-    fn step(&mut self, ids: &[usize], lr: f64) -> Result<(f64, f64, Stats), SolveError> {
+    /// Whether epoch `e` logs the per-mode gradient split.
+    pub fn logs_modes(&self, e: usize) -> bool {
+        let t = &self.config.train;
+        let every = t.modes_every.unwrap_or((t.epochs / 10).max(1));
+        every > 0 && e % every == 0
+    }
+
+    /// One optimizer step on the trajectories `ids`: loss, gradient norm, solver work. With a
+    /// `logger`, the batch's gradient is also split into modes first (an observer: the update
+    /// is the same with or without it).
+    fn step(&mut self, ids: &[usize], lr: f64, logger: Option<&mut ModeLogger>) -> Result<(f64, f64, Stats), SolveError> {
         let d = self.data.species.len();
+        let (t0, times) = (self.data.times[0], &self.data.times[1..]);
+        let targets: Vec<Vec<f64>> = (0..times.len()).map(|j| self.data.target(ids, j)).collect();
+        if let Some(logger) = logger {
+            self.split_modes(ids, &targets, logger)?;
+        }
         let y0 = from_host(self.data.initial(ids), [ids.len(), d], &self.device);
-        let rec = solve_recorded(&self.model, &self.method, y0, self.data.times[0], &self.data.times[1..], &self.opts)?;
-        let targets: Vec<Vec<f64>> = (0..self.data.times.len() - 1).map(|j| self.data.target(ids, j)).collect();
+        let rec = solve_recorded(&self.model, &self.method, y0, t0, times, &self.opts)?;
         let loss = self.loss.eval(&rec.states, &targets);
         let value = to_host(loss.clone().without_autodiff())[0];
         let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        let stats = rec.trajectory.solution.stats;
         let norm = global_norm(&self.model, &grads);
         if !norm.is_finite() {
             // One pass reads the gradients; only a non-finite norm needs the named error.
@@ -228,7 +251,19 @@ impl Trainer {
             scale(&self.model, &mut grads, c / norm);
         }
         self.model = self.optim.step(lr, self.model.clone(), grads);
-        Ok((value, norm, rec.trajectory.solution.stats))
+        Ok((value, norm, stats))
+    }
+
+    /// The batch's gradient by the step-by-step adjoint, its per-step adjoints split into
+    /// eigenmodes (DESIGN §5) and added to `logger`.
+    fn split_modes(&self, ids: &[usize], targets: &[Vec<f64>], logger: &mut ModeLogger) -> Result<(), SolveError> {
+        let (t0, times) = (self.data.times[0], &self.data.times[1..]);
+        let mut adjoints = Vec::new();
+        let loss = |states: &[Tensor<2>]| self.loss.eval(states, targets);
+        let g = adjoint_gradient_observed(&self.model, &self.method, &self.data.initial(ids), t0, times, &self.opts, loss, |n, a| adjoints.push((n, a.to_vec())))?;
+        let split = split_modes::split(&self.model.valid(), &self.method, &g.trajectory, &adjoints, self.opts.host_fast_path)?;
+        logger.add(&self.model, &split, &g.params);
+        Ok(())
     }
 
     /// Predicted states of trajectories `ids` at the data times after the first,
@@ -277,10 +312,15 @@ impl Trainer {
         Ok(sum / n as f64)
     }
 
-    /// Drop metric lines of epochs after the checkpoint (an interruption between logging and
+    /// Drop log lines of epochs after the checkpoint (an interruption between logging and
     /// checkpointing leaves one), so that the resumed run appends where the checkpoint is.
-    fn truncate_metrics(&self) -> Result<(), TrainError> {
-        let path = self.run.join("metrics.jsonl");
+    fn truncate_logs(&self) -> Result<(), TrainError> {
+        self.truncate_log("metrics.jsonl")?;
+        self.truncate_log("modes.jsonl")
+    }
+
+    fn truncate_log(&self, name: &str) -> Result<(), TrainError> {
+        let path = self.run.join(name);
         let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
         let keep: String = text
             .lines()

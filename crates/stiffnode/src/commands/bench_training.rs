@@ -1,5 +1,7 @@
 //! `stiffnode bench --training`: time per epoch of a training configuration per method, one
-//! JSON line each (a fresh run in a temporary directory, removed afterwards).
+//! JSON line each: plain epochs, and the same epochs with the per-mode gradient split logged
+//! every epoch (fresh runs in temporary directories, removed afterwards). Logging is an
+//! observer, so both runs take the same optimization path.
 
 use std::path::Path;
 
@@ -8,23 +10,32 @@ use stiffnode_train::{TrainConfig, Trainer};
 
 pub fn run(config_file: &Path, names: &[String], epochs: usize, device: &str) -> anyhow::Result<()> {
     for name in names {
-        let mut config = TrainConfig::load(config_file)?;
-        config.solver.method = name.clone();
-        config.train.epochs = epochs;
-        config.train.device = device.to_string();
-        let dir = std::env::temp_dir().join(format!("stiffnode-bench-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let mut trainer = Trainer::start(config, &config_file.display().to_string(), &dir)?;
-        let mut last = None;
-        trainer.run(|m| last = Some(m.clone()))?;
-        let m = last.expect("at least one epoch");
+        let plain = time_epochs(config_file, name, epochs, device, 0)?;
+        let logged = time_epochs(config_file, name, epochs, device, 1)?;
         println!(
             "{}",
             json!({"bench": "train_epoch", "config": config_file.display().to_string(), "device": device, "method": name,
-                   "epochs": m.epoch, "s_per_epoch": m.wall_s / m.epoch as f64, "steps_last_epoch": m.steps,
-                   "loss": m.loss})
+                   "epochs": epochs, "s_per_epoch": plain.0, "s_per_logged_epoch": logged.0,
+                   "logged_over_plain": logged.0 / plain.0, "steps_last_epoch": plain.1, "loss": plain.2})
         );
-        std::fs::remove_dir_all(&dir)?;
     }
     Ok(())
+}
+
+/// Seconds per epoch, steps of the last epoch and its loss, with modes logged every
+/// `modes_every` epochs (0: never).
+fn time_epochs(config_file: &Path, name: &str, epochs: usize, device: &str, modes_every: usize) -> anyhow::Result<(f64, usize, f64)> {
+    let mut config = TrainConfig::load(config_file)?;
+    config.solver.method = name.to_string();
+    config.train.epochs = epochs;
+    config.train.device = device.to_string();
+    config.train.modes_every = Some(modes_every);
+    let dir = std::env::temp_dir().join(format!("stiffnode-bench-{}-{name}-{modes_every}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut trainer = Trainer::start(config, &config_file.display().to_string(), &dir)?;
+    let mut last = None;
+    trainer.run(|m| last = Some(m.clone()))?;
+    let m = last.expect("at least one epoch");
+    std::fs::remove_dir_all(&dir)?;
+    Ok((m.wall_s / m.epoch as f64, m.steps, m.loss))
 }

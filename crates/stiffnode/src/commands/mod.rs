@@ -6,6 +6,7 @@ pub mod bench_gradient;
 pub mod bench_training;
 pub mod generate;
 pub mod gradcheck;
+pub mod inspect;
 pub mod methods;
 pub mod predict;
 pub mod solve;

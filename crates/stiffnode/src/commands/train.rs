@@ -1,6 +1,7 @@
 //! `stiffnode train`: fit a model to a dataset as a TOML configuration describes, with a
 //! progress bar; the run directory receives the resolved configuration, `metrics.jsonl`,
-//! checkpoints (`checkpoints/last.ckpt`, `checkpoints/best.ckpt`) and `predictions.csv`.
+//! checkpoints (`checkpoints/last.ckpt`, `checkpoints/best.ckpt`), `predictions.csv`, `fit.svg`
+//! and, on logged epochs, `modes.jsonl`.
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +9,8 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use stiffnode_solvers::dataset::{Dataset, Trajectory};
 use stiffnode_train::{TrainConfig, Trainer};
+
+use crate::plots;
 
 /// Arguments of `stiffnode train`.
 #[derive(clap::Args)]
@@ -36,6 +39,10 @@ pub struct Args {
     /// Seed of initialization and mini-batch order.
     #[arg(long, conflicts_with = "resume")]
     seed: Option<u64>,
+    /// Log the per-mode gradient split (modes.jsonl) every K epochs; 0 = off
+    /// [default: a tenth of the epochs].
+    #[arg(long, value_name = "K", conflicts_with = "resume")]
+    modes_every: Option<usize>,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -69,6 +76,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("training run {}", trainer.run.display()))?;
     bar.finish();
     write_predictions(&trainer).with_context(|| format!("writing predictions in {}", trainer.run.display()))?;
+    let fit = trainer.run.join("fit.svg");
+    plots::fit::write(&trainer, &fit).with_context(|| format!("writing {}", fit.display()))?;
     if let Some(k) = trainer.rate_constants() {
         for (j, (k, r)) in k.iter().zip(&trainer.mechanism.reactions).enumerate() {
             let name = r.name.clone().unwrap_or_else(|| format!("reaction {}", j + 1));
@@ -98,6 +107,9 @@ fn override_config(config: &mut TrainConfig, args: &Args) {
     }
     if let Some(s) = args.seed {
         config.train.seed = s;
+    }
+    if let Some(k) = args.modes_every {
+        config.train.modes_every = Some(k);
     }
 }
 

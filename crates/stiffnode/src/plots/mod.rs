@@ -1,0 +1,34 @@
+//! SVG plots for people: the fit of a trained model (`fit.svg`) and the per-mode gradient
+//! views of `stiffnode inspect`. Logarithmic axes are drawn as log10 of the values on a linear
+//! axis, labelled `1e<k>`.
+
+pub mod fit;
+pub mod modes;
+
+use plotters::prelude::*;
+
+/// Width and height of one plot.
+pub const SIZE: (u32, u32) = (900, 600);
+
+/// Axis label of a log10-transformed axis.
+pub fn decade_label(v: &f64) -> String {
+    if (v - v.round()).abs() < 1e-9 { format!("1e{}", v.round() as i64) } else { format!("{:.2e}", 10f64.powf(*v)) }
+}
+
+/// `[lo, hi]` padded by `pad` of its width (or ±1 when it is a point).
+pub fn padded(lo: f64, hi: f64, pad: f64) -> std::ops::Range<f64> {
+    if hi > lo { (lo - pad * (hi - lo))..(hi + pad * (hi - lo)) } else { (lo - 1.0)..(hi + 1.0) }
+}
+
+/// The range of the finite values of `v`.
+pub fn extent(v: impl IntoIterator<Item = f64>) -> Option<(f64, f64)> {
+    v.into_iter().filter(|x| x.is_finite()).fold(None, |acc, x| match acc {
+        None => Some((x, x)),
+        Some((a, b)) => Some((a.min(x), b.max(x))),
+    })
+}
+
+/// A distinct colour per series.
+pub fn colour(i: usize) -> PaletteColor<Palette99> {
+    Palette99::pick(i)
+}

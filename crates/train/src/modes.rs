@@ -1,0 +1,270 @@
+//! The per-eigenmode gradient log `modes.jsonl` (DESIGN §5; Fronk & Petzold 2025): for a
+//! logged epoch, each mode's eigenvalue, the spread of `z = hλ` over the steps, `|R(z)|` and
+//! `|R'(z)|` of the method, its share `‖G_i‖/‖∇L‖` of the gradient, the same norms binned by
+//! decade of `|hλ|`, and the self-check `‖Σ_i G_i − ∇L‖/‖∇L‖`.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::GradientsParams;
+use burn::tensor::Tensor;
+use num_complex::Complex64;
+use serde::{Deserialize, Serialize};
+use stiffnode_solvers::field::{VectorField, to_host};
+use stiffnode_solvers::gradient::modes::{ModalSplit, ModeSample};
+use stiffnode_solvers::{Method, stability};
+
+use crate::error::TrainError;
+
+/// Decades of `|hλ|` below and above these go to the end bins (zero eigenvalues to the lowest).
+pub const DECADES: (i32, i32) = (-8, 8);
+/// Step points kept in a record's spectrum (evenly thinned beyond this).
+const SPECTRUM_POINTS: usize = 400;
+
+/// One line of `modes.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModeRecord {
+    pub epoch: usize,
+    pub method: String,
+    /// `‖∇L‖`, the full gradient of the epoch's batches (before clipping).
+    pub grad_norm: f64,
+    /// `‖Σ_i G_i − ∇L‖ / ‖∇L‖`.
+    pub decomposition_residual: f64,
+    /// Modes by rank, fastest first.
+    pub modes: Vec<ModeEntry>,
+    /// Gradient norms by decade of `|hλ|`.
+    pub bins: Vec<BinEntry>,
+    /// `|Re λ|` by rank along the first trajectory.
+    pub spectrum: Spectrum,
+}
+
+/// One mode (a rank by `|Re λ|`) aggregated over the steps and trajectories.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModeEntry {
+    /// 0 = fastest.
+    pub rank: usize,
+    /// Steps × trajectories that had this mode.
+    pub samples: usize,
+    /// Median `[Re λ, Im λ]` over the samples.
+    pub eigenvalue: [f64; 2],
+    /// `1/|Re λ|` (null for a zero eigenvalue: a conservation law).
+    pub timescale: Option<f64>,
+    /// `z = hλ` at the smallest, median and largest `|z|`.
+    pub z: ZSpread,
+    /// `|R(z)|` and `|R'(z)|` of the method at the median `z`.
+    pub abs_r: f64,
+    pub abs_dr: f64,
+    /// `‖G_i‖`.
+    pub grad_norm: f64,
+    /// `‖G_i‖ / ‖∇L‖`.
+    pub share: f64,
+}
+
+/// `[Re z, Im z]` at three points of the spread.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ZSpread {
+    pub min: [f64; 2],
+    pub median: [f64; 2],
+    pub max: [f64; 2],
+}
+
+/// The gradient of all modal parts with `10^decade ≤ |hλ| < 10^(decade+1)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BinEntry {
+    pub decade: i32,
+    pub samples: usize,
+    pub grad_norm: f64,
+    pub share: f64,
+}
+
+/// `|Re λ|` of each rank at the end time of each step of one trajectory.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Spectrum {
+    pub t: Vec<f64>,
+    /// `abs_re[k][rank]`.
+    pub abs_re: Vec<Vec<f64>>,
+}
+
+/// Accumulates the splits of an epoch's batches into one [`ModeRecord`].
+#[derive(Default)]
+pub struct ModeLogger {
+    ranks: Vec<Group>,
+    bins: BTreeMap<i32, Group>,
+    full: Vec<f64>,
+    spectrum: Option<Spectrum>,
+}
+
+#[derive(Default)]
+struct Group {
+    eigenvalues: Vec<Complex64>,
+    z: Vec<Complex64>,
+    grad: Vec<f64>,
+}
+
+impl Group {
+    fn add(&mut self, s: &ModeSample) {
+        self.eigenvalues.push(s.eigenvalue);
+        self.z.push(s.eigenvalue * s.h);
+    }
+    fn add_grad(&mut self, g: Vec<f64>) {
+        if self.grad.is_empty() {
+            self.grad = g;
+        } else {
+            self.grad.iter_mut().zip(g).for_each(|(a, b)| *a += b);
+        }
+    }
+}
+
+/// The decade of `|z|`, clamped to [`DECADES`].
+pub fn decade(z: Complex64) -> i32 {
+    let a = z.norm();
+    if a == 0.0 { DECADES.0 } else { (a.log10().floor() as i32).clamp(DECADES.0, DECADES.1) }
+}
+
+impl ModeLogger {
+    /// Add one batch: its split and its full parameter gradient `full` (of `field`).
+    pub fn add<F: VectorField + Module>(&mut self, field: &F, split: &ModalSplit, full: &GradientsParams) {
+        let ranks = split.samples.iter().map(|s| s.rank + 1).max().unwrap_or(0);
+        if self.ranks.len() < ranks {
+            self.ranks.resize_with(ranks, Group::default);
+        }
+        let decades: Vec<i32> = split.samples.iter().map(|s| decade(s.eigenvalue * s.h)).collect();
+        for (s, &dec) in split.samples.iter().zip(&decades) {
+            self.ranks[s.rank].add(s);
+            self.bins.entry(dec).or_default().add(s);
+        }
+        for (r, g) in split.gradients(field, ranks, |s| Some(s.rank)).into_iter().enumerate() {
+            self.ranks[r].add_grad(flatten(field, &g));
+        }
+        let keys: Vec<i32> = self.bins.keys().copied().collect();
+        let index = |d: i32| keys.iter().position(|&k| k == d);
+        let by_bin = split.gradients(field, keys.len(), |s| index(decade(s.eigenvalue * s.h)));
+        for (k, g) in keys.iter().zip(by_bin) {
+            self.bins.get_mut(k).expect("bin exists").add_grad(flatten(field, &g));
+        }
+        let f = flatten(field, full);
+        if self.full.is_empty() {
+            self.full = f;
+        } else {
+            self.full.iter_mut().zip(f).for_each(|(a, b)| *a += b);
+        }
+        if self.spectrum.is_none() {
+            self.spectrum = Some(spectrum(split));
+        }
+    }
+
+    /// The record of the epoch.
+    pub fn record(self, epoch: usize, method: &Method) -> ModeRecord {
+        let norm = |g: &[f64]| g.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let grad_norm = norm(&self.full);
+        let share = |g: &[f64]| if grad_norm > 0.0 { norm(g) / grad_norm } else { 0.0 };
+        let mut sum = vec![0.0; self.full.len()];
+        for r in &self.ranks {
+            sum.iter_mut().zip(&r.grad).for_each(|(a, b)| *a += b);
+        }
+        let residual = norm(&sum.iter().zip(&self.full).map(|(a, b)| a - b).collect::<Vec<_>>());
+        let modes = self
+            .ranks
+            .iter()
+            .enumerate()
+            .map(|(rank, g)| {
+                let re = median(g.eigenvalues.iter().map(|l| l.re).collect());
+                let im = median(g.eigenvalues.iter().map(|l| l.im).collect());
+                let mut z = g.z.clone();
+                z.sort_by(|a, b| a.norm().total_cmp(&b.norm()));
+                let pick = |k: usize| [z[k].re, z[k].im];
+                let zm = z[z.len() / 2];
+                let p = stability::evaluate(method, zm);
+                ModeEntry {
+                    rank,
+                    samples: g.eigenvalues.len(),
+                    eigenvalue: [re, im],
+                    timescale: (re != 0.0).then(|| 1.0 / re.abs()),
+                    z: ZSpread { min: pick(0), median: pick(z.len() / 2), max: pick(z.len() - 1) },
+                    abs_r: p.r.norm(),
+                    abs_dr: p.dr.norm(),
+                    grad_norm: norm(&g.grad),
+                    share: share(&g.grad),
+                }
+            })
+            .collect();
+        let bins = self
+            .bins
+            .iter()
+            .map(|(&decade, g)| BinEntry { decade, samples: g.z.len(), grad_norm: norm(&g.grad), share: share(&g.grad) })
+            .collect();
+        ModeRecord {
+            epoch,
+            method: method.name().to_string(),
+            grad_norm,
+            decomposition_residual: if grad_norm > 0.0 { residual / grad_norm } else { 0.0 },
+            modes,
+            bins,
+            spectrum: self.spectrum.unwrap_or_default(),
+        }
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// `|Re λ|` by rank along trajectory 0, thinned to at most [`SPECTRUM_POINTS`] steps.
+fn spectrum(split: &ModalSplit) -> Spectrum {
+    let mut by_step: BTreeMap<usize, (f64, Vec<f64>)> = BTreeMap::new();
+    for s in split.samples.iter().filter(|s| s.trajectory == 0) {
+        let e = by_step.entry(s.step).or_insert((s.t, Vec::new()));
+        e.1.push(s.eigenvalue.re.abs());
+    }
+    let stride = by_step.len().div_ceil(SPECTRUM_POINTS).max(1);
+    let (t, abs_re) = by_step.into_values().step_by(stride).unzip();
+    Spectrum { t, abs_re }
+}
+
+/// All parameter gradients of `module` in `grads`, in visiting order (zeros where absent).
+fn flatten<M: Module>(module: &M, grads: &GradientsParams) -> Vec<f64> {
+    struct Flat<'g>(&'g GradientsParams, Vec<f64>);
+    impl ModuleVisitor for Flat<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            match self.0.get::<D>(param.id) {
+                Some(g) => self.1.extend(to_host(g)),
+                None => self.1.extend(std::iter::repeat_n(0.0, param.lazy_shape().num_elements())),
+            }
+        }
+    }
+    let mut flat = Flat(grads, Vec::new());
+    module.visit(&mut flat);
+    flat.1
+}
+
+/// Append `record` to `path`.
+pub fn append(path: &Path, record: &ModeRecord) -> Result<(), TrainError> {
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| TrainError::io(path, e))?;
+    writeln!(f, "{}", serde_json::to_string(record).expect("mode records serialize")).map_err(|e| TrainError::io(path, e))
+}
+
+/// Read `modes.jsonl` of the run in `run`: every record, in order; a missing file, a malformed
+/// line or a directory that is no run are errors naming the file (and line).
+pub fn read(run: &Path) -> Result<Vec<ModeRecord>, TrainError> {
+    if !run.join("config.toml").is_file() {
+        return Err(TrainError::io(run, "not a training run directory (no config.toml)"));
+    }
+    let path = run.join("modes.jsonl");
+    let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => TrainError::io(&path, "no modes were logged in this run (train with --modes-every K, K > 0)"),
+        _ => TrainError::io(&path, e),
+    })?;
+    let records = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| serde_json::from_str(l).map_err(|e| TrainError::io(&path, format!("line {}: not a mode record: {e}", i + 1))))
+        .collect::<Result<Vec<ModeRecord>, _>>()?;
+    if records.is_empty() {
+        return Err(TrainError::io(&path, "no modes were logged in this run (the file is empty)"));
+    }
+    Ok(records)
+}

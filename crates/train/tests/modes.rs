@@ -1,0 +1,129 @@
+//! The per-mode gradient log: the modes of an MLP field add up to its gradient for every
+//! method, training logs `modes.jsonl` on schedule without changing the optimization, and a
+//! missing or malformed log is a clear error.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::tensor::Tensor;
+use stiffnode_models::activation::Activation;
+use stiffnode_models::mlp::{Mlp, MlpConfig};
+use stiffnode_solvers::gradient::adjoint_gradient_observed;
+use stiffnode_solvers::gradient::modes::split;
+use stiffnode_solvers::tableau::Structure;
+use stiffnode_solvers::{DeviceKind, Method, SolveOptions, methods};
+use stiffnode_train::modes::{self, ModeLogger};
+use stiffnode_train::{TrainConfig, Trainer};
+
+#[test]
+fn modes_of_an_mlp_field_add_up_to_its_gradient_for_every_method() {
+    let ad = DeviceKind::Cpu.open().unwrap().autodiff();
+    let config = MlpConfig { hidden: vec![6, 6], activation: Activation::Tanh, scaled: false };
+    let y0 = [0.5, -0.3, 0.8, 0.1, 0.2, -0.4];
+    let loss = |s: &[Tensor<2>]| s.iter().map(|x| x.clone().powi_scalar(2).sum()).reduce(|a, b| a + b).unwrap();
+    for method in methods::all() {
+        let field = Mlp::new(3, &config, None, 7, &ad);
+        let opts = SolveOptions::fixed(20);
+        let mut adjoints = Vec::new();
+        let g = adjoint_gradient_observed(&field, &method, &y0, 0.0, &[0.5, 1.0], &opts, loss, |n, a| adjoints.push((n, a.to_vec()))).unwrap();
+        let s = split(&field.valid(), &method, &g.trajectory, &adjoints, true).unwrap();
+        let mut logger = ModeLogger::default();
+        logger.add(&field, &s, &g.params);
+        let r = logger.record(1, &method);
+        println!("{:<18} ‖∇L‖ {:.3e} residual {:.1e} shares {:?}", method.name(), r.grad_norm, r.decomposition_residual, r.modes.iter().map(|m| m.share).collect::<Vec<_>>());
+        // DIRK replays differentiate their stage equation, whose rounding differs from the
+        // split's (crates/solvers/tests/modes.rs); everything else agrees to rounding.
+        let tol = match &method {
+            Method::RungeKutta(t) if t.structure() == Structure::Diagonal => 5e-8,
+            _ => 1e-12,
+        };
+        assert!(r.grad_norm > 0.0 && r.decomposition_residual <= tol, "{}: {r:?}", method.name());
+        assert!(!r.modes.is_empty() && r.modes.len() <= 3, "{}: {} modes", method.name(), r.modes.len());
+        let samples: usize = r.modes.iter().map(|m| m.samples).sum();
+        assert_eq!(samples, r.bins.iter().map(|b| b.samples).sum::<usize>(), "{}", method.name());
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("stiffnode-modes-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn rates_config(epochs: usize, modes_every: usize) -> String {
+    format!(
+        r#"
+[data]
+dataset = "{}"
+mechanism = "robertson"
+[model]
+kind = "mass-action"
+start_factor = 3.0
+[solver]
+method = "radau5"
+rtol = 1e-6
+atol = 1e-10
+[train]
+epochs = {epochs}
+lr = 0.05
+optimizer = "adam"
+batch_size = 32
+seed = 3
+modes_every = {modes_every}
+"#,
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/robertson-multi").display()
+    )
+}
+
+fn losses(run: &Path) -> Vec<f64> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"].as_f64().unwrap())
+        .collect()
+}
+
+#[test]
+fn training_logs_modes_on_schedule_without_changing_the_optimization() {
+    let (logged, plain) = (scratch("logged"), scratch("plain"));
+    for (run, every) in [(&logged, 2), (&plain, 0)] {
+        let text = rates_config(4, every);
+        let mut t = Trainer::start(TrainConfig::parse(&text, "test.toml").unwrap(), "test.toml", run).unwrap();
+        t.run(|_| {}).unwrap();
+    }
+    assert_eq!(losses(&logged), losses(&plain), "logging modes must not change the optimization");
+    assert!(!plain.join("modes.jsonl").exists());
+    let records = modes::read(&logged).unwrap();
+    assert_eq!(records.iter().map(|r| r.epoch).collect::<Vec<_>>(), [2, 4]);
+    for r in &records {
+        println!("epoch {}: residual {:.1e}, modes {:?}", r.epoch, r.decomposition_residual, r.modes.iter().map(|m| (m.eigenvalue[0], m.share)).collect::<Vec<_>>());
+        assert_eq!((r.method.as_str(), r.modes.len()), ("radau5", 3));
+        assert!(r.decomposition_residual <= 1e-6, "{r:?}");
+        // Ranked fastest first; ROBER conserves mass, so the slowest eigenvalue is zero.
+        assert!(r.modes.windows(2).all(|w| w[0].eigenvalue[0].abs() >= w[1].eigenvalue[0].abs()));
+        assert!(r.modes[2].eigenvalue[0].abs() < 1e-10 && r.modes[2].timescale.is_none_or(|t| t > 1e10));
+        assert!(!r.spectrum.t.is_empty() && r.spectrum.t.len() == r.spectrum.abs_re.len());
+    }
+    // Resuming to a later epoch keeps the schedule and appends to the log.
+    let mut t = Trainer::resume(&logged, Some(6), None).unwrap();
+    t.run(|_| {}).unwrap();
+    assert_eq!(modes::read(&logged).unwrap().iter().map(|r| r.epoch).collect::<Vec<_>>(), [2, 4, 6]);
+    for d in [logged, plain] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[test]
+fn missing_or_malformed_mode_logs_are_clear_errors() {
+    let run = scratch("errors");
+    let err = modes::read(&run).unwrap_err().to_string();
+    assert!(err.contains("not a training run directory"), "{err}");
+    let text = rates_config(1, 0);
+    Trainer::start(TrainConfig::parse(&text, "test.toml").unwrap(), "test.toml", &run).unwrap().run(|_| {}).unwrap();
+    let err = modes::read(&run).unwrap_err().to_string();
+    assert!(err.contains("modes.jsonl") && err.contains("no modes were logged"), "{err}");
+    std::fs::write(run.join("modes.jsonl"), "{\"epoch\": 1, \"method\": \"radau5\"}\n").unwrap();
+    let err = modes::read(&run).unwrap_err().to_string();
+    assert!(err.contains("modes.jsonl") && err.contains("line 1") && err.contains("missing field"), "{err}");
+    std::fs::remove_dir_all(run).unwrap();
+}
