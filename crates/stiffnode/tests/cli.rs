@@ -167,9 +167,11 @@ fn train_writes_a_run_directory_and_resumes_it() {
         assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
     };
     run(&["train", "--config", &config, "--epochs", "3", "--out", out.to_str().unwrap(), "--quiet"]);
-    for file in ["config.toml", "metrics.jsonl", "predictions.csv", "checkpoints/last.ckpt", "checkpoints/best.ckpt"] {
+    for file in ["config.toml", "metrics.jsonl", "modes.jsonl", "predictions.csv", "fit.svg", "checkpoints/last.ckpt", "checkpoints/best.ckpt"] {
         assert!(out.join(file).is_file(), "{file} missing");
     }
+    let fit = std::fs::read_to_string(out.join("fit.svg")).unwrap();
+    assert!(fit.starts_with("<svg") && fit.trim_end().ends_with("</svg>") && fit.contains("time (log scale)") && fit.contains(">\nB\n<"), "fit.svg");
     run(&["train", "--resume", out.to_str().unwrap(), "--epochs", "5", "--quiet"]);
     let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
     let epochs: Vec<u64> = metrics.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["epoch"].as_u64().unwrap()).collect();
@@ -183,6 +185,16 @@ fn train_writes_a_run_directory_and_resumes_it() {
     assert!(text.starts_with("trajectory,t,A,B,C\n0,0e0,1e0,0e0,0e0\n"), "{text}");
     fails_with(&["predict", "--run", out.to_str().unwrap(), "--times", "-1,2"], "before the data's initial time");
     fails_with(&["predict", "--run", "/nonexistent/run", "--times", "1"], "not a training run directory");
+    // The mode log (every epoch of a 3-epoch run, then the resumed ones) as a table and plots.
+    let o = Command::new(env!("CARGO_BIN_EXE_stiffnode")).args(["inspect", out.to_str().unwrap()]).output().unwrap();
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(table.contains("epoch 5 (radau5)") && table.contains("decomposition residual") && table.contains("by decade of |hλ|"), "{table}");
+    for (file, needle) in [("modes_gradient_vs_z.svg", "R&apos;(z)| of radau5"), ("modes_over_epochs.svg", "epoch"), ("modes_spectrum.svg", "|Re λ|")] {
+        let svg = std::fs::read_to_string(out.join(file)).unwrap();
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>") && svg.contains(needle), "{file}");
+    }
+    fails_with(&["inspect", out.to_str().unwrap(), "--epoch", "99"], "epoch 99 was not logged");
     // Starting a new run over an existing one is refused.
     fails_with(&["train", "--config", &config, "--out", out.to_str().unwrap()], "already holds a training run");
     std::fs::remove_dir_all(&out).unwrap();
@@ -223,4 +235,23 @@ fn bench_training_prints_time_per_epoch_as_json() {
     assert_eq!(v["method"], "radau5");
     assert_eq!(v["epochs"], 2);
     assert!(v["s_per_epoch"].as_f64().unwrap() > 0.0 && v["loss"].as_f64().unwrap().is_finite(), "{v}");
+    assert!(v["s_per_logged_epoch"].as_f64().unwrap() > 0.0, "{v}");
+}
+
+#[test]
+fn inspect_names_runs_without_modes_and_directories_that_are_no_runs() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let out = std::env::temp_dir().join(format!("stiffnode-cli-nomodes-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let o = Command::new(env!("CARGO_BIN_EXE_stiffnode"))
+        .current_dir(root)
+        .args(["train", "--config", "examples/robertson.toml", "--epochs", "1", "--modes-every", "0", "--out", out.to_str().unwrap(), "--quiet"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    fails_with(&["inspect", out.to_str().unwrap()], "no modes were logged in this run");
+    std::fs::write(out.join("modes.jsonl"), "not json\n").unwrap();
+    fails_with(&["inspect", out.to_str().unwrap()], "modes.jsonl: line 1: not a mode record");
+    fails_with(&["inspect", "/nonexistent/run"], "not a training run directory");
+    std::fs::remove_dir_all(&out).unwrap();
 }

@@ -22,8 +22,10 @@ pub fn gradient_vs_z(record: &ModeRecord, method: &Method, path: &Path) -> Resul
     let points: Vec<(usize, f64, f64)> = record
         .modes
         .iter()
-        .filter(|m| m.grad_norm > 0.0)
-        .map(|m| (m.rank, Complex64::new(m.z.median[0], m.z.median[1]).norm().max(1e-12).log10(), m.grad_norm.log10()))
+        .map(|m| (m.rank, Complex64::new(m.z.median[0], m.z.median[1]).norm(), m.grad_norm))
+        // Zero eigenvalues (conservation laws) have no place on a log |z| axis; the table lists them.
+        .filter(|&(_, z, g)| z > 1e-12 && g > 0.0)
+        .map(|(rank, z, g)| (rank, z.log10(), g.log10()))
         .collect();
     let (x0, x1) = extent(points.iter().map(|p| p.1)).unwrap_or((-2.0, 2.0));
     let (x0, x1) = ((x0 - 1.0).floor().min(-2.0), (x1 + 1.0).ceil().max(2.0));
@@ -94,7 +96,7 @@ pub fn gradient_over_epochs(records: &[ModeRecord], path: &Path) -> Result<()> {
         .x_label_area_size(40)
         .y_label_area_size(70)
         .build_cartesian_2d(padded(x0, x1, 0.03), padded(y0, y1, 0.1))?;
-    chart.configure_mesh().x_desc("epoch").y_desc("‖G_i‖ (gradient norm of mode i)").y_label_formatter(&decade_label).draw()?;
+    chart.configure_mesh().x_desc("epoch").y_desc("‖G_i‖ (gradient norm of mode i)").x_label_formatter(&|v| format!("{v:.0}")).y_label_formatter(&decade_label).draw()?;
     for (k, s) in series.into_iter().enumerate() {
         let label = format!("mode {k} ({})", if k == 0 { "fastest" } else if k + 1 == ranks { "slowest" } else { "middle" });
         chart.draw_series(LineSeries::new(s.clone(), colour(k).stroke_width(2)))?.label(label).legend(legend_line(k));
@@ -112,7 +114,13 @@ pub fn spectrum(record: &ModeRecord, path: &Path) -> Result<()> {
     let tx = |t: f64| if log_t { t.log10() } else { t };
     let ranks = sp.abs_re.iter().map(Vec::len).max().unwrap_or(0);
     let series: Vec<Vec<(f64, f64)>> = (0..ranks)
-        .map(|k| sp.t.iter().zip(&sp.abs_re).filter_map(|(&t, v)| v.get(k).filter(|x| **x > 0.0).map(|x| (tx(t), x.log10()))).collect())
+        .map(|k| {
+            sp.t.iter()
+                .zip(&sp.abs_re)
+                // |Re λ| at rounding level of the step's largest one is a zero eigenvalue.
+                .filter_map(|(&t, v)| v.get(k).filter(|x| **x > 1e-10 * v.iter().copied().fold(0.0, f64::max)).map(|x| (tx(t), x.log10())))
+                .collect()
+        })
         .collect();
     let (x0, x1) = extent(sp.t.iter().map(|&t| tx(t))).unwrap_or((0.0, 1.0));
     let (y0, y1) = extent(series.iter().flatten().map(|p| p.1)).unwrap_or((-3.0, 3.0));
@@ -133,7 +141,8 @@ pub fn spectrum(record: &ModeRecord, path: &Path) -> Result<()> {
     }
     mesh.draw()?;
     for (k, s) in series.into_iter().enumerate() {
-        chart.draw_series(LineSeries::new(s, colour(k).stroke_width(2)))?.label(format!("mode {k}")).legend(legend_line(k));
+        let label = if s.is_empty() { format!("mode {k}: λ = 0 (conservation law), not drawn") } else { format!("mode {k}") };
+        chart.draw_series(LineSeries::new(s, colour(k).stroke_width(2)))?.label(label).legend(legend_line(k));
     }
     chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw()?;
     root.present()?;
