@@ -1,10 +1,13 @@
 //! The same solver and gradients on the wgpu device (f32; CI runs it on a software Vulkan
 //! driver): ROBER to t = 40 within 1e-3 of the reference, and gradients within 1e-3 of the
-//! CPU's f64 gradients on a mildly stiff mechanism.
+//! CPU's f64 gradients on a mildly stiff mechanism, by both modes and as the sum of the
+//! per-mode split.
 
 use burn::tensor::{Device, Tensor};
 use stiffnode_solvers::field::{from_host, to_host};
-use stiffnode_solvers::gradient::{adjoint_gradient, solve_recorded};
+use burn::module::Module;
+use stiffnode_solvers::gradient::modes::split;
+use stiffnode_solvers::gradient::{adjoint_gradient_observed, solve_recorded};
 use stiffnode_solvers::problems::{MassActionField, mechanism_file, rober};
 use stiffnode_solvers::{DeviceKind, SolveOptions, methods, solve};
 
@@ -43,8 +46,9 @@ equation = "A + B => C"
 rate = 5.0
 "#;
 
-/// `∂L/∂log10 k` and `∂L/∂y0` for `L = Σ_k |y(t_k)|²`, by the graph mode and the adjoint mode.
-fn gradients(device: &Device, method: &str) -> [Vec<f64>; 2] {
+/// `∂L/∂log10 k` and `∂L/∂y0` for `L = Σ_k |y(t_k)|²`, by the graph mode, the adjoint mode,
+/// and as the sum of the per-mode parts of the adjoint's parameter gradient (with its `∂L/∂y0`).
+fn gradients(device: &Device, method: &str) -> [Vec<f64>; 3] {
     let mech = mechanism_file::parse(MILD, "mild.toml").unwrap();
     let ad = device.clone().autodiff();
     let field = MassActionField::with_learnable(&mech, &ad, &[0, 1, 2]);
@@ -57,10 +61,19 @@ fn gradients(device: &Device, method: &str) -> [Vec<f64>; 2] {
     let param = field.log10_rates.as_ref().unwrap();
     let mut graph = to_host(param.val().grad(&grads).unwrap());
     graph.extend(to_host(y0.grad(&grads).unwrap()));
-    let adj = adjoint_gradient(&field, &method, &mech.initial, 0.0, &times, &opts, loss).unwrap();
+    let mut adjoints = Vec::new();
+    let adj = adjoint_gradient_observed(&field, &method, &mech.initial, 0.0, &times, &opts, loss, |n, a| adjoints.push((n, a.to_vec()))).unwrap();
     let mut adjoint = to_host(adj.params.get::<1>(param.id).unwrap());
-    adjoint.extend(adj.y0);
-    [graph, adjoint]
+    adjoint.extend(adj.y0.iter());
+    let modes = split(&field.valid(), &method, &adj.trajectory, &adjoints, opts.host_fast_path).unwrap();
+    let mut by_modes = vec![0.0; 3];
+    for g in modes.gradients(&field, 3, |s| Some(s.rank)) {
+        if let Some(g) = g.get::<1>(param.id) {
+            by_modes.iter_mut().zip(to_host(g)).for_each(|(a, b)| *a += b);
+        }
+    }
+    by_modes.extend(adj.y0);
+    [graph, adjoint, by_modes]
 }
 
 #[test]
@@ -68,8 +81,8 @@ fn wgpu_gradients_match_cpu_f64_gradients() {
     let cpu = DeviceKind::Cpu.open().unwrap();
     let gpu = DeviceKind::Wgpu.open().expect("a wgpu adapter (CI installs mesa-vulkan-drivers)");
     for method in ["radau5", "esdirk4", "bdf2"] {
-        let [reference, _] = gradients(&cpu, method);
-        for (mode, g) in ["graph", "adjoint"].iter().zip(gradients(&gpu, method)) {
+        let [reference, _, _] = gradients(&cpu, method);
+        for (mode, g) in ["graph", "adjoint", "sum of modes"].iter().zip(gradients(&gpu, method)) {
             let scale = reference.iter().fold(0.0f64, |m, v| m.max(v.abs()));
             let rel = g.iter().zip(&reference).map(|(a, b)| (a - b).abs() / b.abs().max(1e-3 * scale)).fold(0.0, f64::max);
             println!("{method} {mode}: wgpu {g:?}\n  cpu {reference:?}\n  max rel {rel:.1e}");
