@@ -1,6 +1,7 @@
 //! stiffnode-train: fit a vector field to trajectory data through the implicit solvers' exact
 //! gradients. A run is a TOML [`config`]; [`Trainer`] runs epochs of mini-batches, writes
-//! `metrics.jsonl` and atomic checkpoints, and resumes from them.
+//! `metrics.jsonl`, the per-mode gradient log ([`modes`]) and atomic checkpoints, and resumes
+//! from them.
 
 pub mod checkpoint;
 pub mod clip;

@@ -3,7 +3,8 @@
 //! global-norm clip and an optimizer step. Every epoch appends a line to `metrics.jsonl` and
 //! writes the `last` checkpoint (and `best` when the validation loss improves). Mini-batch
 //! order comes from a generator seeded by `seed` and the epoch, so a resumed run repeats the
-//! uninterrupted run's losses exactly.
+//! uninterrupted run's losses exactly. Every `modes_every` epochs the batches' gradients are
+//! also split by eigenmode into `modes.jsonl` (an observer: the updates do not change).
 
 use std::f64::consts::PI;
 use std::io::Write;
@@ -18,7 +19,8 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::Serialize;
 use stiffnode_solvers::field::{from_host, to_host};
-use stiffnode_solvers::gradient::{adjoint_gradient_observed, modes as split_modes, solve_recorded};
+use stiffnode_solvers::gradient::modes::split as modal_split;
+use stiffnode_solvers::gradient::{adjoint_gradient_observed, solve_recorded};
 use stiffnode_solvers::problems::{self, Mechanism};
 use stiffnode_solvers::{DeviceKind, Method, SolveError, SolveOptions, Stats, methods, solve};
 
@@ -232,7 +234,7 @@ impl Trainer {
         let (t0, times) = (self.data.times[0], &self.data.times[1..]);
         let targets: Vec<Vec<f64>> = (0..times.len()).map(|j| self.data.target(ids, j)).collect();
         if let Some(logger) = logger {
-            self.split_modes(ids, &targets, logger)?;
+            self.log_modes(ids, &targets, logger)?;
         }
         let y0 = from_host(self.data.initial(ids), [ids.len(), d], &self.device);
         let rec = solve_recorded(&self.model, &self.method, y0, t0, times, &self.opts)?;
@@ -256,12 +258,12 @@ impl Trainer {
 
     /// The batch's gradient by the step-by-step adjoint, its per-step adjoints split into
     /// eigenmodes (DESIGN §5) and added to `logger`.
-    fn split_modes(&self, ids: &[usize], targets: &[Vec<f64>], logger: &mut ModeLogger) -> Result<(), SolveError> {
+    fn log_modes(&self, ids: &[usize], targets: &[Vec<f64>], logger: &mut ModeLogger) -> Result<(), SolveError> {
         let (t0, times) = (self.data.times[0], &self.data.times[1..]);
         let mut adjoints = Vec::new();
         let loss = |states: &[Tensor<2>]| self.loss.eval(states, targets);
         let g = adjoint_gradient_observed(&self.model, &self.method, &self.data.initial(ids), t0, times, &self.opts, loss, |n, a| adjoints.push((n, a.to_vec())))?;
-        let split = split_modes::split(&self.model.valid(), &self.method, &g.trajectory, &adjoints, self.opts.host_fast_path)?;
+        let split = modal_split(&self.model.valid(), &self.method, &g.trajectory, &adjoints, self.opts.host_fast_path)?;
         logger.add(&self.model, &split, &g.params);
         Ok(())
     }

@@ -51,6 +51,7 @@ pub struct ModeSample {
 /// The adjoints of a trajectory split into modes; [`ModalSplit::gradients`] turns groups of
 /// modes into parameter gradients.
 pub struct ModalSplit {
+    /// Every mode of every split step and trajectory.
     pub samples: Vec<ModeSample>,
     /// Time and state of every stage row of the split steps.
     times: Vec<f64>,
