@@ -7,12 +7,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
-use burn::optim::ModuleOptimizer;
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
+use crate::optimizer::Optimizer;
 
 const MAGIC: &[u8; 8] = b"SNCKPT01";
 
@@ -35,7 +35,7 @@ pub fn path(run: &Path, name: &str) -> PathBuf {
 }
 
 /// Write the checkpoint `name` of `run` atomically.
-pub fn save<M: Module>(run: &Path, name: &str, model: &M, optim: &ModuleOptimizer, state: &RunState) -> Result<(), TrainError> {
+pub fn save<M: Module>(run: &Path, name: &str, model: &M, optim: &Optimizer, state: &RunState) -> Result<(), TrainError> {
     let target = path(run, name);
     let dir = target.parent().expect("checkpoints directory");
     std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
@@ -58,7 +58,7 @@ pub fn save<M: Module>(run: &Path, name: &str, model: &M, optim: &ModuleOptimize
 
 /// Read checkpoint `name` of `run`: the model loaded into `model`, the optimizer state loaded
 /// into `optim` for training on `device` (`cpu` or `wgpu`), and the run state.
-pub fn load<M: Module>(run: &Path, name: &str, model: M, optim: ModuleOptimizer, device: &str) -> Result<(M, ModuleOptimizer, RunState), TrainError> {
+pub fn load<M: Module>(run: &Path, name: &str, model: M, optim: Optimizer, device: &str) -> Result<(M, Optimizer, RunState), TrainError> {
     let file = path(run, name);
     let bytes = std::fs::read(&file).map_err(|e| TrainError::io(&file, format!("cannot read checkpoint: {e}")))?;
     let bad = |what: &str| TrainError::io(&file, format!("not a valid checkpoint: {what}"));

@@ -85,6 +85,9 @@ pub enum LossKind {
 pub enum OptimizerKind {
     Adam,
     Adamw,
+    /// L-BFGS with a strong-Wolfe line search; `lr` is its first trial step (1 is usual) and
+    /// `clip` does not apply.
+    Lbfgs,
 }
 
 /// The optimization.

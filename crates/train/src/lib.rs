@@ -11,6 +11,7 @@ pub mod error;
 pub mod loss;
 pub mod model;
 pub mod modes;
+pub mod optimizer;
 pub mod trainer;
 
 pub use config::TrainConfig;

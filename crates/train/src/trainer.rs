@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -26,12 +26,13 @@ use stiffnode_solvers::{DeviceKind, Method, SolveError, SolveOptions, Stats, met
 
 use crate::checkpoint::{self, RunState};
 use crate::clip::{global_norm, scale};
-use crate::config::{OptimizerKind, TrainConfig};
+use crate::config::TrainConfig;
 use crate::data::TrainingData;
 use crate::error::TrainError;
 use crate::loss::Loss;
 use crate::model::Model;
 use crate::modes::{self, ModeLogger};
+use crate::optimizer::Optimizer;
 
 /// One line of `metrics.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -64,7 +65,7 @@ pub struct Trainer {
     method: Method,
     opts: SolveOptions,
     device: Device,
-    optim: ModuleOptimizer,
+    optim: Optimizer,
     loss: Loss,
 }
 
@@ -128,15 +129,15 @@ impl Trainer {
         {
             return Err(bad(format!("train.weights: {} non-negative numbers expected (one per species), got {w:?}", data.species.len())));
         }
+        if config.train.optimizer == crate::config::OptimizerKind::Lbfgs && config.train.clip.is_some() {
+            return Err(bad("train.clip: clipping does not apply to lbfgs (its line search sets the step); remove it".into()));
+        }
         let kind: DeviceKind = config.train.device.parse().map_err(|e: SolveError| bad(format!("train.device: {e}")))?;
         let device = kind.open().map_err(|e| TrainError::Solve { epoch: state.epoch, source: e })?.autodiff();
         let model = Model::new(&config.model, &mechanism, &data, config.train.seed, &device, file)?;
         let method = methods::by_name(&config.solver.method).map_err(|e| bad(format!("solver.method: {e}")))?;
         let t = &config.train;
-        let optim = match t.optimizer {
-            OptimizerKind::Adam => AdamConfig::new().with_epsilon(1e-8).init(),
-            OptimizerKind::Adamw => AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(t.weight_decay as f32).init(),
-        };
+        let optim = Optimizer::new(t);
         let loss = Loss::new(t.loss, &data.scale, t.weights.as_deref(), &device);
         let opts = config.solve_options();
         Ok(Self { config, run: run.to_path_buf(), data, mechanism, model, state, method, opts, device, optim, loss })
@@ -231,29 +232,69 @@ impl Trainer {
     /// is the same with or without it).
     fn step(&mut self, ids: &[usize], lr: f64, logger: Option<&mut ModeLogger>) -> Result<(f64, f64, Stats), SolveError> {
         let d = self.data.species.len();
-        let (t0, times) = (self.data.times[0], &self.data.times[1..]);
-        let targets: Vec<Vec<f64>> = (0..times.len()).map(|j| self.data.target(ids, j)).collect();
+        let targets: Vec<Vec<f64>> = (1..self.data.times.len()).map(|j| self.data.target(ids, j - 1)).collect();
         if let Some(logger) = logger {
             self.log_modes(ids, &targets, logger)?;
         }
-        let y0 = from_host(self.data.initial(ids), [ids.len(), d], &self.device);
-        let rec = solve_recorded(&self.model, &self.method, y0, t0, times, &self.opts)?;
-        let loss = self.loss.eval(&rec.states, &targets);
-        let value = to_host(loss.clone().without_autodiff())[0];
-        let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        let stats = rec.trajectory.solution.stats;
-        let norm = global_norm(&self.model, &grads);
-        if !norm.is_finite() {
-            // One pass reads the gradients; only a non-finite norm needs the named error.
-            stiffnode_solvers::gradient::check_finite(&self.model, &grads)?;
+        let clip = self.config.train.clip;
+        let Self { model, method, opts, loss, data, device, optim, .. } = self;
+        let (t0, times) = (data.times[0], &data.times[1..]);
+        // Loss, gradient and solver work of the batch for a model.
+        let evaluate = |m: &Model| -> Result<(f64, GradientsParams, Stats), SolveError> {
+            let y0 = from_host(data.initial(ids), [ids.len(), d], device);
+            let rec = solve_recorded(m, method, y0, t0, times, opts)?;
+            let l = loss.eval(&rec.states, &targets);
+            let value = to_host(l.clone().without_autodiff())[0];
+            let grads = GradientsParams::from_grads(l.backward(), m);
+            Ok((value, grads, rec.trajectory.solution.stats))
+        };
+        let checked_norm = |m: &Model, grads: &GradientsParams| -> Result<f64, SolveError> {
+            let norm = global_norm(m, grads);
+            if !norm.is_finite() {
+                // One pass reads the gradients; only a non-finite norm needs the named error.
+                stiffnode_solvers::gradient::check_finite(m, grads)?;
+            }
+            Ok(norm)
+        };
+        match optim {
+            Optimizer::Gradient(o) => {
+                let (value, mut grads, stats) = evaluate(model)?;
+                let norm = checked_norm(model, &grads)?;
+                if let Some(c) = clip
+                    && norm > c
+                {
+                    scale(model, &mut grads, c / norm);
+                }
+                *model = o.step(lr, model.clone(), grads);
+                Ok((value, norm, stats))
+            }
+            Optimizer::Lbfgs(o) => {
+                // The closure cannot fail: the first error ends the step, and the model keeps
+                // its parameters from before it. The epoch reports the first evaluation.
+                let mut first: Option<(f64, f64, Stats)> = None;
+                let mut failure = None;
+                let (updated, _) = o.step(lr, model.clone(), |m: Model| {
+                    if failure.is_some() {
+                        return (f64::NAN, GradientsParams::new());
+                    }
+                    match evaluate(&m).and_then(|(v, g, s)| checked_norm(&m, &g).map(|n| (v, g, s, n))) {
+                        Ok((value, grads, stats, norm)) => {
+                            first.get_or_insert((value, norm, stats));
+                            (value, grads)
+                        }
+                        Err(e) => {
+                            failure = Some(e);
+                            (f64::NAN, GradientsParams::new())
+                        }
+                    }
+                });
+                if let Some(e) = failure {
+                    return Err(e);
+                }
+                *model = updated;
+                Ok(first.expect("L-BFGS evaluates the loss at least once"))
+            }
         }
-        if let Some(c) = self.config.train.clip
-            && norm > c
-        {
-            scale(&self.model, &mut grads, c / norm);
-        }
-        self.model = self.optim.step(lr, self.model.clone(), grads);
-        Ok((value, norm, stats))
     }
 
     /// The batch's gradient by the step-by-step adjoint, its per-step adjoints split into

@@ -127,6 +127,30 @@ fn interrupted_checkpoint_write_keeps_the_last_checkpoint() {
 }
 
 #[test]
+fn lbfgs_identifies_rates_in_an_epoch_and_resumes_exactly() {
+    let lbfgs = |epochs: usize| rates_config(epochs).replace("lr = 0.05", "lr = 1.0").replace("\"adam\"", "\"lbfgs\"");
+    let (straight, split) = (scratch("lbfgs-straight"), scratch("lbfgs-split"));
+    let t = train(&lbfgs(2), &straight);
+    let l = losses(&straight);
+    let k = t.rate_constants().unwrap();
+    println!("L-BFGS losses {l:?}, rates {k:?}");
+    // From a factor 3 off to the generating rates (ROBER: 0.04, 3e7, 1e4).
+    assert!(l[1] < 1e-4 * l[0], "{l:?}");
+    for (k, truth) in k.iter().zip([0.04, 3e7, 1e4]) {
+        assert!((k / truth - 1.0).abs() < 1e-4, "{k} vs {truth}");
+    }
+    train(&lbfgs(1), &split);
+    Trainer::resume(&split, Some(2), None).unwrap().run(|_| {}).unwrap();
+    assert_eq!(losses(&straight), losses(&split));
+    for d in [straight, split] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+    let err = TrainConfig::parse(&lbfgs(1).replace("seed = 3", "seed = 3\nclip = 1.0"), "c.toml").map(|c| Trainer::start(c, "c.toml", &scratch("clip")));
+    let err = err.unwrap().err().expect("clip with lbfgs is refused").to_string();
+    assert!(err.contains("c.toml") && err.contains("clip") && err.contains("lbfgs"), "{err}");
+}
+
+#[test]
 fn bad_configurations_are_clear_errors() {
     let good = mlp_config(1);
     let cases = [
