@@ -210,6 +210,7 @@ fn train_rejects_bad_configurations_in_one_line() {
         (good.replace("epochs = 1000", "epochs = -3"), "epochs"),
         (good.replace("radau5", "radau9"), "unknown method 'radau9'"),
         (good.replace("datasets/robertson\"", "datasets/none\""), "datasets/none"),
+        (good.replace("radau5", "gauss2"), "'gauss2' has no error estimate: set solver.steps"),
     ]
     .into_iter()
     .enumerate()
@@ -217,6 +218,7 @@ fn train_rejects_bad_configurations_in_one_line() {
         let file = dir.join(format!("bad{i}.toml"));
         std::fs::write(&file, text).unwrap();
         fails_with(&["train", "--config", file.to_str().unwrap(), "--out", dir.join("run").to_str().unwrap()], needle);
+        assert!(!dir.join("run").exists(), "a rejected configuration must not leave a run directory");
     }
     fails_with(&["train", "--config", "nowhere.toml"], "nowhere.toml");
     fails_with(&["train", "--resume", "/nonexistent/run"], "/nonexistent/run");

@@ -15,8 +15,10 @@ pub enum TrainError {
     #[error(transparent)]
     Mechanism(#[from] stiffnode_solvers::problems::MechanismError),
     /// A solve or gradient failed.
-    #[error("epoch {epoch}: {source}")]
-    Solve { epoch: usize, source: stiffnode_solvers::SolveError },
+    /// (The solver error is part of the message, not a `source`, so that a report of the
+    /// chain names it once.)
+    #[error("epoch {epoch}: {error}")]
+    Solve { epoch: usize, error: stiffnode_solvers::SolveError },
     /// A checkpoint or run-directory file could not be read or written.
     #[error("{path}: {what}")]
     Io { path: String, what: String },

@@ -83,13 +83,15 @@ impl Trainer {
         if checkpoint::path(run, "last").exists() {
             return Err(TrainError::io(run, "already holds a training run: resume it with --resume, or choose another --out"));
         }
-        std::fs::create_dir_all(run).map_err(|e| TrainError::io(run, e))?;
+        // Everything is checked before the run directory is touched.
         let text = toml::to_string(&config).expect("configuration serializes");
+        let state = RunState { epoch: 0, best_loss: f64::INFINITY, best_epoch: 0, wall_s: 0.0 };
+        let trainer = Self::build(config, file, run, state)?;
+        std::fs::create_dir_all(run).map_err(|e| TrainError::io(run, e))?;
         std::fs::write(run.join("config.toml"), text).map_err(|e| TrainError::io(&run.join("config.toml"), e))?;
         let _ = std::fs::remove_file(run.join("metrics.jsonl"));
         let _ = std::fs::remove_file(run.join("modes.jsonl"));
-        let state = RunState { epoch: 0, best_loss: f64::INFINITY, best_epoch: 0, wall_s: 0.0 };
-        Self::build(config, file, run, state)
+        Ok(trainer)
     }
 
     /// Resume the run in `run` from its `last` checkpoint; `epochs` (if given) replaces the
@@ -122,6 +124,10 @@ impl Trainer {
 
     fn build(config: TrainConfig, file: &str, run: &Path, state: RunState) -> Result<Self, TrainError> {
         let bad = |what: String| TrainError::Config { file: file.to_string(), what };
+        let method = methods::by_name(&config.solver.method).map_err(|e| bad(format!("solver.method: {e}")))?;
+        if config.solver.steps.is_none() && !method.info().embedded {
+            return Err(bad(format!("solver.method: '{}' has no error estimate: set solver.steps (fixed steps per data interval) instead of tolerances", method.name())));
+        }
         let mechanism = problems::load(&config.data.mechanism)?;
         let data = TrainingData::load(&config.data.dataset, &mechanism.species)?;
         if let Some(w) = &config.train.weights
@@ -133,9 +139,8 @@ impl Trainer {
             return Err(bad("train.clip: clipping does not apply to lbfgs (its line search sets the step); remove it".into()));
         }
         let kind: DeviceKind = config.train.device.parse().map_err(|e: SolveError| bad(format!("train.device: {e}")))?;
-        let device = kind.open().map_err(|e| TrainError::Solve { epoch: state.epoch, source: e })?.autodiff();
+        let device = kind.open().map_err(|e| TrainError::Solve { epoch: state.epoch, error: e })?.autodiff();
         let model = Model::new(&config.model, &mechanism, &data, config.train.seed, &device, file)?;
-        let method = methods::by_name(&config.solver.method).map_err(|e| bad(format!("solver.method: {e}")))?;
         let t = &config.train;
         let optim = Optimizer::new(t);
         let loss = Loss::new(t.loss, &data.scale, t.weights.as_deref(), &device);
@@ -176,7 +181,7 @@ impl Trainer {
         let (mut total, mut grad_norm, mut work) = (0.0, 0.0, Stats::default());
         let mut logger = self.logs_modes(e).then(ModeLogger::default);
         for batch in ids.chunks(size) {
-            let (loss, norm, stats) = self.step(batch, lr, logger.as_mut()).map_err(|source| TrainError::Solve { epoch: e, source })?;
+            let (loss, norm, stats) = self.step(batch, lr, logger.as_mut()).map_err(|error| TrainError::Solve { epoch: e, error })?;
             total += loss * batch.len() as f64;
             grad_norm = norm;
             work.steps += stats.steps;
@@ -188,7 +193,7 @@ impl Trainer {
         let val_loss = if self.data.validation.is_empty() {
             None
         } else {
-            Some(self.evaluate(&self.data.validation.clone()).map_err(|source| TrainError::Solve { epoch: e, source })?)
+            Some(self.evaluate(&self.data.validation.clone()).map_err(|error| TrainError::Solve { epoch: e, error })?)
         };
         self.state.epoch = e;
         self.state.wall_s += start.elapsed().as_secs_f64();
