@@ -270,3 +270,19 @@ fn newton_failure_in_a_gradient_solve_is_a_typed_error_with_step_and_time() {
         assert!(err.to_string().contains("step"), "{err}");
     }
 }
+
+/// Burn 0.22's backward of `div_scalar` multiplies by the reciprocal rounded to f32 (a 2e-8
+/// relative error in f64 gradients); the replays and the GELU avoid it. This test notices when
+/// Burn fixes it (then `div_scalar` is fine again) and keeps `mul_scalar`'s backward exact.
+#[test]
+fn scalar_products_differentiate_exactly_in_f64() {
+    let ad = DeviceKind::Cpu.open().unwrap().autodiff();
+    let grad = |f: &dyn Fn(Tensor<2>) -> Tensor<2>| {
+        let x = from_host(vec![0.7], [1, 1], &ad).require_grad();
+        to_host(x.grad(&f(x.clone()).sum().backward()).unwrap())[0]
+    };
+    assert_eq!(grad(&|x| x.mul_scalar(1.0 / 0.3)), 1.0 / 0.3);
+    let div = grad(&|x| x.div_scalar(0.3));
+    println!("d(x/0.3)/dx = {div:.17e} (exact {:.17e}, rel {:.1e})", 1.0 / 0.3, (div * 0.3 - 1.0).abs());
+    assert_eq!(div, (1.0f32 / 0.3f32) as f64, "Burn's div_scalar backward changed: the mul_scalar workarounds in replay.rs and activation.rs can go");
+}

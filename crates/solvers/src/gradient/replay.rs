@@ -81,7 +81,9 @@ impl<'a> Replay<'a> {
                 self.field.eval(&vec![ti; self.batch], known)
             } else {
                 let yi = self.implicit_stage(ti, known.clone(), h * g, &stages[i * n..(i + 1) * n])?;
-                (yi - known).div_scalar(h * g)
+                // A product with the reciprocal, not `div_scalar`: Burn 0.22's backward of
+                // `div_scalar` multiplies by the reciprocal rounded to f32 (2e-8 relative).
+                (yi - known).mul_scalar(1.0 / (h * g))
             };
             f.push(fi);
         }
