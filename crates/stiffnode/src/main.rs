@@ -41,6 +41,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    report_panics_on_one_line();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Methods(a) => commands::methods::run(a),
@@ -61,4 +62,19 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A panic is a bug (ours or a dependency's): it is reported as one `error:` line naming the
+/// place, with Rust's usual report and backtrace only when `RUST_BACKTRACE` asks for them.
+fn report_panics_on_one_line() {
+    if std::env::var_os("RUST_BACKTRACE").is_some() {
+        return;
+    }
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let what = payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_default();
+        let at = info.location().map(|l| format!(" (at {}:{})", l.file(), l.line())).unwrap_or_default();
+        let what = what.split_whitespace().collect::<Vec<_>>().join(" ");
+        eprintln!("error: internal error, please report it: {what}{at}");
+    }));
 }

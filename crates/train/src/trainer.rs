@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
 use rand::SeedableRng;
@@ -274,30 +274,31 @@ impl Trainer {
                 Ok((value, norm, stats))
             }
             Optimizer::Lbfgs(o) => {
-                // The closure cannot fail: the first error ends the step, and the model keeps
-                // its parameters from before it. The epoch reports the first evaluation.
+                // A trial point of the line search where the solve fails (a model too stiff or
+                // blowing up) gets an infinite loss, so that the strong-Wolfe search backtracks
+                // from it; a failure at the starting point, or a step that ends on a failing
+                // point, is an error and the model keeps its parameters. The epoch reports the
+                // first evaluation.
                 let mut first: Option<(f64, f64, Stats)> = None;
                 let mut failure = None;
-                let (updated, _) = o.step(lr, model.clone(), |m: Model| {
-                    if failure.is_some() {
-                        return (f64::NAN, GradientsParams::new());
-                    }
+                let (updated, final_loss) = o.step(lr, model.clone(), |m: Model| {
                     match evaluate(&m).and_then(|(v, g, s)| checked_norm(&m, &g).map(|n| (v, g, s, n))) {
                         Ok((value, grads, stats, norm)) => {
                             first.get_or_insert((value, norm, stats));
                             (value, grads)
                         }
                         Err(e) => {
-                            failure = Some(e);
-                            (f64::NAN, GradientsParams::new())
+                            failure.get_or_insert(e);
+                            (f64::INFINITY, zero_gradients(&m))
                         }
                     }
                 });
-                if let Some(e) = failure {
-                    return Err(e);
+                let Some(first) = first else { return Err(failure.expect("a failed evaluation")) };
+                if !final_loss.is_finite() {
+                    return Err(failure.unwrap_or_else(|| SolveError::NonFiniteGradient("L-BFGS ended on a non-finite loss".into())));
                 }
                 *model = updated;
-                Ok(first.expect("L-BFGS evaluates the loss at least once"))
+                Ok(first)
             }
         }
     }
@@ -384,4 +385,17 @@ impl Trainer {
         let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(|e| TrainError::io(&path, e))?;
         writeln!(f, "{}", serde_json::to_string(m).expect("metrics serialize")).map_err(|e| TrainError::io(&path, e))
     }
+}
+
+/// Zero gradients for every parameter of `module` (what L-BFGS is handed at a failed point).
+fn zero_gradients<M: Module>(module: &M) -> GradientsParams {
+    struct Zeros(GradientsParams);
+    impl ModuleVisitor for Zeros {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.register(param.id, param.val().without_autodiff().zeros_like());
+        }
+    }
+    let mut z = Zeros(GradientsParams::new());
+    module.visit(&mut z);
+    z.0
 }
