@@ -120,3 +120,27 @@ fn missing_or_malformed_mode_logs_are_clear_errors() {
     assert!(err.contains("modes.jsonl") && err.contains("line 1") && err.contains("missing field"), "{err}");
     std::fs::remove_dir_all(run).unwrap();
 }
+
+/// What the mode log shows on ROBER rate identification (the example's setup, a factor 10
+/// off): the fast mode (λ ≈ −5e4, |hλ| ~ 1e4, |R'(z)| ~ 1e-8) carries a share of the gradient
+/// comparable to the slow one's when the loss scales B by its 3.6e-5 maximum — that scaling multiplies the
+/// fast mode's adjoint by ~1e4 and undoes the damping — and orders of magnitude less when B
+/// keeps its natural weight, as Fronk & Petzold (2025) predict for A-/L-stable methods.
+#[test]
+fn rober_fast_mode_share_vanishes_unless_the_loss_amplifies_the_fast_species() {
+    let shares = |weights: &str| {
+        let text = rates_config(1, 1).replace("start_factor = 3.0", "start_factor = 10.0").replace("seed = 3", &format!("seed = 3\n{weights}"));
+        let run = scratch(if weights.is_empty() { "scaled" } else { "weighted" });
+        Trainer::start(TrainConfig::parse(&text, "test.toml").unwrap(), "test.toml", &run).unwrap().run(|_| {}).unwrap();
+        let r = modes::read(&run).unwrap().remove(0);
+        std::fs::remove_dir_all(&run).unwrap();
+        println!("{weights:<30} fast λ {:.3e} share {:.2e}, slow λ {:.3e} share {:.2e}", r.modes[0].eigenvalue[0], r.modes[0].share, r.modes[1].eigenvalue[0], r.modes[1].share);
+        assert!(r.modes[0].eigenvalue[0] < -1e3 && r.modes[0].z.median[0] < -1e3 && r.modes[0].abs_dr < 1e-6, "{r:?}");
+        (r.modes[0].share, r.modes[1].share)
+    };
+    let (damped, slow) = shares("weights = [1.0, 3.6e-5, 1.0]");
+    assert!(damped < 1e-2 * slow, "natural weights: fast share {damped:e}, slow {slow:e}");
+    let (fast, slow) = shares("");
+    assert!(fast > 0.1 * slow && fast > 1e3 * damped, "scaled loss: fast share {fast:e}, slow {slow:e}");
+}
+
