@@ -60,8 +60,32 @@ pub fn save<M: Module>(run: &Path, name: &str, model: &M, optim: &Optimizer, sta
 /// into `optim` for training on `device` (`cpu` or `wgpu`), and the run state.
 pub fn load<M: Module>(run: &Path, name: &str, model: M, optim: Optimizer, device: &str) -> Result<(M, Optimizer, RunState), TrainError> {
     let file = path(run, name);
-    let bytes = std::fs::read(&file).map_err(|e| TrainError::io(&file, format!("cannot read checkpoint: {e}")))?;
+    let parts = read_parts(&file)?;
     let bad = |what: &str| TrainError::io(&file, format!("not a valid checkpoint: {what}"));
+    let state: RunState = serde_json::from_slice(&parts[0]).map_err(|e| bad(&format!("run state: {e}")))?;
+    let model = load_model_part(&file, &parts[1], model)?;
+    let optim = on_default_device(device, || optim.from_bytes(Bytes::from_bytes_vec(parts[2].clone())))
+        .map_err(|e| bad(&format!("optimizer: {e:?}")))?;
+    Ok((model, optim, state))
+}
+
+/// The model of checkpoint `name` of `run`, loaded into `model` (a warm start).
+pub fn load_model<M: Module>(run: &Path, name: &str, model: M) -> Result<M, TrainError> {
+    let file = path(run, name);
+    let parts = read_parts(&file)?;
+    load_model_part(&file, &parts[1], model)
+}
+
+fn load_model_part<M: Module>(file: &Path, bytes: &[u8], model: M) -> Result<M, TrainError> {
+    let bad = |what: String| TrainError::io(file, format!("not a valid checkpoint: {what}"));
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())).map_err(|e| bad(format!("model: {e:?}")))?;
+    model.try_load_record(record).map_err(|e| bad(format!("model does not fit this configuration: {e:?}")))
+}
+
+/// The three parts of a checkpoint file (run state, model, optimizer), checked for framing.
+fn read_parts(file: &Path) -> Result<Vec<Vec<u8>>, TrainError> {
+    let bytes = std::fs::read(file).map_err(|e| TrainError::io(file, format!("cannot read checkpoint: {e}")))?;
+    let bad = |what: &str| TrainError::io(file, format!("not a valid checkpoint: {what}"));
     if bytes.len() < 8 || &bytes[..8] != MAGIC {
         return Err(bad("wrong header"));
     }
@@ -70,18 +94,13 @@ pub fn load<M: Module>(run: &Path, name: &str, model: M, optim: Optimizer, devic
     for _ in 0..3 {
         let len = bytes.get(at..at + 8).ok_or_else(|| bad("truncated"))?;
         let len = u64::from_le_bytes(len.try_into().unwrap()) as usize;
-        parts.push(bytes.get(at + 8..at + 8 + len).ok_or_else(|| bad("truncated"))?);
+        parts.push(bytes.get(at + 8..at + 8 + len).ok_or_else(|| bad("truncated"))?.to_vec());
         at += 8 + len;
     }
     if at != bytes.len() {
         return Err(bad("trailing bytes"));
     }
-    let state: RunState = serde_json::from_slice(parts[0]).map_err(|e| bad(&format!("run state: {e}")))?;
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(parts[1].to_vec())).map_err(|e| bad(&format!("model: {e:?}")))?;
-    let model = model.try_load_record(record).map_err(|e| bad(&format!("model does not fit this configuration: {e:?}")))?;
-    let optim = on_default_device(device, || optim.from_bytes(Bytes::from_bytes_vec(parts[2].to_vec())))
-        .map_err(|e| bad(&format!("optimizer: {e:?}")))?;
-    Ok((model, optim, state))
+    Ok(parts)
 }
 
 /// Run `f` with Burn's default device set to the training device. Burn 0.22 materializes

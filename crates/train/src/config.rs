@@ -123,6 +123,9 @@ pub struct TrainingConfig {
     /// Device: cpu or wgpu.
     #[serde(default = "cpu")]
     pub device: String,
+    /// Start from the model of this run's best checkpoint (a warm start, e.g. L-BFGS after
+    /// Adam); the architecture must match.
+    pub init: Option<PathBuf>,
     /// Log the per-mode gradient split every this many epochs (0: never; default: a tenth of
     /// the epochs).
     pub modes_every: Option<usize>,

@@ -77,6 +77,11 @@ impl Trainer {
         if let Ok(abs) = std::fs::canonicalize(&config.data.dataset) {
             config.data.dataset = abs;
         }
+        if let Some(init) = &config.train.init
+            && let Ok(abs) = std::fs::canonicalize(init)
+        {
+            config.train.init = Some(abs);
+        }
         // The default log interval is fixed at the start, so that resuming with another
         // total epoch count keeps the schedule.
         config.train.modes_every.get_or_insert((config.train.epochs / 10).max(1));
@@ -86,7 +91,10 @@ impl Trainer {
         // Everything is checked before the run directory is touched.
         let text = toml::to_string(&config).expect("configuration serializes");
         let state = RunState { epoch: 0, best_loss: f64::INFINITY, best_epoch: 0, wall_s: 0.0 };
-        let trainer = Self::build(config, file, run, state)?;
+        let mut trainer = Self::build(config, file, run, state)?;
+        if let Some(init) = trainer.config.train.init.clone() {
+            trainer.model = checkpoint::load_model(&init, "best", trainer.model.clone())?;
+        }
         std::fs::create_dir_all(run).map_err(|e| TrainError::io(run, e))?;
         std::fs::write(run.join("config.toml"), text).map_err(|e| TrainError::io(&run.join("config.toml"), e))?;
         let _ = std::fs::remove_file(run.join("metrics.jsonl"));

@@ -151,6 +151,28 @@ fn lbfgs_identifies_rates_in_an_epoch_and_resumes_exactly() {
 }
 
 #[test]
+fn a_warm_start_continues_from_the_best_model_of_another_run() {
+    let (three, two, warm, rates) = (scratch("three"), scratch("two"), scratch("warm"), scratch("rates-init"));
+    train(&mlp_config(3), &three);
+    train(&mlp_config(2), &two);
+    let l = losses(&three);
+    assert!(l[1] < l[0], "{l:?}");
+    // The best model of the 2-epoch run is the one the 3-epoch run evaluates in its epoch 3,
+    // whatever optimizer continues from it.
+    let text = mlp_config(1).replace("seed = 1", &format!("seed = 1\noptimizer = \"adam\"\ninit = \"{}\"", two.display()));
+    train(&text, &warm);
+    assert_eq!(losses(&warm)[0], l[2]);
+    // A model of another architecture does not load.
+    train(&rates_config(1), &rates);
+    let text = mlp_config(1).replace("seed = 1", &format!("seed = 1\ninit = \"{}\"", rates.display()));
+    let err = Trainer::start(TrainConfig::parse(&text, "w.toml").unwrap(), "w.toml", &scratch("mismatch")).err().expect("mismatch").to_string();
+    assert!(err.contains("best.ckpt") && err.contains("does not fit this configuration"), "{err}");
+    for d in [three, two, warm, rates] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[test]
 fn bad_configurations_are_clear_errors() {
     let good = mlp_config(1);
     let cases = [

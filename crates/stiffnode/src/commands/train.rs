@@ -39,6 +39,15 @@ pub struct Args {
     /// Seed of initialization and mini-batch order.
     #[arg(long, conflicts_with = "resume")]
     seed: Option<u64>,
+    /// Start from the model of this run's best checkpoint (same architecture).
+    #[arg(long, value_name = "RUN", conflicts_with = "resume")]
+    init: Option<PathBuf>,
+    /// Optimizer: adam, adamw or lbfgs.
+    #[arg(long, conflicts_with = "resume")]
+    optimizer: Option<String>,
+    /// Loss: mae or mse.
+    #[arg(long, conflicts_with = "resume")]
+    loss: Option<String>,
     /// Log the per-mode gradient split (modes.jsonl) every K epochs; 0 = off
     /// [default: a tenth of the epochs].
     #[arg(long, value_name = "K", conflicts_with = "resume")]
@@ -54,7 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (Some(file), None) => {
             let text = file.display().to_string();
             let mut config = TrainConfig::load(file)?;
-            override_config(&mut config, &args);
+            override_config(&mut config, &args)?;
             let config = TrainConfig::parse(&toml::to_string(&config)?, &text)?;
             let stem = file.file_stem().map_or("run".into(), |s| s.to_string_lossy().to_string());
             let out = args.out.clone().unwrap_or_else(|| Path::new("runs").join(stem));
@@ -92,7 +101,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn override_config(config: &mut TrainConfig, args: &Args) {
+fn override_config(config: &mut TrainConfig, args: &Args) -> anyhow::Result<()> {
+    if let Some(l) = &args.loss {
+        config.train.loss = toml::Value::String(l.clone()).try_into().map_err(|_| anyhow::anyhow!("--loss: unknown loss '{l}' (known: mae, mse)"))?;
+    }
+    if let Some(o) = &args.optimizer {
+        config.train.optimizer = toml::Value::String(o.clone()).try_into().map_err(|_| anyhow::anyhow!("--optimizer: unknown optimizer '{o}' (known: adam, adamw, lbfgs)"))?;
+    }
     if let Some(e) = args.epochs {
         config.train.epochs = e;
     }
@@ -108,9 +123,13 @@ fn override_config(config: &mut TrainConfig, args: &Args) {
     if let Some(s) = args.seed {
         config.train.seed = s;
     }
+    if let Some(init) = &args.init {
+        config.train.init = Some(init.clone());
+    }
     if let Some(k) = args.modes_every {
         config.train.modes_every = Some(k);
     }
+    Ok(())
 }
 
 /// `predictions.csv`: the model's states for every trajectory at the data times, in the
