@@ -2,10 +2,13 @@
 //! Hutter 2019) step with a gradient; L-BFGS (Nocedal & Wright 2006, Alg. 7.5, with a
 //! strong-Wolfe line search) steps with a closure that re-evaluates the loss and gradient.
 
-use burn::optim::{AdamConfig, AdamWConfig, LBFGS, LBFGSConfig, LineSearchFn, ModuleOptimizer};
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, LBFGS, LBFGSConfig, LineSearchFn, ModuleOptimizer};
 use burn::store::RecordError;
-use burn::tensor::Bytes;
+use burn::tensor::{Bytes, Tensor};
+use stiffnode_solvers::{SolveError, Stats};
 
+use crate::clip::{global_norm, scale};
 use crate::config::{OptimizerKind, TrainingConfig};
 
 /// L-BFGS iterations (each one solve or a few, in the line search) per optimizer step.
@@ -44,4 +47,74 @@ impl Optimizer {
             Self::Lbfgs(o) => Self::Lbfgs(o.from_bytes(bytes)?),
         })
     }
+
+    /// One optimizer step from `model`, with `evaluate` giving the loss, gradient and solver
+    /// work of a model. Returns the new model and the loss, gradient norm (before clipping)
+    /// and work at `model`. `clip` bounds the global gradient norm (Adam, AdamW).
+    pub fn step<M: Module + Clone>(
+        &mut self,
+        lr: f64,
+        model: M,
+        clip: Option<f64>,
+        mut evaluate: impl FnMut(&M) -> Result<(f64, GradientsParams, Stats), SolveError>,
+    ) -> Result<(M, f64, f64, Stats), SolveError> {
+        match self {
+            Self::Gradient(o) => {
+                let (value, mut grads, stats) = evaluate(&model)?;
+                let norm = checked_norm(&model, &grads)?;
+                if let Some(c) = clip
+                    && norm > c
+                {
+                    scale(&model, &mut grads, c / norm);
+                }
+                Ok((o.step(lr, model, grads), value, norm, stats))
+            }
+            Self::Lbfgs(o) => {
+                // A trial point of the line search where the solve fails (a model too stiff or
+                // blowing up) gets an infinite loss, so that the strong-Wolfe search backtracks
+                // from it; a failure at the starting point, or a step that ends on a failing
+                // point, is an error and the caller keeps its model.
+                let mut first: Option<(f64, f64, Stats)> = None;
+                let mut failure = None;
+                let (updated, final_loss) = o.step(lr, model, |m: M| match evaluate(&m).and_then(|(v, g, s)| checked_norm(&m, &g).map(|n| (v, g, s, n))) {
+                    Ok((value, grads, stats, norm)) => {
+                        first.get_or_insert((value, norm, stats));
+                        (value, grads)
+                    }
+                    Err(e) => {
+                        failure.get_or_insert(e);
+                        (f64::INFINITY, zero_gradients(&m))
+                    }
+                });
+                let Some((value, norm, stats)) = first else { return Err(failure.expect("a failed evaluation")) };
+                if !final_loss.is_finite() {
+                    return Err(failure.unwrap_or_else(|| SolveError::NonFiniteGradient("L-BFGS ended on a non-finite loss".into())));
+                }
+                Ok((updated, value, norm, stats))
+            }
+        }
+    }
+}
+
+/// `‖∇L‖`, with the error naming the parameter when it is not finite.
+fn checked_norm<M: Module>(model: &M, grads: &GradientsParams) -> Result<f64, SolveError> {
+    let norm = global_norm(model, grads);
+    if !norm.is_finite() {
+        // One pass reads the gradients; only a non-finite norm needs the named error.
+        stiffnode_solvers::gradient::check_finite(model, grads)?;
+    }
+    Ok(norm)
+}
+
+/// Zero gradients for every parameter of `module` (what L-BFGS is handed at a failed point).
+fn zero_gradients<M: Module>(module: &M) -> GradientsParams {
+    struct Zeros(GradientsParams);
+    impl ModuleVisitor for Zeros {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.register(param.id, param.val().without_autodiff().zeros_like());
+        }
+    }
+    let mut z = Zeros(GradientsParams::new());
+    module.visit(&mut z);
+    z.0
 }

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
 use rand::SeedableRng;
@@ -25,7 +25,6 @@ use stiffnode_solvers::problems::{self, Mechanism};
 use stiffnode_solvers::{DeviceKind, Method, SolveError, SolveOptions, Stats, methods, solve};
 
 use crate::checkpoint::{self, RunState};
-use crate::clip::{global_norm, scale};
 use crate::config::TrainConfig;
 use crate::data::TrainingData;
 use crate::error::TrainError;
@@ -261,54 +260,9 @@ impl Trainer {
             let grads = GradientsParams::from_grads(l.backward(), m);
             Ok((value, grads, rec.trajectory.solution.stats))
         };
-        let checked_norm = |m: &Model, grads: &GradientsParams| -> Result<f64, SolveError> {
-            let norm = global_norm(m, grads);
-            if !norm.is_finite() {
-                // One pass reads the gradients; only a non-finite norm needs the named error.
-                stiffnode_solvers::gradient::check_finite(m, grads)?;
-            }
-            Ok(norm)
-        };
-        match optim {
-            Optimizer::Gradient(o) => {
-                let (value, mut grads, stats) = evaluate(model)?;
-                let norm = checked_norm(model, &grads)?;
-                if let Some(c) = clip
-                    && norm > c
-                {
-                    scale(model, &mut grads, c / norm);
-                }
-                *model = o.step(lr, model.clone(), grads);
-                Ok((value, norm, stats))
-            }
-            Optimizer::Lbfgs(o) => {
-                // A trial point of the line search where the solve fails (a model too stiff or
-                // blowing up) gets an infinite loss, so that the strong-Wolfe search backtracks
-                // from it; a failure at the starting point, or a step that ends on a failing
-                // point, is an error and the model keeps its parameters. The epoch reports the
-                // first evaluation.
-                let mut first: Option<(f64, f64, Stats)> = None;
-                let mut failure = None;
-                let (updated, final_loss) = o.step(lr, model.clone(), |m: Model| {
-                    match evaluate(&m).and_then(|(v, g, s)| checked_norm(&m, &g).map(|n| (v, g, s, n))) {
-                        Ok((value, grads, stats, norm)) => {
-                            first.get_or_insert((value, norm, stats));
-                            (value, grads)
-                        }
-                        Err(e) => {
-                            failure.get_or_insert(e);
-                            (f64::INFINITY, zero_gradients(&m))
-                        }
-                    }
-                });
-                let Some(first) = first else { return Err(failure.expect("a failed evaluation")) };
-                if !final_loss.is_finite() {
-                    return Err(failure.unwrap_or_else(|| SolveError::NonFiniteGradient("L-BFGS ended on a non-finite loss".into())));
-                }
-                *model = updated;
-                Ok(first)
-            }
-        }
+        let (updated, value, norm, stats) = optim.step(lr, model.clone(), clip, evaluate)?;
+        *model = updated;
+        Ok((value, norm, stats))
     }
 
     /// The batch's gradient by the step-by-step adjoint, its per-step adjoints split into
@@ -395,15 +349,3 @@ impl Trainer {
     }
 }
 
-/// Zero gradients for every parameter of `module` (what L-BFGS is handed at a failed point).
-fn zero_gradients<M: Module>(module: &M) -> GradientsParams {
-    struct Zeros(GradientsParams);
-    impl ModuleVisitor for Zeros {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            self.0.register(param.id, param.val().without_autodiff().zeros_like());
-        }
-    }
-    let mut z = Zeros(GradientsParams::new());
-    module.visit(&mut z);
-    z.0
-}
