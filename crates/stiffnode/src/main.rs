@@ -41,6 +41,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Output piped into `head` and the like ends quietly when the reader closes the pipe, as
+    // with other Unix tools (Rust ignores SIGPIPE, which turns a closed pipe into a panic).
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of one signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     report_panics_on_one_line();
     let cli = Cli::parse();
     let result = match cli.command {

@@ -35,13 +35,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
     };
     let method = methods::by_name(&record.method).with_context(|| format!("{}/modes.jsonl", args.run.display()))?;
-    print_table(record);
     let out = args.out.unwrap_or_else(|| args.run.clone());
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let files = [out.join("modes_gradient_vs_z.svg"), out.join("modes_over_epochs.svg"), out.join("modes_spectrum.svg")];
     plots::modes::gradient_vs_z(record, &method, &files[0]).with_context(|| format!("writing {}", files[0].display()))?;
     plots::modes::gradient_over_epochs(&records, &files[1]).with_context(|| format!("writing {}", files[1].display()))?;
     plots::modes::spectrum(record, &files[2]).with_context(|| format!("writing {}", files[2].display()))?;
+    print_table(record);
     for f in &files {
         println!("wrote {}", f.display());
     }
