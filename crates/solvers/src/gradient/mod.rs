@@ -9,6 +9,8 @@
 //!
 //! Both first solve forward without recording (Newton, step control and all), then replay the
 //! accepted steps; step sizes chosen in the forward solve are held fixed, as in diffrax.
+//! [`modes`] splits the parameter gradient by eigenmode of the Jacobian (DESIGN §5), from the
+//! per-step adjoints that [`adjoint_gradient_observed`] reports.
 
 mod adjoint;
 pub mod check;
