@@ -21,7 +21,7 @@ pub struct Args {
     /// Continue the run in this directory from its last checkpoint.
     #[arg(long)]
     resume: Option<PathBuf>,
-    /// Run directory [default: runs/<config name>].
+    /// Run directory [default: runs/NAME, NAME the config file's stem].
     #[arg(long, conflicts_with = "resume")]
     out: Option<PathBuf>,
     /// Total epochs (with --resume: continue up to this epoch).
