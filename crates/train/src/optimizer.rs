@@ -20,7 +20,7 @@ pub enum Optimizer {
     /// Adam or AdamW.
     Gradient(ModuleOptimizer),
     /// L-BFGS.
-    Lbfgs(LBFGS),
+    Lbfgs(Box<LBFGS>),
 }
 
 impl Optimizer {
@@ -28,7 +28,7 @@ impl Optimizer {
         match t.optimizer {
             OptimizerKind::Adam => Self::Gradient(AdamConfig::new().with_epsilon(1e-8).init()),
             OptimizerKind::Adamw => Self::Gradient(AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(t.weight_decay as f32).init()),
-            OptimizerKind::Lbfgs => Self::Lbfgs(LBFGSConfig::new().with_max_iter(LBFGS_ITERATIONS).with_line_search_fn(LineSearchFn::StrongWolfe).init()),
+            OptimizerKind::Lbfgs => Self::Lbfgs(Box::new(LBFGSConfig::new().with_max_iter(LBFGS_ITERATIONS).with_line_search_fn(LineSearchFn::StrongWolfe).init())),
         }
     }
 
@@ -44,7 +44,7 @@ impl Optimizer {
     pub fn from_bytes(self, bytes: Bytes) -> Result<Self, RecordError> {
         Ok(match self {
             Self::Gradient(o) => Self::Gradient(o.from_bytes(bytes)?),
-            Self::Lbfgs(o) => Self::Lbfgs(o.from_bytes(bytes)?),
+            Self::Lbfgs(o) => Self::Lbfgs(Box::new(o.from_bytes(bytes)?)),
         })
     }
 

@@ -236,7 +236,7 @@ impl Trainer {
     pub fn logs_modes(&self, e: usize) -> bool {
         let t = &self.config.train;
         let every = t.modes_every.unwrap_or((t.epochs / 10).max(1));
-        every > 0 && e % every == 0
+        every > 0 && e.is_multiple_of(every)
     }
 
     /// One optimizer step on the trajectories `ids`: loss, gradient norm, solver work. With a
