@@ -54,6 +54,43 @@ impl Activation {
     }
 }
 
+impl Activation {
+    /// `σ(x)` on one host value (the MLP's host form; agrees with [`apply`](Self::apply)).
+    pub fn apply_host(self, x: f64) -> f64 {
+        match self {
+            Self::Gelu => x * phi_host(x),
+            Self::Tanh => x.tanh(),
+            Self::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
+            Self::Relu => x.max(0.0),
+            Self::Swish => x * sigmoid_host(x),
+        }
+    }
+
+    /// `σ'(x)` on one host value (agrees with [`derivative`](Self::derivative)).
+    pub fn derivative_host(self, x: f64) -> f64 {
+        match self {
+            Self::Gelu => phi_host(x) + x * (-0.5 * x * x).exp() * (FRAC_2_SQRT_PI / (2.0 * SQRT_2)),
+            Self::Tanh => 1.0 - x.tanh().powi(2),
+            Self::Softplus => sigmoid_host(x),
+            Self::Relu => f64::from(u8::from(x > 0.0)),
+            Self::Swish => {
+                let s = sigmoid_host(x);
+                s + x * s * (1.0 - s)
+            }
+        }
+    }
+}
+
+/// `Φ(x)` on the host, with the same erf as Burn's CPU backend (libm).
+fn phi_host(x: f64) -> f64 {
+    0.5 * (1.0 + libm::erf(x * FRAC_1_SQRT_2))
+}
+
+/// `1/(1 + e^{−x})`.
+fn sigmoid_host(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
 /// Standard normal CDF `Φ(x) = (1 + erf(x/√2))/2`.
 fn phi<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     // `mul_scalar(1/√2)`, not `div_scalar(√2)`: Burn 0.22's backward of `div_scalar` uses the

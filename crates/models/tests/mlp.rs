@@ -57,3 +57,33 @@ fn seeded_initialization_is_reproducible_and_seed_dependent() {
     assert_eq!(f(1), f(1));
     assert_ne!(f(1), f(2));
 }
+
+#[test]
+fn host_form_agrees_with_the_tensor_program() {
+    let device = DeviceKind::Cpu.open().unwrap();
+    let y_hat = [1.0, 3.6e-5, 0.5];
+    for name in Activation::NAMES {
+        for scaled in [false, true] {
+            let config = MlpConfig { hidden: vec![5, 4, 5], activation: name.parse().unwrap(), scaled };
+            let mlp = Mlp::new(3, &config, Some((&y_hat, 1e5)), 11, &device);
+            let rows = 5;
+            let y: Vec<f64> = (0..rows * 3).map(|k| y_hat[k % 3] * (-1.7 + 0.31 * k as f64)).collect();
+            let t = vec![0.0; rows];
+            let f = to_host(mlp.eval(&t, from_host(y.clone(), [rows, 3], &device)));
+            let jac = to_host(mlp.jacobian(&t, from_host(y.clone(), [rows, 3], &device)));
+            let host = mlp.host().expect("an MLP has a host form");
+            let (mut hf, mut hj) = (vec![0.0; rows * 3], vec![0.0; rows * 9]);
+            for r in 0..rows {
+                host.eval(0.0, &y[r * 3..r * 3 + 3], &mut hf[r * 3..r * 3 + 3]);
+                host.jacobian(0.0, &y[r * 3..r * 3 + 3], &mut hj[r * 9..r * 9 + 9]);
+            }
+            let rel = |a: &[f64], b: &[f64]| {
+                let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max) / scale
+            };
+            let (ef, ej) = (rel(&hf, &f), rel(&hj, &jac));
+            println!("{name} scaled={scaled}: host vs tensor f {ef:.1e}, J {ej:.1e}");
+            assert!(ef <= 1e-14 && ej <= 1e-14, "{name} scaled={scaled}: f {ef:.1e}, J {ej:.1e}");
+        }
+    }
+}

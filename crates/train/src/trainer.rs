@@ -1,6 +1,6 @@
 //! The training loop: epochs of mini-batches over trajectories; each batch is one batched
-//! solve recorded for autodiff (`gradient::solve_recorded`), a loss on scaled states, the
-//! global-norm clip and an optimizer step. Every epoch appends a line to `metrics.jsonl` and
+//! solve, a loss on scaled states, its gradient by the discrete adjoint
+//! (`gradient::adjoint_gradient`), the global-norm clip and an optimizer step. Every epoch appends a line to `metrics.jsonl` and
 //! writes the `last` checkpoint (and `best` when the validation loss improves). Mini-batch
 //! order comes from a generator seeded by `seed` and the epoch, so a resumed run repeats the
 //! uninterrupted run's losses exactly. Every `modes_every` epochs the batches' gradients are
@@ -20,7 +20,7 @@ use rand::seq::SliceRandom;
 use serde::Serialize;
 use stiffnode_solvers::field::{from_host, to_host};
 use stiffnode_solvers::gradient::modes::split as modal_split;
-use stiffnode_solvers::gradient::{adjoint_gradient_observed, solve_recorded};
+use stiffnode_solvers::gradient::{adjoint_gradient, adjoint_gradient_observed};
 use stiffnode_solvers::problems::{self, Mechanism};
 use stiffnode_solvers::{DeviceKind, Method, SolveError, SolveOptions, Stats, methods, solve};
 
@@ -240,41 +240,31 @@ impl Trainer {
     }
 
     /// One optimizer step on the trajectories `ids`: loss, gradient norm, solver work. With a
-    /// `logger`, the batch's gradient is also split into modes first (an observer: the update
-    /// is the same with or without it).
-    fn step(&mut self, ids: &[usize], lr: f64, logger: Option<&mut ModeLogger>) -> Result<(f64, f64, Stats), SolveError> {
-        let d = self.data.species.len();
+    /// `logger`, the gradient at the step's starting point is also split into modes (from the
+    /// same adjoint pass: an observer, the update is the same with or without it).
+    fn step(&mut self, ids: &[usize], lr: f64, mut logger: Option<&mut ModeLogger>) -> Result<(f64, f64, Stats), SolveError> {
         let targets: Vec<Vec<f64>> = (1..self.data.times.len()).map(|j| self.data.target(ids, j - 1)).collect();
-        if let Some(logger) = logger {
-            self.log_modes(ids, &targets, logger)?;
-        }
         let clip = self.config.train.clip;
-        let Self { model, method, opts, loss, data, device, optim, .. } = self;
+        let Self { model, method, opts, loss, data, optim, .. } = self;
         let (t0, times) = (data.times[0], &data.times[1..]);
-        // Loss, gradient and solver work of the batch for a model.
+        // Loss, gradient and solver work of the batch for a model; the first evaluation of a
+        // logged step also splits its per-step adjoints into eigenmodes (DESIGN §5).
         let evaluate = |m: &Model| -> Result<(f64, GradientsParams, Stats), SolveError> {
-            let y0 = from_host(data.initial(ids), [ids.len(), d], device);
-            let rec = solve_recorded(m, method, y0, t0, times, opts)?;
-            let l = loss.eval(&rec.states, &targets);
-            let value = to_host(l.clone().without_autodiff())[0];
-            let grads = GradientsParams::from_grads(l.backward(), m);
-            Ok((value, grads, rec.trajectory.solution.stats))
+            let loss = |states: &[Tensor<2>]| loss.eval(states, &targets);
+            let y0 = data.initial(ids);
+            let Some(logger) = logger.take() else {
+                let g = adjoint_gradient(m, method, &y0, t0, times, opts, loss)?;
+                return Ok((g.loss, g.params, g.trajectory.solution.stats));
+            };
+            let mut adjoints = Vec::new();
+            let g = adjoint_gradient_observed(m, method, &y0, t0, times, opts, loss, |n, a| adjoints.push((n, a.to_vec())))?;
+            let split = modal_split(&m.valid(), method, &g.trajectory, &adjoints, opts.host_fast_path)?;
+            logger.add(m, &split, &g.params);
+            Ok((g.loss, g.params, g.trajectory.solution.stats))
         };
         let (updated, value, norm, stats) = optim.step(lr, model.clone(), clip, evaluate)?;
         *model = updated;
         Ok((value, norm, stats))
-    }
-
-    /// The batch's gradient by the step-by-step adjoint, its per-step adjoints split into
-    /// eigenmodes (DESIGN §5) and added to `logger`.
-    fn log_modes(&self, ids: &[usize], targets: &[Vec<f64>], logger: &mut ModeLogger) -> Result<(), SolveError> {
-        let (t0, times) = (self.data.times[0], &self.data.times[1..]);
-        let mut adjoints = Vec::new();
-        let loss = |states: &[Tensor<2>]| self.loss.eval(states, targets);
-        let g = adjoint_gradient_observed(&self.model, &self.method, &self.data.initial(ids), t0, times, &self.opts, loss, |n, a| adjoints.push((n, a.to_vec())))?;
-        let split = modal_split(&self.model.valid(), &self.method, &g.trajectory, &adjoints, self.opts.host_fast_path)?;
-        logger.add(&self.model, &split, &g.params);
-        Ok(())
     }
 
     /// Predicted states of trajectories `ids` at the data times after the first,

@@ -1,18 +1,25 @@
-//! Mode (b): the discrete adjoint, one step at a time from the stored states (checkpointing).
-//! With `a_{n+1} = ∂L/∂y_{n+1}`, step `n` contributes `(∂y_{n+1}/∂θ)ᵀa_{n+1}` to the parameter
-//! gradient and `(∂y_{n+1}/∂y_n)ᵀa_{n+1}` to `a_n` — one vector–Jacobian product of the
-//! replayed step (the discrete adjoint of the scheme: Hager 2000, Sandu 2006).
+//! Mode (b): the discrete adjoint, one step at a time backwards from the stored states
+//! (checkpointing). With `a_{n+1} = ∂L/∂y_{n+1}`, step `n` contributes `(∂y_{n+1}/∂θ)ᵀa_{n+1}`
+//! to the parameter gradient and `(∂y_{n+1}/∂y_n)ᵀa_{n+1}` to `a_n` (the discrete adjoint of
+//! the scheme: Hager 2000, Sandu 2006). The walk is host linear algebra per step
+//! ([`StageForm::adjoints`]); the field's parameters enter through one batched
+//! vector–Jacobian product over the stages of many steps, so the cost per step is a small LU,
+//! not a replayed tensor program.
 
 use burn::module::Module;
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::Tensor;
 
-use super::replay::Replay;
+use super::stages::{StageForm, field_vjp, start_weights};
 use crate::error::SolveError;
 use crate::field::{VectorField, from_host, to_host};
 use crate::methods::Method;
 use crate::record::Trajectory;
+use crate::rhs::Rhs;
 use crate::solver::{SolveOptions, solve_trajectory};
+
+/// Most Jacobian entries (stage rows × d²) held at once by the backward walk.
+const CHUNK_ENTRIES: usize = 1 << 22;
 
 /// A loss value and its gradients.
 pub struct Gradient {
@@ -29,37 +36,15 @@ pub struct Gradient {
 /// The backward walk over one recorded trajectory.
 pub struct StepAdjoint<'a, F> {
     field: &'a F,
-    replay: Replay<'a>,
+    rhs: Rhs<'a>,
+    method: &'a Method,
     trajectory: &'a Trajectory,
 }
 
 impl<'a, F: VectorField + Module> StepAdjoint<'a, F> {
     /// `plain` is `field.valid()` (the field without autodiff, for Jacobians).
     pub fn new(field: &'a F, plain: &'a F, method: &'a Method, trajectory: &'a Trajectory, host_fast_path: bool) -> Self {
-        let replay = Replay::new(field, plain, method, trajectory.solution.batch, host_fast_path);
-        Self { field, replay, trajectory }
-    }
-
-    /// Vector–Jacobian product of step `n` with `cotangent` (`batch·d` values, the adjoint of
-    /// `y_{n+1}`): the cotangents of the step's inputs (`y_n`, and `y_{n−1}` for BDF2) and of
-    /// the field's parameters.
-    pub fn vjp(&self, n: usize, cotangent: &[f64]) -> Result<(Vec<Vec<f64>>, GradientsParams), SolveError> {
-        let traj = self.trajectory;
-        let rec = &traj.steps[n];
-        let (batch, d) = (traj.solution.batch, traj.solution.dim);
-        let device = self.field.device();
-        let leaf = |k: usize| from_host(traj.points[n - k].clone(), [batch, d], &device).require_grad();
-        let inputs: Vec<Tensor<2>> = (0..rec.kind.inputs()).map(leaf).collect();
-        let out = self.replay.step(rec, &inputs, &traj.points[n + 1])?;
-        let grads = (out * from_host(cotangent.to_vec(), [batch, d], &device)).sum().backward();
-        let cot: Vec<Vec<f64>> = inputs
-            .iter()
-            .map(|x| x.grad(&grads).map_or_else(|| vec![0.0; batch * d], to_host))
-            .collect();
-        if cot.iter().flatten().any(|v| !v.is_finite()) {
-            return Err(SolveError::NonFiniteGradient(format!("adjoint of step {} from t = {:.6e}", n + 1, rec.t)));
-        }
-        Ok((cot, GradientsParams::from_grads(grads, self.field)))
+        Self { field, rhs: Rhs::new(plain, host_fast_path), method, trajectory }
     }
 
     /// Walk all steps backwards from the cotangents of the output states (`batch·d` each);
@@ -67,22 +52,57 @@ impl<'a, F: VectorField + Module> StepAdjoint<'a, F> {
     /// `∂L/∂y0` and the accumulated parameter gradient.
     pub fn walk(&self, outputs: &[Vec<f64>], mut on_step: impl FnMut(usize, &[f64])) -> Result<(Vec<f64>, GradientsParams), SolveError> {
         let traj = self.trajectory;
-        let mut adjoint = vec![vec![0.0; traj.points[0].len()]; traj.points.len()];
+        let (batch, d) = (traj.solution.batch, traj.solution.dim);
+        let mut adjoint = vec![vec![0.0; batch * d]; traj.points.len()];
         for (&p, cot) in traj.output_points.iter().zip(outputs) {
             adjoint[p].iter_mut().zip(cot).for_each(|(a, c)| *a += c);
         }
         let mut acc = GradientsAccumulator::<F>::new();
-        for n in (0..traj.steps.len()).rev() {
-            let a = std::mem::take(&mut adjoint[n + 1]);
-            if a.iter().all(|&v| v == 0.0) {
-                continue;
+        let mut end = traj.steps.len();
+        while end > 0 {
+            // A chunk of steps `start..end` whose stage Jacobians are evaluated together.
+            let mut start = end - 1;
+            let mut rows = StageForm::of(self.method, traj, start).stages() * batch;
+            while start > 0 {
+                let more = StageForm::of(self.method, traj, start - 1).stages() * batch;
+                if (rows + more) * d * d > CHUNK_ENTRIES {
+                    break;
+                }
+                rows += more;
+                start -= 1;
             }
-            on_step(n, &a);
-            let (cot, params) = self.vjp(n, &a)?;
-            for (k, c) in cot.iter().enumerate() {
-                adjoint[n - k].iter_mut().zip(c).for_each(|(a, c)| *a += c);
+            let forms: Vec<StageForm> = (start..end).map(|n| StageForm::of(self.method, traj, n)).collect();
+            let times: Vec<f64> = forms.iter().flat_map(|f| f.times.iter().copied()).collect();
+            let values: Vec<f64> = forms.iter().flat_map(|f| f.values.iter().copied()).collect();
+            let jac = self.rhs.jacobian(&times, &values)?;
+            let mut cot = vec![0.0; rows * d];
+            let mut first = rows;
+            for (n, form) in (start..end).zip(&forms).rev() {
+                let s = form.stages();
+                first -= s * batch;
+                let a = std::mem::take(&mut adjoint[n + 1]);
+                if a.iter().all(|&v| v == 0.0) {
+                    continue;
+                }
+                on_step(n, &a);
+                let rec = &traj.steps[n];
+                for b in 0..batch {
+                    let row = |j: usize| first + j * batch + b;
+                    let jac_of = |j: usize| &jac[row(j) * d * d..(row(j) + 1) * d * d];
+                    let (mu, v) = form.adjoints(d, jac_of, std::iter::once(&a[b * d..(b + 1) * d])).pop().expect("one part");
+                    if mu.iter().chain(&v).any(|x| !x.is_finite()) {
+                        return Err(SolveError::NonFiniteGradient(format!("adjoint of step {} from t = {:.6e}", n + 1, rec.t)));
+                    }
+                    for j in 0..s {
+                        cot[row(j) * d..(row(j) + 1) * d].copy_from_slice(&mu[j * d..(j + 1) * d]);
+                    }
+                    for (k, c) in start_weights(&rec.kind) {
+                        adjoint[n - k][b * d..(b + 1) * d].iter_mut().zip(&v).for_each(|(a, v)| *a += c * v);
+                    }
+                }
             }
-            acc.accumulate(self.field, params);
+            acc.accumulate(self.field, field_vjp(self.field, &times, &values, cot));
+            end = start;
         }
         Ok((std::mem::take(&mut adjoint[0]), acc.grads()))
     }

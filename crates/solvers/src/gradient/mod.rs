@@ -2,13 +2,13 @@
 //!
 //! - [`solve_recorded`]: the whole solve replayed on Burn's autodiff graph; take any loss of the
 //!   returned states and call `backward()`.
-//! - [`adjoint_gradient`]: a discrete adjoint that walks the steps backwards, rebuilding one
-//!   step's graph at a time from the stored states (checkpointing), so memory grows with
-//!   steps × d rather than with the graph of every step. [`StepAdjoint`] exposes the per-step
-//!   adjoint `a_{n+1} = ∂L/∂y_{n+1}` and the step's vector–Jacobian product.
+//! - [`adjoint_gradient`]: a discrete adjoint that walks the steps backwards from the stored
+//!   states (checkpointing): host linear algebra per step and one batched vector–Jacobian
+//!   product of the field for the parameters, so memory grows with steps × d rather than with
+//!   the graph of every step. [`StepAdjoint`] shows each step's adjoint `a_{n+1} = ∂L/∂y_{n+1}`.
 //!
-//! Both first solve forward without recording (Newton, step control and all), then replay the
-//! accepted steps; step sizes chosen in the forward solve are held fixed, as in diffrax.
+//! Both first solve forward without recording (Newton, step control and all), then
+//! differentiate the accepted steps at their converged stages; step sizes chosen in the forward solve are held fixed, as in diffrax.
 //! [`modes`] splits the parameter gradient by eigenmode of the Jacobian (DESIGN §5), from the
 //! per-step adjoints that [`adjoint_gradient_observed`] reports.
 
@@ -17,6 +17,7 @@ pub mod check;
 mod graph;
 pub mod modes;
 mod replay;
+mod stages;
 
 pub use adjoint::{Gradient, StepAdjoint, adjoint_gradient, adjoint_gradient_observed};
 pub use graph::{Recorded, solve_recorded};

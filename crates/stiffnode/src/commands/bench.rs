@@ -43,6 +43,10 @@ pub struct Args {
     /// Epochs per method with --training.
     #[arg(long, default_value_t = 20)]
     epochs: usize,
+    /// With --training: start from this run's best model (time epochs of a trained model,
+    /// whose solves take more steps than a fresh one's).
+    #[arg(long, value_name = "RUN", requires = "training")]
+    init: Option<std::path::PathBuf>,
 }
 
 fn list<T: std::str::FromStr>(s: &str, what: &str) -> anyhow::Result<Vec<T>> {
@@ -54,7 +58,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let batches = list::<usize>(&args.batches, "batch size")?;
     if let Some(config) = &args.training {
         let names = list::<String>(args.methods.as_deref().unwrap_or("radau5,esdirk4,backward-euler"), "method")?;
-        return super::bench_training::run(config, &names, args.epochs, kind.name());
+        return super::bench_training::run(config, &names, args.epochs, kind.name(), args.init.as_deref());
     }
     if args.gradients {
         let names = list::<String>(args.methods.as_deref().unwrap_or("radau5,backward-euler"), "method")?;
