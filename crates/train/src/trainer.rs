@@ -51,6 +51,9 @@ pub struct EpochMetrics {
     pub rejected: usize,
     pub newton_iterations: usize,
     pub jacobian_evaluations: usize,
+    /// Updates taken back in this epoch because the next solve failed at the updated model
+    /// (each redone at half the learning rate).
+    pub retreats: usize,
 }
 
 /// A training run in a run directory.
@@ -66,7 +69,20 @@ pub struct Trainer {
     device: Device,
     optim: Optimizer,
     loss: Loss,
+    /// The state before the last update, to take it back (see [`Trainer::guarded_step`]).
+    undo: Option<Undo>,
 }
+
+/// The model and optimizer before an update, with the update's batch and learning rate.
+struct Undo {
+    model: Model,
+    optim: Optimizer,
+    ids: Vec<usize>,
+    lr: f64,
+}
+
+/// Halvings of the learning rate tried when a solve fails at an updated model.
+const MAX_RETREATS: i32 = 10;
 
 impl Trainer {
     /// Start a new run in `run` (which must not hold one) from `config` (read from `file`).
@@ -152,7 +168,7 @@ impl Trainer {
         let optim = Optimizer::new(t);
         let loss = Loss::new(t.loss, &data.scale, t.weights.as_deref(), &device);
         let opts = config.solve_options();
-        Ok(Self { config, run: run.to_path_buf(), data, mechanism, model, state, method, opts, device, optim, loss })
+        Ok(Self { config, run: run.to_path_buf(), data, mechanism, model, state, method, opts, device, optim, loss, undo: None })
     }
 
     /// Learning rate at epoch `e` (1-based): constant, or cosine from `lr` to `lr_final`.
@@ -185,10 +201,10 @@ impl Trainer {
         let mut ids = self.data.train.clone();
         ids.shuffle(&mut StdRng::seed_from_u64(self.config.train.seed.wrapping_mul(1_000_003).wrapping_add(e as u64)));
         let size = if self.config.train.batch_size == 0 { ids.len() } else { self.config.train.batch_size };
-        let (mut total, mut grad_norm, mut work) = (0.0, 0.0, Stats::default());
+        let (mut total, mut grad_norm, mut work, mut retreats) = (0.0, 0.0, Stats::default(), 0);
         let mut logger = self.logs_modes(e).then(ModeLogger::default);
         for batch in ids.chunks(size) {
-            let (loss, norm, stats) = self.step(batch, lr, logger.as_mut()).map_err(|error| TrainError::Solve { epoch: e, error })?;
+            let (loss, norm, stats) = self.guarded_step(batch, lr, logger.as_mut(), &mut retreats).map_err(|error| TrainError::Solve { epoch: e, error })?;
             total += loss * batch.len() as f64;
             grad_norm = norm;
             work.steps += stats.steps;
@@ -215,6 +231,7 @@ impl Trainer {
             rejected: work.rejected,
             newton_iterations: work.newton_iterations,
             jacobian_evaluations: work.jacobian_evaluations,
+            retreats,
         };
         let watched = val_loss.unwrap_or(loss);
         let improved = watched < self.state.best_loss;
@@ -237,6 +254,35 @@ impl Trainer {
         let t = &self.config.train;
         let every = t.modes_every.unwrap_or((t.epochs / 10).max(1));
         every > 0 && e.is_multiple_of(every)
+    }
+
+    /// [`step`](Self::step), guarded: when the solve fails at the current model (an update
+    /// made the field too stiff or blow up: step limit, step size floor, Newton failure,
+    /// non-finite values), the previous update is taken back and redone at half its learning
+    /// rate, up to [`MAX_RETREATS`] halvings; `retreats` counts them. A failure with no update
+    /// to take back (the first step of a run or of a resume) is an error.
+    fn guarded_step(&mut self, ids: &[usize], lr: f64, mut logger: Option<&mut ModeLogger>, retreats: &mut usize) -> Result<(f64, f64, Stats), SolveError> {
+        let mut halvings = 0;
+        loop {
+            let before = Undo { model: self.model.clone(), optim: self.optim.clone(), ids: ids.to_vec(), lr };
+            let error = match self.step(ids, lr, logger.as_deref_mut()) {
+                Ok(done) => {
+                    self.undo = Some(before);
+                    return Ok(done);
+                }
+                Err(e) => e,
+            };
+            let recoverable = matches!(
+                error,
+                SolveError::StepTooSmall { .. } | SolveError::MaxSteps { .. } | SolveError::NewtonFailed { .. } | SolveError::NonFinite { .. } | SolveError::NonFiniteGradient(_)
+            );
+            let Some(undo) = self.undo.as_ref().filter(|_| recoverable && halvings < MAX_RETREATS) else { return Err(error) };
+            halvings += 1;
+            *retreats += 1;
+            (self.model, self.optim) = (undo.model.clone(), undo.optim.clone());
+            let (redo, rate) = (undo.ids.clone(), undo.lr * 0.5f64.powi(halvings));
+            self.step(&redo, rate, None)?;
+        }
     }
 
     /// One optimizer step on the trajectories `ids`: loss, gradient norm, solver work. With a

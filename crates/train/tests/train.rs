@@ -1,6 +1,6 @@
 //! Training runs: the loss goes down, a resumed run repeats the uninterrupted one exactly, an
-//! interrupted checkpoint write leaves the last checkpoint intact, bad configurations are
-//! clear errors.
+//! update that breaks the next solve is taken back, an interrupted checkpoint write leaves the
+//! last checkpoint intact, bad configurations are clear errors.
 
 use std::path::{Path, PathBuf};
 
@@ -104,6 +104,31 @@ fn resume_repeats_the_uninterrupted_losses_exactly() {
     assert_eq!(losses(&split).len(), 6);
     for d in [straight, split] {
         std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[test]
+fn an_update_that_breaks_the_next_solve_is_taken_back_and_redone_smaller() {
+    // A learning rate of 0.3 makes some updates leave a field that needs more than 200 steps;
+    // without taking them back the run stops at epoch 9 with `MaxSteps`.
+    let text = mlp_config(12).replace("lr = 0.01", "lr = 0.3").replace("atol = 1e-9", "atol = 1e-9\nmax_steps = 200");
+    let run = scratch("retreat");
+    let mut trainer = Trainer::start(TrainConfig::parse(&text, "test.toml").unwrap(), "test.toml", &run).unwrap();
+    let mut metrics = Vec::new();
+    trainer.run(|m| metrics.push(m.clone())).unwrap();
+    let retreats: Vec<(usize, usize)> = metrics.iter().filter(|m| m.retreats > 0).map(|m| (m.epoch, m.retreats)).collect();
+    println!("retreats (epoch, halvings): {retreats:?}");
+    assert_eq!(metrics.len(), 12);
+    assert!(!retreats.is_empty(), "no update was taken back");
+    assert!(metrics.iter().all(|m| m.loss.is_finite() && m.steps <= 200));
+    // The first step has no update to take back: the same failure there is an error.
+    let strict = mlp_config(2).replace("atol = 1e-9", "atol = 1e-9\nmax_steps = 20");
+    let run2 = scratch("retreat-first");
+    let mut t = Trainer::start(TrainConfig::parse(&strict, "test.toml").unwrap(), "test.toml", &run2).unwrap();
+    let err = t.run(|_| {}).err().expect("20 steps are too few").to_string();
+    assert!(err.starts_with("epoch 1: maximum number of steps (20)"), "{err}");
+    for d in [run, run2] {
+        let _ = std::fs::remove_dir_all(d);
     }
 }
 

@@ -10,6 +10,8 @@
 //! algebra; the products with `∂F/∂θ` of every step and stage are then one batched
 //! vector–Jacobian product of the field per group of modes.
 
+use std::collections::BTreeMap;
+
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use faer::Mat;
@@ -91,22 +93,29 @@ pub fn split(plain: &dyn VectorField, method: &Method, traj: &Trajectory, adjoin
 
 impl ModalSplit {
     /// The parameter gradient of each group of modes: `group_of` assigns a sample to one of
-    /// `groups` groups (or none). One vector–Jacobian product of `field` per non-empty group.
+    /// `groups` groups (or none). One vector–Jacobian product of `field` per non-empty group,
+    /// over the stage rows that the group's samples touch.
     pub fn gradients<F: VectorField + Module>(&self, field: &F, groups: usize, group_of: impl Fn(&ModeSample) -> Option<usize>) -> Vec<GradientsParams> {
-        let (rows, d) = (self.times.len(), self.d);
-        let mut cot = vec![vec![0.0; rows * d]; groups];
-        let mut used = vec![false; groups];
+        let d = self.d;
+        // Per group: its cotangent by stage row (a group holds a row's modes of one step).
+        let mut cot: Vec<BTreeMap<usize, Vec<f64>>> = vec![BTreeMap::new(); groups];
         for s in &self.samples {
             let Some(g) = group_of(s) else { continue };
-            used[g] = true;
             for (i, mu) in s.mu.chunks_exact(d).enumerate() {
                 let row = s.first + i * self.batch + s.trajectory;
-                cot[g][row * d..(row + 1) * d].iter_mut().zip(mu).for_each(|(c, m)| *c += m);
+                let c = cot[g].entry(row).or_insert_with(|| vec![0.0; d]);
+                c.iter_mut().zip(mu).for_each(|(c, m)| *c += m);
             }
         }
         cot.into_iter()
-            .zip(used)
-            .map(|(c, used)| if used { field_vjp(field, &self.times, &self.values, c) } else { GradientsParams::new() })
+            .map(|rows| {
+                if rows.is_empty() {
+                    return GradientsParams::new();
+                }
+                let times: Vec<f64> = rows.keys().map(|&r| self.times[r]).collect();
+                let values: Vec<f64> = rows.keys().flat_map(|&r| self.values[r * d..(r + 1) * d].iter().copied()).collect();
+                field_vjp(field, &times, &values, rows.into_values().flatten().collect())
+            })
             .collect()
     }
 }

@@ -81,6 +81,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let val = m.val_loss.map_or(String::new(), |v| format!(" val {v:.4e}"));
             bar.set_message(format!("loss {:.4e}{val} |g| {:.2e}", m.loss, m.grad_norm));
             bar.set_position(m.epoch as u64);
+            if m.retreats > 0 {
+                bar.println(format!("epoch {}: the solve failed at the updated model; the update was taken back and redone at 2^-k of the learning rate ({} halvings)", m.epoch, m.retreats));
+            }
         })
         .with_context(|| format!("training run {}", trainer.run.display()))?;
     bar.finish();
