@@ -244,7 +244,11 @@ impl Trainer {
         }
         checkpoint::save(&self.run, "last", &self.model, &self.optim, &self.state)?;
         if improved {
-            checkpoint::save(&self.run, "best", &self.model, &self.optim, &self.state)?;
+            // Without a validation set, a one-batch epoch's loss is that of the model before its
+            // update: that model is the best one.
+            let measured = self.undo.as_ref().filter(|_| val_loss.is_none() && ids.len() <= size);
+            let (model, optim) = measured.map_or((&self.model, &self.optim), |u| (&u.model, &u.optim));
+            checkpoint::save(&self.run, "best", model, optim, &self.state)?;
         }
         Ok(m)
     }

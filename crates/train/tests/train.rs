@@ -94,6 +94,21 @@ fn short_runs_lower_the_loss() {
 }
 
 #[test]
+fn the_best_checkpoint_holds_the_model_of_the_best_loss() {
+    // One trajectory, no validation set, one batch per epoch: each epoch's loss is measured
+    // before its update, and `best` is that model.
+    let run = scratch("best");
+    train(&mlp_config(6), &run);
+    let best = Trainer::open(&run, "best", None, None).unwrap();
+    let again = best.evaluate(&best.data.train.clone()).unwrap();
+    let (logged, epoch) = (best.state.best_loss, best.state.best_epoch);
+    println!("best epoch {epoch}: logged {logged:.15e}, re-evaluated {again:.15e}");
+    assert!((again - logged).abs() <= 1e-12 * logged, "logged {logged}, best model's loss {again}");
+    assert_eq!(losses(&run)[epoch - 1], logged);
+    std::fs::remove_dir_all(&run).unwrap();
+}
+
+#[test]
 fn resume_repeats_the_uninterrupted_losses_exactly() {
     let (straight, split) = (scratch("straight"), scratch("split"));
     train(&rates_config(6), &straight);
@@ -182,11 +197,11 @@ fn a_warm_start_continues_from_the_best_model_of_another_run() {
     train(&mlp_config(2), &two);
     let l = losses(&three);
     assert!(l[1] < l[0], "{l:?}");
-    // The best model of the 2-epoch run is the one the 3-epoch run evaluates in its epoch 3,
-    // whatever optimizer continues from it.
+    // The best model of the 2-epoch run is the one its epoch 2 measured (before that epoch's
+    // update), the same as the 3-epoch run's in its epoch 2, whatever optimizer continues.
     let text = mlp_config(1).replace("seed = 1", &format!("seed = 1\noptimizer = \"adam\"\ninit = \"{}\"", two.display()));
     train(&text, &warm);
-    assert_eq!(losses(&warm)[0], l[2]);
+    assert_eq!(losses(&warm)[0], l[1]);
     // A model of another architecture does not load.
     train(&rates_config(1), &rates);
     let text = mlp_config(1).replace("seed = 1", &format!("seed = 1\ninit = \"{}\"", rates.display()));

@@ -98,7 +98,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let mae = trainer.normalized_mae()?;
     println!(
-        "epoch {}: best loss {:.4e} (epoch {}), normalized MAE {mae:.3e}, {:.1} s",
+        "epoch {}: best loss {:.4e} (epoch {}), normalized MAE of the last model {mae:.3e}, {:.1} s",
         trainer.state.epoch, trainer.state.best_loss, trainer.state.best_epoch, trainer.state.wall_s
     );
     Ok(())
