@@ -1,10 +1,11 @@
 //! The training loop: epochs of mini-batches over trajectories; each batch is one batched
 //! solve, a loss on scaled states, its gradient by the discrete adjoint
-//! (`gradient::adjoint_gradient`), the global-norm clip and an optimizer step. Every epoch appends a line to `metrics.jsonl` and
-//! writes the `last` checkpoint (and `best` when the validation loss improves). Mini-batch
-//! order comes from a generator seeded by `seed` and the epoch, so a resumed run repeats the
-//! uninterrupted run's losses exactly. Every `modes_every` epochs the batches' gradients are
-//! also split by eigenmode into `modes.jsonl` (an observer: the updates do not change).
+//! (`gradient::adjoint_gradient`), the global-norm clip and an optimizer step. Every epoch
+//! appends a line to `metrics.jsonl` and writes the `last` checkpoint (and `best` when the
+//! loss improves). Mini-batch order comes from a generator seeded by `seed` and the epoch, so
+//! a resumed run repeats the uninterrupted run's losses exactly. Every `modes_every` epochs the
+//! batches' gradients are also split by eigenmode into `modes.jsonl` (an observer: the updates
+//! do not change).
 
 use std::f64::consts::PI;
 use std::io::Write;

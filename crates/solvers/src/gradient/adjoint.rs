@@ -18,7 +18,7 @@ use crate::record::Trajectory;
 use crate::rhs::Rhs;
 use crate::solver::{SolveOptions, solve_trajectory};
 
-/// Most Jacobian entries (stage rows × d²) held at once by the backward walk.
+/// Most Jacobian entries (stage rows × d²) held at once by the backward walk, by default.
 const CHUNK_ENTRIES: usize = 1 << 22;
 
 /// A loss value and its gradients.
@@ -39,12 +39,20 @@ pub struct StepAdjoint<'a, F> {
     rhs: Rhs<'a>,
     method: &'a Method,
     trajectory: &'a Trajectory,
+    chunk: usize,
 }
 
 impl<'a, F: VectorField + Module> StepAdjoint<'a, F> {
     /// `plain` is `field.valid()` (the field without autodiff, for Jacobians).
     pub fn new(field: &'a F, plain: &'a F, method: &'a Method, trajectory: &'a Trajectory, host_fast_path: bool) -> Self {
-        Self { field, rhs: Rhs::new(plain, host_fast_path), method, trajectory }
+        Self { field, rhs: Rhs::new(plain, host_fast_path), method, trajectory, chunk: CHUNK_ENTRIES }
+    }
+
+    /// Bound the memory of the walk: stage Jacobians are evaluated for as many steps at once
+    /// as keep them within `entries` numbers (at least one step; default 2²²).
+    pub fn chunked(mut self, entries: usize) -> Self {
+        self.chunk = entries;
+        self
     }
 
     /// Walk all steps backwards from the cotangents of the output states (`batch·d` each);
@@ -61,17 +69,17 @@ impl<'a, F: VectorField + Module> StepAdjoint<'a, F> {
         let mut end = traj.steps.len();
         while end > 0 {
             // A chunk of steps `start..end` whose stage Jacobians are evaluated together.
-            let mut start = end - 1;
-            let mut rows = StageForm::of(self.method, traj, start).stages() * batch;
+            let (mut start, mut rows, mut forms) = (end, 0, Vec::new());
             while start > 0 {
-                let more = StageForm::of(self.method, traj, start - 1).stages() * batch;
-                if (rows + more) * d * d > CHUNK_ENTRIES {
+                let form = StageForm::of(self.method, traj, start - 1);
+                let more = form.stages() * batch;
+                if !forms.is_empty() && (rows + more) * d * d > self.chunk {
                     break;
                 }
-                rows += more;
-                start -= 1;
+                (rows, start) = (rows + more, start - 1);
+                forms.push(form);
             }
-            let forms: Vec<StageForm> = (start..end).map(|n| StageForm::of(self.method, traj, n)).collect();
+            forms.reverse();
             let times: Vec<f64> = forms.iter().flat_map(|f| f.times.iter().copied()).collect();
             let values: Vec<f64> = forms.iter().flat_map(|f| f.values.iter().copied()).collect();
             let jac = self.rhs.jacobian(&times, &values)?;
