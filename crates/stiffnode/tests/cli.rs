@@ -176,8 +176,13 @@ fn train_writes_a_run_directory_and_resumes_it() {
     let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
     let epochs: Vec<u64> = metrics.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["epoch"].as_u64().unwrap()).collect();
     assert_eq!(epochs, [1, 2, 3, 4, 5]);
-    // Predictions at the data times equal the run's predictions.csv; other times parse back.
+    // The best model's predictions at the data times are the run's predictions.csv; other
+    // times parse back.
+    let written = std::fs::read_to_string(out.join("predictions.csv")).unwrap();
+    let data_times: Vec<&str> = written.lines().skip(1).map(|l| l.split(',').nth(1).unwrap()).collect();
     let csv = out.join("p.csv");
+    run(&["predict", "--run", out.to_str().unwrap(), "--times", &data_times.join(","), "--output", csv.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&csv).unwrap(), written);
     let times = "0,1e-5,1e-3,1,1e5";
     run(&["predict", "--run", out.to_str().unwrap(), "--times", times, "--checkpoint", "last", "--output", csv.to_str().unwrap()]);
     let text = std::fs::read_to_string(&csv).unwrap();

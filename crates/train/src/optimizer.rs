@@ -61,7 +61,7 @@ impl Optimizer {
         match self {
             Self::Gradient(o) => {
                 let (value, mut grads, stats) = evaluate(&model)?;
-                let norm = checked_norm(&model, &grads)?;
+                let norm = checked_norm(&model, value, &grads)?;
                 if let Some(c) = clip
                     && norm > c
                 {
@@ -76,7 +76,7 @@ impl Optimizer {
                 // point, is an error and the caller keeps its model.
                 let mut first: Option<(f64, f64, Stats)> = None;
                 let mut failure = None;
-                let (updated, final_loss) = o.step(lr, model, |m: M| match evaluate(&m).and_then(|(v, g, s)| checked_norm(&m, &g).map(|n| (v, g, s, n))) {
+                let (updated, final_loss) = o.step(lr, model, |m: M| match evaluate(&m).and_then(|(v, g, s)| checked_norm(&m, v, &g).map(|n| (v, g, s, n))) {
                     Ok((value, grads, stats, norm)) => {
                         first.get_or_insert((value, norm, stats));
                         (value, grads)
@@ -96,12 +96,19 @@ impl Optimizer {
     }
 }
 
-/// `‖∇L‖`, with the error naming the parameter when it is not finite.
-fn checked_norm<M: Module>(model: &M, grads: &GradientsParams) -> Result<f64, SolveError> {
+/// `‖∇L‖`, or an error when it or the loss is not finite (naming the parameter whose gradient
+/// has a non-finite entry).
+fn checked_norm<M: Module>(model: &M, loss: f64, grads: &GradientsParams) -> Result<f64, SolveError> {
     let norm = global_norm(model, grads);
     if !norm.is_finite() {
         // One pass reads the gradients; only a non-finite norm needs the named error.
         stiffnode_solvers::gradient::check_finite(model, grads)?;
+        // Finite entries whose squares overflow: the model's solution has blown up, and Adam
+        // would divide them into a zero update and stay there.
+        return Err(SolveError::NonFiniteGradient(format!("the gradient norm overflows (loss {loss:.3e}): the model's solution has blown up")));
+    }
+    if !loss.is_finite() {
+        return Err(SolveError::NonFiniteGradient(format!("the loss is {loss}")));
     }
     Ok(norm)
 }
@@ -117,4 +124,42 @@ fn zero_gradients<M: Module>(module: &M) -> GradientsParams {
     let mut z = Zeros(GradientsParams::new());
     module.visit(&mut z);
     z.0
+}
+
+#[cfg(test)]
+mod tests {
+    use stiffnode_models::{Activation, Mlp, MlpConfig};
+    use stiffnode_solvers::DeviceKind;
+
+    use super::*;
+    use crate::config::TrainConfig;
+
+    /// Gradients of `value` in every entry of every parameter of `module`.
+    fn filled<M: Module>(module: &M, value: f64) -> GradientsParams {
+        struct Fill(GradientsParams, f64);
+        impl ModuleVisitor for Fill {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                self.0.register(param.id, param.val().without_autodiff().ones_like().mul_scalar(self.1));
+            }
+        }
+        let mut f = Fill(GradientsParams::new(), value);
+        module.visit(&mut f);
+        f.0
+    }
+
+    #[test]
+    fn a_blown_up_gradient_or_loss_is_an_error_not_a_silent_zero_step() {
+        let device = DeviceKind::Cpu.open().unwrap().autodiff();
+        let mlp = Mlp::new(3, &MlpConfig { hidden: vec![4], activation: Activation::Tanh, scaled: false }, None, 0, &device);
+        let config = TrainConfig::parse("[data]\ndataset = \"x\"\nmechanism = \"robertson\"\n[model]\nkind = \"mlp\"\nhidden = [4]\nactivation = \"tanh\"\n[solver]\nmethod = \"radau5\"\n[train]\nepochs = 1\nlr = 0.01\n", "t.toml").unwrap();
+        let mut optim = Optimizer::new(&config.train);
+        // Entries of 1e200 are finite, their squares are not: Adam would step by m/√v = 0.
+        let err = optim.step(0.01, mlp.clone(), None, |m| Ok((1.0, filled(m, 1e200), Stats::default()))).err().expect("overflowing norm");
+        assert!(matches!(&err, SolveError::NonFiniteGradient(w) if w.contains("overflows")), "{err}");
+        let err = optim.step(0.01, mlp.clone(), None, |m| Ok((f64::INFINITY, filled(m, 1.0), Stats::default()))).err().expect("infinite loss");
+        assert!(matches!(&err, SolveError::NonFiniteGradient(w) if w.contains("loss is inf")), "{err}");
+        let (_, loss, norm, _) = optim.step(0.01, mlp.clone(), None, |m| Ok((1.0, filled(m, 1.0), Stats::default()))).unwrap();
+        assert_eq!(loss, 1.0);
+        assert!(norm.is_finite() && norm > 1.0);
+    }
 }

@@ -87,18 +87,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         })
         .with_context(|| format!("training run {}", trainer.run.display()))?;
     bar.finish();
-    write_predictions(&trainer).with_context(|| format!("writing predictions in {}", trainer.run.display()))?;
-    let fit = trainer.run.join("fit.svg");
-    plots::fit::write(&trainer, &fit).with_context(|| format!("writing {}", fit.display()))?;
-    if let Some(k) = trainer.rate_constants() {
-        for (j, (k, r)) in k.iter().zip(&trainer.mechanism.reactions).enumerate() {
+    // Predictions, the fit plot and the reported figures are those of the best model.
+    let best = Trainer::open(&trainer.run, "best", None, Some(trainer.config.train.device.clone()))
+        .with_context(|| format!("loading the best model of {}", trainer.run.display()))?;
+    write_predictions(&best).with_context(|| format!("writing predictions in {}", best.run.display()))?;
+    let fit = best.run.join("fit.svg");
+    plots::fit::write(&best, &fit).with_context(|| format!("writing {}", fit.display()))?;
+    if let Some(k) = best.rate_constants() {
+        for (j, (k, r)) in k.iter().zip(&best.mechanism.reactions).enumerate() {
             let name = r.name.clone().unwrap_or_else(|| format!("reaction {}", j + 1));
             println!("  k[{name}] = {k:.6e}  (mechanism file: {:.6e}, ratio {:.4})", r.rate, k / r.rate);
         }
     }
-    let mae = trainer.normalized_mae()?;
+    let mae = best.normalized_mae()?;
     println!(
-        "epoch {}: best loss {:.4e} (epoch {}), normalized MAE of the last model {mae:.3e}, {:.1} s",
+        "epoch {}: best loss {:.4e} (epoch {}), normalized MAE of the best model {mae:.3e}, {:.1} s",
         trainer.state.epoch, trainer.state.best_loss, trainer.state.best_epoch, trainer.state.wall_s
     );
     Ok(())
