@@ -18,8 +18,11 @@ use crate::record::Trajectory;
 use crate::rhs::Rhs;
 use crate::solver::{SolveOptions, solve_trajectory};
 
-/// Most Jacobian entries (stage rows × d²) held at once by the backward walk, by default.
-const CHUNK_ENTRIES: usize = 1 << 22;
+/// The backward walk takes the stage Jacobians and the parameter product of a chunk of steps
+/// at once: at most this many stage rows by default…
+const CHUNK_ROWS: usize = 1 << 13;
+/// …and at most this many Jacobian entries (rows × d²).
+const CHUNK_ENTRIES: usize = 1 << 20;
 
 /// A loss value and its gradients.
 pub struct Gradient {
@@ -45,13 +48,14 @@ pub struct StepAdjoint<'a, F> {
 impl<'a, F: VectorField + Module> StepAdjoint<'a, F> {
     /// `plain` is `field.valid()` (the field without autodiff, for Jacobians).
     pub fn new(field: &'a F, plain: &'a F, method: &'a Method, trajectory: &'a Trajectory, host_fast_path: bool) -> Self {
-        Self { field, rhs: Rhs::new(plain, host_fast_path), method, trajectory, chunk: CHUNK_ENTRIES }
+        Self { field, rhs: Rhs::new(plain, host_fast_path), method, trajectory, chunk: CHUNK_ROWS }
     }
 
-    /// Bound the memory of the walk: stage Jacobians are evaluated for as many steps at once
-    /// as keep them within `entries` numbers (at least one step; default 2²²).
-    pub fn chunked(mut self, entries: usize) -> Self {
-        self.chunk = entries;
+    /// Bound the memory of the walk: stage Jacobians and the parameter product are taken for
+    /// as many steps at once as keep them within `rows` stage rows (at least one step; default
+    /// 2¹³) and 2²⁰ Jacobian entries.
+    pub fn chunked(mut self, rows: usize) -> Self {
+        self.chunk = rows;
         self
     }
 
@@ -73,7 +77,7 @@ impl<'a, F: VectorField + Module> StepAdjoint<'a, F> {
             while start > 0 {
                 let form = StageForm::of(self.method, traj, start - 1);
                 let more = form.stages() * batch;
-                if !forms.is_empty() && (rows + more) * d * d > self.chunk {
+                if !forms.is_empty() && (rows + more > self.chunk || (rows + more) * d * d > CHUNK_ENTRIES) {
                     break;
                 }
                 (rows, start) = (rows + more, start - 1);
