@@ -42,7 +42,8 @@ pub fn write(trainer: &Trainer, path: &Path) -> Result<()> {
     let size = (SIZE.0.max(320 * cols as u32), SIZE.1.max(260 * rows as u32));
     let root = SVGBackend::new(path, size).into_drawing_area();
     root.fill(&WHITE)?;
-    let title = format!("{}: data (trajectory 1) and model after epoch {}", trainer.mechanism.name, trainer.state.epoch);
+    let state = &trainer.state;
+    let title = format!("{}: data (trajectory 1) and the best model (loss {:.3e}, epoch {})", trainer.mechanism.name, state.best_loss, state.best_epoch);
     let root = root.titled(&title, ("sans-serif", 22))?;
     let first_t = if log { 1 } else { 0 };
     for (k, area) in root.split_evenly((rows, cols)).iter().enumerate().take(d) {
@@ -65,7 +66,10 @@ pub fn write(trainer: &Trainer, path: &Path) -> Result<()> {
         mesh.draw()?;
         chart.draw_series(LineSeries::new(model, colour(0).stroke_width(2)))?.label("model").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour(0).stroke_width(2)));
         chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, BLACK.filled())))?.label("data").legend(|(x, y)| Circle::new((x + 8, y), 3, BLACK.filled()));
-        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).position(SeriesLabelPosition::UpperRight).draw()?;
+        // The legend goes to the right-hand corner the data leave free.
+        let ends_high = points.last().is_some_and(|p| p.1 > 0.5 * (y0 + y1));
+        let corner = if ends_high { SeriesLabelPosition::LowerRight } else { SeriesLabelPosition::UpperRight };
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).position(corner).draw()?;
     }
     root.present()?;
     Ok(())
