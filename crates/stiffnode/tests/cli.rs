@@ -212,7 +212,7 @@ fn train_rejects_bad_configurations_in_one_line() {
     let good = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/robertson.toml")).unwrap();
     for (i, (text, needle)) in [
         (good.replace("lr = 0.005", "lr = 0.005\nmomentum = 0.9"), "momentum"),
-        (good.replace("epochs = 1000", "epochs = -3"), "epochs"),
+        (good.replace("epochs = 30000", "epochs = -3"), "epochs"),
         (good.replace("radau5", "radau9"), "unknown method 'radau9'"),
         (good.replace("datasets/robertson\"", "datasets/none\""), "datasets/none"),
         (good.replace("radau5", "gauss2"), "'gauss2' has no error estimate: set solver.steps"),
