@@ -209,7 +209,8 @@ fn train_writes_a_run_directory_and_resumes_it() {
 fn train_rejects_bad_configurations_in_one_line() {
     let dir = std::env::temp_dir().join(format!("stiffnode-cli-badcfg-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let good = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/robertson.toml")).unwrap();
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let good = std::fs::read_to_string(format!("{root}/examples/robertson.toml")).unwrap().replace("\"../datasets/", &format!("\"{root}/datasets/"));
     for (i, (text, needle)) in [
         (good.replace("lr = 0.005", "lr = 0.005\nmomentum = 0.9"), "momentum"),
         (good.replace("epochs = 30000", "epochs = -3"), "epochs"),
@@ -250,9 +251,11 @@ fn inspect_names_runs_without_modes_and_directories_that_are_no_runs() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     let out = std::env::temp_dir().join(format!("stiffnode-cli-nomodes-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
+    // From another working directory: the config's dataset path is relative to the config.
+    let config = format!("{root}/examples/robertson.toml");
     let o = Command::new(env!("CARGO_BIN_EXE_stiffnode"))
-        .current_dir(root)
-        .args(["train", "--config", "examples/robertson.toml", "--epochs", "1", "--modes-every", "0", "--out", out.to_str().unwrap(), "--quiet"])
+        .current_dir(std::env::temp_dir())
+        .args(["train", "--config", &config, "--epochs", "1", "--modes-every", "0", "--out", out.to_str().unwrap(), "--quiet"])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

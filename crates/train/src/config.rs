@@ -22,8 +22,8 @@ pub struct TrainConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
-    /// A dataset directory (`data.csv`, `meta.json`) written by `stiffnode generate`, relative
-    /// to the working directory.
+    /// A dataset directory (`data.csv`, `meta.json`) written by `stiffnode generate`; a
+    /// relative path is relative to the configuration file's directory.
     pub dataset: PathBuf,
     /// The mechanism whose species name the dataset's columns (built-in name or file).
     pub mechanism: String,
@@ -146,7 +146,22 @@ impl TrainConfig {
     pub fn load(path: &Path) -> Result<Self, TrainError> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| TrainError::Config { file: file.clone(), what: format!("cannot read: {e}") })?;
-        Self::parse(&text, &file)
+        let mut config = Self::parse(&text, &file)?;
+        config.resolve_paths(path.parent().unwrap_or(Path::new("")));
+        Ok(config)
+    }
+
+    /// Make the relative paths of the file (dataset, mechanism file, `init` run) relative to
+    /// `dir`, the directory of the configuration file, as Cargo does with its manifests.
+    pub fn resolve_paths(&mut self, dir: &Path) {
+        let at = |p: &Path| if p.is_relative() { dir.join(p) } else { p.to_path_buf() };
+        self.data.dataset = at(&self.data.dataset);
+        if stiffnode_solvers::problems::is_file_name(&self.data.mechanism) {
+            self.data.mechanism = at(Path::new(&self.data.mechanism)).display().to_string();
+        }
+        if let Some(init) = &self.train.init {
+            self.train.init = Some(at(init));
+        }
     }
 
     /// Parse TOML `text` (named `file` in errors) and check its values.

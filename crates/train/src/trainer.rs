@@ -87,8 +87,8 @@ const MAX_RETREATS: i32 = 10;
 
 impl Trainer {
     /// Start a new run in `run` (which must not hold one) from `config` (read from `file`).
-    /// The run's `config.toml` is the resolved configuration, the dataset path made absolute
-    /// so that the run can be resumed and used from any working directory.
+    /// The run's `config.toml` is the resolved configuration, its paths made absolute so that
+    /// the run can be resumed and used from any working directory.
     pub fn start(mut config: TrainConfig, file: &str, run: &Path) -> Result<Self, TrainError> {
         if let Ok(abs) = std::fs::canonicalize(&config.data.dataset) {
             config.data.dataset = abs;
@@ -97,6 +97,11 @@ impl Trainer {
             && let Ok(abs) = std::fs::canonicalize(init)
         {
             config.train.init = Some(abs);
+        }
+        if problems::is_file_name(&config.data.mechanism)
+            && let Ok(abs) = std::fs::canonicalize(&config.data.mechanism)
+        {
+            config.data.mechanism = abs.display().to_string();
         }
         // The default log interval is fixed at the start, so that resuming with another
         // total epoch count keeps the schedule.

@@ -28,6 +28,11 @@ pub fn load(name_or_path: &str) -> Result<Mechanism, MechanismError> {
     mechanism_file::parse(&text, &file)
 }
 
+/// Whether `name_or_path` names a mechanism file rather than a built-in mechanism.
+pub fn is_file_name(name_or_path: &str) -> bool {
+    !matches!(name_or_path, "robertson" | "rober" | "pollu")
+}
+
 /// The TOML text of a built-in mechanism or mechanism file, and the file name errors use.
 pub fn source(name_or_path: &str) -> Result<(String, String), MechanismError> {
     match name_or_path {
