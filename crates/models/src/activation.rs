@@ -81,6 +81,27 @@ impl Activation {
     }
 }
 
+impl Activation {
+    /// `(σ(x), σ'(x))` on one host value, sharing the work of the two (the Jacobian needs both).
+    pub fn apply_and_derivative_host(self, x: f64) -> (f64, f64) {
+        match self {
+            Self::Gelu => {
+                let p = phi_host(x);
+                (x * p, p + x * (-0.5 * x * x).exp() * (FRAC_2_SQRT_PI / (2.0 * SQRT_2)))
+            }
+            Self::Tanh => {
+                let t = x.tanh();
+                (t, 1.0 - t * t)
+            }
+            Self::Swish => {
+                let s = sigmoid_host(x);
+                (x * s, s + x * s * (1.0 - s))
+            }
+            Self::Softplus | Self::Relu => (self.apply_host(x), self.derivative_host(x)),
+        }
+    }
+}
+
 /// `Φ(x)` on the host, with the same erf as Burn's CPU backend (libm).
 fn phi_host(x: f64) -> f64 {
     0.5 * (1.0 + libm::erf(x * FRAC_1_SQRT_2))

@@ -3,6 +3,7 @@
 //! rate constants (re-exported from the solvers crate, where mechanisms are compiled).
 
 pub mod activation;
+mod host_mlp;
 pub mod mlp;
 
 pub use activation::Activation;

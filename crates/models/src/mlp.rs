@@ -13,6 +13,7 @@ use stiffnode_solvers::VectorField;
 use stiffnode_solvers::field::{HostField, from_host, to_host};
 
 use crate::activation::Activation;
+use crate::host_mlp::{HostLayer, HostMlp};
 
 /// Architecture and initialization of an [`Mlp`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -123,78 +124,6 @@ impl VectorField for Mlp {
             })
             .collect();
         let y_scale = to_host(self.y_scale.clone().without_autodiff());
-        Some(Box::new(HostMlp { layers, y_scale, t_scale: self.t_scale, activation: self.activation }))
-    }
-}
-
-/// One layer on the host: `z = xW + b`, `W` row-major `[fan_in, fan_out]`.
-struct HostLayer {
-    fan_in: usize,
-    fan_out: usize,
-    w: Vec<f64>,
-    b: Vec<f64>,
-}
-
-/// The MLP on host f64 slices, copied from the current parameters (the solvers' fast path).
-struct HostMlp {
-    layers: Vec<HostLayer>,
-    y_scale: Vec<f64>,
-    t_scale: f64,
-    activation: Activation,
-}
-
-impl HostMlp {
-    /// Pre-activations of every layer for the state `y`.
-    fn layers(&self, y: &[f64]) -> Vec<Vec<f64>> {
-        let mut x: Vec<f64> = y.iter().zip(&self.y_scale).map(|(y, s)| y / s).collect();
-        let mut zs = Vec::with_capacity(self.layers.len());
-        for (k, l) in self.layers.iter().enumerate() {
-            let mut z = l.b.clone();
-            for (i, xi) in x.iter().enumerate() {
-                z.iter_mut().zip(&l.w[i * l.fan_out..(i + 1) * l.fan_out]).for_each(|(z, w)| *z += xi * w);
-            }
-            if k + 1 < self.layers.len() {
-                x = z.iter().map(|&z| self.activation.apply_host(z)).collect();
-            }
-            zs.push(z);
-        }
-        zs
-    }
-}
-
-impl HostField for HostMlp {
-    fn eval(&self, _t: f64, y: &[f64], f: &mut [f64]) {
-        let out = self.layers(y).pop().expect("at least one layer");
-        for ((f, o), s) in f.iter_mut().zip(out).zip(&self.y_scale) {
-            *f = o * s / self.t_scale;
-        }
-    }
-
-    /// Forward mode through the layers: `∂x_k/∂y` from `∂x_0/∂y = diag(1/ŷ)`.
-    fn jacobian(&self, _t: f64, y: &[f64], jac: &mut [f64]) {
-        let d = y.len();
-        let zs = self.layers(y);
-        // Row-major [units, d].
-        let mut dx: Vec<f64> = (0..d * d).map(|k| if k / d == k % d { 1.0 / self.y_scale[k / d] } else { 0.0 }).collect();
-        for (k, (l, z)) in self.layers.iter().zip(&zs).enumerate() {
-            let mut dz = vec![0.0; l.fan_out * d];
-            for i in 0..l.fan_in {
-                for o in 0..l.fan_out {
-                    let w = l.w[i * l.fan_out + o];
-                    dz[o * d..(o + 1) * d].iter_mut().zip(&dx[i * d..(i + 1) * d]).for_each(|(z, x)| *z += w * x);
-                }
-            }
-            if k + 1 < self.layers.len() {
-                for (o, row) in dz.chunks_exact_mut(d).enumerate() {
-                    let s = self.activation.derivative_host(z[o]);
-                    row.iter_mut().for_each(|v| *v *= s);
-                }
-            }
-            dx = dz;
-        }
-        for (i, row) in dx.chunks_exact(d).enumerate() {
-            let s = self.y_scale[i] / self.t_scale;
-            jac[i * d..(i + 1) * d].iter_mut().zip(row).for_each(|(j, v)| *j = v * s);
-        }
+        Some(Box::new(HostMlp::new(layers, y_scale, self.t_scale, self.activation)))
     }
 }

@@ -135,14 +135,17 @@ impl ModeLogger {
             self.ranks[s.rank].add(s);
             self.bins.entry(dec).or_default().add(s);
         }
-        for (r, g) in split.gradients(field, ranks, |s| Some(s.rank)).into_iter().enumerate() {
-            self.ranks[r].add_grad(flatten(field, &g));
-        }
+        // One gradient per (rank, bin) cell: each sample's rows enter one product, and the
+        // ranks' and bins' gradients are sums of cells.
         let keys: Vec<i32> = self.bins.keys().copied().collect();
-        let index = |d: i32| keys.iter().position(|&k| k == d);
-        let by_bin = split.gradients(field, keys.len(), |s| index(decade(s.eigenvalue * s.h)));
-        for (k, g) in keys.iter().zip(by_bin) {
-            self.bins.get_mut(k).expect("bin exists").add_grad(flatten(field, &g));
+        let cell_of = |s: &ModeSample, dec: i32| s.rank * keys.len() + keys.iter().position(|&k| k == dec).expect("bin exists");
+        let mut used = vec![false; ranks * keys.len()];
+        split.samples.iter().zip(&decades).for_each(|(s, &dec)| used[cell_of(s, dec)] = true);
+        let cells = split.gradients(field, used.len(), |s| Some(cell_of(s, decade(s.eigenvalue * s.h))));
+        for (c, g) in cells.into_iter().enumerate().filter(|(c, _)| used[*c]) {
+            let g = flatten(field, &g);
+            self.bins.get_mut(&keys[c % keys.len()]).expect("bin exists").add_grad(g.clone());
+            self.ranks[c / keys.len()].add_grad(g);
         }
         let f = flatten(field, full);
         if self.full.is_empty() {
