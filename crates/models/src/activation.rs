@@ -66,23 +66,8 @@ impl Activation {
         }
     }
 
-    /// `σ'(x)` on one host value (agrees with [`derivative`](Self::derivative)).
-    pub fn derivative_host(self, x: f64) -> f64 {
-        match self {
-            Self::Gelu => phi_host(x) + x * (-0.5 * x * x).exp() * (FRAC_2_SQRT_PI / (2.0 * SQRT_2)),
-            Self::Tanh => 1.0 - x.tanh().powi(2),
-            Self::Softplus => sigmoid_host(x),
-            Self::Relu => f64::from(u8::from(x > 0.0)),
-            Self::Swish => {
-                let s = sigmoid_host(x);
-                s + x * s * (1.0 - s)
-            }
-        }
-    }
-}
-
-impl Activation {
-    /// `(σ(x), σ'(x))` on one host value, sharing the work of the two (the Jacobian needs both).
+    /// `(σ(x), σ'(x))` on one host value, sharing the work of the two (the Jacobian needs
+    /// both); agrees with [`apply`](Self::apply) and [`derivative`](Self::derivative).
     pub fn apply_and_derivative_host(self, x: f64) -> (f64, f64) {
         match self {
             Self::Gelu => {
@@ -93,11 +78,12 @@ impl Activation {
                 let t = x.tanh();
                 (t, 1.0 - t * t)
             }
+            Self::Softplus => (self.apply_host(x), sigmoid_host(x)),
+            Self::Relu => (x.max(0.0), f64::from(u8::from(x > 0.0))),
             Self::Swish => {
                 let s = sigmoid_host(x);
                 (x * s, s + x * s * (1.0 - s))
             }
-            Self::Softplus | Self::Relu => (self.apply_host(x), self.derivative_host(x)),
         }
     }
 }

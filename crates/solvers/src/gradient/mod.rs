@@ -8,7 +8,8 @@
 //!   the graph of every step. [`StepAdjoint`] shows each step's adjoint `a_{n+1} = ∂L/∂y_{n+1}`.
 //!
 //! Both first solve forward without recording (Newton, step control and all), then
-//! differentiate the accepted steps at their converged stages; step sizes chosen in the forward solve are held fixed, as in diffrax.
+//! differentiate the accepted steps at their converged stages; step sizes chosen in the
+//! forward solve are held fixed, as in diffrax.
 //! [`modes`] splits the parameter gradient by eigenmode of the Jacobian (DESIGN §5), from the
 //! per-step adjoints that [`adjoint_gradient_observed`] reports.
 
