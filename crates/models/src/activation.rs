@@ -42,7 +42,11 @@ impl Activation {
     pub fn derivative<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
         match self {
             // Φ(x) + x·φ(x), φ(x) = e^{−x²/2}/√(2π).
-            Self::Gelu => phi(x.clone()) + x.clone() * x.clone().powi_scalar(2).mul_scalar(-0.5).exp().mul_scalar(FRAC_2_SQRT_PI / (2.0 * SQRT_2)),
+            Self::Gelu => {
+                phi(x.clone())
+                    + x.clone()
+                        * x.clone().powi_scalar(2).mul_scalar(-0.5).exp().mul_scalar(FRAC_2_SQRT_PI / (2.0 * SQRT_2))
+            }
             Self::Tanh => x.tanh().powi_scalar(2).neg().add_scalar(1.0),
             Self::Softplus => burn::tensor::activation::sigmoid(x),
             Self::Relu => x.greater_elem(0.0).float(),

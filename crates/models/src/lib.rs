@@ -2,6 +2,8 @@
 //! and the state scaling of Kim et al. (2021), and mass-action kinetics with learnable `log10`
 //! rate constants (re-exported from the solvers crate, where mechanisms are compiled).
 
+#![warn(missing_docs)]
+
 pub mod activation;
 mod host_mlp;
 pub mod mlp;

@@ -1,7 +1,7 @@
 //! A multilayer perceptron as a vector field `du/dt = NN(u)`, optionally with the scaling of
 //! Kim et al. (2021), `du/dt = NN(u/ŷ)·ŷ/t_scale` (ŷ the per-species maximum of the training
-//! data, t_scale its time span; DESIGN §6–7), and an analytic batched Jacobian
-//! `J = diag(ŷ/t_scale)·W_Lᵀ diag(σ'(z_{L−1}))…diag(σ'(z_1)) W_1ᵀ·diag(1/ŷ)` (DESIGN §4).
+//! data, t_scale its time span; design.md §6–7), and an analytic batched Jacobian
+//! `J = diag(ŷ/t_scale)·W_Lᵀ diag(σ'(z_{L−1}))…diag(σ'(z_1)) W_1ᵀ·diag(1/ŷ)` (design.md §4).
 //! Its host form (the same network on f64 slices) lets CPU solves skip tensor dispatch.
 
 use burn::module::{Module, Param};
@@ -48,7 +48,8 @@ impl Mlp {
     /// with `seed`. `scale` is `(ŷ, t_scale)`; it is used when `config.scaled`.
     pub fn new(dim: usize, config: &MlpConfig, scale: Option<(&[f64], f64)>, seed: u64, device: &Device) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
-        let widths: Vec<usize> = std::iter::once(dim).chain(config.hidden.iter().copied()).chain(std::iter::once(dim)).collect();
+        let widths: Vec<usize> =
+            std::iter::once(dim).chain(config.hidden.iter().copied()).chain(std::iter::once(dim)).collect();
         let mut weights = Vec::new();
         let mut biases = Vec::new();
         for w in widths.windows(2) {
@@ -106,7 +107,11 @@ impl VectorField for Mlp {
                 None => wt.expand([rows, fan_out, fan_in]),
                 Some(j) => wt.matmul(j),
             };
-            jac = Some(if k + 1 < self.weights.len() { lin * self.activation.derivative(z[k].clone()).unsqueeze_dim(2) } else { lin });
+            jac = Some(if k + 1 < self.weights.len() {
+                lin * self.activation.derivative(z[k].clone()).unsqueeze_dim(2)
+            } else {
+                lin
+            });
         }
         let left = self.y_scale.clone().div_scalar(self.t_scale).reshape([1, d, 1]);
         let right = self.y_scale.clone().recip().reshape([1, 1, d]);
@@ -120,7 +125,12 @@ impl VectorField for Mlp {
             .zip(&self.biases)
             .map(|(w, b)| {
                 let [fan_in, fan_out] = w.val().dims();
-                HostLayer { fan_in, fan_out, w: to_host(w.val().without_autodiff()), b: to_host(b.val().without_autodiff()) }
+                HostLayer {
+                    fan_in,
+                    fan_out,
+                    w: to_host(w.val().without_autodiff()),
+                    b: to_host(b.val().without_autodiff()),
+                }
             })
             .collect();
         let y_scale = to_host(self.y_scale.clone().without_autodiff());

@@ -1,8 +1,8 @@
 //! The MLP's analytic Jacobian against central finite differences, for every activation,
 //! scaled and unscaled; seeded initialization is reproducible.
 
-use stiffnode_models::{Activation, Mlp, MlpConfig};
 use burn::tensor::Device;
+use stiffnode_models::{Activation, Mlp, MlpConfig};
 use stiffnode_solvers::field::{from_host, to_host};
 use stiffnode_solvers::{DeviceKind, VectorField};
 

@@ -1,38 +1,45 @@
 //! Run-time choice of the compute device: `cpu` (Burn's Flex backend in f64) or `wgpu` (f32,
-//! WGSL has no f64; DESIGN §6).
+//! WGSL has no f64; design.md §6). A [`DeviceKind`] parses from its name (command line) and
+//! reads and writes as it (configuration files).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::str::FromStr;
 
-use burn::tensor::{Device, DType, FloatDType, Tensor};
+use burn::tensor::{DType, Device, FloatDType, Tensor};
+use serde::{Deserialize, Serialize};
 
-use crate::error::SolveError;
+use crate::error::SetupError;
 
 /// The devices stiffnode runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum DeviceKind {
     /// Flex CPU backend, f64.
+    #[default]
     Cpu,
     /// wgpu (Vulkan, Metal, DX12 or a software Vulkan driver), f32.
     Wgpu,
 }
 
 impl FromStr for DeviceKind {
-    type Err = SolveError;
-    fn from_str(s: &str) -> Result<Self, SolveError> {
+    type Err = SetupError;
+    fn from_str(s: &str) -> Result<Self, SetupError> {
         match s {
             "cpu" => Ok(Self::Cpu),
             "wgpu" => Ok(Self::Wgpu),
-            other => Err(SolveError::InvalidOption {
-                what: "device",
-                why: format!("'{other}' (known: cpu, wgpu)"),
-            }),
+            other => Err(SetupError::InvalidOption { what: "device", why: format!("'{other}' (known: cpu, wgpu)") }),
         }
     }
 }
 
+impl std::fmt::Display for DeviceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl DeviceKind {
-    /// The name the CLI spells.
+    /// The name it is spelled by.
     pub fn name(self) -> &'static str {
         match self {
             Self::Cpu => "cpu",
@@ -42,7 +49,7 @@ impl DeviceKind {
 
     /// Create the device with its float precision set, and check that it works by running one
     /// small operation on it (a missing GPU adapter becomes an error, not a panic).
-    pub fn open(self) -> Result<Device, SolveError> {
+    pub fn open(self) -> Result<Device, SetupError> {
         let (mut device, dtype) = match self {
             Self::Cpu => (Device::flex(), FloatDType::F64),
             Self::Wgpu => (Device::wgpu(Default::default()), FloatDType::F32),
@@ -60,7 +67,7 @@ impl DeviceKind {
         }));
         std::panic::set_hook(hook);
         match result {
-            Ok(v) if v == 5.0 => Ok(device),
+            Ok(5.0) => Ok(device),
             Ok(v) => Err(self.unavailable(format!("probe computation returned {v} instead of 5"))),
             Err(payload) => {
                 let why = payload
@@ -73,8 +80,8 @@ impl DeviceKind {
         }
     }
 
-    fn unavailable(self, why: String) -> SolveError {
-        SolveError::Device { name: self.name().into(), why }
+    fn unavailable(self, why: String) -> SetupError {
+        SetupError::Device { name: self.name().into(), why }
     }
 }
 

@@ -44,11 +44,7 @@ pub trait HostField {
 
 /// Central-difference Jacobian with steps `ε^⅓·max(|y_j|, 1)` (Nocedal & Wright, §8.1),
 /// evaluated as one batched call of `2d` perturbed copies of every row.
-pub fn finite_difference_jacobian<F: VectorField + ?Sized>(
-    field: &F,
-    t: &[f64],
-    y: Tensor<2>,
-) -> Tensor<3> {
+pub fn finite_difference_jacobian<F: VectorField + ?Sized>(field: &F, t: &[f64], y: Tensor<2>) -> Tensor<3> {
     let [rows, d] = y.dims();
     let device = y.device();
     let eps = epsilon_of(y.dtype()).cbrt();

@@ -1,35 +1,44 @@
 //! stiffnode-solvers: A- and L-stable implicit integrators for stiff ODEs, with Burn vector
-//! fields evaluated on the CPU (f64) or a GPU (wgpu, f32).
+//! fields evaluated on the CPU (f64) or a GPU (wgpu, f32), and exact gradients of the discrete
+//! solution.
 //!
-//! The state, the Newton iterations and the step control live on the host in f64; the vector
-//! field and its Jacobian run as Burn tensor programs on the chosen device, batched over
-//! trajectories and stages.
+//! A solve is one [`Request`] (initial states, times, method, options, gradient mode) given to
+//! [`solve`], [`solve_record`], [`gradient::gradient`] or [`gradient::solve_on_graph`]. The state,
+//! the Newton iterations and the step control live on the host in f64; the vector field and its
+//! Jacobian run as Burn tensor programs on the chosen device, batched over trajectories and
+//! stages. `design.md §N` in the documentation refers to the sections of `docs/design.md`.
+
+#![warn(missing_docs)]
 
 pub mod dataset;
 pub mod device;
+mod engine;
 pub mod error;
 pub mod field;
+pub mod files;
+pub mod gradient;
 pub mod linalg;
 pub mod methods;
-mod multistep;
-mod newton;
 pub mod output_times;
 pub mod problems;
-pub mod record;
-pub mod gradient;
+pub mod request;
 mod rhs;
-mod rk;
-pub mod solver;
+pub mod solution;
 pub mod stability;
 pub mod step_control;
-mod stepper;
 pub mod tableau;
 
 pub use device::DeviceKind;
-pub use error::SolveError;
+pub use engine::{solve, solve_record};
+pub use error::{SetupError, SolveError};
 pub use field::VectorField;
 pub use methods::Method;
-pub use record::{StepKind, StepRecord, Trajectory};
-pub use solver::{Solution, SolveOptions, Stats, StepControl, solve, solve_trajectory};
+pub use request::{GradientMode, Request, SolveOptions, StepControl, StepSettings};
+pub use solution::{Solution, SolveRecord, Stats, StepKind, StepRecord};
 pub use step_control::Tolerances;
 pub use tableau::Tableau;
+
+/// The README's Rust examples, compiled and run as doc tests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExamples;

@@ -1,7 +1,9 @@
-//! Batched dense LU on the host (faer): one small matrix per trajectory. The Newton matrices
-//! are `d×d` (DIRK, BDF2) or `sd×sd` (fully implicit RK), small enough that a factorization
-//! per trajectory on the host is cheaper than any device round trip. Factors of the whole
-//! batch live in one buffer and reuse one scratch buffer, so no allocation happens per matrix.
+//! Small dense linear algebra shared by the engine and the gradients: batched LU on the host
+//! (faer), one small matrix per trajectory; the stage matrix of implicit Runge–Kutta steps; the
+//! inverse of a coefficient matrix. The Newton matrices are `d×d` (DIRK, BDF2) or `sd×sd` (fully
+//! implicit RK), small enough that a factorization per trajectory on the host is cheaper than any
+//! device round trip. Factors of the whole batch live in one buffer and reuse one scratch
+//! buffer, so no allocation happens per matrix.
 
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::lu::partial_pivoting::{factor, solve};
@@ -86,4 +88,28 @@ impl BatchedLu {
         let rhs = MatMut::from_column_major_slice_mut(r, n, cols);
         solve::solve_in_place_with_conj(lu, lu, perm, Conj::No, rhs, Par::Seq, MemStack::new(buf));
     }
+}
+
+/// Fill `m` (row-major, `sd×sd`, index `(i·d+p, j·d+q)`) with the Jacobian of the stage
+/// equations `I − (hA ⊗ I)·blockdiag(J_1 … J_s)` (design.md §3–4); `jac(j)` is stage `j`'s
+/// `d×d` Jacobian (simplified Newton passes one Jacobian for every stage; gradients the exact
+/// ones).
+pub fn stage_matrix<'j>(ha: &[Vec<f64>], d: usize, jac: impl Fn(usize) -> &'j [f64], m: &mut [f64]) {
+    let n = ha.len() * d;
+    for row in 0..n {
+        let (i, p) = (row / d, row % d);
+        for col in 0..n {
+            let (j, q) = (col / d, col % d);
+            m[row * n + col] = if row == col { 1.0 } else { 0.0 } - ha[i][j] * jac(j)[p * d + q];
+        }
+    }
+}
+
+/// Inverse of a small dense matrix (a method's `A`), through faer's LU.
+pub fn invert(a: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    use faer::linalg::solvers::DenseSolveCore;
+    let s = a.len();
+    let m = faer::Mat::<f64>::from_fn(s, s, |i, j| a[i][j]);
+    let inv = m.partial_piv_lu().inverse();
+    (0..s).map(|i| (0..s).map(|j| inv[(i, j)]).collect()).collect()
 }

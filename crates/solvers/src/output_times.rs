@@ -1,13 +1,20 @@
 //! Output-time specifications as the CLI spells them: `logspace:A:B:N` (N times from 10^A to
 //! 10^B), `linspace:A:B:N`, or a comma-separated list.
 
-use crate::error::SolveError;
+use crate::error::SetupError;
 
 /// Parse a time specification into strictly increasing finite times.
-pub fn parse(spec: &str) -> Result<Vec<f64>, SolveError> {
-    let bad = |why: String| SolveError::InvalidOption { what: "times", why: format!("'{spec}': {why}") };
-    let num = |s: &str| s.trim().parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| bad(format!("'{s}' is not a finite number")));
-    let times: Vec<f64> = if let Some(rest) = spec.strip_prefix("logspace:").or_else(|| spec.strip_prefix("linspace:")) {
+pub fn parse(spec: &str) -> Result<Vec<f64>, SetupError> {
+    let bad = |why: String| SetupError::InvalidOption { what: "times", why: format!("'{spec}': {why}") };
+    let num = |s: &str| {
+        s.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite())
+            .ok_or_else(|| bad(format!("'{s}' is not a finite number")))
+    };
+    let times: Vec<f64> = if let Some(rest) = spec.strip_prefix("logspace:").or_else(|| spec.strip_prefix("linspace:"))
+    {
         let parts: Vec<&str> = rest.split(':').collect();
         let [a, b, n] = parts.as_slice() else {
             return Err(bad("expected KIND:A:B:N".into()));

@@ -72,11 +72,7 @@ impl Rhs<'_> {
 }
 
 fn check_shape(got: &[usize], expected: &[usize]) -> Result<(), SolveError> {
-    if got == expected {
-        Ok(())
-    } else {
-        Err(SolveError::Shape { got: got.to_vec(), expected: expected.to_vec() })
-    }
+    if got == expected { Ok(()) } else { Err(SolveError::Shape { got: got.to_vec(), expected: expected.to_vec() }) }
 }
 
 fn finite(values: Vec<f64>, t: &[f64]) -> Result<Vec<f64>, SolveError> {

@@ -1,4 +1,4 @@
-//! Stability functions computed from a method's coefficients (DESIGN §2; Hairer & Wanner II,
+//! Stability functions computed from a method's coefficients (design.md §2; Hairer & Wanner II,
 //! IV.3): `R(z) = 1 + z·bᵀ(I − zA)⁻¹𝟙`, `R'(z) = bᵀ(I − zA)⁻²𝟙`, `β(z) = (I − zA)⁻ᵀb`.
 //!
 //! `R` is evaluated in its equivalent form `det(I − zA + z𝟙bᵀ)/det(I − zA)` (Hairer & Wanner

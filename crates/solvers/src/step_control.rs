@@ -1,7 +1,7 @@
 //! Step-size control: tolerances, the weighted error norm, and the PI controller
 //! (Hairer, Nørsett & Wanner I, II.4, (4.11); Gustafsson 1991 / Söderlind 2002 for PI).
 
-use crate::error::SolveError;
+use crate::error::SetupError;
 
 /// Per-component tolerances: one value for all components, or one per component.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,17 +19,17 @@ impl Tolerances {
     }
 
     /// Check ranges and lengths against the state dimension `d`.
-    pub fn validate(&self, d: usize) -> Result<(), SolveError> {
+    pub fn validate(&self, d: usize) -> Result<(), SetupError> {
         for (what, v, min_ok) in [("rtol", &self.rtol, false), ("atol", &self.atol, true)] {
             if v.len() != 1 && v.len() != d {
-                return Err(SolveError::InvalidOption {
+                return Err(SetupError::InvalidOption {
                     what,
                     why: format!("{} values given for {d} components", v.len()),
                 });
             }
             if let Some(x) = v.iter().find(|x| !x.is_finite() || **x < 0.0 || (!min_ok && **x == 0.0)) {
                 let bound = if min_ok { "≥ 0" } else { "> 0" };
-                return Err(SolveError::InvalidOption { what, why: format!("{x} (must be finite and {bound})") });
+                return Err(SetupError::InvalidOption { what, why: format!("{x} (must be finite and {bound})") });
             }
         }
         Ok(())

@@ -19,8 +19,14 @@ fn round_trip() {
     let data = Dataset {
         species: species(),
         trajectories: vec![
-            Trajectory { times: vec![0.0, 1e-5, 0.5], states: vec![vec![1.0, 0.0], vec![0.9, 1e-300], vec![0.1, 2.5e7]] },
-            Trajectory { times: vec![0.0, 1.0, 2.0], states: vec![vec![1.0, 0.3], vec![0.2, 0.1], vec![1.0 / 3.0, 0.0]] },
+            Trajectory {
+                times: vec![0.0, 1e-5, 0.5],
+                states: vec![vec![1.0, 0.0], vec![0.9, 1e-300], vec![0.1, 2.5e7]],
+            },
+            Trajectory {
+                times: vec![0.0, 1.0, 2.0],
+                states: vec![vec![1.0, 0.3], vec![0.2, 0.1], vec![1.0 / 3.0, 0.0]],
+            },
         ],
     };
     let text = data.to_csv();

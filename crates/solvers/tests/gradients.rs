@@ -1,14 +1,17 @@
 //! Gradients of the discrete solution against independent truth: central finite differences
 //! of plain forward solves, and the closed form of backward Euler on `y' = λy`.
 
+mod common;
+
 use burn::module::{Module, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
+use common::{Diagonal, method, request, sum_of_squares};
 use stiffnode_solvers::field::{VectorField, from_host, to_host};
 use stiffnode_solvers::gradient::check::{check_mechanism, max_rel_err};
-use stiffnode_solvers::gradient::{StepAdjoint, adjoint_gradient, solve_recorded};
+use stiffnode_solvers::gradient::{StepAdjoint, gradient, solve_on_graph};
 use stiffnode_solvers::problems::{MassActionField, rober};
-use stiffnode_solvers::{DeviceKind, Method, SolveError, SolveOptions, methods, solve};
+use stiffnode_solvers::{DeviceKind, GradientMode, Method, SolveError, SolveOptions, methods, solve};
 
 /// ROBER output times and fixed steps per interval: implicit methods to t = 10, the explicit
 /// dopri5 to t = 0.01 (stiffness bounds its step).
@@ -27,7 +30,9 @@ fn rober_gradients_match_finite_differences_with_fixed_steps() {
     let mech = rober::robertson();
     for method in methods::all() {
         let (times, substeps) = rober_setup(&method);
-        let r = check_mechanism(&mech, &device, &method, &times, &SolveOptions::fixed(substeps)).unwrap();
+        let r =
+            check_mechanism(&mech, &device, &request(&method, &mech.initial, &times, &SolveOptions::fixed(substeps)))
+                .unwrap();
         let rates = max_rel_err(&r.gradient[..3], &r.finite_difference[..3]);
         let y0 = max_rel_err(&r.gradient[3..], &r.finite_difference[3..]);
         println!("{:<14} steps {:>4}  log-rates {rates:.1e}  y0 {y0:.1e}", method.name(), r.steps);
@@ -43,8 +48,8 @@ fn rober_gradients_with_adaptive_steps_match_finite_differences_on_the_frozen_gr
     let device = DeviceKind::Cpu.open().unwrap();
     let mech = rober::robertson();
     for name in ["radau5", "esdirk4", "bdf2", "sdirk2", "radau3"] {
-        let method = methods::by_name(name).unwrap();
-        let r = check_mechanism(&mech, &device, &method, &[1.0, 100.0], &SolveOptions::adaptive(1e-6, 1e-10)).unwrap();
+        let req = request(&method(name), &mech.initial, &[1.0, 100.0], &SolveOptions::adaptive(1e-6, 1e-10));
+        let r = check_mechanism(&mech, &device, &req).unwrap();
         println!("{name:<8} steps {:>4}  max rel err {:.1e}", r.steps, r.max_rel_err);
         assert!(r.max_rel_err <= 1e-5, "{name}: {r:?}");
     }
@@ -116,10 +121,6 @@ impl VectorField for TanhMlp {
     }
 }
 
-fn sum_of_squares(states: &[Tensor<2>]) -> Tensor<1> {
-    states.iter().map(|s| s.clone().powi_scalar(2).sum()).reduce(|a, b| a + b).unwrap()
-}
-
 #[test]
 fn mlp_parameter_gradients_match_finite_differences_with_fixed_steps() {
     let cpu = DeviceKind::Cpu.open().unwrap();
@@ -130,11 +131,12 @@ fn mlp_parameter_gradients_match_finite_differences_with_fixed_steps() {
     let opts = SolveOptions::fixed(20);
     for method in methods::all() {
         let field = TanhMlp::new(&p, &ad);
-        let rec = solve_recorded(&field, &method, from_host(y0.to_vec(), [1, D], &ad), 0.0, &times, &opts).unwrap();
+        let req = request(&method, &y0, &times, &opts);
+        let rec = solve_on_graph(&field, &req).unwrap();
         let grads = GradientsParams::from_grads(sum_of_squares(&rec.states).backward(), &field);
         let g = field.flat_gradient(&grads);
         let loss = |q: &[f64]| {
-            let sol = solve(&TanhMlp::new(q, &cpu), &method, &y0, 0.0, &times, &opts).unwrap();
+            let sol = solve(&TanhMlp::new(q, &cpu), &req).unwrap();
             sol.states.iter().flatten().map(|v| v * v).sum::<f64>()
         };
         // Fourth-order central differences: (−L(2h) + 8L(h) − 8L(−h) + L(−2h)) / 12h.
@@ -157,41 +159,20 @@ fn mlp_parameter_gradients_match_finite_differences_with_fixed_steps() {
 
 /// Backward Euler on `y' = λy`, N equal steps, `L = y_N = R(z)^N y0`: `dL/dλ = N h R'(z)
 /// R(z)^{N−1} y0` with `R(z) = 1/(1 − z)`, `R'(z) = 1/(1 − z)²` (Fronk & Petzold 2025).
-#[derive(Module, Debug)]
-struct Linear {
-    lambda: Param<Tensor<1>>,
-}
-
-impl VectorField for Linear {
-    fn dim(&self) -> usize {
-        1
-    }
-    fn device(&self) -> Device {
-        self.lambda.val().device()
-    }
-    fn eval(&self, _t: &[f64], y: Tensor<2>) -> Tensor<2> {
-        y * self.lambda.val().unsqueeze_dim(0)
-    }
-    fn jacobian(&self, t: &[f64], _y: Tensor<2>) -> Tensor<3> {
-        self.lambda.val().reshape([1, 1, 1]).expand([t.len(), 1, 1])
-    }
-}
-
 #[test]
 fn backward_euler_gradient_equals_the_vanishing_gradient_closed_form() {
     let ad = DeviceKind::Cpu.open().unwrap().autodiff();
-    let method = methods::by_name("backward-euler").unwrap();
     let (n, t_end, y0) = (10usize, 1.0, 1.0);
     let h = t_end / n as f64;
+    let req = request(&method("backward-euler"), &[y0], &[t_end], &SolveOptions::fixed(n));
     for lambda in [-1.0, -1e1, -1e2, -1e3, -1e4, -1e5, -1e6] {
-        let field = Linear { lambda: Param::from_tensor(from_host(vec![lambda], [1], &ad)) };
+        let field = Diagonal::new(&[lambda], &ad);
         let z: f64 = h * lambda;
         let r = 1.0 / (1.0 - z);
         let exact = n as f64 * h * r * r * r.powi(n as i32 - 1) * y0;
-        let opts = SolveOptions::fixed(n);
-        let rec = solve_recorded(&field, &method, from_host(vec![y0], [1, 1], &ad), 0.0, &[t_end], &opts).unwrap();
+        let rec = solve_on_graph(&field, &req).unwrap();
         let graph = to_host(field.lambda.val().grad(&rec.states[0].clone().sum().backward()).unwrap())[0];
-        let adj = adjoint_gradient(&field, &method, &[y0], 0.0, &[t_end], &opts, |s: &[Tensor<2>]| s[0].clone().sum()).unwrap();
+        let adj = gradient(&field, &req, |s: &[Tensor<2>]| s[0].clone().sum()).unwrap();
         let adjoint = to_host(adj.params.get::<1>(field.lambda.id).unwrap())[0];
         for (mode, g) in [("graph", graph), ("adjoint", adjoint)] {
             let rel = ((g - exact) / exact).abs();
@@ -214,25 +195,35 @@ fn graph_and_adjoint_modes_agree() {
         let times: &[f64] = if method.name() == "dopri5" { &[0.002, 0.004] } else { &[1.0, 100.0] };
         let opts = if method.info().embedded { opts } else { SolveOptions::fixed(16) };
         let field = MassActionField::with_learnable(&mech, &ad, &[0, 1, 2]);
-        let y0_leaf = from_host(y0.to_vec(), [2, 3], &ad).require_grad();
-        let rec = solve_recorded(&field, &method, y0_leaf.clone(), 0.0, times, &opts).unwrap();
+        let req = request(&method, &y0, times, &opts);
+        let rec = solve_on_graph(&field, &req).unwrap();
         let grads = loss(&rec.states).backward();
         let id = field.log10_rates.as_ref().unwrap().id;
         let mut a = to_host(field.log10_rates.as_ref().unwrap().val().grad(&grads).unwrap());
-        a.extend(to_host(y0_leaf.grad(&grads).unwrap()));
-        let adj = adjoint_gradient(&field, &method, &y0, 0.0, times, &opts, loss).unwrap();
+        a.extend(to_host(rec.y0.grad(&grads).unwrap()));
+        let adj = gradient(&field, &req, loss).unwrap();
         let mut b = to_host(adj.params.get::<1>(id).unwrap());
         b.extend(adj.y0.iter());
         let rel = a.iter().zip(&b).map(|(x, y)| (x - y).abs() / x.abs().max(y.abs()).max(1e-300)).fold(0.0, f64::max);
-        println!("{:<18} steps {:>4} graph vs adjoint max rel {rel:.1e}", method.name(), adj.trajectory.solution.stats.steps);
+        let steps = adj.record.solution().stats.steps;
+        println!("{:<18} steps {steps:>4} graph vs adjoint max rel {rel:.1e}", method.name());
         assert!(rel <= 1e-10, "{}: {a:?} vs {b:?}", method.name());
+        // The graph mode through `gradient` is the same as the graph above.
+        let on_graph = gradient(&field, &req.clone().with_gradient(GradientMode::Graph), loss).unwrap();
+        let mut g = to_host(on_graph.params.get::<1>(id).unwrap());
+        g.extend(on_graph.y0.iter());
+        assert_eq!(a, g, "{}: gradient(Graph) differs from solve_on_graph", method.name());
         // The walk one step per chunk (stage Jacobians evaluated step by step) is the same.
-        let plain = field.valid();
-        let outputs: Vec<Vec<f64>> = adj.trajectory.solution.states.iter().map(|s| s.iter().map(|v| 2.0 * v).collect()).collect();
-        let (dy0, params) = StepAdjoint::new(&field, &plain, &method, &adj.trajectory, true).chunked(1).walk(&outputs, |_, _| {}).unwrap();
+        let outputs: Vec<Vec<f64>> =
+            adj.record.solution().states.iter().map(|s| s.iter().map(|v| 2.0 * v).collect()).collect();
+        let (dy0, params) = StepAdjoint::new(&field, &adj.record).chunked(1).walk(&outputs, |_, _| {}).unwrap();
         let mut c = to_host(params.get::<1>(id).unwrap());
         c.extend(dy0);
-        assert!(b.iter().zip(&c).all(|(x, y)| (x - y).abs() <= 1e-13 * x.abs().max(1e-300)), "{}: {b:?} vs {c:?}", method.name());
+        assert!(
+            b.iter().zip(&c).all(|(x, y)| (x - y).abs() <= 1e-13 * x.abs().max(1e-300)),
+            "{}: {b:?} vs {c:?}",
+            method.name()
+        );
     }
 }
 
@@ -263,10 +254,9 @@ impl VectorField for Blowup {
 fn newton_failure_in_a_gradient_solve_is_a_typed_error_with_step_and_time() {
     let ad = DeviceKind::Cpu.open().unwrap().autodiff();
     let field = Blowup { scale: Param::from_tensor(from_host(vec![1.0], [1], &ad)) };
-    let method = methods::by_name("backward-euler").unwrap();
-    let opts = SolveOptions::fixed(4);
-    let graph = solve_recorded(&field, &method, from_host(vec![1.0], [1, 1], &ad), 0.0, &[2.0], &opts).err();
-    let adjoint = adjoint_gradient(&field, &method, &[1.0], 0.0, &[2.0], &opts, |s: &[Tensor<2>]| s[0].clone().sum()).err();
+    let req = request(&method("backward-euler"), &[1.0], &[2.0], &SolveOptions::fixed(4));
+    let graph = solve_on_graph(&field, &req).err();
+    let adjoint = gradient(&field, &req, |s: &[Tensor<2>]| s[0].clone().sum()).err();
     for err in [graph, adjoint] {
         let err = err.expect("the solve must fail");
         println!("{err}");
@@ -291,5 +281,9 @@ fn scalar_products_differentiate_exactly_in_f64() {
     assert_eq!(grad(&|x| x.mul_scalar(1.0 / 0.3)), 1.0 / 0.3);
     let div = grad(&|x| x.div_scalar(0.3));
     println!("d(x/0.3)/dx = {div:.17e} (exact {:.17e}, rel {:.1e})", 1.0 / 0.3, (div * 0.3 - 1.0).abs());
-    assert_eq!(div, (1.0f32 / 0.3f32) as f64, "Burn's div_scalar backward changed: the mul_scalar workarounds in replay.rs and activation.rs can go");
+    assert_eq!(
+        div,
+        (1.0f32 / 0.3f32) as f64,
+        "Burn's div_scalar backward changed: the mul_scalar workarounds in replay.rs and activation.rs can go"
+    );
 }

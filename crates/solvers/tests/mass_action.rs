@@ -1,9 +1,9 @@
 //! The compiled mass-action field against the host reference implementation and against
 //! central finite differences of itself.
 
+use stiffnode_solvers::DeviceKind;
 use stiffnode_solvers::field::{VectorField, from_host, to_host};
 use stiffnode_solvers::problems::{MassActionField, Mechanism, Reaction, pollu, rober};
-use stiffnode_solvers::DeviceKind;
 
 /// Deterministic pseudo-random positive states spread over decades.
 fn states(d: usize, rows: usize) -> Vec<f64> {
@@ -24,7 +24,10 @@ fn rober_by_hand(y: &[f64]) -> [f64; 3] {
     [-k1 * y[0] + k3 * y[1] * y[2], k1 * y[0] - k2 * y[1] * y[1] - k3 * y[1] * y[2], k2 * y[1] * y[1]]
 }
 
-fn check(mech: &Mechanism, by_hand: Option<fn(&[f64]) -> Vec<f64>>) {
+/// A right-hand side written out by hand.
+type ByHand = fn(&[f64]) -> Vec<f64>;
+
+fn check(mech: &Mechanism, by_hand: Option<ByHand>) {
     let device = DeviceKind::Cpu.open().unwrap();
     let field = MassActionField::new(mech, &device);
     let d = mech.species.len();
@@ -42,16 +45,32 @@ fn check(mech: &Mechanism, by_hand: Option<fn(&[f64]) -> Vec<f64>>) {
         host.jacobian(0.0, yr, &mut hj);
         for k in 0..d {
             let t = f[r * d + k];
-            assert!((hf[k] - t).abs() <= 1e-12 * t.abs().max(hf[k].abs()), "{}: host f[{k}] {} vs tensor {t}", mech.name, hf[k]);
+            assert!(
+                (hf[k] - t).abs() <= 1e-12 * t.abs().max(hf[k].abs()),
+                "{}: host f[{k}] {} vs tensor {t}",
+                mech.name,
+                hf[k]
+            );
         }
         for k in 0..d * d {
             let t = jac[r * d * d + k];
-            assert!((hj[k] - t).abs() <= 1e-12 * t.abs().max(hj[k].abs()), "{}: host J[{k}] {} vs tensor {t}", mech.name, hj[k]);
+            assert!(
+                (hj[k] - t).abs() <= 1e-12 * t.abs().max(hj[k].abs()),
+                "{}: host J[{k}] {} vs tensor {t}",
+                mech.name,
+                hj[k]
+            );
         }
         let expected = by_hand.map_or_else(|| mech.rhs(yr), |g| g(yr));
         for i in 0..d {
             let scale: f64 = mech.rates(yr).iter().map(|k| k.abs()).sum::<f64>() * 4.0;
-            assert!((f[r * d + i] - expected[i]).abs() <= 1e-14 * scale.max(expected[i].abs()), "{}: f[{i}] {} vs {}", mech.name, f[r * d + i], expected[i]);
+            assert!(
+                (f[r * d + i] - expected[i]).abs() <= 1e-14 * scale.max(expected[i].abs()),
+                "{}: f[{i}] {} vs {}",
+                mech.name,
+                f[r * d + i],
+                expected[i]
+            );
         }
         // Central differences with h = 1e-5·y_j are exact for the quadratic mass-action terms
         // up to rounding: |error| ≲ ε·Σ_r |net_ir·r_r| / h, the rounding of f_i over the step.
@@ -86,10 +105,31 @@ fn pollu_by_hand(y: &[f64]) -> Vec<f64> {
     ];
     let y = |i: usize| y[i - 1];
     let r = [
-        k[0] * y(1), k[1] * y(2) * y(4), k[2] * y(5) * y(2), k[3] * y(7), k[4] * y(7), k[5] * y(7) * y(6), k[6] * y(9),
-        k[7] * y(9) * y(6), k[8] * y(11) * y(2), k[9] * y(11) * y(1), k[10] * y(13), k[11] * y(10) * y(2), k[12] * y(14),
-        k[13] * y(1) * y(6), k[14] * y(3), k[15] * y(4), k[16] * y(4), k[17] * y(16), k[18] * y(16), k[19] * y(17) * y(6),
-        k[20] * y(19), k[21] * y(19), k[22] * y(1) * y(4), k[23] * y(19) * y(1), k[24] * y(20),
+        k[0] * y(1),
+        k[1] * y(2) * y(4),
+        k[2] * y(5) * y(2),
+        k[3] * y(7),
+        k[4] * y(7),
+        k[5] * y(7) * y(6),
+        k[6] * y(9),
+        k[7] * y(9) * y(6),
+        k[8] * y(11) * y(2),
+        k[9] * y(11) * y(1),
+        k[10] * y(13),
+        k[11] * y(10) * y(2),
+        k[12] * y(14),
+        k[13] * y(1) * y(6),
+        k[14] * y(3),
+        k[15] * y(4),
+        k[16] * y(4),
+        k[17] * y(16),
+        k[18] * y(16),
+        k[19] * y(17) * y(6),
+        k[20] * y(19),
+        k[21] * y(19),
+        k[22] * y(1) * y(4),
+        k[23] * y(19) * y(1),
+        k[24] * y(20),
     ];
     let r = |i: usize| r[i - 1];
     vec![
@@ -131,7 +171,13 @@ fn power_law_orders_sources_and_decays() {
         reactions: vec![
             Reaction::mass_action(&[], &[(0, 1.0)], 0.5),
             Reaction::mass_action(&[(0, 1.0)], &[], 2.0),
-            Reaction { name: None, reactants: vec![(0, 2.0), (1, 1.0)], products: vec![(2, 1.0)], orders: vec![(0, 1.5), (1, 0.5)], rate: 3.0 },
+            Reaction {
+                name: None,
+                reactants: vec![(0, 2.0), (1, 1.0)],
+                products: vec![(2, 1.0)],
+                orders: vec![(0, 1.5), (1, 0.5)],
+                rate: 3.0,
+            },
         ],
         t_end: None,
     };

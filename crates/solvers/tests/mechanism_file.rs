@@ -58,7 +58,10 @@ fn defects_are_named() {
         ("name = \"m\"\nspecies = [\"A\"\n".to_string(), "line 2"),
         (reaction("equation = \"A => D\"\nrate = 1"), "reaction 1, field 'products': unknown species 'D'"),
         (reaction("reactants = { Q = 1 }\nrate = 1"), "reaction 1, field 'reactants': unknown species 'Q'"),
-        (reaction("name = \"bad\"\nequation = \"A => B\"\nrate = -1"), "reaction 1 ('bad'), field 'rate': rate -1 must be > 0"),
+        (
+            reaction("name = \"bad\"\nequation = \"A => B\"\nrate = -1"),
+            "reaction 1 ('bad'), field 'rate': rate -1 must be > 0",
+        ),
         (reaction("equation = \"A => B\"\nrate = 0"), "field 'rate'"),
         (reaction("equation = \"A => B\"\nrate = nan"), "not a finite number"),
         (reaction("equation = \"A => B\"\nrate = inf"), "not a finite number"),

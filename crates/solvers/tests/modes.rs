@@ -1,33 +1,30 @@
-//! The per-eigenmode split of the parameter gradient (DESIGN §5) against independent truth:
+//! The per-eigenmode split of the parameter gradient (design.md §5) against independent truth:
 //! the full gradient of the step-by-step adjoint and of the whole solve on Burn's autodiff
 //! graph (the modes must add up to it), and on
 //! `y' = diag(λ) y` the closed form `∂y_1/∂λ_i = h R'(hλ_i) y0_i` of one step, whose decay
 //! with `|hλ|` is Fronk & Petzold's (2025) vanishing fast-mode gradient.
 
-use burn::module::{Module, Param};
+mod common;
+
+use burn::module::Module;
 use burn::optim::GradientsParams;
-use burn::tensor::{Device, Tensor};
-use stiffnode_solvers::field::{VectorField, from_host, to_host};
-use stiffnode_solvers::gradient::{adjoint_gradient_observed, solve_recorded};
+use burn::tensor::Tensor;
+use common::{Diagonal, method, norm, request, sum_of_squares};
+use stiffnode_solvers::field::{VectorField, to_host};
 use stiffnode_solvers::gradient::modes::{ModalSplit, split};
+use stiffnode_solvers::gradient::{gradient, solve_on_graph};
 use stiffnode_solvers::problems::{MassActionField, rober};
-use stiffnode_solvers::{DeviceKind, Method, SolveOptions, methods};
+use stiffnode_solvers::{DeviceKind, GradientMode, Request, SolveOptions, methods};
 
-/// Solve, take the adjoint gradient of `loss`, split it into modes; returns the split and
-/// the full gradient.
-fn decompose<F: VectorField + Module>(field: &F, method: &Method, y0: &[f64], times: &[f64], opts: &SolveOptions, loss: impl Fn(&[Tensor<2>]) -> Tensor<1>) -> (ModalSplit, GradientsParams) {
-    let mut adjoints = Vec::new();
-    let g = adjoint_gradient_observed(field, method, y0, 0.0, times, opts, loss, |n, a| adjoints.push((n, a.to_vec()))).unwrap();
-    let plain = field.valid();
-    (split(&plain, method, &g.trajectory, &adjoints, opts.host_fast_path).unwrap(), g.params)
-}
-
-fn sum_of_squares(states: &[Tensor<2>]) -> Tensor<1> {
-    states.iter().map(|s| s.clone().powi_scalar(2).sum()).reduce(|a, b| a + b).unwrap()
-}
-
-fn norm(x: &[f64]) -> f64 {
-    x.iter().map(|v| v * v).sum::<f64>().sqrt()
+/// Take the adjoint gradient of `loss` for `request`, split it into modes; returns the split
+/// and the full gradient.
+fn decompose<F: VectorField + Module>(
+    field: &F,
+    request: &Request,
+    loss: impl Fn(&[Tensor<2>]) -> Tensor<1>,
+) -> (ModalSplit, GradientsParams) {
+    let g = gradient(field, &request.clone().with_gradient(GradientMode::Adjoint { keep_steps: true }), loss).unwrap();
+    (split(field, &g).unwrap(), g.params)
 }
 
 #[test]
@@ -47,7 +44,8 @@ fn modes_of_rober_with_learnable_rates_add_up_to_the_gradient_for_every_method()
         for opts in runs {
             let field = MassActionField::with_learnable(&mech, &ad, &[0, 1, 2]);
             let id = field.log10_rates.as_ref().unwrap().id;
-            let (modes, full) = decompose(&field, &method, &y0, times, &opts, sum_of_squares);
+            let req = request(&method, &y0, times, &opts);
+            let (modes, full) = decompose(&field, &req, sum_of_squares);
             let ranks = modes.samples.iter().map(|s| s.rank + 1).max().unwrap();
             let per_rank = modes.gradients(&field, ranks, |s| Some(s.rank));
             let whole = to_host(modes.gradients(&field, 1, |_| Some(0))[0].get::<1>(id).unwrap());
@@ -59,10 +57,15 @@ fn modes_of_rober_with_learnable_rates_add_up_to_the_gradient_for_every_method()
             let rel = |x: &[f64], y: &[f64]| norm(&x.iter().zip(y).map(|(a, b)| a - b).collect::<Vec<_>>()) / norm(y);
             let (split_residual, vs_walk) = (rel(&sum, &whole), rel(&sum, &walk));
             // Independent truth: the gradient through the whole solve on Burn's autodiff graph.
-            let rec = solve_recorded(&field, &method, from_host(y0.to_vec(), [2, 3], &ad), 0.0, times, &opts).unwrap();
-            let graph = to_host(field.log10_rates.as_ref().unwrap().val().grad(&sum_of_squares(&rec.states).backward()).unwrap());
+            let rec = solve_on_graph(&field, &req).unwrap();
+            let graph = to_host(
+                field.log10_rates.as_ref().unwrap().val().grad(&sum_of_squares(&rec.states).backward()).unwrap(),
+            );
             let vs_graph = rel(&sum, &graph);
-            println!("{:<18} {ranks} ranks, ‖ΣG_i − ∇L‖/‖∇L‖ = {split_residual:.1e}; against the step-by-step adjoint {vs_walk:.1e}, the autodiff graph {vs_graph:.1e}", method.name());
+            println!(
+                "{:<18} {ranks} ranks, ‖ΣG_i − ∇L‖/‖∇L‖ = {split_residual:.1e}; against the step-by-step adjoint {vs_walk:.1e}, the autodiff graph {vs_graph:.1e}",
+                method.name()
+            );
             assert_eq!(ranks, 3, "{}", method.name());
             // The split itself is exact: the modes add up to the gradient of the same stage
             // cotangents to rounding, and that gradient is the step-by-step adjoint's and the
@@ -71,29 +74,6 @@ fn modes_of_rober_with_learnable_rates_add_up_to_the_gradient_for_every_method()
             assert!(vs_walk <= 1e-12, "{}: Σ G_i {sum:?} vs adjoint {walk:?}", method.name());
             assert!(vs_graph <= 1e-8, "{}: Σ G_i {sum:?} vs graph {graph:?}", method.name());
         }
-    }
-}
-
-/// `y' = diag(λ) y` with the `λ_i` as parameters.
-#[derive(Module, Debug)]
-struct Diagonal {
-    lambda: Param<Tensor<1>>,
-}
-
-impl VectorField for Diagonal {
-    fn dim(&self) -> usize {
-        self.lambda.val().dims()[0]
-    }
-    fn device(&self) -> Device {
-        self.lambda.val().device()
-    }
-    fn eval(&self, _t: &[f64], y: Tensor<2>) -> Tensor<2> {
-        y * self.lambda.val().unsqueeze_dim(0)
-    }
-    fn jacobian(&self, t: &[f64], _y: Tensor<2>) -> Tensor<3> {
-        let d = self.dim();
-        let eye = Tensor::<2>::eye(d, &self.device()).unsqueeze_dim::<3>(0);
-        (eye * self.lambda.val().reshape([1, 1, d])).expand([t.len(), d, d])
     }
 }
 
@@ -120,9 +100,9 @@ fn linear_modes_are_the_exact_partial_derivatives_and_decay_like_r_prime() {
     let y0 = [1.0, 0.5, 2.0, 1.5, 0.8];
     let h = 1.0;
     for (name, slope_expected) in [("backward-euler", -2.0), ("radau5", -2.0), ("lobatto3c3", -3.0)] {
-        let method = methods::by_name(name).unwrap();
-        let field = Diagonal { lambda: Param::from_tensor(from_host(lambdas.to_vec(), [5], &ad)) };
-        let (modes, _) = decompose(&field, &method, &y0, &[h], &SolveOptions::fixed(1), |s: &[Tensor<2>]| s[0].clone().sum());
+        let field = Diagonal::new(&lambdas, &ad);
+        let req = request(&method(name), &y0, &[h], &SolveOptions::fixed(1));
+        let (modes, _) = decompose(&field, &req, |s: &[Tensor<2>]| s[0].clone().sum());
         let per_rank = modes.gradients(&field, 5, |s| Some(s.rank));
         let mut norms = Vec::new();
         for (rank, g) in per_rank.iter().enumerate() {
@@ -134,7 +114,10 @@ fn linear_modes_are_the_exact_partial_derivatives_and_decay_like_r_prime() {
             let rel = ((g[i] - exact) / exact).abs();
             let bound = 1e-10 * exact.abs() + 1e-14 * h * y0[i];
             let leak = g.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, v)| v.abs()).fold(0.0, f64::max);
-            println!("{name:<15} λ = {:.0e}: G_i = {:.6e}, closed form {exact:.6e} (rel {rel:.1e}), other components ≤ {leak:.1e}", lambdas[i], g[i]);
+            println!(
+                "{name:<15} λ = {:.0e}: G_i = {:.6e}, closed form {exact:.6e} (rel {rel:.1e}), other components ≤ {leak:.1e}",
+                lambdas[i], g[i]
+            );
             assert!((g[i] - exact).abs() <= bound, "{name} λ = {}: {} vs {exact}", lambdas[i], g[i]);
             assert!(leak <= 1e-12 * exact.abs(), "{name}: mode {i} leaks into other parameters: {g:?}");
             norms.push((lambdas[i].abs().log10(), norm(&g).log10()));
@@ -142,7 +125,8 @@ fn linear_modes_are_the_exact_partial_derivatives_and_decay_like_r_prime() {
         // Least-squares slope of log‖G_i‖ against log|hλ_i|.
         let n = norms.len() as f64;
         let (mx, my) = (norms.iter().map(|p| p.0).sum::<f64>() / n, norms.iter().map(|p| p.1).sum::<f64>() / n);
-        let slope = norms.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() / norms.iter().map(|p| (p.0 - mx).powi(2)).sum::<f64>();
+        let slope = norms.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>()
+            / norms.iter().map(|p| (p.0 - mx).powi(2)).sum::<f64>();
         println!("{name:<15} slope of log‖G_i‖ against log|hλ|: {slope:.3} (expected {slope_expected})");
         assert!((slope - slope_expected).abs() <= 0.1, "{name}: slope {slope}");
     }

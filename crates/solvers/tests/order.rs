@@ -8,7 +8,7 @@
 
 use burn::tensor::{Device, Tensor};
 use stiffnode_solvers::field::{VectorField, from_host, to_host};
-use stiffnode_solvers::{DeviceKind, SolveOptions, methods, solve};
+use stiffnode_solvers::{DeviceKind, Request, SolveOptions, methods, solve};
 
 struct Smooth {
     device: Device,
@@ -37,7 +37,8 @@ fn exact(t: f64) -> [f64; 2] {
 
 fn error(method: &methods::Method, field: &Smooth, n: usize) -> f64 {
     let t_end = 1.0;
-    let sol = solve(field, method, &[0.25, 0.0], 0.0, &[t_end], &SolveOptions::fixed(n)).unwrap();
+    let request = Request::new(method.clone(), vec![0.25, 0.0], 0.0, vec![t_end]).with_options(SolveOptions::fixed(n));
+    let sol = solve(field, &request).unwrap();
     let y = sol.state(0, 0);
     let e = exact(t_end);
     (y[0] - e[0]).abs().max((y[1] - e[1]).abs())
@@ -50,7 +51,11 @@ fn every_method_converges_at_its_nominal_order() {
     for m in methods::all() {
         let order = m.info().order as f64;
         // Coarse enough that high orders stay above rounding, fine enough to be asymptotic.
-        let base = match m.info().order { 5.. => 16, 4 => 8, _ => 32 };
+        let base = match m.info().order {
+            5.. => 16,
+            4 => 8,
+            _ => 32,
+        };
         let ns = [base, 2 * base, 4 * base];
         let errs: Vec<f64> = ns.iter().map(|&n| error(&m, &field, n)).collect();
         let observed = (errs[1] / errs[2]).log2();
@@ -73,7 +78,12 @@ fn finite_difference_jacobian_matches_the_analytic_one() {
     for r in 0..2 {
         let expected = [-2.0 * y[2 * r], 0.0, 0.0, -1.0];
         for k in 0..4 {
-            assert!((jac[4 * r + k] - expected[k]).abs() < 1e-9, "row {r} entry {k}: {} vs {}", jac[4 * r + k], expected[k]);
+            assert!(
+                (jac[4 * r + k] - expected[k]).abs() < 1e-9,
+                "row {r} entry {k}: {} vs {}",
+                jac[4 * r + k],
+                expected[k]
+            );
         }
     }
 }

@@ -1,15 +1,14 @@
 //! ROBER and POLLU against the Test Set for IVP Solvers' reference solutions, with the two
 //! high-order adaptive methods at rtol 1e-10, atol 1e-14 (= rtol·1e-4) on the CPU (f64).
 
+mod common;
+
+use common::{method, request};
 use stiffnode_solvers::problems::{MassActionField, pollu, rober};
-use stiffnode_solvers::{DeviceKind, SolveError, SolveOptions, methods, solve};
+use stiffnode_solvers::{DeviceKind, SolveError, SolveOptions, solve};
 
 fn max_rel_err(y: &[f64], reference: &[f64], floor: f64) -> f64 {
-    y.iter()
-        .zip(reference)
-        .filter(|(_, r)| r.abs() >= floor)
-        .map(|(y, r)| ((y - r) / r).abs())
-        .fold(0.0, f64::max)
+    y.iter().zip(reference).filter(|(_, r)| r.abs() >= floor).map(|(y, r)| ((y - r) / r).abs()).fold(0.0, f64::max)
 }
 
 #[test]
@@ -19,8 +18,8 @@ fn rober_matches_reference_at_40_1e5_1e11() {
     let field = MassActionField::new(&mech, &device);
     let times: Vec<f64> = rober::REFERENCE.iter().map(|(t, _)| *t).collect();
     for name in ["radau5", "esdirk4"] {
-        let method = methods::by_name(name).unwrap();
-        let sol = solve(&field, &method, &mech.initial, 0.0, &times, &SolveOptions::adaptive(1e-10, 1e-14)).unwrap();
+        let sol = solve(&field, &request(&method(name), &mech.initial, &times, &SolveOptions::adaptive(1e-10, 1e-14)))
+            .unwrap();
         for (k, (t, reference)) in rober::REFERENCE.iter().enumerate() {
             let err = max_rel_err(sol.state(k, 0), reference, 0.0);
             println!("{name} t = {t:e}: max rel err {err:.2e}, stats {:?}", sol.stats);
@@ -35,8 +34,8 @@ fn pollu_matches_reference_at_60() {
     let mech = pollu::pollu();
     let field = MassActionField::new(&mech, &device);
     for name in ["radau5", "esdirk4"] {
-        let method = methods::by_name(name).unwrap();
-        let sol = solve(&field, &method, &mech.initial, 0.0, &[60.0], &SolveOptions::adaptive(1e-10, 1e-14)).unwrap();
+        let sol = solve(&field, &request(&method(name), &mech.initial, &[60.0], &SolveOptions::adaptive(1e-10, 1e-14)))
+            .unwrap();
         let err = max_rel_err(sol.state(0, 0), &pollu::REFERENCE_T60, 1e-12);
         println!("{name}: max rel err {err:.2e} (components ≥ 1e-12), stats {:?}", sol.stats);
         assert!(err <= 1e-6, "{name}: rel err {err:e}");
@@ -48,8 +47,8 @@ fn dopri5_on_rober_stops_at_its_step_limit() {
     let device = DeviceKind::Cpu.open().unwrap();
     let mech = rober::robertson();
     let field = MassActionField::new(&mech, &device);
-    let method = methods::by_name("dopri5").unwrap();
-    let err = solve(&field, &method, &mech.initial, 0.0, &[1e5], &SolveOptions::adaptive(1e-6, 1e-10)).unwrap_err();
+    let err = solve(&field, &request(&method("dopri5"), &mech.initial, &[1e5], &SolveOptions::adaptive(1e-6, 1e-10)))
+        .unwrap_err();
     match &err {
         SolveError::MaxSteps { max_steps, t, t_end } => {
             assert_eq!(*max_steps, SolveOptions::DEFAULT_MAX_STEPS);
@@ -65,13 +64,12 @@ fn batched_trajectories_match_single_solves() {
     let device = DeviceKind::Cpu.open().unwrap();
     let mech = rober::robertson();
     let field = MassActionField::new(&mech, &device);
-    let method = methods::by_name("radau5").unwrap();
-    let opts = SolveOptions::adaptive(1e-8, 1e-14);
+    let (radau5, opts) = (method("radau5"), SolveOptions::adaptive(1e-8, 1e-14));
     let starts = [[1.0, 0.0, 0.0], [0.5, 1e-5, 0.5], [2.0, 0.0, 0.1]];
     let batch: Vec<f64> = starts.iter().flatten().copied().collect();
-    let together = solve(&field, &method, &batch, 0.0, &[40.0], &opts).unwrap();
+    let together = solve(&field, &request(&radau5, &batch, &[40.0], &opts)).unwrap();
     for (b, y0) in starts.iter().enumerate() {
-        let alone = solve(&field, &method, y0, 0.0, &[40.0], &opts).unwrap();
+        let alone = solve(&field, &request(&radau5, y0, &[40.0], &opts)).unwrap();
         // The shared step sequence differs from each single one, so they agree to the
         // tolerance, not to rounding.
         let err = max_rel_err(together.state(0, b), alone.state(0, 0), 1e-12);
@@ -86,13 +84,19 @@ fn host_fast_path_and_tensor_path_agree() {
     let device = DeviceKind::Cpu.open().unwrap();
     for mech in [rober::robertson(), pollu::pollu()] {
         let field = MassActionField::new(&mech, &device);
-        let method = methods::by_name("radau5").unwrap();
-        let mut opts = SolveOptions::adaptive(1e-8, 1e-12);
-        let host = solve(&field, &method, &mech.initial, 0.0, &[mech.t_end.unwrap()], &opts).unwrap();
-        opts.host_fast_path = false;
-        let tensor = solve(&field, &method, &mech.initial, 0.0, &[mech.t_end.unwrap()], &opts).unwrap();
+        let mut req =
+            request(&method("radau5"), &mech.initial, &[mech.t_end.unwrap()], &SolveOptions::adaptive(1e-8, 1e-12));
+        let host = solve(&field, &req).unwrap();
+        req.options.host_fast_path = false;
+        let tensor = solve(&field, &req).unwrap();
         let err = max_rel_err(host.state(0, 0), tensor.state(0, 0), 1e-12);
         assert!(err < 1e-8, "{}: host and tensor paths differ by {err:e}", mech.name);
-        assert!(host.stats.steps.abs_diff(tensor.stats.steps) <= host.stats.steps / 20, "{}: {:?} vs {:?}", mech.name, host.stats, tensor.stats);
+        assert!(
+            host.stats.steps.abs_diff(tensor.stats.steps) <= host.stats.steps / 20,
+            "{}: {:?} vs {:?}",
+            mech.name,
+            host.stats,
+            tensor.stats
+        );
     }
 }

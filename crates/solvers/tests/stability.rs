@@ -1,4 +1,4 @@
-//! Stability functions from the coefficients against the closed forms of DESIGN §1 (Hairer &
+//! Stability functions from the coefficients against the closed forms of design.md §1 (Hairer &
 //! Wanner II, IV.3–IV.6), their decay rates, and the coefficients' own consistency.
 
 use num_complex::Complex64 as C;
@@ -33,7 +33,14 @@ fn closed_form(name: &str, z: C) -> Option<C> {
 }
 
 fn points() -> Vec<C> {
-    vec![C::new(-0.5, 0.0), C::new(-3.0, 2.0), C::new(-100.0, 20.0), C::new(-1e4, 0.0), C::new(0.3, -0.7), C::new(-2.0, 50.0)]
+    vec![
+        C::new(-0.5, 0.0),
+        C::new(-3.0, 2.0),
+        C::new(-100.0, 20.0),
+        C::new(-1e4, 0.0),
+        C::new(0.3, -0.7),
+        C::new(-2.0, 50.0),
+    ]
 }
 
 #[test]

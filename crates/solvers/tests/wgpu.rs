@@ -3,13 +3,15 @@
 //! CPU's f64 gradients on a mildly stiff mechanism, by both modes and as the sum of the
 //! per-mode split.
 
+mod common;
+
 use burn::tensor::{Device, Tensor};
-use stiffnode_solvers::field::{from_host, to_host};
-use burn::module::Module;
+use common::{method, request, sum_of_squares};
+use stiffnode_solvers::field::to_host;
 use stiffnode_solvers::gradient::modes::split;
-use stiffnode_solvers::gradient::{adjoint_gradient_observed, solve_recorded};
+use stiffnode_solvers::gradient::{gradient, solve_on_graph};
 use stiffnode_solvers::problems::{MassActionField, mechanism_file, rober};
-use stiffnode_solvers::{DeviceKind, SolveOptions, methods, solve};
+use stiffnode_solvers::{DeviceKind, GradientMode, SolveOptions, solve};
 
 #[test]
 fn rober_on_wgpu_matches_reference_at_40() {
@@ -18,7 +20,8 @@ fn rober_on_wgpu_matches_reference_at_40() {
     let field = MassActionField::new(&mech, &device);
     let (t, reference) = rober::REFERENCE[0];
     for name in ["radau5", "esdirk4"] {
-        let sol = solve(&field, &methods::by_name(name).unwrap(), &mech.initial, 0.0, &[t], &SolveOptions::adaptive(1e-6, 1e-12)).unwrap();
+        let sol =
+            solve(&field, &request(&method(name), &mech.initial, &[t], &SolveOptions::adaptive(1e-6, 1e-12))).unwrap();
         let y = sol.state(0, 0);
         for i in 0..3 {
             let rel = ((y[i] - reference[i]) / reference[i]).abs();
@@ -48,31 +51,28 @@ rate = 5.0
 
 /// `∂L/∂log10 k` and `∂L/∂y0` for `L = Σ_k |y(t_k)|²`, by the graph mode, the adjoint mode,
 /// and as the sum of the per-mode parts of the adjoint's parameter gradient (with its `∂L/∂y0`).
-fn gradients(device: &Device, method: &str) -> [Vec<f64>; 3] {
+fn gradients(device: &Device, name: &str) -> [Vec<f64>; 3] {
     let mech = mechanism_file::parse(MILD, "mild.toml").unwrap();
     let ad = device.clone().autodiff();
     let field = MassActionField::with_learnable(&mech, &ad, &[0, 1, 2]);
-    let method = methods::by_name(method).unwrap();
-    let (times, opts) = ([0.25, 0.5, 1.0], SolveOptions::fixed(8));
-    let loss = |s: &[Tensor<2>]| s.iter().map(|x| x.clone().powi_scalar(2).sum()).reduce(|a, b| a + b).unwrap();
-    let y0 = from_host(mech.initial.clone(), [1, 3], &ad).require_grad();
-    let rec = solve_recorded(&field, &method, y0.clone(), 0.0, &times, &opts).unwrap();
+    let req = request(&method(name), &mech.initial, &[0.25, 0.5, 1.0], &SolveOptions::fixed(8));
+    let loss = |s: &[Tensor<2>]| sum_of_squares(s);
+    let rec = solve_on_graph(&field, &req).unwrap();
     let grads = loss(&rec.states).backward();
     let param = field.log10_rates.as_ref().unwrap();
     let mut graph = to_host(param.val().grad(&grads).unwrap());
-    graph.extend(to_host(y0.grad(&grads).unwrap()));
-    let mut adjoints = Vec::new();
-    let adj = adjoint_gradient_observed(&field, &method, &mech.initial, 0.0, &times, &opts, loss, |n, a| adjoints.push((n, a.to_vec()))).unwrap();
+    graph.extend(to_host(rec.y0.grad(&grads).unwrap()));
+    let adj = gradient(&field, &req.with_gradient(GradientMode::Adjoint { keep_steps: true }), loss).unwrap();
     let mut adjoint = to_host(adj.params.get::<1>(param.id).unwrap());
     adjoint.extend(adj.y0.iter());
-    let modes = split(&field.valid(), &method, &adj.trajectory, &adjoints, opts.host_fast_path).unwrap();
+    let modes = split(&field, &adj).unwrap();
     let mut by_modes = vec![0.0; 3];
     for g in modes.gradients(&field, 3, |s| Some(s.rank)) {
         if let Some(g) = g.get::<1>(param.id) {
             by_modes.iter_mut().zip(to_host(g)).for_each(|(a, b)| *a += b);
         }
     }
-    by_modes.extend(adj.y0);
+    by_modes.extend(adj.y0.iter());
     [graph, adjoint, by_modes]
 }
 
@@ -84,7 +84,8 @@ fn wgpu_gradients_match_cpu_f64_gradients() {
         let [reference, _, _] = gradients(&cpu, method);
         for (mode, g) in ["graph", "adjoint", "sum of modes"].iter().zip(gradients(&gpu, method)) {
             let scale = reference.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-            let rel = g.iter().zip(&reference).map(|(a, b)| (a - b).abs() / b.abs().max(1e-3 * scale)).fold(0.0, f64::max);
+            let rel =
+                g.iter().zip(&reference).map(|(a, b)| (a - b).abs() / b.abs().max(1e-3 * scale)).fold(0.0, f64::max);
             println!("{method} {mode}: wgpu {g:?}\n  cpu {reference:?}\n  max rel {rel:.1e}");
             assert!(rel <= 1e-3, "{method} {mode}: wgpu {g:?} vs cpu {reference:?}");
         }

@@ -49,7 +49,10 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     report_panics_on_one_line();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let result = match cli.command {
         Command::Methods(a) => commands::methods::run(a),
         Command::Stability(a) => commands::stability::run(a),
@@ -71,6 +74,24 @@ fn main() -> ExitCode {
     }
 }
 
+/// Help and version go to standard output as clap writes them; a wrong command line is one
+/// `error:` line (clap's message up to its first blank line) and exit status 1, as every other
+/// wrong input.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    let message: Vec<&str> = text.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
+    let message = message.join(" ");
+    eprintln!("error: {}", message.strip_prefix("error: ").unwrap_or(&message));
+    ExitCode::FAILURE
+}
+
 /// A panic is a bug (ours or a dependency's): it is reported as one `error:` line naming the
 /// place, with Rust's usual report and backtrace only when `RUST_BACKTRACE` asks for them.
 fn report_panics_on_one_line() {
@@ -79,7 +100,11 @@ fn report_panics_on_one_line() {
     }
     std::panic::set_hook(Box::new(|info| {
         let payload = info.payload();
-        let what = payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_default();
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
         let at = info.location().map(|l| format!(" (at {}:{})", l.file(), l.line())).unwrap_or_default();
         let what = what.split_whitespace().collect::<Vec<_>>().join(" ");
         eprintln!("error: internal error, please report it: {what}{at}");

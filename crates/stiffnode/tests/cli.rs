@@ -2,6 +2,8 @@
 
 use std::process::{Command, Output};
 
+use stiffnode_solvers::problems::rober;
+
 fn stiffnode(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_stiffnode")).args(args).output().expect("run stiffnode")
 }
@@ -27,8 +29,19 @@ fn methods_json_lists_every_method_with_its_properties() {
     let rows = v.as_array().unwrap();
     let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
     for name in [
-        "backward-euler", "trapezoid", "implicit-midpoint", "gauss2", "sdirk2", "trbdf2", "esdirk4",
-        "radau3", "radau5", "lobatto3c2", "lobatto3c3", "bdf2", "dopri5",
+        "backward-euler",
+        "trapezoid",
+        "implicit-midpoint",
+        "gauss2",
+        "sdirk2",
+        "trbdf2",
+        "esdirk4",
+        "radau3",
+        "radau5",
+        "lobatto3c2",
+        "lobatto3c3",
+        "bdf2",
+        "dopri5",
     ] {
         assert!(names.contains(&name), "{name} missing from {names:?}");
     }
@@ -61,11 +74,22 @@ fn stability_json_gives_r_and_r_prime() {
 
 #[test]
 fn solve_json_reports_state_and_counters() {
-    let v = json(&stiffnode(&["solve", "--problem", "robertson", "--method", "radau5", "--t-end", "40", "--rtol", "1e-8", "--json"]));
+    let v = json(&stiffnode(&[
+        "solve",
+        "--problem",
+        "robertson",
+        "--method",
+        "radau5",
+        "--t-end",
+        "40",
+        "--rtol",
+        "1e-8",
+        "--json",
+    ]));
     assert_eq!(v["method"], "radau5");
     assert_eq!(v["problem"], "robertson");
     let y: Vec<f64> = v["y"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
-    assert!((y[0] - 0.7158270687194050905).abs() < 1e-6, "{y:?}");
+    assert!((y[0] - rober::REFERENCE[0].1[0]).abs() < 1e-6, "{y:?}");
     for key in ["steps", "rejected", "newton_iterations", "jacobian_evaluations", "factorizations"] {
         assert!(v["stats"][key].as_u64().is_some(), "stats.{key} missing");
     }
@@ -79,8 +103,19 @@ fn solve_writes_csv_at_requested_times() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("rober.csv");
     let out = stiffnode(&[
-        "solve", "--problem", "rober", "--method", "bdf2", "--t-end", "100", "--save-at", "logspace:-2:2:5",
-        "--output", path.to_str().unwrap(), "--rtol", "1e-6",
+        "solve",
+        "--problem",
+        "rober",
+        "--method",
+        "bdf2",
+        "--t-end",
+        "100",
+        "--save-at",
+        "logspace:-2:2:5",
+        "--output",
+        path.to_str().unwrap(),
+        "--rtol",
+        "1e-6",
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let csv = std::fs::read_to_string(&path).unwrap();
@@ -95,7 +130,18 @@ fn solve_writes_csv_at_requested_times() {
 
 #[test]
 fn fixed_steps_work_for_methods_without_error_estimate() {
-    let v = json(&stiffnode(&["solve", "--problem", "robertson", "--method", "gauss2", "--t-end", "1", "--steps", "200", "--json"]));
+    let v = json(&stiffnode(&[
+        "solve",
+        "--problem",
+        "robertson",
+        "--method",
+        "gauss2",
+        "--t-end",
+        "1",
+        "--steps",
+        "200",
+        "--json",
+    ]));
     // Steps whose Newton iteration fails at the start of ROBER are split in halves.
     let (steps, rejected) = (v["stats"]["steps"].as_u64().unwrap(), v["stats"]["rejected"].as_u64().unwrap());
     assert_eq!(steps, 200 + rejected, "each split adds one step");
@@ -112,7 +158,10 @@ fn wrong_input_is_a_one_line_error() {
     fails_with(&["solve", "--problem", "robertson", "--method", "radau5", "--t-end", "1", "--rtol", "-1e-3"], "rtol");
     fails_with(&["solve", "--problem", "robertson", "--method", "radau5", "--t-end", "1", "--device", "tpu"], "device");
     fails_with(&["solve", "--problem", "robertson", "--method", "dopri5", "--t-end", "1e5"], "maximum number of steps");
-    fails_with(&["solve", "--problem", "robertson", "--method", "radau5", "--t-end", "10", "--save-at", "linspace:0:20:3"], "save-at");
+    fails_with(
+        &["solve", "--problem", "robertson", "--method", "radau5", "--t-end", "10", "--save-at", "linspace:0:20:3"],
+        "save-at",
+    );
     fails_with(&["stability", "--method", "radau5", "--z", "-1e4,abc"], "abc");
     fails_with(&["stability", "--method", "radau7", "--z", "-1"], "unknown method");
 }
@@ -120,7 +169,18 @@ fn wrong_input_is_a_one_line_error() {
 #[test]
 fn mechanism_files_are_problems() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../datasets/mechanisms/robertson.toml");
-    let v = json(&stiffnode(&["solve", "--problem", root, "--method", "radau5", "--t-end", "1e5", "--rtol", "1e-10", "--json"]));
+    let v = json(&stiffnode(&[
+        "solve",
+        "--problem",
+        root,
+        "--method",
+        "radau5",
+        "--t-end",
+        "1e5",
+        "--rtol",
+        "1e-10",
+        "--json",
+    ]));
     let y: Vec<f64> = v["y"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
     let reference = [1.78659211421e-2, 7.27475146844e-8, 0.982134006110];
     for i in 0..3 {
@@ -128,7 +188,10 @@ fn mechanism_files_are_problems() {
     }
     let bad = std::env::temp_dir().join(format!("stiffnode-bad-{}.toml", std::process::id()));
     std::fs::write(&bad, "name = \"x\"\nspecies = [\"A\"]\n[[reactions]]\nequation = \"A => D\"\nrate = 1\n").unwrap();
-    fails_with(&["solve", "--problem", bad.to_str().unwrap(), "--method", "radau5", "--t-end", "1"], "reaction 1, field 'products': unknown species 'D'");
+    fails_with(
+        &["solve", "--problem", bad.to_str().unwrap(), "--method", "radau5", "--t-end", "1"],
+        "reaction 1, field 'products': unknown species 'D'",
+    );
 }
 
 #[test]
@@ -167,24 +230,59 @@ fn train_writes_a_run_directory_and_resumes_it() {
         assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
     };
     run(&["train", "--config", &config, "--epochs", "3", "--out", out.to_str().unwrap(), "--quiet"]);
-    for file in ["config.toml", "metrics.jsonl", "modes.jsonl", "predictions.csv", "fit.svg", "checkpoints/last.ckpt", "checkpoints/best.ckpt"] {
+    for file in [
+        "config.toml",
+        "metrics.jsonl",
+        "modes.jsonl",
+        "predictions.csv",
+        "fit.svg",
+        "checkpoints/last.ckpt",
+        "checkpoints/best.ckpt",
+    ] {
         assert!(out.join(file).is_file(), "{file} missing");
     }
     let fit = std::fs::read_to_string(out.join("fit.svg")).unwrap();
-    assert!(fit.starts_with("<svg") && fit.trim_end().ends_with("</svg>") && fit.contains("time (log scale)") && fit.contains(">\nB\n<"), "fit.svg");
+    assert!(
+        fit.starts_with("<svg")
+            && fit.trim_end().ends_with("</svg>")
+            && fit.contains("time (log scale)")
+            && fit.contains(">\nB\n<"),
+        "fit.svg"
+    );
     run(&["train", "--resume", out.to_str().unwrap(), "--epochs", "5", "--quiet"]);
     let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
-    let epochs: Vec<u64> = metrics.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["epoch"].as_u64().unwrap()).collect();
+    let epochs: Vec<u64> = metrics
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["epoch"].as_u64().unwrap())
+        .collect();
     assert_eq!(epochs, [1, 2, 3, 4, 5]);
     // The best model's predictions at the data times are the run's predictions.csv; other
     // times parse back.
     let written = std::fs::read_to_string(out.join("predictions.csv")).unwrap();
     let data_times: Vec<&str> = written.lines().skip(1).map(|l| l.split(',').nth(1).unwrap()).collect();
     let csv = out.join("p.csv");
-    run(&["predict", "--run", out.to_str().unwrap(), "--times", &data_times.join(","), "--output", csv.to_str().unwrap()]);
+    run(&[
+        "predict",
+        "--run",
+        out.to_str().unwrap(),
+        "--times",
+        &data_times.join(","),
+        "--output",
+        csv.to_str().unwrap(),
+    ]);
     assert_eq!(std::fs::read_to_string(&csv).unwrap(), written);
     let times = "0,1e-5,1e-3,1,1e5";
-    run(&["predict", "--run", out.to_str().unwrap(), "--times", times, "--checkpoint", "last", "--output", csv.to_str().unwrap()]);
+    run(&[
+        "predict",
+        "--run",
+        out.to_str().unwrap(),
+        "--times",
+        times,
+        "--checkpoint",
+        "last",
+        "--output",
+        csv.to_str().unwrap(),
+    ]);
     let text = std::fs::read_to_string(&csv).unwrap();
     assert_eq!(text.lines().count(), 1 + 5, "{text}");
     assert!(text.starts_with("trajectory,t,A,B,C\n0,0e0,1e0,0e0,0e0\n"), "{text}");
@@ -194,8 +292,17 @@ fn train_writes_a_run_directory_and_resumes_it() {
     let o = Command::new(env!("CARGO_BIN_EXE_stiffnode")).args(["inspect", out.to_str().unwrap()]).output().unwrap();
     let table = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(table.contains("epoch 5 (radau5)") && table.contains("decomposition residual") && table.contains("by decade of |hλ|"), "{table}");
-    for (file, needle) in [("modes_gradient_vs_z.svg", "R&apos;(z)| of radau5"), ("modes_over_epochs.svg", "epoch"), ("modes_spectrum.svg", "|Re λ|")] {
+    assert!(
+        table.contains("epoch 5 (radau5)")
+            && table.contains("decomposition residual")
+            && table.contains("by decade of |hλ|"),
+        "{table}"
+    );
+    for (file, needle) in [
+        ("modes_gradient_vs_z.svg", "R&apos;(z)| of radau5"),
+        ("modes_over_epochs.svg", "epoch"),
+        ("modes_spectrum.svg", "|Re λ|"),
+    ] {
         let svg = std::fs::read_to_string(out.join(file)).unwrap();
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>") && svg.contains(needle), "{file}");
     }
@@ -210,7 +317,9 @@ fn train_rejects_bad_configurations_in_one_line() {
     let dir = std::env::temp_dir().join(format!("stiffnode-cli-badcfg-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    let good = std::fs::read_to_string(format!("{root}/examples/robertson.toml")).unwrap().replace("\"../datasets/", &format!("\"{root}/datasets/"));
+    let good = std::fs::read_to_string(format!("{root}/examples/robertson.toml"))
+        .unwrap()
+        .replace("\"../datasets/", &format!("\"{root}/datasets/"));
     for (i, (text, needle)) in [
         (good.replace("lr = 0.005", "lr = 0.005\nmomentum = 0.9"), "momentum"),
         (good.replace("epochs = 30000", "epochs = -3"), "epochs"),
@@ -255,7 +364,18 @@ fn inspect_names_runs_without_modes_and_directories_that_are_no_runs() {
     let config = format!("{root}/examples/robertson.toml");
     let o = Command::new(env!("CARGO_BIN_EXE_stiffnode"))
         .current_dir(std::env::temp_dir())
-        .args(["train", "--config", &config, "--epochs", "1", "--modes-every", "0", "--out", out.to_str().unwrap(), "--quiet"])
+        .args([
+            "train",
+            "--config",
+            &config,
+            "--epochs",
+            "1",
+            "--modes-every",
+            "0",
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

@@ -1,18 +1,18 @@
 //! Checkpoints: the model and the optimizer (Burn's burnpack records) and the run state in one
-//! file, written atomically — to a temporary file in the same directory, flushed to disk, then
-//! renamed over the old one (POSIX rename replaces atomically) — so an interrupted write
+//! file, written atomically by the run directory ([`RunDir::write`]) so an interrupted write
 //! never leaves a corrupt or missing checkpoint. A truncated file is detected on load.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::module::Module;
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
+use stiffnode_solvers::DeviceKind;
 
 use crate::error::TrainError;
 use crate::optimizer::Optimizer;
+use crate::run_dir::RunDir;
 
 const MAGIC: &[u8; 8] = b"SNCKPT01";
 
@@ -29,37 +29,50 @@ pub struct RunState {
     pub wall_s: f64,
 }
 
-/// `DIR/checkpoints/NAME.ckpt`.
-pub fn path(run: &Path, name: &str) -> PathBuf {
-    run.join("checkpoints").join(format!("{name}.ckpt"))
+impl RunState {
+    /// Before the first epoch.
+    pub fn new() -> Self {
+        Self { epoch: 0, best_loss: f64::INFINITY, best_epoch: 0, wall_s: 0.0 }
+    }
+}
+
+impl Default for RunState {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// Write the checkpoint `name` of `run` atomically.
-pub fn save<M: Module>(run: &Path, name: &str, model: &M, optim: &Optimizer, state: &RunState) -> Result<(), TrainError> {
-    let target = path(run, name);
-    let dir = target.parent().expect("checkpoints directory");
-    std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
-    let model_bytes = model.clone().into_record().into_bytes().map_err(|e| TrainError::io(&target, format!("{e:?}")))?;
+pub fn save<M: Module>(
+    run: &RunDir,
+    name: &str,
+    model: &M,
+    optim: &Optimizer,
+    state: &RunState,
+) -> Result<(), TrainError> {
+    let target = run.checkpoint(name);
+    let model_bytes =
+        model.clone().into_record().into_bytes().map_err(|e| TrainError::io(&target, format!("{e:?}")))?;
     let optim_bytes = optim.into_bytes().map_err(|e| TrainError::io(&target, format!("{e:?}")))?;
     let state_bytes = serde_json::to_vec(state).expect("run state serializes");
-    let tmp = target.with_extension("ckpt.tmp");
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(MAGIC)?;
-        for part in [&state_bytes[..], &model_bytes[..], &optim_bytes[..]] {
-            f.write_all(&(part.len() as u64).to_le_bytes())?;
-            f.write_all(part)?;
-        }
-        f.sync_all()?;
-        std::fs::rename(&tmp, &target)
-    };
-    write().map_err(|e| TrainError::io(&target, e))
+    let mut bytes = MAGIC.to_vec();
+    for part in [&state_bytes[..], &model_bytes[..], &optim_bytes[..]] {
+        bytes.extend_from_slice(&(part.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(part);
+    }
+    run.write(&target, &bytes)
 }
 
 /// Read checkpoint `name` of `run`: the model loaded into `model`, the optimizer state loaded
-/// into `optim` for training on `device` (`cpu` or `wgpu`), and the run state.
-pub fn load<M: Module>(run: &Path, name: &str, model: M, optim: Optimizer, device: &str) -> Result<(M, Optimizer, RunState), TrainError> {
-    let file = path(run, name);
+/// into `optim` for training on `device`, and the run state.
+pub fn load<M: Module>(
+    run: &RunDir,
+    name: &str,
+    model: M,
+    optim: Optimizer,
+    device: DeviceKind,
+) -> Result<(M, Optimizer, RunState), TrainError> {
+    let file = run.checkpoint(name);
     let parts = read_parts(&file)?;
     let bad = |what: &str| TrainError::io(&file, format!("not a valid checkpoint: {what}"));
     let state: RunState = serde_json::from_slice(&parts[0]).map_err(|e| bad(&format!("run state: {e}")))?;
@@ -69,16 +82,17 @@ pub fn load<M: Module>(run: &Path, name: &str, model: M, optim: Optimizer, devic
     Ok((model, optim, state))
 }
 
-/// The model of checkpoint `name` of `run`, loaded into `model` (a warm start).
-pub fn load_model<M: Module>(run: &Path, name: &str, model: M) -> Result<M, TrainError> {
-    let file = path(run, name);
+/// The model of checkpoint `name` of `run`, loaded into `model` (a warm start, a prediction).
+pub fn load_model<M: Module>(run: &RunDir, name: &str, model: M) -> Result<M, TrainError> {
+    let file = run.checkpoint(name);
     let parts = read_parts(&file)?;
     load_model_part(&file, &parts[1], model)
 }
 
 fn load_model_part<M: Module>(file: &Path, bytes: &[u8], model: M) -> Result<M, TrainError> {
     let bad = |what: String| TrainError::io(file, format!("not a valid checkpoint: {what}"));
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())).map_err(|e| bad(format!("model: {e:?}")))?;
+    let record =
+        ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())).map_err(|e| bad(format!("model: {e:?}")))?;
     model.try_load_record(record).map_err(|e| bad(format!("model does not fit this configuration: {e:?}")))
 }
 
@@ -107,8 +121,11 @@ fn read_parts(file: &Path) -> Result<Vec<Vec<u8>>, TrainError> {
 /// loaded optimizer state on `Device::default()` (wgpu when it is compiled in, in f32) and
 /// moves it to the parameters' device without converting its precision; with the default
 /// pointed at the training device (`BURN_DEVICE`), the state is restored exactly.
-fn on_default_device<T>(device: &str, f: impl FnOnce() -> T) -> T {
-    let backend = if device == "cpu" { "flex" } else { "wgpu" };
+fn on_default_device<T>(device: DeviceKind, f: impl FnOnce() -> T) -> T {
+    let backend = match device {
+        DeviceKind::Cpu => "flex",
+        DeviceKind::Wgpu => "wgpu",
+    };
     let before = std::env::var("BURN_DEVICE").ok();
     // SAFETY: std's environment functions are serialized by its own lock; Burn reads the
     // variable through them.

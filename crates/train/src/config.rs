@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use stiffnode_models::MlpConfig;
+use stiffnode_solvers::{DeviceKind, Method, SetupError, SolveOptions, StepSettings};
 
 use crate::error::TrainError;
 
@@ -12,9 +13,13 @@ use crate::error::TrainError;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
+    /// `[data]`: the dataset and the mechanism that names its species.
     pub data: DataConfig,
+    /// `[model]`: the vector field to fit.
     pub model: ModelConfig,
+    /// `[solver]`: method and step control.
     pub solver: SolverConfig,
+    /// `[train]`: the optimization.
     pub train: TrainingConfig,
 }
 
@@ -54,11 +59,11 @@ fn one() -> f64 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SolverConfig {
-    /// Method name (see `stiffnode methods`).
-    pub method: String,
-    /// Adaptive steps: relative tolerance.
+    /// The method, by name (see `stiffnode methods`).
+    pub method: Method,
+    /// Adaptive steps: relative tolerance [default: 1e-6].
     pub rtol: Option<f64>,
-    /// Adaptive steps: absolute tolerance [default: rtol·1e-2].
+    /// Adaptive steps: absolute tolerance [default: rtol·1e-4].
     pub atol: Option<f64>,
     /// Fixed steps per interval between data times (instead of tolerances).
     pub steps: Option<usize>,
@@ -71,11 +76,27 @@ fn max_steps() -> usize {
     stiffnode_solvers::SolveOptions::DEFAULT_MAX_STEPS
 }
 
+impl SolverConfig {
+    /// The step settings of the section.
+    pub fn settings(&self) -> StepSettings {
+        StepSettings { rtol: self.rtol, atol: self.atol, steps: self.steps, max_steps: self.max_steps }
+    }
+
+    /// The solve options the section asks for, checked against the method.
+    pub fn options(&self) -> Result<SolveOptions, SetupError> {
+        let opts = self.settings().options()?;
+        opts.check_method(&self.method)?;
+        Ok(opts)
+    }
+}
+
 /// The loss on scaled states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LossKind {
+    /// Mean absolute error.
     Mae,
+    /// Mean squared error.
     Mse,
 }
 
@@ -83,7 +104,9 @@ pub enum LossKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OptimizerKind {
+    /// Adam (Kingma & Ba 2015).
     Adam,
+    /// AdamW, decoupled weight decay (Loshchilov & Hutter 2019).
     Adamw,
     /// L-BFGS with a strong-Wolfe line search; `lr` is its first trial step (1 is usual) and
     /// `clip` does not apply.
@@ -100,6 +123,7 @@ pub struct TrainingConfig {
     pub lr: f64,
     /// Final learning rate of a cosine schedule (none: constant).
     pub lr_final: Option<f64>,
+    /// The optimizer [default: adamw].
     #[serde(default = "adamw")]
     pub optimizer: OptimizerKind,
     /// Decoupled weight decay (AdamW).
@@ -107,6 +131,7 @@ pub struct TrainingConfig {
     pub weight_decay: f64,
     /// Clip the global gradient norm to this.
     pub clip: Option<f64>,
+    /// The loss [default: mae].
     #[serde(default = "mae")]
     pub loss: LossKind,
     /// Per-species loss weights (default 1).
@@ -121,8 +146,8 @@ pub struct TrainingConfig {
     #[serde(default)]
     pub seed: u64,
     /// Device: cpu or wgpu.
-    #[serde(default = "cpu")]
-    pub device: String,
+    #[serde(default)]
+    pub device: DeviceKind,
     /// Start from the model of this run's best checkpoint (a warm start, e.g. L-BFGS after
     /// Adam); the architecture must match.
     pub init: Option<PathBuf>,
@@ -137,15 +162,13 @@ fn adamw() -> OptimizerKind {
 fn mae() -> LossKind {
     LossKind::Mae
 }
-fn cpu() -> String {
-    "cpu".into()
-}
 
 impl TrainConfig {
     /// Read and check `path`.
     pub fn load(path: &Path) -> Result<Self, TrainError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| TrainError::Config { file: file.clone(), what: format!("cannot read: {e}") })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| TrainError::Config { file: file.clone(), what: format!("cannot read: {e}") })?;
         let mut config = Self::parse(&text, &file)?;
         config.resolve_paths(path.parent().unwrap_or(Path::new("")));
         Ok(config)
@@ -167,7 +190,8 @@ impl TrainConfig {
     /// Parse TOML `text` (named `file` in errors) and check its values.
     pub fn parse(text: &str, file: &str) -> Result<Self, TrainError> {
         let bad = |what: String| TrainError::Config { file: file.to_string(), what };
-        let config: Self = toml::from_str(text).map_err(|e| bad(e.message().to_string() + &location(text, e.span())))?;
+        let config: Self =
+            toml::from_str(text).map_err(|e| bad(e.message().to_string() + &location(text, e.span())))?;
         let t = &config.train;
         if t.epochs == 0 {
             return Err(bad("train.epochs must be at least 1".into()));
@@ -180,29 +204,13 @@ impl TrainConfig {
         {
             return Err(bad(format!("train.clip = {c} must be > 0")));
         }
-        let s = &config.solver;
-        stiffnode_solvers::methods::by_name(&s.method).map_err(|e| bad(format!("solver.method: {e}")))?;
-        match (s.steps, s.rtol) {
-            (Some(_), Some(_)) => return Err(bad("solver: give steps or rtol, not both".into())),
-            (Some(0), _) => return Err(bad("solver.steps must be at least 1".into())),
-            (None, Some(r)) if !(r.is_finite() && r > 0.0) => return Err(bad(format!("solver.rtol = {r} must be > 0"))),
-            _ => {}
+        match config.solver.options() {
+            Err(SetupError::NoErrorEstimate { method }) => Err(bad(format!(
+                "solver.method: '{method}' has no error estimate: set solver.steps (fixed steps per data interval) instead of tolerances"
+            ))),
+            Err(e) => Err(bad(format!("solver: {e}"))),
+            Ok(_) => Ok(config),
         }
-        Ok(config)
-    }
-
-    /// The solve options the solver section asks for.
-    pub fn solve_options(&self) -> stiffnode_solvers::SolveOptions {
-        let s = &self.solver;
-        let mut opts = match s.steps {
-            Some(n) => stiffnode_solvers::SolveOptions::fixed(n),
-            None => {
-                let rtol = s.rtol.unwrap_or(1e-6);
-                stiffnode_solvers::SolveOptions::adaptive(rtol, s.atol.unwrap_or(rtol * 1e-2))
-            }
-        };
-        opts.max_steps = s.max_steps;
-        opts
     }
 }
 

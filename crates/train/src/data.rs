@@ -32,16 +32,32 @@ impl TrainingData {
         let file = csv.display().to_string();
         let times = data.trajectories[0].times.clone();
         if let Some(k) = data.trajectories.iter().position(|tr| tr.times != times) {
-            return Err(DatasetError { file, line: 0, column: 0, what: format!("trajectory {k} has other times than trajectory 0: training needs one shared time grid") });
+            return Err(DatasetError {
+                file,
+                line: 0,
+                column: 0,
+                what: format!("trajectory {k} has other times than trajectory 0: training needs one shared time grid"),
+            });
         }
         if times.len() < 2 {
-            return Err(DatasetError { file, line: 0, column: 0, what: "at least two times are needed (the initial state and one target)".into() });
+            return Err(DatasetError {
+                file,
+                line: 0,
+                column: 0,
+                what: "at least two times are needed (the initial state and one target)".into(),
+            });
         }
         let n = data.trajectories.len();
-        let (train, validation) = split(&dir.join("meta.json"), n)?;
+        let split = dataset::read_split(dir, n)?.filter(|s| !s.train.is_empty());
+        let (train, validation) = split.map_or_else(|| ((0..n).collect(), Vec::new()), |s| (s.train, s.validation));
         let d = species.len();
         let scale = (0..d)
-            .map(|i| train.iter().flat_map(|&k| data.trajectories[k].states.iter().map(move |s| s[i].abs())).fold(0.0, f64::max))
+            .map(|i| {
+                train
+                    .iter()
+                    .flat_map(|&k| data.trajectories[k].states.iter().map(move |s| s[i].abs()))
+                    .fold(0.0, f64::max)
+            })
             .map(|m| if m > 0.0 { m } else { 1.0 })
             .collect();
         let states = data.trajectories.into_iter().map(|tr| tr.states).collect();
@@ -62,25 +78,4 @@ impl TrainingData {
     pub fn target(&self, ids: &[usize], j: usize) -> Vec<f64> {
         ids.iter().flat_map(|&k| self.states[k][j + 1].clone()).collect()
     }
-}
-
-/// `split.train` and `split.validation` from `meta.json`, or all trajectories for training.
-fn split(meta: &Path, n: usize) -> Result<(Vec<usize>, Vec<usize>), DatasetError> {
-    let all = || ((0..n).collect(), Vec::new());
-    let Ok(text) = std::fs::read_to_string(meta) else { return Ok(all()) };
-    let file = meta.display().to_string();
-    let bad = |what: String| DatasetError { file: file.clone(), line: 0, column: 0, what };
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
-    let ids = |key: &str| -> Result<Vec<usize>, DatasetError> {
-        match &v["split"][key] {
-            serde_json::Value::Null => Ok(Vec::new()),
-            serde_json::Value::Array(a) => a
-                .iter()
-                .map(|x| x.as_u64().map(|k| k as usize).filter(|&k| k < n).ok_or_else(|| bad(format!("split.{key}: {x} is not a trajectory index below {n}"))))
-                .collect(),
-            other => Err(bad(format!("split.{key}: {other} is not a list"))),
-        }
-    };
-    let (train, validation) = (ids("train")?, ids("validation")?);
-    Ok(if train.is_empty() { all() } else { (train, validation) })
 }

@@ -1,10 +1,12 @@
 //! stiffnode-train: fit a vector field to trajectory data through the implicit solvers' exact
-//! gradients. A run is a TOML [`config`]; [`Trainer`] runs epochs of mini-batches, writes
+//! gradients. A run is a TOML [`config`] resolved into a [`Setup`] (data, model, solver options);
+//! the [`Trainer`] runs epochs of mini-batches and writes, through its [`RunDir`],
 //! `metrics.jsonl`, the per-mode gradient log ([`modes`]) and atomic checkpoints, and resumes
 //! from them.
 
+#![warn(missing_docs)]
+
 pub mod checkpoint;
-pub mod clip;
 pub mod config;
 pub mod data;
 pub mod error;
@@ -12,9 +14,13 @@ pub mod loss;
 pub mod model;
 pub mod modes;
 pub mod optimizer;
+pub mod run_dir;
+pub mod setup;
 pub mod trainer;
 
 pub use config::TrainConfig;
 pub use error::TrainError;
 pub use model::Model;
+pub use run_dir::{Log, RunDir};
+pub use setup::Setup;
 pub use trainer::{EpochMetrics, Trainer};

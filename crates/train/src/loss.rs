@@ -15,6 +15,7 @@ pub struct Loss {
 }
 
 impl Loss {
+    /// The loss `kind` with per-species data scales ŷ `scale` and optional weights, on `device`.
     pub fn new(kind: LossKind, scale: &[f64], weights: Option<&[f64]>, device: &Device) -> Self {
         let d = scale.len();
         let factor = (0..d).map(|i| weights.map_or(1.0, |w| w[i]) / scale[i]).collect();

@@ -12,22 +12,39 @@ use crate::config::ModelConfig;
 use crate::data::TrainingData;
 use crate::error::TrainError;
 
-/// A trainable vector field.
+/// A trainable vector field. (One per run and never in a hot collection, so the size of the
+/// MLP variant does not matter.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Model {
+    /// A neural vector field.
     Mlp(Mlp),
+    /// Mass-action kinetics with learnable rate constants.
     MassAction(MassActionField),
 }
 
 impl Model {
     /// Build the configured model for `data` on `device` (an autodiff device for training).
-    pub fn new(config: &ModelConfig, mech: &Mechanism, data: &TrainingData, seed: u64, device: &Device, file: &str) -> Result<Self, TrainError> {
+    pub fn new(
+        config: &ModelConfig,
+        mech: &Mechanism,
+        data: &TrainingData,
+        seed: u64,
+        device: &Device,
+        file: &str,
+    ) -> Result<Self, TrainError> {
         match config {
-            ModelConfig::Mlp(c) => Ok(Self::Mlp(Mlp::new(data.species.len(), c, Some((&data.scale, data.span())), seed, device))),
+            ModelConfig::Mlp(c) => {
+                Ok(Self::Mlp(Mlp::new(data.species.len(), c, Some((&data.scale, data.span())), seed, device)))
+            }
             ModelConfig::MassAction { learnable, start_factor } => {
-                let idx = learnable_reactions(mech, learnable).map_err(|what| TrainError::Config { file: file.to_string(), what })?;
+                let idx = learnable_reactions(mech, learnable)
+                    .map_err(|what| TrainError::Config { file: file.to_string(), what })?;
                 if !(start_factor.is_finite() && *start_factor > 0.0) {
-                    return Err(TrainError::Config { file: file.to_string(), what: format!("model.start_factor = {start_factor} must be > 0") });
+                    return Err(TrainError::Config {
+                        file: file.to_string(),
+                        what: format!("model.start_factor = {start_factor} must be > 0"),
+                    });
                 }
                 let mut start = mech.clone();
                 for &j in &idx {
@@ -55,9 +72,14 @@ fn learnable_reactions(mech: &Mechanism, names: &[String]) -> Result<Vec<usize>,
         .iter()
         .map(|n| {
             let by_index = n.parse::<usize>().ok().filter(|&k| (1..=mech.reactions.len()).contains(&k)).map(|k| k - 1);
-            by_index
-                .or_else(|| mech.reactions.iter().position(|r| r.name.as_deref() == Some(n.as_str())))
-                .ok_or_else(|| format!("model.learnable: no reaction '{n}' in mechanism '{}' (give 1-based indices or names)", mech.name))
+            by_index.or_else(|| mech.reactions.iter().position(|r| r.name.as_deref() == Some(n.as_str()))).ok_or_else(
+                || {
+                    format!(
+                        "model.learnable: no reaction '{n}' in mechanism '{}' (give 1-based indices or names)",
+                        mech.name
+                    )
+                },
+            )
         })
         .collect()
 }

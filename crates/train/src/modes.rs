@@ -1,22 +1,21 @@
-//! The per-eigenmode gradient log `modes.jsonl` (DESIGN §5; Fronk & Petzold 2025): for a
+//! The per-eigenmode gradient log `modes.jsonl` (design.md §5; Fronk & Petzold 2025): for a
 //! logged epoch, each mode's eigenvalue, the spread of `z = hλ` over the steps, `|R(z)|` and
 //! `|R'(z)|` of the method, its share `‖G_i‖/‖∇L‖` of the gradient, the same norms binned by
 //! decade of `|hλ|`, and the self-check `‖Σ_i G_i − ∇L‖/‖∇L‖`.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::Path;
 
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::Module;
 use burn::optim::GradientsParams;
-use burn::tensor::Tensor;
 use num_complex::Complex64;
 use serde::{Deserialize, Serialize};
-use stiffnode_solvers::field::{VectorField, to_host};
+use stiffnode_solvers::field::VectorField;
 use stiffnode_solvers::gradient::modes::{ModalSplit, ModeSample};
+use stiffnode_solvers::gradient::params::flatten;
 use stiffnode_solvers::{Method, stability};
 
 use crate::error::TrainError;
+use crate::run_dir::{Log, RunDir};
 
 /// Decades of `|hλ|` below and above these go to the end bins (zero eigenvalues to the lowest).
 pub const DECADES: (i32, i32) = (-8, 8);
@@ -26,7 +25,9 @@ const SPECTRUM_POINTS: usize = 400;
 /// One line of `modes.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModeRecord {
+    /// The logged epoch.
     pub epoch: usize,
+    /// The method's name.
     pub method: String,
     /// `‖∇L‖`, the full gradient of the epoch's batches (before clipping).
     pub grad_norm: f64,
@@ -53,8 +54,9 @@ pub struct ModeEntry {
     pub timescale: Option<f64>,
     /// `z = hλ` at the smallest, median and largest `|z|`.
     pub z: ZSpread,
-    /// `|R(z)|` and `|R'(z)|` of the method at the median `z`.
+    /// `|R(z)|` of the method at the median `z`.
     pub abs_r: f64,
+    /// `|R'(z)|` at the median `z`.
     pub abs_dr: f64,
     /// `‖G_i‖`.
     pub grad_norm: f64,
@@ -65,23 +67,31 @@ pub struct ModeEntry {
 /// `[Re z, Im z]` at three points of the spread.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ZSpread {
+    /// At the smallest `|z|`.
     pub min: [f64; 2],
+    /// At the median `|z|`.
     pub median: [f64; 2],
+    /// At the largest `|z|`.
     pub max: [f64; 2],
 }
 
 /// The gradient of all modal parts with `10^decade ≤ |hλ| < 10^(decade+1)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BinEntry {
+    /// `k` of the bin `10^k ≤ |hλ| < 10^(k+1)`.
     pub decade: i32,
+    /// Modal parts in the bin (steps × trajectories × modes).
     pub samples: usize,
+    /// `‖G‖` of the bin's parts.
     pub grad_norm: f64,
+    /// `‖G‖ / ‖∇L‖`.
     pub share: f64,
 }
 
 /// `|Re λ|` of each rank at the end time of each step of one trajectory.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Spectrum {
+    /// Step end times.
     pub t: Vec<f64>,
     /// `abs_re[k][rank]`.
     pub abs_re: Vec<Vec<f64>>,
@@ -138,7 +148,8 @@ impl ModeLogger {
         // One gradient per (rank, bin) cell: each sample's rows enter one product, and the
         // ranks' and bins' gradients are sums of cells.
         let keys: Vec<i32> = self.bins.keys().copied().collect();
-        let cell_of = |s: &ModeSample, dec: i32| s.rank * keys.len() + keys.iter().position(|&k| k == dec).expect("bin exists");
+        let cell_of =
+            |s: &ModeSample, dec: i32| s.rank * keys.len() + keys.iter().position(|&k| k == dec).expect("bin exists");
         let mut used = vec![false; ranks * keys.len()];
         split.samples.iter().zip(&decades).for_each(|(s, &dec)| used[cell_of(s, dec)] = true);
         let cells = split.gradients(field, used.len(), |s| Some(cell_of(s, decade(s.eigenvalue * s.h))));
@@ -196,7 +207,12 @@ impl ModeLogger {
         let bins = self
             .bins
             .iter()
-            .map(|(&decade, g)| BinEntry { decade, samples: g.z.len(), grad_norm: norm(&g.grad), share: share(&g.grad) })
+            .map(|(&decade, g)| BinEntry {
+                decade,
+                samples: g.z.len(),
+                grad_norm: norm(&g.grad),
+                share: share(&g.grad),
+            })
             .collect();
         ModeRecord {
             epoch,
@@ -227,47 +243,13 @@ fn spectrum(split: &ModalSplit) -> Spectrum {
     Spectrum { t, abs_re }
 }
 
-/// All parameter gradients of `module` in `grads`, in visiting order (zeros where absent).
-fn flatten<M: Module>(module: &M, grads: &GradientsParams) -> Vec<f64> {
-    struct Flat<'g>(&'g GradientsParams, Vec<f64>);
-    impl ModuleVisitor for Flat<'_> {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            match self.0.get::<D>(param.id) {
-                Some(g) => self.1.extend(to_host(g)),
-                None => self.1.extend(std::iter::repeat_n(0.0, param.lazy_shape().num_elements())),
-            }
-        }
+/// Every record of the run's `modes.jsonl`, in order; a run without one, or with an empty one,
+/// is [`TrainError::NoModes`], a malformed line an error naming the file and line.
+pub fn read(run: &RunDir) -> Result<Vec<ModeRecord>, TrainError> {
+    let path = run.log(Log::Modes).display().to_string();
+    match run.read(Log::Modes)? {
+        None => Err(TrainError::NoModes { path, why: String::new() }),
+        Some(records) if records.is_empty() => Err(TrainError::NoModes { path, why: " (the file is empty)".into() }),
+        Some(records) => Ok(records),
     }
-    let mut flat = Flat(grads, Vec::new());
-    module.visit(&mut flat);
-    flat.1
-}
-
-/// Append `record` to `path`.
-pub fn append(path: &Path, record: &ModeRecord) -> Result<(), TrainError> {
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| TrainError::io(path, e))?;
-    writeln!(f, "{}", serde_json::to_string(record).expect("mode records serialize")).map_err(|e| TrainError::io(path, e))
-}
-
-/// Read `modes.jsonl` of the run in `run`: every record, in order; a missing file, a malformed
-/// line or a directory that is no run are errors naming the file (and line).
-pub fn read(run: &Path) -> Result<Vec<ModeRecord>, TrainError> {
-    if !run.join("config.toml").is_file() {
-        return Err(TrainError::io(run, "not a training run directory (no config.toml)"));
-    }
-    let path = run.join("modes.jsonl");
-    let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => TrainError::io(&path, "no modes were logged in this run (train with --modes-every K, K > 0)"),
-        _ => TrainError::io(&path, e),
-    })?;
-    let records = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| serde_json::from_str(l).map_err(|e| TrainError::io(&path, format!("line {}: not a mode record: {e}", i + 1))))
-        .collect::<Result<Vec<ModeRecord>, _>>()?;
-    if records.is_empty() {
-        return Err(TrainError::io(&path, "no modes were logged in this run (the file is empty)"));
-    }
-    Ok(records)
 }

@@ -2,13 +2,13 @@
 //! Hutter 2019) step with a gradient; L-BFGS (Nocedal & Wright 2006, Alg. 7.5, with a
 //! strong-Wolfe line search) steps with a closure that re-evaluates the loss and gradient.
 
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::Module;
 use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, LBFGS, LBFGSConfig, LineSearchFn, ModuleOptimizer};
 use burn::store::RecordError;
-use burn::tensor::{Bytes, Tensor};
+use burn::tensor::Bytes;
+use stiffnode_solvers::gradient::params::{check_finite, filled, global_norm, scale};
 use stiffnode_solvers::{SolveError, Stats};
 
-use crate::clip::{global_norm, scale};
 use crate::config::{OptimizerKind, TrainingConfig};
 
 /// L-BFGS iterations (each one solve or a few, in the line search) per optimizer step.
@@ -24,11 +24,19 @@ pub enum Optimizer {
 }
 
 impl Optimizer {
+    /// The optimizer `t` configures, with no state.
     pub fn new(t: &TrainingConfig) -> Self {
         match t.optimizer {
             OptimizerKind::Adam => Self::Gradient(AdamConfig::new().with_epsilon(1e-8).init()),
-            OptimizerKind::Adamw => Self::Gradient(AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(t.weight_decay as f32).init()),
-            OptimizerKind::Lbfgs => Self::Lbfgs(Box::new(LBFGSConfig::new().with_max_iter(LBFGS_ITERATIONS).with_line_search_fn(LineSearchFn::StrongWolfe).init())),
+            OptimizerKind::Adamw => {
+                Self::Gradient(AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(t.weight_decay as f32).init())
+            }
+            OptimizerKind::Lbfgs => Self::Lbfgs(Box::new(
+                LBFGSConfig::new()
+                    .with_max_iter(LBFGS_ITERATIONS)
+                    .with_line_search_fn(LineSearchFn::StrongWolfe)
+                    .init(),
+            )),
         }
     }
 
@@ -62,6 +70,7 @@ impl Optimizer {
             Self::Gradient(o) => {
                 let (value, mut grads, stats) = evaluate(&model)?;
                 let norm = checked_norm(&model, value, &grads)?;
+                // Clipping by the global norm keeps the direction (Pascanu et al. 2013).
                 if let Some(c) = clip
                     && norm > c
                 {
@@ -76,19 +85,22 @@ impl Optimizer {
                 // point, is an error and the caller keeps its model.
                 let mut first: Option<(f64, f64, Stats)> = None;
                 let mut failure = None;
-                let (updated, final_loss) = o.step(lr, model, |m: M| match evaluate(&m).and_then(|(v, g, s)| checked_norm(&m, v, &g).map(|n| (v, g, s, n))) {
-                    Ok((value, grads, stats, norm)) => {
-                        first.get_or_insert((value, norm, stats));
-                        (value, grads)
-                    }
-                    Err(e) => {
-                        failure.get_or_insert(e);
-                        (f64::INFINITY, zero_gradients(&m))
+                let (updated, final_loss) = o.step(lr, model, |m: M| {
+                    match evaluate(&m).and_then(|(v, g, s)| checked_norm(&m, v, &g).map(|n| (v, g, s, n))) {
+                        Ok((value, grads, stats, norm)) => {
+                            first.get_or_insert((value, norm, stats));
+                            (value, grads)
+                        }
+                        Err(e) => {
+                            failure.get_or_insert(e);
+                            (f64::INFINITY, filled(&m, 0.0))
+                        }
                     }
                 });
                 let Some((value, norm, stats)) = first else { return Err(failure.expect("a failed evaluation")) };
                 if !final_loss.is_finite() {
-                    return Err(failure.unwrap_or_else(|| SolveError::NonFiniteGradient("L-BFGS ended on a non-finite loss".into())));
+                    return Err(failure
+                        .unwrap_or_else(|| SolveError::NonFiniteGradient("L-BFGS ended on a non-finite loss".into())));
                 }
                 Ok((updated, value, norm, stats))
             }
@@ -102,28 +114,17 @@ fn checked_norm<M: Module>(model: &M, loss: f64, grads: &GradientsParams) -> Res
     let norm = global_norm(model, grads);
     if !norm.is_finite() {
         // One pass reads the gradients; only a non-finite norm needs the named error.
-        stiffnode_solvers::gradient::check_finite(model, grads)?;
+        check_finite(model, grads)?;
         // Finite entries whose squares overflow: the model's solution has blown up, and Adam
         // would divide them into a zero update and stay there.
-        return Err(SolveError::NonFiniteGradient(format!("the gradient norm overflows (loss {loss:.3e}): the model's solution has blown up")));
+        return Err(SolveError::NonFiniteGradient(format!(
+            "the gradient norm overflows (loss {loss:.3e}): the model's solution has blown up"
+        )));
     }
     if !loss.is_finite() {
         return Err(SolveError::NonFiniteGradient(format!("the loss is {loss}")));
     }
     Ok(norm)
-}
-
-/// Zero gradients for every parameter of `module` (what L-BFGS is handed at a failed point).
-fn zero_gradients<M: Module>(module: &M) -> GradientsParams {
-    struct Zeros(GradientsParams);
-    impl ModuleVisitor for Zeros {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            self.0.register(param.id, param.val().without_autodiff().zeros_like());
-        }
-    }
-    let mut z = Zeros(GradientsParams::new());
-    module.visit(&mut z);
-    z.0
 }
 
 #[cfg(test)]
@@ -134,31 +135,24 @@ mod tests {
     use super::*;
     use crate::config::TrainConfig;
 
-    /// Gradients of `value` in every entry of every parameter of `module`.
-    fn filled<M: Module>(module: &M, value: f64) -> GradientsParams {
-        struct Fill(GradientsParams, f64);
-        impl ModuleVisitor for Fill {
-            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-                self.0.register(param.id, param.val().without_autodiff().ones_like().mul_scalar(self.1));
-            }
-        }
-        let mut f = Fill(GradientsParams::new(), value);
-        module.visit(&mut f);
-        f.0
-    }
-
     #[test]
     fn a_blown_up_gradient_or_loss_is_an_error_not_a_silent_zero_step() {
         let device = DeviceKind::Cpu.open().unwrap().autodiff();
-        let mlp = Mlp::new(3, &MlpConfig { hidden: vec![4], activation: Activation::Tanh, scaled: false }, None, 0, &device);
+        let mlp =
+            Mlp::new(3, &MlpConfig { hidden: vec![4], activation: Activation::Tanh, scaled: false }, None, 0, &device);
         let config = TrainConfig::parse("[data]\ndataset = \"x\"\nmechanism = \"robertson\"\n[model]\nkind = \"mlp\"\nhidden = [4]\nactivation = \"tanh\"\n[solver]\nmethod = \"radau5\"\n[train]\nepochs = 1\nlr = 0.01\n", "t.toml").unwrap();
         let mut optim = Optimizer::new(&config.train);
         // Entries of 1e200 are finite, their squares are not: Adam would step by m/√v = 0.
-        let err = optim.step(0.01, mlp.clone(), None, |m| Ok((1.0, filled(m, 1e200), Stats::default()))).err().expect("overflowing norm");
+        let err = optim
+            .step(0.01, mlp.clone(), None, |m| Ok((1.0, filled(m, 1e200), Stats::default())))
+            .expect_err("overflowing norm");
         assert!(matches!(&err, SolveError::NonFiniteGradient(w) if w.contains("overflows")), "{err}");
-        let err = optim.step(0.01, mlp.clone(), None, |m| Ok((f64::INFINITY, filled(m, 1.0), Stats::default()))).err().expect("infinite loss");
+        let err = optim
+            .step(0.01, mlp.clone(), None, |m| Ok((f64::INFINITY, filled(m, 1.0), Stats::default())))
+            .expect_err("infinite loss");
         assert!(matches!(&err, SolveError::NonFiniteGradient(w) if w.contains("loss is inf")), "{err}");
-        let (_, loss, norm, _) = optim.step(0.01, mlp.clone(), None, |m| Ok((1.0, filled(m, 1.0), Stats::default()))).unwrap();
+        let (_, loss, norm, _) =
+            optim.step(0.01, mlp.clone(), None, |m| Ok((1.0, filled(m, 1.0), Stats::default()))).unwrap();
         assert_eq!(loss, 1.0);
         assert!(norm.is_finite() && norm > 1.0);
     }

@@ -2,17 +2,24 @@
 //! method, training logs `modes.jsonl` on schedule without changing the optimization, and a
 //! missing or malformed log is a clear error.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use burn::module::Module;
+use std::path::Path;
+
 use burn::tensor::Tensor;
+use common::{losses, scratch};
 use stiffnode_models::activation::Activation;
 use stiffnode_models::mlp::{Mlp, MlpConfig};
-use stiffnode_solvers::gradient::adjoint_gradient_observed;
+use stiffnode_solvers::gradient::gradient;
 use stiffnode_solvers::gradient::modes::split;
-use stiffnode_solvers::{DeviceKind, SolveOptions, methods};
+use stiffnode_solvers::{DeviceKind, GradientMode, Request, SolveOptions, methods};
 use stiffnode_train::modes::{self, ModeLogger};
-use stiffnode_train::{TrainConfig, Trainer};
+use stiffnode_train::{RunDir, TrainConfig, TrainError, Trainer};
+
+/// The run's mode log.
+fn read(run: &Path) -> Result<Vec<modes::ModeRecord>, TrainError> {
+    modes::read(&RunDir::open(run)?)
+}
 
 #[test]
 fn modes_of_an_mlp_field_add_up_to_its_gradient_for_every_method() {
@@ -22,14 +29,21 @@ fn modes_of_an_mlp_field_add_up_to_its_gradient_for_every_method() {
     let loss = |s: &[Tensor<2>]| s.iter().map(|x| x.clone().powi_scalar(2).sum()).reduce(|a, b| a + b).unwrap();
     for method in methods::all() {
         let field = Mlp::new(3, &config, None, 7, &ad);
-        let opts = SolveOptions::fixed(20);
-        let mut adjoints = Vec::new();
-        let g = adjoint_gradient_observed(&field, &method, &y0, 0.0, &[0.5, 1.0], &opts, loss, |n, a| adjoints.push((n, a.to_vec()))).unwrap();
-        let s = split(&field.valid(), &method, &g.trajectory, &adjoints, true).unwrap();
+        let request = Request::new(method.clone(), y0.to_vec(), 0.0, vec![0.5, 1.0])
+            .with_options(SolveOptions::fixed(20))
+            .with_gradient(GradientMode::Adjoint { keep_steps: true });
+        let g = gradient(&field, &request, loss).unwrap();
+        let s = split(&field, &g).unwrap();
         let mut logger = ModeLogger::default();
         logger.add(&field, &s, &g.params);
         let r = logger.record(1, &method);
-        println!("{:<18} ‖∇L‖ {:.3e} residual {:.1e} shares {:?}", method.name(), r.grad_norm, r.decomposition_residual, r.modes.iter().map(|m| m.share).collect::<Vec<_>>());
+        println!(
+            "{:<18} ‖∇L‖ {:.3e} residual {:.1e} shares {:?}",
+            method.name(),
+            r.grad_norm,
+            r.decomposition_residual,
+            r.modes.iter().map(|m| m.share).collect::<Vec<_>>()
+        );
         assert!(r.grad_norm > 0.0 && r.decomposition_residual <= 1e-12, "{}: {r:?}", method.name());
         assert!(!r.modes.is_empty() && r.modes.len() <= 3, "{}: {} modes", method.name(), r.modes.len());
         let samples: usize = r.modes.iter().map(|m| m.samples).sum();
@@ -37,43 +51,10 @@ fn modes_of_an_mlp_field_add_up_to_its_gradient_for_every_method() {
     }
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("stiffnode-modes-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
+/// The multi-trajectory rate identification, 32 trajectories per batch, modes logged every
+/// `modes_every` epochs.
 fn rates_config(epochs: usize, modes_every: usize) -> String {
-    format!(
-        r#"
-[data]
-dataset = "{}"
-mechanism = "robertson"
-[model]
-kind = "mass-action"
-start_factor = 3.0
-[solver]
-method = "radau5"
-rtol = 1e-6
-atol = 1e-10
-[train]
-epochs = {epochs}
-lr = 0.05
-optimizer = "adam"
-batch_size = 32
-seed = 3
-modes_every = {modes_every}
-"#,
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/robertson-multi").display()
-    )
-}
-
-fn losses(run: &Path) -> Vec<f64> {
-    std::fs::read_to_string(run.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"].as_f64().unwrap())
-        .collect()
+    common::rates_config(epochs, 32, &format!("modes_every = {modes_every}"))
 }
 
 #[test]
@@ -86,10 +67,15 @@ fn training_logs_modes_on_schedule_without_changing_the_optimization() {
     }
     assert_eq!(losses(&logged), losses(&plain), "logging modes must not change the optimization");
     assert!(!plain.join("modes.jsonl").exists());
-    let records = modes::read(&logged).unwrap();
+    let records = read(&logged).unwrap();
     assert_eq!(records.iter().map(|r| r.epoch).collect::<Vec<_>>(), [2, 4]);
     for r in &records {
-        println!("epoch {}: residual {:.1e}, modes {:?}", r.epoch, r.decomposition_residual, r.modes.iter().map(|m| (m.eigenvalue[0], m.share)).collect::<Vec<_>>());
+        println!(
+            "epoch {}: residual {:.1e}, modes {:?}",
+            r.epoch,
+            r.decomposition_residual,
+            r.modes.iter().map(|m| (m.eigenvalue[0], m.share)).collect::<Vec<_>>()
+        );
         assert_eq!((r.method.as_str(), r.modes.len()), ("radau5", 3));
         assert!(r.decomposition_residual <= 1e-6, "{r:?}");
         // Ranked fastest first; ROBER conserves mass, so the slowest eigenvalue is zero.
@@ -100,7 +86,7 @@ fn training_logs_modes_on_schedule_without_changing_the_optimization() {
     // Resuming to a later epoch keeps the schedule and appends to the log.
     let mut t = Trainer::resume(&logged, Some(6), None).unwrap();
     t.run(|_| {}).unwrap();
-    assert_eq!(modes::read(&logged).unwrap().iter().map(|r| r.epoch).collect::<Vec<_>>(), [2, 4, 6]);
+    assert_eq!(read(&logged).unwrap().iter().map(|r| r.epoch).collect::<Vec<_>>(), [2, 4, 6]);
     for d in [logged, plain] {
         std::fs::remove_dir_all(d).unwrap();
     }
@@ -109,14 +95,14 @@ fn training_logs_modes_on_schedule_without_changing_the_optimization() {
 #[test]
 fn missing_or_malformed_mode_logs_are_clear_errors() {
     let run = scratch("errors");
-    let err = modes::read(&run).unwrap_err().to_string();
+    let err = read(&run).unwrap_err().to_string();
     assert!(err.contains("not a training run directory"), "{err}");
     let text = rates_config(1, 0);
     Trainer::start(TrainConfig::parse(&text, "test.toml").unwrap(), "test.toml", &run).unwrap().run(|_| {}).unwrap();
-    let err = modes::read(&run).unwrap_err().to_string();
+    let err = read(&run).unwrap_err().to_string();
     assert!(err.contains("modes.jsonl") && err.contains("no modes were logged"), "{err}");
     std::fs::write(run.join("modes.jsonl"), "{\"epoch\": 1, \"method\": \"radau5\"}\n").unwrap();
-    let err = modes::read(&run).unwrap_err().to_string();
+    let err = read(&run).unwrap_err().to_string();
     assert!(err.contains("modes.jsonl") && err.contains("line 1") && err.contains("missing field"), "{err}");
     std::fs::remove_dir_all(run).unwrap();
 }
@@ -129,12 +115,20 @@ fn missing_or_malformed_mode_logs_are_clear_errors() {
 #[test]
 fn rober_fast_mode_share_vanishes_unless_the_loss_amplifies_the_fast_species() {
     let shares = |weights: &str| {
-        let text = rates_config(1, 1).replace("start_factor = 3.0", "start_factor = 10.0").replace("seed = 3", &format!("seed = 3\n{weights}"));
+        let text = rates_config(1, 1)
+            .replace("start_factor = 3.0", "start_factor = 10.0")
+            .replace("seed = 3", &format!("seed = 3\n{weights}"));
         let run = scratch(if weights.is_empty() { "scaled" } else { "weighted" });
-        Trainer::start(TrainConfig::parse(&text, "test.toml").unwrap(), "test.toml", &run).unwrap().run(|_| {}).unwrap();
-        let r = modes::read(&run).unwrap().remove(0);
+        Trainer::start(TrainConfig::parse(&text, "test.toml").unwrap(), "test.toml", &run)
+            .unwrap()
+            .run(|_| {})
+            .unwrap();
+        let r = read(&run).unwrap().remove(0);
         std::fs::remove_dir_all(&run).unwrap();
-        println!("{weights:<30} fast λ {:.3e} share {:.2e}, slow λ {:.3e} share {:.2e}", r.modes[0].eigenvalue[0], r.modes[0].share, r.modes[1].eigenvalue[0], r.modes[1].share);
+        println!(
+            "{weights:<30} fast λ {:.3e} share {:.2e}, slow λ {:.3e} share {:.2e}",
+            r.modes[0].eigenvalue[0], r.modes[0].share, r.modes[1].eigenvalue[0], r.modes[1].share
+        );
         assert!(r.modes[0].eigenvalue[0] < -1e3 && r.modes[0].z.median[0] < -1e3 && r.modes[0].abs_dr < 1e-6, "{r:?}");
         (r.modes[0].share, r.modes[1].share)
     };
@@ -143,4 +137,3 @@ fn rober_fast_mode_share_vanishes_unless_the_loss_amplifies_the_fast_species() {
     let (fast, slow) = shares("");
     assert!(fast > 0.1 * slow && fast > 1e3 * damped, "scaled loss: fast share {fast:e}, slow {slow:e}");
 }
-

@@ -2,81 +2,14 @@
 //! update that breaks the next solve is taken back, an interrupted checkpoint write leaves the
 //! last checkpoint intact, bad configurations are clear errors.
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use common::{losses, mlp_config, scratch, train};
 use stiffnode_train::{TrainConfig, TrainError, Trainer};
 
-fn datasets() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets")
-}
-
-/// Mass-action ROBER with learnable rates started a factor 3 off, on the multi-trajectory set.
+/// The multi-trajectory rate identification, 16 trajectories per batch.
 fn rates_config(epochs: usize) -> String {
-    format!(
-        r#"
-[data]
-dataset = "{}"
-mechanism = "robertson"
-[model]
-kind = "mass-action"
-start_factor = 3.0
-[solver]
-method = "radau5"
-rtol = 1e-6
-atol = 1e-10
-[train]
-epochs = {epochs}
-lr = 0.05
-optimizer = "adam"
-batch_size = 16
-seed = 3
-"#,
-        datasets().join("robertson-multi").display()
-    )
-}
-
-fn mlp_config(epochs: usize) -> String {
-    format!(
-        r#"
-[data]
-dataset = "{}"
-mechanism = "robertson"
-[model]
-kind = "mlp"
-hidden = [5, 5]
-activation = "gelu"
-scaled = true
-[solver]
-method = "esdirk4"
-rtol = 1e-5
-atol = 1e-9
-[train]
-epochs = {epochs}
-lr = 0.01
-seed = 1
-"#,
-        datasets().join("robertson").display()
-    )
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("stiffnode-train-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn losses(run: &Path) -> Vec<f64> {
-    std::fs::read_to_string(run.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"].as_f64().unwrap())
-        .collect()
-}
-
-fn train(text: &str, run: &Path) -> Trainer {
-    let mut t = Trainer::start(TrainConfig::parse(text, "test.toml").unwrap(), "test.toml", run).unwrap();
-    t.run(|_| {}).unwrap();
-    t
+    common::rates_config(epochs, 16, "")
 }
 
 #[test]
@@ -100,7 +33,7 @@ fn the_best_checkpoint_holds_the_model_of_the_best_loss() {
     let run = scratch("best");
     train(&mlp_config(6), &run);
     let best = Trainer::open(&run, "best", None, None).unwrap();
-    let again = best.evaluate(&best.data.train.clone()).unwrap();
+    let again = best.evaluate(&best.setup.data.train).unwrap();
     let (logged, epoch) = (best.state.best_loss, best.state.best_epoch);
     println!("best epoch {epoch}: logged {logged:.15e}, re-evaluated {again:.15e}");
     assert!((again - logged).abs() <= 1e-12 * logged, "logged {logged}, best model's loss {again}");
@@ -131,7 +64,8 @@ fn an_update_that_breaks_the_next_solve_is_taken_back_and_redone_smaller() {
     let mut trainer = Trainer::start(TrainConfig::parse(&text, "test.toml").unwrap(), "test.toml", &run).unwrap();
     let mut metrics = Vec::new();
     trainer.run(|m| metrics.push(m.clone())).unwrap();
-    let retreats: Vec<(usize, usize)> = metrics.iter().filter(|m| m.retreats > 0).map(|m| (m.epoch, m.retreats)).collect();
+    let retreats: Vec<(usize, usize)> =
+        metrics.iter().filter(|m| m.retreats > 0).map(|m| (m.epoch, m.retreats)).collect();
     println!("retreats (epoch, halvings): {retreats:?}");
     assert_eq!(metrics.len(), 12);
     assert!(!retreats.is_empty(), "no update was taken back");
@@ -140,7 +74,7 @@ fn an_update_that_breaks_the_next_solve_is_taken_back_and_redone_smaller() {
     let strict = mlp_config(2).replace("atol = 1e-9", "atol = 1e-9\nmax_steps = 20");
     let run2 = scratch("retreat-first");
     let mut t = Trainer::start(TrainConfig::parse(&strict, "test.toml").unwrap(), "test.toml", &run2).unwrap();
-    let err = t.run(|_| {}).err().expect("20 steps are too few").to_string();
+    let err = t.run(|_| {}).expect_err("20 steps are too few").to_string();
     assert!(err.starts_with("epoch 1: maximum number of steps (20)"), "{err}");
     for d in [run, run2] {
         let _ = std::fs::remove_dir_all(d);
@@ -172,7 +106,7 @@ fn lbfgs_identifies_rates_in_an_epoch_and_resumes_exactly() {
     let (straight, split) = (scratch("lbfgs-straight"), scratch("lbfgs-split"));
     let t = train(&lbfgs(2), &straight);
     let l = losses(&straight);
-    let k = t.rate_constants().unwrap();
+    let k = t.setup.rate_constants().unwrap();
     println!("L-BFGS losses {l:?}, rates {k:?}");
     // From a factor 3 off to the generating rates (ROBER: 0.04, 3e7, 1e4).
     assert!(l[1] < 1e-4 * l[0], "{l:?}");
@@ -185,7 +119,8 @@ fn lbfgs_identifies_rates_in_an_epoch_and_resumes_exactly() {
     for d in [straight, split] {
         std::fs::remove_dir_all(d).unwrap();
     }
-    let err = TrainConfig::parse(&lbfgs(1).replace("seed = 3", "seed = 3\nclip = 1.0"), "c.toml").map(|c| Trainer::start(c, "c.toml", &scratch("clip")));
+    let err = TrainConfig::parse(&lbfgs(1).replace("seed = 3", "seed = 3\nclip = 1.0"), "c.toml")
+        .map(|c| Trainer::start(c, "c.toml", &scratch("clip")));
     let err = err.unwrap().err().expect("clip with lbfgs is refused").to_string();
     assert!(err.contains("c.toml") && err.contains("clip") && err.contains("lbfgs"), "{err}");
 }
@@ -199,13 +134,17 @@ fn a_warm_start_continues_from_the_best_model_of_another_run() {
     assert!(l[1] < l[0], "{l:?}");
     // The best model of the 2-epoch run is the one its epoch 2 measured (before that epoch's
     // update), the same as the 3-epoch run's in its epoch 2, whatever optimizer continues.
-    let text = mlp_config(1).replace("seed = 1", &format!("seed = 1\noptimizer = \"adam\"\ninit = \"{}\"", two.display()));
+    let text =
+        mlp_config(1).replace("seed = 1", &format!("seed = 1\noptimizer = \"adam\"\ninit = \"{}\"", two.display()));
     train(&text, &warm);
     assert_eq!(losses(&warm)[0], l[1]);
     // A model of another architecture does not load.
     train(&rates_config(1), &rates);
     let text = mlp_config(1).replace("seed = 1", &format!("seed = 1\ninit = \"{}\"", rates.display()));
-    let err = Trainer::start(TrainConfig::parse(&text, "w.toml").unwrap(), "w.toml", &scratch("mismatch")).err().expect("mismatch").to_string();
+    let err = Trainer::start(TrainConfig::parse(&text, "w.toml").unwrap(), "w.toml", &scratch("mismatch"))
+        .err()
+        .expect("mismatch")
+        .to_string();
     assert!(err.contains("best.ckpt") && err.contains("does not fit this configuration"), "{err}");
     for d in [three, two, warm, rates] {
         std::fs::remove_dir_all(d).unwrap();
@@ -227,7 +166,8 @@ fn bad_configurations_are_clear_errors() {
     }
     let missing = good.replace("datasets/robertson", "datasets/nowhere");
     let run = scratch("missing");
-    let err = Trainer::start(TrainConfig::parse(&missing, "m.toml").unwrap(), "m.toml", &run).err().expect("missing dataset");
+    let err =
+        Trainer::start(TrainConfig::parse(&missing, "m.toml").unwrap(), "m.toml", &run).err().expect("missing dataset");
     assert!(matches!(err, TrainError::Dataset(_)) && err.to_string().contains("nowhere"), "{err}");
     let _ = std::fs::remove_dir_all(&run);
 }

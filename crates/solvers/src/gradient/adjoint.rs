@@ -1,4 +1,4 @@
-//! Mode (b): the discrete adjoint, one step at a time backwards from the stored states
+//! The adjoint mode ([`GradientMode::Adjoint`](crate::GradientMode::Adjoint)): the discrete adjoint, one step at a time backwards from the stored states
 //! (checkpointing). With `a_{n+1} = ∂L/∂y_{n+1}`, step `n` contributes `(∂y_{n+1}/∂θ)ᵀa_{n+1}`
 //! to the parameter gradient and `(∂y_{n+1}/∂y_n)ᵀa_{n+1}` to `a_n` (the discrete adjoint of
 //! the scheme: Hager 2000, Sandu 2006). The walk is host linear algebra per step
@@ -10,13 +10,14 @@ use burn::module::Module;
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::Tensor;
 
+use super::Gradient;
 use super::stages::{StageForm, field_vjp, start_weights};
 use crate::error::SolveError;
 use crate::field::{VectorField, from_host, to_host};
-use crate::methods::Method;
-use crate::record::Trajectory;
+use crate::request::Request;
 use crate::rhs::Rhs;
-use crate::solver::{SolveOptions, solve_trajectory};
+use crate::solution::SolveRecord;
+use crate::solve_record;
 
 /// The backward walk takes the stage Jacobians and the parameter product of a chunk of steps
 /// at once: at most this many stage rows by default…
@@ -24,31 +25,19 @@ const CHUNK_ROWS: usize = 1 << 13;
 /// …and at most this many Jacobian entries (rows × d²).
 const CHUNK_ENTRIES: usize = 1 << 20;
 
-/// A loss value and its gradients.
-pub struct Gradient {
-    /// `L`.
-    pub loss: f64,
-    /// `∂L/∂y0`, `batch·d` values.
-    pub y0: Vec<f64>,
-    /// `∂L/∂θ` per parameter of the field.
-    pub params: GradientsParams,
-    /// The forward solve's record.
-    pub trajectory: Trajectory,
-}
-
-/// The backward walk over one recorded trajectory.
+/// The backward walk over one recorded solve.
 pub struct StepAdjoint<'a, F> {
     field: &'a F,
-    rhs: Rhs<'a>,
-    method: &'a Method,
-    trajectory: &'a Trajectory,
+    /// The field without autodiff, for Jacobians.
+    plain: F,
+    record: &'a SolveRecord,
     chunk: usize,
 }
 
 impl<'a, F: VectorField + Module> StepAdjoint<'a, F> {
-    /// `plain` is `field.valid()` (the field without autodiff, for Jacobians).
-    pub fn new(field: &'a F, plain: &'a F, method: &'a Method, trajectory: &'a Trajectory, host_fast_path: bool) -> Self {
-        Self { field, rhs: Rhs::new(plain, host_fast_path), method, trajectory, chunk: CHUNK_ROWS }
+    /// The walk over `record`'s steps for `field` (on an autodiff device), the field that made it.
+    pub fn new(field: &'a F, record: &'a SolveRecord) -> Self {
+        Self { field, plain: field.valid(), record, chunk: CHUNK_ROWS }
     }
 
     /// Bound the memory of the walk: stage Jacobians and the parameter product are taken for
@@ -62,8 +51,13 @@ impl<'a, F: VectorField + Module> StepAdjoint<'a, F> {
     /// Walk all steps backwards from the cotangents of the output states (`batch·d` each);
     /// `on_step(n, a_{n+1})` sees each step's adjoint before its product is taken. Returns
     /// `∂L/∂y0` and the accumulated parameter gradient.
-    pub fn walk(&self, outputs: &[Vec<f64>], mut on_step: impl FnMut(usize, &[f64])) -> Result<(Vec<f64>, GradientsParams), SolveError> {
-        let traj = self.trajectory;
+    pub fn walk(
+        &self,
+        outputs: &[Vec<f64>],
+        mut on_step: impl FnMut(usize, &[f64]),
+    ) -> Result<(Vec<f64>, GradientsParams), SolveError> {
+        let traj = self.record;
+        let rhs = Rhs::new(&self.plain, traj.options.host_fast_path);
         let (batch, d) = (traj.solution.batch, traj.solution.dim);
         let mut adjoint = vec![vec![0.0; batch * d]; traj.points.len()];
         for (&p, cot) in traj.output_points.iter().zip(outputs) {
@@ -75,7 +69,7 @@ impl<'a, F: VectorField + Module> StepAdjoint<'a, F> {
             // A chunk of steps `start..end` whose stage Jacobians are evaluated together.
             let (mut start, mut rows, mut forms) = (end, 0, Vec::new());
             while start > 0 {
-                let form = StageForm::of(self.method, traj, start - 1);
+                let form = StageForm::of(traj, start - 1);
                 let more = form.stages() * batch;
                 if !forms.is_empty() && (rows + more > self.chunk || (rows + more) * d * d > CHUNK_ENTRIES) {
                     break;
@@ -86,7 +80,7 @@ impl<'a, F: VectorField + Module> StepAdjoint<'a, F> {
             forms.reverse();
             let times: Vec<f64> = forms.iter().flat_map(|f| f.times.iter().copied()).collect();
             let values: Vec<f64> = forms.iter().flat_map(|f| f.values.iter().copied()).collect();
-            let jac = self.rhs.jacobian(&times, &values)?;
+            let jac = rhs.jacobian(&times, &values)?;
             let mut cot = vec![0.0; rows * d];
             let mut first = rows;
             for (n, form) in (start..end).zip(&forms).rev() {
@@ -101,9 +95,14 @@ impl<'a, F: VectorField + Module> StepAdjoint<'a, F> {
                 for b in 0..batch {
                     let row = |j: usize| first + j * batch + b;
                     let jac_of = |j: usize| &jac[row(j) * d * d..(row(j) + 1) * d * d];
-                    let (mu, v) = form.adjoints(d, jac_of, std::iter::once(&a[b * d..(b + 1) * d])).pop().expect("one part");
+                    let (mu, v) =
+                        form.adjoints(d, jac_of, std::iter::once(&a[b * d..(b + 1) * d])).pop().expect("one part");
                     if mu.iter().chain(&v).any(|x| !x.is_finite()) {
-                        return Err(SolveError::NonFiniteGradient(format!("adjoint of step {} from t = {:.6e}", n + 1, rec.t)));
+                        return Err(SolveError::NonFiniteGradient(format!(
+                            "adjoint of step {} from t = {:.6e}",
+                            n + 1,
+                            rec.t
+                        )));
                     }
                     for j in 0..s {
                         cot[row(j) * d..(row(j) + 1) * d].copy_from_slice(&mu[j * d..(j + 1) * d]);
@@ -120,49 +119,33 @@ impl<'a, F: VectorField + Module> StepAdjoint<'a, F> {
     }
 }
 
-/// Solve from `y0` (`batch·d` values), evaluate `loss` of the output states (`[batch, d]`
-/// tensors on the field's device) and return its gradients by the step-by-step adjoint.
-pub fn adjoint_gradient<F: VectorField + Module>(
+/// The adjoint mode of [`gradient`](super::gradient): a plain forward solve, the loss on leaf
+/// tensors of the output states, and the backward walk; `keep_steps` keeps every step's adjoint.
+pub(super) fn gradient<F: VectorField + Module>(
     field: &F,
-    method: &Method,
-    y0: &[f64],
-    t0: f64,
-    save_at: &[f64],
-    opts: &SolveOptions,
+    request: &Request,
     loss: impl Fn(&[Tensor<2>]) -> Tensor<1>,
+    keep_steps: bool,
 ) -> Result<Gradient, SolveError> {
-    adjoint_gradient_observed(field, method, y0, t0, save_at, opts, loss, |_, _| {})
-}
-
-/// [`adjoint_gradient`], with `on_step(n, a_{n+1})` called for every step with a non-zero
-/// adjoint (the per-mode decomposition reads them).
-#[allow(clippy::too_many_arguments)]
-pub fn adjoint_gradient_observed<F: VectorField + Module>(
-    field: &F,
-    method: &Method,
-    y0: &[f64],
-    t0: f64,
-    save_at: &[f64],
-    opts: &SolveOptions,
-    loss: impl Fn(&[Tensor<2>]) -> Tensor<1>,
-    on_step: impl FnMut(usize, &[f64]),
-) -> Result<Gradient, SolveError> {
-    let plain = field.valid();
-    let trajectory = solve_trajectory(&plain, method, y0, t0, save_at, opts)?;
-    let (batch, d) = (trajectory.solution.batch, trajectory.solution.dim);
+    let record = solve_record(&field.valid(), request)?;
+    let (batch, d) = (record.solution.batch, record.solution.dim);
     let device = field.device();
     let leaves: Vec<Tensor<2>> =
-        trajectory.solution.states.iter().map(|s| from_host(s.clone(), [batch, d], &device).require_grad()).collect();
+        record.solution.states.iter().map(|s| from_host(s.clone(), [batch, d], &device).require_grad()).collect();
     let value = loss(&leaves);
     let loss_value = to_host(value.clone().without_autodiff())[0];
     let mut grads = value.backward();
-    let outputs: Vec<Vec<f64>> = leaves.iter().map(|x| x.grad(&grads).map_or_else(|| vec![0.0; batch * d], to_host)).collect();
+    let outputs: Vec<Vec<f64>> =
+        leaves.iter().map(|x| x.grad(&grads).map_or_else(|| vec![0.0; batch * d], to_host)).collect();
     let direct = GradientsParams::from_module(&mut grads, field);
-    let (dy0, walked) = StepAdjoint::new(field, &plain, method, &trajectory, opts.host_fast_path).walk(&outputs, on_step)?;
+    let mut kept = Vec::new();
+    let (dy0, walked) = StepAdjoint::new(field, &record).walk(&outputs, |n, a| {
+        if keep_steps {
+            kept.push((n, a.to_vec()));
+        }
+    })?;
     let mut acc = GradientsAccumulator::<F>::new();
     acc.accumulate(field, direct);
     acc.accumulate(field, walked);
-    let params = acc.grads();
-    super::check_finite(field, &params)?;
-    Ok(Gradient { loss: loss_value, y0: dy0, params, trajectory })
+    Ok(Gradient { loss: loss_value, y0: dy0, params: acc.grads(), record, step_adjoints: keep_steps.then_some(kept) })
 }

@@ -6,13 +6,13 @@ use std::time::Instant;
 
 use burn::tensor::Device;
 
-use super::graph::solve_recorded;
+use super::graph::solve_on_graph;
 use crate::device::DeviceKind;
-use crate::error::SolveError;
+use crate::error::{SetupError, SolveError};
 use crate::field::{from_host, to_host};
-use crate::methods::Method;
 use crate::problems::{MassActionField, Mechanism};
-use crate::solver::{SolveOptions, StepControl, solve};
+use crate::request::{Request, SolveOptions, StepControl};
+use crate::solve;
 
 /// Gradient and finite differences, component by component.
 #[derive(Debug, Clone)]
@@ -35,18 +35,22 @@ pub struct CheckReport {
 }
 
 /// `L = Σ_i (y_i(t_end) / s_i)²`, `s_i` the largest `|y_i|` over the output times (1 for a
-/// species that stays 0), for the mechanism's initial state with every rate learnable.
-pub fn check_mechanism(mech: &Mechanism, device: &Device, method: &Method, save_at: &[f64], opts: &SolveOptions) -> Result<CheckReport, SolveError> {
+/// species that stays 0), with every rate learnable, for the request's one initial state (the
+/// gradient is taken on the graph, whatever the request's gradient mode).
+pub fn check_mechanism(mech: &Mechanism, device: &Device, request: &Request) -> Result<CheckReport, SolveError> {
     let start = Instant::now();
     let d = mech.species.len();
     let nr = mech.reactions.len();
+    if request.y0.len() != d {
+        let why = format!("{} values for one state of {d} species", request.y0.len());
+        return Err(SetupError::InvalidInitialState(why).into());
+    }
     let ad = device.clone().autodiff();
     let field = MassActionField::with_learnable(mech, &ad, &(0..nr).collect::<Vec<_>>());
-    let y0 = from_host(mech.initial.clone(), [1, d], &ad).require_grad();
-    let rec = solve_recorded(&field, method, y0.clone(), 0.0, save_at, opts)?;
-    let sol = &rec.trajectory.solution;
+    let rec = solve_on_graph(&field, request)?;
+    let (sol, initial) = (&rec.record.solution, &request.y0);
     let scale: Vec<f64> = (0..d)
-        .map(|i| sol.states.iter().map(|s| s[i].abs()).fold(mech.initial[i].abs(), f64::max))
+        .map(|i| sol.states.iter().map(|s| s[i].abs()).fold(initial[i].abs(), f64::max))
         .map(|s| if s > 0.0 { s } else { 1.0 })
         .collect();
     let inv_scale = from_host(scale.iter().map(|s| 1.0 / s).collect(), [1, d], &ad);
@@ -56,13 +60,14 @@ pub fn check_mechanism(mech: &Mechanism, device: &Device, method: &Method, save_
     let grads = loss.backward();
     let param = field.log10_rates.as_ref().expect("every rate is learnable");
     let mut gradient = to_host(param.val().grad(&grads).expect("rates take part in the loss"));
-    gradient.extend(y0.grad(&grads).map_or_else(|| vec![0.0; d], to_host));
+    gradient.extend(rec.y0.grad(&grads).map_or_else(|| vec![0.0; d], to_host));
 
     // Finite differences on the frozen step grid, with the forward solve's options otherwise.
-    let grid = SolveOptions { control: StepControl::Grid { times: rec.trajectory.grid() }, ..opts.clone() };
+    let grid = SolveOptions { control: StepControl::Grid { times: rec.record.grid() }, ..request.options.clone() };
     let cpu = DeviceKind::Cpu.open()?;
     let host_loss = |m: &Mechanism, y0: &[f64]| -> Result<f64, SolveError> {
-        let sol = solve(&MassActionField::new(m, &cpu), method, y0, 0.0, save_at, &grid)?;
+        let at = Request { y0: y0.to_vec(), options: grid.clone(), ..request.clone() };
+        let sol = solve(&MassActionField::new(m, &cpu), &at)?;
         let y = &sol.states[sol.states.len() - 1];
         Ok(y.iter().zip(&scale).map(|(v, s)| (v / s).powi(2)).sum())
     };
@@ -71,7 +76,7 @@ pub fn check_mechanism(mech: &Mechanism, device: &Device, method: &Method, save_
         let at = |delta: f64| {
             let mut m = mech.clone();
             m.reactions[j].rate = 10f64.powf(mech.reactions[j].rate.log10() + delta);
-            host_loss(&m, &mech.initial)
+            host_loss(&m, initial)
         };
         fd.push(derivative(at, 1.0, false)?);
     }
@@ -81,14 +86,18 @@ pub fn check_mechanism(mech: &Mechanism, device: &Device, method: &Method, save_
     for i in 0..d {
         let h = y_scale;
         let at = |delta: f64| {
-            let mut y = mech.initial.clone();
+            let mut y = initial.clone();
             y[i] += delta;
             host_loss(mech, &y)
         };
         // A species at 0 is perturbed upwards only: fractional orders have no negative states.
-        fd.push(derivative(at, h, mech.initial[i] == 0.0)?);
+        fd.push(derivative(at, h, initial[i] == 0.0)?);
     }
-    let names = mech.reactions.iter().enumerate().map(|(j, r)| format!("log10 k[{}]", r.name.clone().unwrap_or_else(|| (j + 1).to_string())));
+    let names = mech
+        .reactions
+        .iter()
+        .enumerate()
+        .map(|(j, r)| format!("log10 k[{}]", r.name.clone().unwrap_or_else(|| (j + 1).to_string())));
     let names = names.chain(mech.species.iter().map(|s| format!("y0[{s}]"))).collect();
     Ok(CheckReport {
         names,
@@ -111,7 +120,11 @@ fn derivative(f: impl Fn(f64) -> Result<f64, SolveError>, scale: f64, one_sided:
     let estimates: Vec<Result<f64, SolveError>> = (3..=9)
         .map(|k| {
             let h = scale * 10f64.powi(-k);
-            Ok(if one_sided { (-3.0 * f0 + 4.0 * f(h)? - f(2.0 * h)?) / (2.0 * h) } else { (f(h)? - f(-h)?) / (2.0 * h) })
+            Ok(if one_sided {
+                (-3.0 * f0 + 4.0 * f(h)? - f(2.0 * h)?) / (2.0 * h)
+            } else {
+                (f(h)? - f(-h)?) / (2.0 * h)
+            })
         })
         .collect();
     let pairs = estimates.windows(2).filter_map(|w| match w {
@@ -127,5 +140,8 @@ fn derivative(f: impl Fn(f64) -> Result<f64, SolveError>, scale: f64, one_sided:
 /// `max_i |g_i − f_i| / max(|g_i|, |f_i|, 1e-6·max|f|)`.
 pub fn max_rel_err(g: &[f64], f: &[f64]) -> f64 {
     let floor = 1e-6 * f.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    g.iter().zip(f).map(|(a, b)| (a - b).abs() / a.abs().max(b.abs()).max(floor).max(f64::MIN_POSITIVE)).fold(0.0, f64::max)
+    g.iter()
+        .zip(f)
+        .map(|(a, b)| (a - b).abs() / a.abs().max(b.abs()).max(floor).max(f64::MIN_POSITIVE))
+        .fold(0.0, f64::max)
 }

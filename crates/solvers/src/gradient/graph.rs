@@ -1,49 +1,63 @@
-//! Mode (a): the whole solve on Burn's autodiff graph.
+//! The graph mode ([`GradientMode::Graph`](crate::GradientMode::Graph)): the whole solve on
+//! Burn's autodiff graph.
 
 use burn::module::Module;
+use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 
+use super::Gradient;
 use super::replay::Replay;
 use crate::error::SolveError;
 use crate::field::{VectorField, from_host, to_host};
-use crate::methods::Method;
-use crate::record::Trajectory;
-use crate::solver::{SolveOptions, solve_trajectory};
+use crate::request::Request;
+use crate::solution::SolveRecord;
+use crate::solve_record;
 
 /// A solve whose output states are recorded for autodiff.
-pub struct Recorded {
+pub struct OnGraph {
+    /// The initial states as a leaf tensor `[batch, d]` (its gradient is `∂L/∂y0`).
+    pub y0: Tensor<2>,
     /// States at the output times, `[batch, d]` each, on the field's device.
     pub states: Vec<Tensor<2>>,
     /// The forward solve's record.
-    pub trajectory: Trajectory,
+    pub record: SolveRecord,
 }
 
-/// Solve from `y0` (`[batch, d]` on the field's device; mark it `require_grad` for its
-/// gradient) and return the output states recorded on Burn's autodiff graph: the gradient of
-/// any scalar loss of them reaches `y0` and the field's parameters. `field` should live on an
-/// autodiff device (`Device::autodiff()`).
-pub fn solve_recorded<F: VectorField + Module>(
-    field: &F,
-    method: &Method,
-    y0: Tensor<2>,
-    t0: f64,
-    save_at: &[f64],
-    opts: &SolveOptions,
-) -> Result<Recorded, SolveError> {
+/// Solve `request` and return the output states recorded on Burn's autodiff graph: the gradient
+/// of any scalar loss of them reaches the initial states ([`OnGraph::y0`]) and the field's
+/// parameters. `field` should live on an autodiff device (`Device::autodiff()`).
+pub fn solve_on_graph<F: VectorField + Module>(field: &F, request: &Request) -> Result<OnGraph, SolveError> {
     let plain = field.valid();
-    let [batch, _] = y0.dims();
-    let trajectory = solve_trajectory(&plain, method, &to_host(y0.clone().without_autodiff()), t0, save_at, opts)?;
-    let replay = Replay::new(field, &plain, method, batch, opts.host_fast_path);
-    let mut points = vec![y0];
-    for (n, rec) in trajectory.steps.iter().enumerate() {
+    let record = solve_record(&plain, request)?;
+    let (batch, d) = (record.solution.batch, record.solution.dim);
+    let y0 = from_host(request.y0.clone(), [batch, d], &field.device()).require_grad();
+    let replay = Replay::new(field, &plain, &record);
+    let mut points = vec![y0.clone()];
+    for (n, rec) in record.steps.iter().enumerate() {
         let inputs: Vec<Tensor<2>> = (0..rec.kind.inputs()).map(|k| points[n - k].clone()).collect();
-        let next = replay.step(rec, &inputs, &trajectory.points[n + 1])?;
+        let next = replay.step(rec, &inputs, &record.points[n + 1])?;
         // The forward solve's value with the replay's derivative: every step is linearized at
         // the stored points, exactly as the adjoint mode does, and the recorded states equal
         // the solution's.
-        let stored = from_host(trajectory.points[n + 1].clone(), next.dims(), &next.device());
+        let stored = from_host(record.points[n + 1].clone(), next.dims(), &next.device());
         points.push(next.clone() - next.detach() + stored);
     }
-    let states = trajectory.output_points.iter().map(|&p| points[p].clone()).collect();
-    Ok(Recorded { states, trajectory })
+    let states = record.output_points.iter().map(|&p| points[p].clone()).collect();
+    drop(replay);
+    Ok(OnGraph { y0, states, record })
+}
+
+/// The graph mode of [`gradient`](super::gradient): `loss` of the recorded states, `backward()`.
+pub(super) fn gradient<F: VectorField + Module>(
+    field: &F,
+    request: &Request,
+    loss: impl Fn(&[Tensor<2>]) -> Tensor<1>,
+) -> Result<Gradient, SolveError> {
+    let on = solve_on_graph(field, request)?;
+    let value = loss(&on.states);
+    let loss_value = to_host(value.clone().without_autodiff())[0];
+    let grads = value.backward();
+    let y0 = on.y0.grad(&grads).map_or_else(|| vec![0.0; request.y0.len()], to_host);
+    let params = GradientsParams::from_grads(grads, field);
+    Ok(Gradient { loss: loss_value, y0, params, record: on.record, step_adjoints: None })
 }

@@ -1,52 +1,66 @@
-//! Exact gradients of the discrete solution (DESIGN §4), in two modes with one result:
+//! Exact gradients of the discrete solution (design.md §4): [`gradient`] takes a [`Request`] and
+//! a loss of the output states and returns `L`, `∂L/∂y0` and `∂L/∂θ`, by the request's
+//! [`GradientMode`]:
 //!
-//! - [`solve_recorded`]: the whole solve replayed on Burn's autodiff graph; take any loss of the
-//!   returned states and call `backward()`.
-//! - [`adjoint_gradient`]: a discrete adjoint that walks the steps backwards from the stored
-//!   states (checkpointing): host linear algebra per step and one batched vector–Jacobian
-//!   product of the field for the parameters, so memory grows with steps × d rather than with
-//!   the graph of every step. [`StepAdjoint`] shows each step's adjoint `a_{n+1} = ∂L/∂y_{n+1}`.
+//! - `Graph`: the whole solve replayed on Burn's autodiff graph ([`solve_on_graph`] gives the
+//!   recorded states themselves, for any loss and `backward()`);
+//! - `Adjoint`: a discrete adjoint that walks the steps backwards from the stored states
+//!   ([`StepAdjoint`]): host linear algebra per step and one batched vector–Jacobian product of
+//!   the field for the parameters, so memory grows with steps × d rather than with the graph of
+//!   every step.
 //!
-//! Both first solve forward without recording (Newton, step control and all), then
-//! differentiate the accepted steps at their converged stages; step sizes chosen in the
-//! forward solve are held fixed, as in diffrax.
-//! [`modes`] splits the parameter gradient by eigenmode of the Jacobian (DESIGN §5), from the
-//! per-step adjoints that [`adjoint_gradient_observed`] reports.
+//! Both first solve forward without recording (Newton, step control and all), then differentiate
+//! the accepted steps at their converged stages; step sizes chosen in the forward solve are held
+//! fixed, as in diffrax. [`modes`] splits the parameter gradient by eigenmode of the Jacobian
+//! (design.md §5), from the per-step adjoints the adjoint mode keeps when asked.
 
 mod adjoint;
 pub mod check;
 mod graph;
 pub mod modes;
+pub mod params;
 mod replay;
 mod stages;
 
-pub use adjoint::{Gradient, StepAdjoint, adjoint_gradient, adjoint_gradient_observed};
-pub use graph::{Recorded, solve_recorded};
+pub use adjoint::StepAdjoint;
+pub use graph::{OnGraph, solve_on_graph};
 
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 
 use crate::error::SolveError;
-use crate::field::to_host;
+use crate::field::VectorField;
+use crate::request::{GradientMode, Request};
+use crate::solution::SolveRecord;
 
-/// Error unless every parameter gradient of `module` in `grads` is finite.
-pub fn check_finite<M: Module>(module: &M, grads: &GradientsParams) -> Result<(), SolveError> {
-    struct Finite<'g> {
-        grads: &'g GradientsParams,
-        bad: Option<String>,
-    }
-    impl ModuleVisitor for Finite<'_> {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            if let Some(g) = self.grads.get::<D>(param.id) {
-                let values = to_host(g);
-                if let Some(v) = values.iter().find(|v| !v.is_finite()) {
-                    self.bad.get_or_insert(format!("parameter {} (shape {:?}) has gradient entry {v}", param.id, param.lazy_shape().as_slice()));
-                }
-            }
-        }
-    }
-    let mut visitor = Finite { grads, bad: None };
-    module.visit(&mut visitor);
-    visitor.bad.map_or(Ok(()), |what| Err(SolveError::NonFiniteGradient(what)))
+/// A loss value and its gradients.
+pub struct Gradient {
+    /// `L`.
+    pub loss: f64,
+    /// `∂L/∂y0`, `batch·d` values.
+    pub y0: Vec<f64>,
+    /// `∂L/∂θ` per parameter of the field.
+    pub params: GradientsParams,
+    /// The forward solve's record.
+    pub record: SolveRecord,
+    /// `(n, a_{n+1} = ∂L/∂y_{n+1})` for every step with a non-zero adjoint, last step first, when
+    /// the request's mode is `Adjoint { keep_steps: true }`.
+    pub step_adjoints: Option<Vec<(usize, Vec<f64>)>>,
+}
+
+/// Solve `request` with `field` (a Burn module on an autodiff device), evaluate `loss` of the
+/// output states (`[batch, d]` tensors on the field's device) and return its gradients, taken
+/// as the request's [`GradientMode`] says.
+pub fn gradient<F: VectorField + Module>(
+    field: &F,
+    request: &Request,
+    loss: impl Fn(&[Tensor<2>]) -> Tensor<1>,
+) -> Result<Gradient, SolveError> {
+    let g = match request.gradient {
+        GradientMode::Graph => graph::gradient(field, request, loss)?,
+        GradientMode::Adjoint { keep_steps } => adjoint::gradient(field, request, loss, keep_steps)?,
+    };
+    params::check_finite(field, &g.params)?;
+    Ok(g)
 }

@@ -1,4 +1,4 @@
-//! The parameter gradient split by eigenmode of the Jacobian (DESIGN §5; Fronk & Petzold 2025).
+//! The parameter gradient split by eigenmode of the Jacobian (design.md §5; Fronk & Petzold 2025).
 //!
 //! At step `n` the adjoint `a_{n+1} = ∂L/∂y_{n+1}` is split with the eigenvectors of
 //! `J = ∂f/∂y` at `y_{n+1}` (right `v_i`, left `w_i` = rows of `V⁻¹`): `a⁽ⁱ⁾ = w_i (v_iᵀ a)`,
@@ -18,11 +18,10 @@ use faer::Mat;
 use faer::linalg::solvers::DenseSolveCore;
 use num_complex::Complex64;
 
+use super::Gradient;
 use super::stages::{StageForm, field_vjp};
-use crate::error::SolveError;
+use crate::error::{SetupError, SolveError};
 use crate::field::VectorField;
-use crate::methods::Method;
-use crate::record::Trajectory;
 use crate::rhs::Rhs;
 
 /// One mode of one trajectory at one step, with its stage cotangents.
@@ -58,12 +57,22 @@ pub struct ModalSplit {
     d: usize,
 }
 
-/// Split the adjoints `(n, a_{n+1})` (`batch·d` values each) of `traj`, solved by `method`
-/// with the field `plain` (no autodiff: it gives the Jacobians).
-pub fn split(plain: &dyn VectorField, method: &Method, traj: &Trajectory, adjoints: &[(usize, Vec<f64>)], host_fast_path: bool) -> Result<ModalSplit, SolveError> {
-    let rhs = Rhs::new(plain, host_fast_path);
+/// Split the per-step adjoints of `gradient` (taken with `GradientMode::Adjoint { keep_steps:
+/// true }`) into modes of the Jacobian of `field`, the field the gradient was taken for.
+pub fn split<F: VectorField + Module>(field: &F, gradient: &Gradient) -> Result<ModalSplit, SolveError> {
+    let Some(adjoints) = &gradient.step_adjoints else {
+        return Err(SetupError::InvalidOption {
+            what: "gradient mode",
+            why: "the split by eigenmode reads the per-step adjoints: take the gradient with \
+                  GradientMode::Adjoint { keep_steps: true }"
+                .into(),
+        }
+        .into());
+    };
+    let (plain, traj) = (field.valid(), &gradient.record);
+    let rhs = Rhs::new(&plain, traj.options.host_fast_path);
     let (batch, d) = (traj.solution.batch, traj.solution.dim);
-    let forms: Vec<StageForm> = adjoints.iter().map(|(n, _)| StageForm::of(method, traj, *n)).collect();
+    let forms: Vec<StageForm> = adjoints.iter().map(|(n, _)| StageForm::of(traj, *n)).collect();
     let times: Vec<f64> = forms.iter().flat_map(|f| f.times.iter().copied()).collect();
     let values: Vec<f64> = forms.iter().flat_map(|f| f.values.iter().copied()).collect();
     let stage_jac = rhs.jacobian(&times, &values)?;
@@ -83,7 +92,16 @@ pub fn split(plain: &dyn VectorField, method: &Method, traj: &Trajectory, adjoin
                 .map_err(|why| SolveError::Eigen { step: n + 1, t: rec.t_next, why })?;
             let adjoints = form.adjoints(d, |j| jac(j, b), modes.iter().map(|(_, p)| p.as_slice()));
             for (rank, ((eigenvalue, _), (mu, _))) in modes.into_iter().zip(adjoints).enumerate() {
-                samples.push(ModeSample { step: *n, trajectory: b, rank, eigenvalue, t: rec.t_next, h: rec.h, first, mu });
+                samples.push(ModeSample {
+                    step: *n,
+                    trajectory: b,
+                    rank,
+                    eigenvalue,
+                    t: rec.t_next,
+                    h: rec.h,
+                    first,
+                    mu,
+                });
             }
         }
         first += s * batch;
@@ -95,7 +113,12 @@ impl ModalSplit {
     /// The parameter gradient of each group of modes: `group_of` assigns a sample to one of
     /// `groups` groups (or none). One vector–Jacobian product of `field` per non-empty group,
     /// over the stage rows that the group's samples touch.
-    pub fn gradients<F: VectorField + Module>(&self, field: &F, groups: usize, group_of: impl Fn(&ModeSample) -> Option<usize>) -> Vec<GradientsParams> {
+    pub fn gradients<F: VectorField + Module>(
+        &self,
+        field: &F,
+        groups: usize,
+        group_of: impl Fn(&ModeSample) -> Option<usize>,
+    ) -> Vec<GradientsParams> {
         let d = self.d;
         // Per group: its cotangent by stage row (a group holds a row's modes of one step).
         let mut cot: Vec<BTreeMap<usize, Vec<f64>>> = vec![BTreeMap::new(); groups];
@@ -113,7 +136,8 @@ impl ModalSplit {
                     return GradientsParams::new();
                 }
                 let times: Vec<f64> = rows.keys().map(|&r| self.times[r]).collect();
-                let values: Vec<f64> = rows.keys().flat_map(|&r| self.values[r * d..(r + 1) * d].iter().copied()).collect();
+                let values: Vec<f64> =
+                    rows.keys().flat_map(|&r| self.values[r * d..(r + 1) * d].iter().copied()).collect();
                 field_vjp(field, &times, &values, rows.into_values().flatten().collect())
             })
             .collect()
@@ -142,9 +166,9 @@ fn modal_parts(jac: &[f64], a: &[f64], d: usize) -> Result<Vec<(Complex64, Vec<f
         let mut p = part(k);
         if lambda[k].im > 0.0 {
             // The partner is the unpaired eigenvalue closest to conj(λ_k).
-            let partner = (0..d)
-                .filter(|&l| !paired[l] && lambda[l].im < 0.0)
-                .min_by(|&x, &y| (lambda[x] - lambda[k].conj()).norm().total_cmp(&(lambda[y] - lambda[k].conj()).norm()));
+            let partner = (0..d).filter(|&l| !paired[l] && lambda[l].im < 0.0).min_by(|&x, &y| {
+                (lambda[x] - lambda[k].conj()).norm().total_cmp(&(lambda[y] - lambda[k].conj()).norm())
+            });
             if let Some(l) = partner {
                 paired[l] = true;
                 p.iter_mut().zip(part(l)).for_each(|(x, y)| *x += y);

@@ -1,5 +1,5 @@
 //! One accepted step replayed as a Burn tensor program, differentiable with respect to its
-//! start state(s) and the field's parameters (DESIGN §4).
+//! start state(s) and the field's parameters (design.md §4).
 //!
 //! Implicit stages are not iterated again. With `Ỹ` the converged stage values (constants) and
 //! `M = ∂G/∂Y` the exact Jacobian of the stage equations at `Ỹ` (`M⁻¹` a constant), the
@@ -11,16 +11,14 @@ use burn::tensor::{Device, Tensor};
 
 use crate::error::SolveError;
 use crate::field::{VectorField, from_host};
-use crate::linalg::BatchedLu;
+use crate::linalg::{BatchedLu, invert, stage_matrix};
 use crate::methods::Method;
-use crate::newton::stage_matrix;
-use crate::record::{StepKind, StepRecord};
 use crate::rhs::Rhs;
-use crate::rk::invert;
+use crate::solution::{SolveRecord, StepKind, StepRecord};
 use crate::tableau::{Structure, Tableau};
 
-/// Replays steps of one method for a field; `plain` is the same field without autodiff, for
-/// the Jacobians that build the constant `M⁻¹`.
+/// Replays the steps of a solve record for a field; `plain` is the same field without autodiff,
+/// for the Jacobians that build the constant `M⁻¹`.
 pub(crate) struct Replay<'a> {
     field: &'a dyn VectorField,
     rhs: Rhs<'a>,
@@ -33,7 +31,8 @@ pub(crate) struct Replay<'a> {
 }
 
 impl<'a> Replay<'a> {
-    pub fn new(field: &'a dyn VectorField, plain: &'a dyn VectorField, method: &'a Method, batch: usize, host_fast_path: bool) -> Self {
+    pub fn new(field: &'a dyn VectorField, plain: &'a dyn VectorField, record: &'a SolveRecord) -> Self {
+        let method = &record.method;
         let weights = match method {
             Method::RungeKutta(tab) if tab.structure() == Structure::Full => {
                 let a_inv = invert(&tab.a);
@@ -42,7 +41,9 @@ impl<'a> Replay<'a> {
             }
             _ => Vec::new(),
         };
-        Self { field, rhs: Rhs::new(plain, host_fast_path), method, device: field.device(), batch, d: field.dim(), weights }
+        let rhs = Rhs::new(plain, record.options.host_fast_path);
+        let batch = record.solution.batch;
+        Self { field, rhs, method, device: field.device(), batch, d: field.dim(), weights }
     }
 
     /// `y_{n+1}` from `inputs` (`[y_n]`, or `[y_n, y_{n−1}]` for a BDF2 step), `[batch, d]`
@@ -53,19 +54,27 @@ impl<'a> Replay<'a> {
                 Structure::Full => self.full(tab, rec, inputs[0].clone(), stages),
                 _ => self.sequential(tab, rec, inputs[0].clone(), stages),
             },
-            (StepKind::Bdf { alpha1, alpha0, beta }, Method::Bdf2(_)) => {
+            (StepKind::Bdf { alpha1, alpha0, beta }, _) => {
                 let mut v = inputs[0].clone().mul_scalar(*alpha1);
                 if *alpha0 != 0.0 {
                     v = v + inputs[1].clone().mul_scalar(*alpha0);
                 }
                 self.implicit_stage(rec.t + rec.h, v, rec.h * beta, next)
             }
-            _ => unreachable!("a trajectory is replayed with the method that recorded it"),
+            (StepKind::RungeKutta { .. }, Method::Bdf2(_)) => {
+                unreachable!("a solve record's Runge–Kutta steps come from its Runge–Kutta method")
+            }
         }
     }
 
     /// Stages one after another: explicit stages are evaluated, implicit ones corrected.
-    fn sequential(&self, tab: &Tableau, rec: &StepRecord, y: Tensor<2>, stages: &[f64]) -> Result<Tensor<2>, SolveError> {
+    fn sequential(
+        &self,
+        tab: &Tableau,
+        rec: &StepRecord,
+        y: Tensor<2>,
+        stages: &[f64],
+    ) -> Result<Tensor<2>, SolveError> {
         let (h, n) = (rec.h, self.batch * self.d);
         let mut f: Vec<Tensor<2>> = Vec::with_capacity(tab.stages());
         for i in 0..tab.stages() {
@@ -87,7 +96,9 @@ impl<'a> Replay<'a> {
             };
             f.push(fi);
         }
-        Ok(f.into_iter().zip(&tab.b).fold(y, |acc, (fi, bi)| if *bi == 0.0 { acc } else { acc + fi.mul_scalar(h * bi) }))
+        Ok(f.into_iter()
+            .zip(&tab.b)
+            .fold(y, |acc, (fi, bi)| if *bi == 0.0 { acc } else { acc + fi.mul_scalar(h * bi) }))
     }
 
     /// `W = v + hγ f(t, W)` at its converged value `w̃`: `W = w̃ − M⁻¹(w̃ − v − hγ f(t, w̃))`,

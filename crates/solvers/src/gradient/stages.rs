@@ -1,4 +1,4 @@
-//! The adjoint of one accepted step through its stages, on the host (DESIGN §4; the discrete
+//! The adjoint of one accepted step through its stages, on the host (design.md §4; the discrete
 //! adjoint of Runge–Kutta methods: Hager 2000, Sandu 2006).
 //!
 //! Every step of the engine is a Runge–Kutta step in stage form: `Y_i = v + Σ_j ha_ij F_j`,
@@ -13,10 +13,9 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 
 use crate::field::{VectorField, from_host};
-use crate::linalg::BatchedLu;
+use crate::linalg::{BatchedLu, stage_matrix};
 use crate::methods::Method;
-use crate::newton::stage_matrix;
-use crate::record::{StepKind, Trajectory};
+use crate::solution::{SolveRecord, StepKind};
 
 /// One step as a Runge–Kutta step: `hA`, `hb`, stage times and stage values (`[s][batch][d]`).
 pub(crate) struct StageForm {
@@ -27,24 +26,26 @@ pub(crate) struct StageForm {
 }
 
 impl StageForm {
-    /// Step `n` of `traj`, solved by `method`.
-    pub fn of(method: &Method, traj: &Trajectory, n: usize) -> Self {
+    /// Step `n` of `traj`.
+    pub fn of(traj: &SolveRecord, n: usize) -> Self {
         let rec = &traj.steps[n];
         let batch = traj.solution.batch;
-        match (&rec.kind, method) {
+        match (&rec.kind, &traj.method) {
             (StepKind::RungeKutta { stages }, Method::RungeKutta(tab)) => Self {
                 ha: tab.a.iter().map(|row| row.iter().map(|a| rec.h * a).collect()).collect(),
                 hb: tab.b.iter().map(|b| rec.h * b).collect(),
                 times: tab.c.iter().flat_map(|c| vec![rec.t + c * rec.h; batch]).collect(),
                 values: stages.clone(),
             },
-            (StepKind::Bdf { beta, .. }, Method::Bdf2(_)) => Self {
+            (StepKind::Bdf { beta, .. }, _) => Self {
                 ha: vec![vec![rec.h * beta]],
                 hb: vec![rec.h * beta],
                 times: vec![rec.t_next; batch],
                 values: traj.points[n + 1].clone(),
             },
-            _ => unreachable!("a trajectory is differentiated with the method that recorded it"),
+            (StepKind::RungeKutta { .. }, Method::Bdf2(_)) => {
+                unreachable!("a solve record's Runge–Kutta steps come from its Runge–Kutta method")
+            }
         }
     }
 
@@ -56,7 +57,12 @@ impl StageForm {
     /// For each cotangent `a` in `parts` (`d` values each) of one trajectory whose stage
     /// Jacobians are `jac(j)`: the stage cotangents `μ` (stage-major, `s·d` values) and the
     /// cotangent `a + Σ_j x_j` of the step's start `v` (`d` values).
-    pub fn adjoints<'j, 'p>(&self, d: usize, jac: impl Fn(usize) -> &'j [f64], parts: impl ExactSizeIterator<Item = &'p [f64]>) -> Vec<(Vec<f64>, Vec<f64>)> {
+    pub fn adjoints<'j, 'p>(
+        &self,
+        d: usize,
+        jac: impl Fn(usize) -> &'j [f64],
+        parts: impl ExactSizeIterator<Item = &'p [f64]>,
+    ) -> Vec<(Vec<f64>, Vec<f64>)> {
         let (s, cols) = (self.stages(), parts.len());
         let n = s * d;
         let mut m = vec![0.0; n * n];
@@ -83,7 +89,10 @@ impl StageForm {
                     for i in 0..s {
                         let c = self.ha[i][j];
                         if c != 0.0 {
-                            mu[j * d..(j + 1) * d].iter_mut().zip(&x[i * d..(i + 1) * d]).for_each(|(m, x)| *m += c * x);
+                            mu[j * d..(j + 1) * d]
+                                .iter_mut()
+                                .zip(&x[i * d..(i + 1) * d])
+                                .for_each(|(m, x)| *m += c * x);
                         }
                     }
                 }
@@ -104,7 +113,12 @@ pub(crate) fn start_weights(kind: &StepKind) -> Vec<(usize, f64)> {
 
 /// `Σ_r (∂f(t_r, y_r; θ)/∂θ)ᵀ c_r` over the rows `r` of `values` (`[rows, d]`) with the
 /// cotangents `cot`: one batched vector–Jacobian product of the field.
-pub(crate) fn field_vjp<F: VectorField + Module>(field: &F, times: &[f64], values: &[f64], cot: Vec<f64>) -> GradientsParams {
+pub(crate) fn field_vjp<F: VectorField + Module>(
+    field: &F,
+    times: &[f64],
+    values: &[f64],
+    cot: Vec<f64>,
+) -> GradientsParams {
     let (rows, d) = (times.len(), field.dim());
     let device = field.device();
     let y = from_host(values.to_vec(), [rows, d], &device);

@@ -10,14 +10,18 @@ mod one_stage;
 mod radau;
 mod sdirk;
 
-use crate::error::SolveError;
+use serde::{Deserialize, Serialize};
+
+use crate::error::SetupError;
 use crate::tableau::Tableau;
 
 pub use bdf2::Bdf2;
 
 /// A time-stepping method: a Runge–Kutta tableau run by the generic engine, or the
-/// variable-step BDF2 multistep method.
-#[derive(Debug, Clone, PartialEq)]
+/// variable-step BDF2 multistep method. In configuration files it is its name, checked when the
+/// file is read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum Method {
     /// A Runge–Kutta method (explicit, diagonally implicit or fully implicit).
     RungeKutta(Tableau),
@@ -64,8 +68,8 @@ pub fn all() -> Vec<Method> {
 }
 
 /// The method the CLI calls `name`.
-pub fn by_name(name: &str) -> Result<Method, SolveError> {
-    all().into_iter().find(|m| m.name() == name).ok_or_else(|| SolveError::UnknownMethod {
+pub fn by_name(name: &str) -> Result<Method, SetupError> {
+    all().into_iter().find(|m| m.name() == name).ok_or_else(|| SetupError::UnknownMethod {
         name: name.to_string(),
         known: all().iter().map(|m| m.name()).collect::<Vec<_>>().join(", "),
     })
@@ -94,5 +98,25 @@ impl Method {
             },
             Method::Bdf2(_) => Bdf2::info(),
         }
+    }
+}
+
+impl TryFrom<String> for Method {
+    type Error = SetupError;
+    fn try_from(name: String) -> Result<Self, SetupError> {
+        by_name(&name)
+    }
+}
+
+impl From<Method> for String {
+    fn from(method: Method) -> String {
+        method.name().to_string()
+    }
+}
+
+impl std::str::FromStr for Method {
+    type Err = SetupError;
+    fn from_str(name: &str) -> Result<Self, SetupError> {
+        by_name(name)
     }
 }

@@ -14,12 +14,7 @@ pub fn radau3() -> Tableau {
         b: vec![0.75, 0.25],
         c: vec![1.0 / 3.0, 1.0],
         order: 3,
-        error: Some(ErrorEstimate {
-            f0: -0.25,
-            e: vec![0.375, -0.125],
-            order: 2,
-            filter: Some(0.25),
-        }),
+        error: Some(ErrorEstimate { f0: -0.25, e: vec![0.375, -0.125], order: 2, filter: Some(0.25) }),
         a_stable: true,
         l_stable: true,
         reference: "Hairer & Wanner II, IV.5, Table 5.5",

@@ -79,7 +79,11 @@ impl HostField for HostMassAction<'_> {
         jac.fill(0.0);
         for (k, (orders, net)) in self.rates.iter().zip(self.structure) {
             for (a, &(l, ol)) in orders.iter().enumerate() {
-                let others = orders.iter().enumerate().filter(|(b, _)| *b != a).fold(*k, |acc, (_, &(m, om))| acc * pow(y[m], om));
+                let others = orders
+                    .iter()
+                    .enumerate()
+                    .filter(|(b, _)| *b != a)
+                    .fold(*k, |acc, (_, &(m, om))| acc * pow(y[m], om));
                 let dr = others * ol * pow(y[l], ol - 1.0);
                 for &(i, n) in net {
                     jac[i * self.d + l] += n * dr;
@@ -108,13 +112,11 @@ impl MassActionField {
                 r.orders
                     .iter()
                     .filter(|(_, o)| *o != 0.0)
-                    .flat_map(|&(i, o)| {
-                        if o.fract() == 0.0 && o > 0.0 {
-                            vec![(i, 1.0); o as usize]
-                        } else {
-                            vec![(i, o)]
-                        }
-                    })
+                    .flat_map(
+                        |&(i, o)| {
+                            if o.fract() == 0.0 && o > 0.0 { vec![(i, 1.0); o as usize] } else { vec![(i, o)] }
+                        },
+                    )
                     .collect()
             })
             .collect();
@@ -158,7 +160,8 @@ impl MassActionField {
             order[j] = pos as i64;
         }
         let rates_of = |idx: &[usize], f: fn(f64) -> f64| {
-            (!idx.is_empty()).then(|| from_host(idx.iter().map(|&j| f(mech.reactions[j].rate)).collect(), [idx.len()], device))
+            (!idx.is_empty())
+                .then(|| from_host(idx.iter().map(|&j| f(mech.reactions[j].rate)).collect(), [idx.len()], device))
         };
         Self {
             log10_rates: rates_of(learnable, f64::log10).map(Param::from_tensor),

@@ -53,17 +53,12 @@ pub struct Mechanism {
 impl Mechanism {
     /// Rates `r_j(y)` on the host, f64 (reference implementation for tests).
     pub fn rates(&self, y: &[f64]) -> Vec<f64> {
-        self.reactions
-            .iter()
-            .map(|r| r.orders.iter().fold(r.rate, |acc, &(i, o)| acc * y[i].powf(o)))
-            .collect()
+        self.reactions.iter().map(|r| r.orders.iter().fold(r.rate, |acc, &(i, o)| acc * y[i].powf(o))).collect()
     }
 
     /// `f(y)` on the host, f64 (reference implementation for tests).
     pub fn rhs(&self, y: &[f64]) -> Vec<f64> {
         let rates = self.rates(y);
-        (0..self.species.len())
-            .map(|i| self.reactions.iter().zip(&rates).map(|(r, k)| r.net(i) * k).sum())
-            .collect()
+        (0..self.species.len()).map(|i| self.reactions.iter().zip(&rates).map(|(r, k)| r.net(i) * k).sum()).collect()
     }
 }

@@ -69,7 +69,9 @@ pub fn parse(text: &str, file: &str) -> Result<Mechanism, MechanismError> {
     let lookup = |name: &str, place: &str| {
         index.get(name).copied().ok_or_else(|| err(format!("{place}: unknown species '{name}'")))
     };
-    let finite = |x: f64, place: &str| if x.is_finite() { Ok(x) } else { Err(err(format!("{place}: {x} is not a finite number"))) };
+    let finite = |x: f64, place: &str| {
+        if x.is_finite() { Ok(x) } else { Err(err(format!("{place}: {x} is not a finite number"))) }
+    };
     let mut initial = vec![0.0; raw.species.len()];
     for (name, &v) in &raw.initial {
         let place = format!("field 'initial.{name}'");
@@ -79,10 +81,10 @@ pub fn parse(text: &str, file: &str) -> Result<Mechanism, MechanismError> {
         }
         initial[i] = v;
     }
-    if let Some(t) = raw.t_end {
-        if !(finite(t, "field 't_end'")? > 0.0) {
-            return Err(err(format!("field 't_end': {t} must be > 0")));
-        }
+    if let Some(t) = raw.t_end
+        && finite(t, "field 't_end'")? <= 0.0
+    {
+        return Err(err(format!("field 't_end': {t} must be > 0")));
     }
     let mut reactions = Vec::with_capacity(raw.reactions.len());
     for (k, r) in raw.reactions.iter().enumerate() {
@@ -90,16 +92,20 @@ pub fn parse(text: &str, file: &str) -> Result<Mechanism, MechanismError> {
             Some(n) => format!("reaction {} ('{n}')", k + 1),
             None => format!("reaction {}", k + 1),
         };
-        if !(finite(r.rate, &format!("{place}, field 'rate'"))? > 0.0) {
+        if finite(r.rate, &format!("{place}, field 'rate'"))? <= 0.0 {
             return Err(err(format!("{place}, field 'rate': rate {} must be > 0", r.rate)));
         }
         let (reactants, products) = match (&r.equation, &r.reactants, &r.products) {
-            (Some(eq), None, None) => parse_equation(eq).map_err(|why| err(format!("{place}, field 'equation': {why} in \"{eq}\"")))?,
+            (Some(eq), None, None) => {
+                parse_equation(eq).map_err(|why| err(format!("{place}, field 'equation': {why} in \"{eq}\"")))?
+            }
             (None, Some(_), _) | (None, _, Some(_)) => (
                 r.reactants.clone().unwrap_or_default().into_iter().collect(),
                 r.products.clone().unwrap_or_default().into_iter().collect(),
             ),
-            (Some(_), _, _) => return Err(err(format!("{place}: give either 'equation' or 'reactants'/'products', not both"))),
+            (Some(_), _, _) => {
+                return Err(err(format!("{place}: give either 'equation' or 'reactants'/'products', not both")));
+            }
             (None, None, None) => return Err(err(format!("{place}: needs 'equation' or 'reactants'/'products'"))),
         };
         let side = |terms: Vec<(String, f64)>, field: &str| -> Result<Vec<(usize, f64)>, MechanismError> {
@@ -108,7 +114,7 @@ pub fn parse(text: &str, file: &str) -> Result<Mechanism, MechanismError> {
                 .map(|(name, c)| {
                     let here = format!("{place}, field '{field}'");
                     let i = lookup(&name, &here)?;
-                    if !(finite(c, &here)? > 0.0) {
+                    if finite(c, &here)? <= 0.0 {
                         return Err(err(format!("{here}: coefficient {c} of '{name}' must be > 0")));
                     }
                     Ok((i, c))
@@ -126,9 +132,12 @@ pub fn parse(text: &str, file: &str) -> Result<Mechanism, MechanismError> {
     Ok(Mechanism { name: raw.name, species: raw.species, initial, reactions, t_end: raw.t_end })
 }
 
+/// One side of a reaction equation: species names with their coefficients.
+type Side = Vec<(String, f64)>;
+
 /// `"2 B + C => A"`: sides split by `=>` (or `->`); terms by `+`; a term is `[coefficient] NAME`;
 /// an empty side, `0` or `∅` is no species (a source or a decay).
-fn parse_equation(eq: &str) -> Result<(Vec<(String, f64)>, Vec<(String, f64)>), String> {
+fn parse_equation(eq: &str) -> Result<(Side, Side), String> {
     let sides: Vec<&str> = if eq.contains("=>") { eq.split("=>").collect() } else { eq.split("->").collect() };
     let [lhs, rhs] = sides.as_slice() else {
         return Err("expected exactly one '=>' between reactants and products".into());

@@ -1,8 +1,9 @@
-//! The arguments that `solve` and `gradcheck` share: the problem and method, and step control.
+//! The arguments that several commands share (the problem and method, step control), and the
+//! command-line flag behind a library option, which the library's messages never name.
 
 use anyhow::bail;
 use stiffnode_solvers::problems::{self, Mechanism};
-use stiffnode_solvers::{Method, SolveOptions, methods};
+use stiffnode_solvers::{Method, SetupError, SolveOptions, StepSettings};
 
 /// `--problem NAME|FILE --method NAME`.
 #[derive(clap::Args)]
@@ -12,18 +13,17 @@ pub struct ProblemArgs {
     problem: String,
     /// Method name (see `stiffnode methods`).
     #[arg(long)]
-    method: String,
+    method: Method,
 }
 
 impl ProblemArgs {
     /// The method and the mechanism, with `t_end` checked to be finite and positive.
     pub fn load(&self, t_end: f64) -> anyhow::Result<(Method, Mechanism)> {
-        let method = methods::by_name(&self.method)?;
         let mech = problems::load(&self.problem)?;
         if !(t_end.is_finite() && t_end > 0.0) {
             bail!("invalid --t-end {t_end}: must be finite and > 0");
         }
-        Ok((method, mech))
+        Ok((self.method.clone(), mech))
     }
 }
 
@@ -45,17 +45,27 @@ pub struct StepArgs {
 }
 
 impl StepArgs {
-    /// The solve options these arguments ask for.
-    pub fn options(&self) -> anyhow::Result<SolveOptions> {
-        let mut opts = match self.steps {
-            Some(0) => bail!("invalid --steps 0: must be at least 1"),
-            Some(n) => SolveOptions::fixed(n),
-            None => {
-                let rtol = self.rtol.unwrap_or(1e-6);
-                SolveOptions::adaptive(rtol, self.atol.unwrap_or(rtol * 1e-4))
-            }
-        };
-        opts.max_steps = self.max_steps;
+    /// The solve options these arguments ask for, checked against `method`.
+    pub fn options(&self, method: &Method) -> anyhow::Result<SolveOptions> {
+        let settings = StepSettings { rtol: self.rtol, atol: self.atol, steps: self.steps, max_steps: self.max_steps };
+        let opts = settings.options().map_err(with_flag)?;
+        opts.check_method(method).map_err(with_flag)?;
         Ok(opts)
     }
 }
+
+/// A library set-up error with the command-line flag that sets what it names: an invalid
+/// option gets its flag in front, a method without error estimate the flag that avoids it.
+pub fn with_flag(e: SetupError) -> anyhow::Error {
+    match &e {
+        SetupError::InvalidOption { what, .. } if FLAGS.contains(what) => {
+            let flag = format!("--{}", what.replace('_', "-"));
+            anyhow::Error::new(e).context(flag)
+        }
+        SetupError::NoErrorEstimate { .. } => anyhow::anyhow!("{e} (--steps N)"),
+        _ => e.into(),
+    }
+}
+
+/// Library option names that are also flag names (with `_` spelled `-`).
+const FLAGS: [&str; 7] = ["rtol", "atol", "steps", "max_steps", "trajectories", "perturb", "validation"];

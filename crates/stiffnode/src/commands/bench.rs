@@ -5,10 +5,9 @@
 
 use std::time::Instant;
 
-use anyhow::Context;
 use serde_json::json;
 use stiffnode_solvers::problems::{MassActionField, rober};
-use stiffnode_solvers::{DeviceKind, SolveOptions, methods, solve};
+use stiffnode_solvers::{DeviceKind, Method, Request, SolveOptions, solve};
 
 /// Arguments of `stiffnode bench`.
 #[derive(clap::Args)]
@@ -29,7 +28,7 @@ pub struct Args {
     repeats: usize,
     /// Device: cpu or wgpu.
     #[arg(long, default_value = "cpu")]
-    device: String,
+    device: DeviceKind,
     /// Evaluate the field as Burn tensor programs even on the CPU (no host fast path).
     #[arg(long)]
     tensor_path: bool,
@@ -49,50 +48,52 @@ pub struct Args {
     init: Option<std::path::PathBuf>,
 }
 
-fn list<T: std::str::FromStr>(s: &str, what: &str) -> anyhow::Result<Vec<T>> {
-    s.split(',').map(|x| x.trim().parse().ok().with_context(|| format!("invalid {what} '{x}'"))).collect()
+fn list<T: std::str::FromStr<Err: std::fmt::Display>>(s: &str, what: &str) -> anyhow::Result<Vec<T>> {
+    s.split(',').map(|x| x.trim().parse().map_err(|e| anyhow::anyhow!("invalid {what} '{}': {e}", x.trim()))).collect()
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let kind: DeviceKind = args.device.parse()?;
+    let kind = args.device;
     let batches = list::<usize>(&args.batches, "batch size")?;
     if let Some(config) = &args.training {
-        let names = list::<String>(args.methods.as_deref().unwrap_or("radau5,esdirk4,backward-euler"), "method")?;
-        return super::bench_training::run(config, &names, args.epochs, kind.name(), args.init.as_deref());
+        let methods = list::<Method>(args.methods.as_deref().unwrap_or("radau5,esdirk4,backward-euler"), "method")?;
+        return super::bench_training::run(config, &methods, args.epochs, kind, args.init.as_deref());
     }
     if args.gradients {
-        let names = list::<String>(args.methods.as_deref().unwrap_or("radau5,backward-euler"), "method")?;
+        let methods = list::<Method>(args.methods.as_deref().unwrap_or("radau5,backward-euler"), "method")?;
         let rtols = list::<f64>(args.rtols.as_deref().unwrap_or("1e-4"), "rtol")?;
-        return super::bench_gradient::run(kind, &names, &rtols, &batches, args.repeats);
+        return super::bench_gradient::run(kind, &methods, &rtols, &batches, args.repeats);
     }
     let device = kind.open()?;
     let mech = rober::robertson();
     let field = MassActionField::new(&mech, &device);
     let (t_end, reference) = rober::REFERENCE[1];
-    for name in list::<String>(args.methods.as_deref().unwrap_or("radau5,esdirk4,bdf2"), "method")? {
-        let method = methods::by_name(&name)?;
+    for method in list::<Method>(args.methods.as_deref().unwrap_or("radau5,esdirk4,bdf2"), "method")? {
         for rtol in list::<f64>(args.rtols.as_deref().unwrap_or("1e-4,1e-6,1e-8"), "rtol")? {
             for &batch in &batches {
                 let y0: Vec<f64> = (0..batch).flat_map(|_| mech.initial.clone()).collect();
-                let mut opts = SolveOptions::adaptive(rtol, rtol * 1e-4);
+                let mut opts = SolveOptions::adaptive(rtol, rtol * SolveOptions::DEFAULT_ATOL_PER_RTOL);
                 opts.host_fast_path = !args.tensor_path;
+                let request = Request::new(method.clone(), y0, 0.0, vec![t_end]).with_options(opts);
                 let mut best = f64::INFINITY;
                 let mut last = None;
                 for _ in 0..args.repeats.max(1) {
                     let start = Instant::now();
-                    let sol = solve(&field, &method, &y0, 0.0, &[t_end], &opts)?;
+                    let sol = solve(&field, &request)?;
                     best = best.min(start.elapsed().as_secs_f64());
                     last = Some(sol);
                 }
                 let sol = last.unwrap();
                 let max_rel_err = (0..batch)
-                    .flat_map(|b| sol.state(0, b).iter().zip(&reference).map(|(y, r)| ((y - r) / r).abs()).collect::<Vec<_>>())
+                    .flat_map(|b| {
+                        sol.state(0, b).iter().zip(&reference).map(|(y, r)| ((y - r) / r).abs()).collect::<Vec<_>>()
+                    })
                     .fold(0.0, f64::max);
                 let s = &sol.stats;
                 println!(
                     "{}",
                     json!({"bench": "rober_solve", "device": kind.name(), "tensor_path": args.tensor_path, "method": method.name(), "rtol": rtol,
-                           "atol": rtol * 1e-4, "batch": batch, "t_end": t_end, "wall_s": best,
+                           "atol": rtol * SolveOptions::DEFAULT_ATOL_PER_RTOL, "batch": batch, "t_end": t_end, "wall_s": best,
                            "per_trajectory_s": best / batch as f64, "steps": s.steps, "rejected": s.rejected,
                            "newton_iterations": s.newton_iterations, "jacobian_evaluations": s.jacobian_evaluations,
                            "factorizations": s.factorizations, "rhs_evaluations": s.rhs_evaluations,

@@ -6,16 +6,32 @@
 use std::path::Path;
 
 use serde_json::json;
+use stiffnode_solvers::{DeviceKind, Method};
 use stiffnode_train::{TrainConfig, Trainer};
 
-pub fn run(config_file: &Path, names: &[String], epochs: usize, device: &str, init: Option<&Path>) -> anyhow::Result<()> {
-    for name in names {
-        let plain = time_epochs(config_file, name, epochs, device, init, 0)?;
-        let logged = time_epochs(config_file, name, epochs, device, init, 1)?;
+/// What every timed run shares: the configuration file, epochs, device and warm start.
+struct Bench<'a> {
+    config_file: &'a Path,
+    epochs: usize,
+    device: DeviceKind,
+    init: Option<&'a Path>,
+}
+
+pub fn run(
+    config_file: &Path,
+    methods: &[Method],
+    epochs: usize,
+    device: DeviceKind,
+    init: Option<&Path>,
+) -> anyhow::Result<()> {
+    let bench = Bench { config_file, epochs, device, init };
+    for method in methods {
+        let plain = bench.time_epochs(method, 0)?;
+        let logged = bench.time_epochs(method, 1)?;
         println!(
             "{}",
             json!({"bench": "train_epoch", "config": config_file.display().to_string(), "init": init.map(|p| p.display().to_string()),
-                   "device": device, "method": name,
+                   "device": device.name(), "method": method.name(),
                    "epochs": epochs, "s_per_epoch": plain.0, "s_per_logged_epoch": logged.0,
                    "logged_over_plain": logged.0 / plain.0, "steps_last_epoch": plain.1, "loss": plain.2})
         );
@@ -23,23 +39,26 @@ pub fn run(config_file: &Path, names: &[String], epochs: usize, device: &str, in
     Ok(())
 }
 
-/// Seconds per epoch, steps of the last epoch and its loss, with modes logged every
-/// `modes_every` epochs (0: never).
-fn time_epochs(config_file: &Path, name: &str, epochs: usize, device: &str, init: Option<&Path>, modes_every: usize) -> anyhow::Result<(f64, usize, f64)> {
-    let mut config = TrainConfig::load(config_file)?;
-    if init.is_some() {
-        config.train.init = init.map(Path::to_path_buf);
+impl Bench<'_> {
+    /// Seconds per epoch, steps of the last epoch and its loss, with modes logged every
+    /// `modes_every` epochs (0: never).
+    fn time_epochs(&self, method: &Method, modes_every: usize) -> anyhow::Result<(f64, usize, f64)> {
+        let mut config = TrainConfig::load(self.config_file)?;
+        if let Some(init) = self.init {
+            config.train.init = Some(init.to_path_buf());
+        }
+        config.solver.method = method.clone();
+        config.train.epochs = self.epochs;
+        config.train.device = self.device;
+        config.train.modes_every = Some(modes_every);
+        let name = method.name();
+        let dir = std::env::temp_dir().join(format!("stiffnode-bench-{}-{name}-{modes_every}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut trainer = Trainer::start(config, &self.config_file.display().to_string(), &dir)?;
+        let mut last = None;
+        trainer.run(|m| last = Some(m.clone()))?;
+        let m = last.expect("at least one epoch");
+        std::fs::remove_dir_all(&dir)?;
+        Ok((m.wall_s / m.epoch as f64, m.steps, m.loss))
     }
-    config.solver.method = name.to_string();
-    config.train.epochs = epochs;
-    config.train.device = device.to_string();
-    config.train.modes_every = Some(modes_every);
-    let dir = std::env::temp_dir().join(format!("stiffnode-bench-{}-{name}-{modes_every}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let mut trainer = Trainer::start(config, &config_file.display().to_string(), &dir)?;
-    let mut last = None;
-    trainer.run(|m| last = Some(m.clone()))?;
-    let m = last.expect("at least one epoch");
-    std::fs::remove_dir_all(&dir)?;
-    Ok((m.wall_s / m.epoch as f64, m.steps, m.loss))
 }

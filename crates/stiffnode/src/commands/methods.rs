@@ -25,11 +25,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     let yn = |b: bool| if b { "yes" } else { "no" };
-    println!("{:<18} {:>5} {:>6}  {:<8} {:<8} {:<16} {:<14}", "name", "order", "stages", "A-stable", "L-stable", "stiffly accurate", "error estimate");
+    println!(
+        "{:<18} {:>5} {:>6}  {:<8} {:<8} {:<16} {:<14}",
+        "name", "order", "stages", "A-stable", "L-stable", "stiffly accurate", "error estimate"
+    );
     for i in infos {
         println!(
             "{:<18} {:>5} {:>6}  {:<8} {:<8} {:<16} {:<14}",
-            i.name, i.order, i.stages, yn(i.a_stable), yn(i.l_stable), yn(i.stiffly_accurate), yn(i.embedded)
+            i.name,
+            i.order,
+            i.stages,
+            yn(i.a_stable),
+            yn(i.l_stable),
+            yn(i.stiffly_accurate),
+            yn(i.embedded)
         );
     }
     Ok(())

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use serde_json::json;
 use stiffnode_solvers::problems::MassActionField;
-use stiffnode_solvers::{DeviceKind, output_times, solve};
+use stiffnode_solvers::{DeviceKind, Request, output_times, solve};
 
 use super::args::{ProblemArgs, StepArgs};
 
@@ -22,7 +22,7 @@ pub struct Args {
     steps: StepArgs,
     /// Device: cpu (f64) or wgpu (f32).
     #[arg(long, default_value = "cpu")]
-    device: String,
+    device: DeviceKind,
     /// Output times: logspace:A:B:N, linspace:A:B:N or a comma list (t_end is added).
     #[arg(long)]
     save_at: Option<String>,
@@ -36,7 +36,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let (method, mech) = args.problem.load(args.t_end)?;
-    let opts = args.steps.options()?;
+    let opts = args.steps.options(&method)?;
     let mut times = match &args.save_at {
         Some(spec) => output_times::parse(spec).context("--save-at")?,
         None => Vec::new(),
@@ -50,12 +50,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.output.is_some() && args.save_at.is_none() {
         bail!("--output needs --save-at");
     }
-    let kind: DeviceKind = args.device.parse()?;
+    let kind = args.device;
     let device = kind.open()?;
     let field = MassActionField::new(&mech, &device);
+    let request = Request::new(method.clone(), mech.initial.clone(), 0.0, times).with_options(opts);
     let start = Instant::now();
-    let sol = solve(&field, &method, &mech.initial, 0.0, &times, &opts)
-        .with_context(|| format!("solving {} with {}", mech.name, method.name()))?;
+    let sol = solve(&field, &request).with_context(|| format!("solving {} with {}", mech.name, method.name()))?;
     let wall = start.elapsed().as_secs_f64();
     if let Some(path) = &args.output {
         write_csv(path, &mech.species, &sol.times, &sol.states)

@@ -24,7 +24,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for item in args.z.split(',') {
         match stability::parse_complex(item) {
             Some(z) => points.push(stability::evaluate(&method, z)),
-            None => bail!("invalid --z value '{}': expected a real or complex number such as -1e4 or -100+20i", item.trim()),
+            None => {
+                bail!("invalid --z value '{}': expected a real or complex number such as -1e4 or -100+20i", item.trim())
+            }
         }
     }
     if args.json {
@@ -40,7 +42,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for p in points {
         println!(
             "{:<24} {:<36} {:>11.4e} {:<36} {:>11.4e}",
-            c(p.z.into()), c(p.r.into()), p.r.norm(), c(p.dr.into()), p.dr.norm()
+            c(p.z.into()),
+            c(p.r.into()),
+            p.r.norm(),
+            c(p.dr.into()),
+            p.dr.norm()
         );
     }
     Ok(())

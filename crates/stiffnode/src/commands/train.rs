@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use stiffnode_solvers::dataset::{Dataset, Trajectory};
-use stiffnode_train::{TrainConfig, Trainer};
+use stiffnode_solvers::{DeviceKind, Method};
+use stiffnode_train::config::{LossKind, OptimizerKind};
+use stiffnode_train::{Setup, TrainConfig, TrainError, Trainer};
 
 use crate::plots;
 
@@ -29,10 +30,10 @@ pub struct Args {
     epochs: Option<usize>,
     /// Device: cpu (f64) or wgpu (f32).
     #[arg(long)]
-    device: Option<String>,
+    device: Option<DeviceKind>,
     /// Integration method.
     #[arg(long, conflicts_with = "resume")]
-    method: Option<String>,
+    method: Option<Method>,
     /// Learning rate.
     #[arg(long, conflicts_with = "resume")]
     lr: Option<f64>,
@@ -43,11 +44,11 @@ pub struct Args {
     #[arg(long, value_name = "RUN", conflicts_with = "resume")]
     init: Option<PathBuf>,
     /// Optimizer: adam, adamw or lbfgs.
-    #[arg(long, conflicts_with = "resume")]
-    optimizer: Option<String>,
+    #[arg(long, conflicts_with = "resume", value_parser = serde_value::<OptimizerKind>)]
+    optimizer: Option<OptimizerKind>,
     /// Loss: mae or mse.
-    #[arg(long, conflicts_with = "resume")]
-    loss: Option<String>,
+    #[arg(long, conflicts_with = "resume", value_parser = serde_value::<LossKind>)]
+    loss: Option<LossKind>,
     /// Log the per-mode gradient split (modes.jsonl) every K epochs; 0 = off
     /// [default: a tenth of the epochs].
     #[arg(long, value_name = "K", conflicts_with = "resume")]
@@ -59,23 +60,39 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let mut trainer = match (&args.config, &args.resume) {
-        (_, Some(dir)) => Trainer::resume(dir, args.epochs, args.device.clone()).with_context(|| format!("resuming {}", dir.display()))?,
+        (_, Some(dir)) => {
+            Trainer::resume(dir, args.epochs, args.device).with_context(|| format!("resuming {}", dir.display()))?
+        }
         (Some(file), None) => {
             let text = file.display().to_string();
             let mut config = TrainConfig::load(file)?;
-            override_config(&mut config, &args)?;
+            override_config(&mut config, &args);
             let config = TrainConfig::parse(&toml::to_string(&config)?, &text)?;
             let stem = file.file_stem().map_or("run".into(), |s| s.to_string_lossy().to_string());
             let out = args.out.clone().unwrap_or_else(|| Path::new("runs").join(stem));
-            Trainer::start(config, &text, &out)?
+            Trainer::start(config, &text, &out).map_err(|e| match e {
+                TrainError::RunExists { .. } => {
+                    anyhow::anyhow!("{e}: resume it with --resume, or choose another --out")
+                }
+                e => e.into(),
+            })?
         }
         (None, None) => unreachable!("clap requires --config or --resume"),
     };
-    let total = trainer.config.train.epochs;
+    let total = trainer.setup.config.train.epochs;
     let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(total as u64) };
-    bar.set_style(ProgressStyle::with_template("{bar:30} epoch {pos}/{len} {msg} [{per_sec}, ETA {eta}]").expect("valid template"));
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} epoch {pos}/{len} {msg} [{per_sec}, ETA {eta}]")
+            .expect("valid template"),
+    );
     bar.set_position(trainer.state.epoch as u64);
-    println!("training {} on {} → {}", trainer.config.data.dataset.display(), trainer.config.train.device, trainer.run.display());
+    let config = &trainer.setup.config;
+    println!(
+        "training {} on {} → {}",
+        config.data.dataset.display(),
+        config.train.device,
+        trainer.run.path().display()
+    );
     trainer
         .run(|m| {
             let val = m.val_loss.map_or(String::new(), |v| format!(" val {v:.4e}"));
@@ -85,14 +102,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 bar.println(format!("epoch {}: the solve failed at the updated model; the update was taken back and redone at 2^-k of the learning rate ({} halvings)", m.epoch, m.retreats));
             }
         })
-        .with_context(|| format!("training run {}", trainer.run.display()))?;
+        .with_context(|| format!("training run {}", trainer.run.path().display()))?;
     bar.finish();
     // Predictions, the fit plot and the reported figures are those of the best model.
-    let best = Trainer::open(&trainer.run, "best", None, Some(trainer.config.train.device.clone()))
-        .with_context(|| format!("loading the best model of {}", trainer.run.display()))?;
-    write_predictions(&best).with_context(|| format!("writing predictions in {}", best.run.display()))?;
-    let fit = best.run.join("fit.svg");
-    plots::fit::write(&best, &fit).with_context(|| format!("writing {}", fit.display()))?;
+    let run = &trainer.run;
+    let best = Setup::from_run(run, "best", Some(trainer.setup.config.train.device))
+        .with_context(|| format!("loading the best model of {}", run.path().display()))?;
+    let predictions = best.predictions(&best.data.times)?.to_csv();
+    let file = run.path().join("predictions.csv");
+    run.write(&file, predictions.as_bytes())?;
+    let fit = run.path().join("fit.svg");
+    plots::fit::write(&best, &trainer.state, &fit).with_context(|| format!("writing {}", fit.display()))?;
     if let Some(k) = best.rate_constants() {
         for (j, (k, r)) in k.iter().zip(&best.mechanism.reactions).enumerate() {
             let name = r.name.clone().unwrap_or_else(|| format!("reaction {}", j + 1));
@@ -107,52 +127,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn override_config(config: &mut TrainConfig, args: &Args) -> anyhow::Result<()> {
-    if let Some(l) = &args.loss {
-        config.train.loss = toml::Value::String(l.clone()).try_into().map_err(|_| anyhow::anyhow!("--loss: unknown loss '{l}' (known: mae, mse)"))?;
+/// A value of a configuration enum, spelled as in the configuration file.
+fn serde_value<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
+    toml::Value::String(s.to_string()).try_into().map_err(|e: toml::de::Error| e.message().to_string())
+}
+
+fn override_config(config: &mut TrainConfig, args: &Args) {
+    let t = &mut config.train;
+    t.loss = args.loss.unwrap_or(t.loss);
+    t.optimizer = args.optimizer.unwrap_or(t.optimizer);
+    t.epochs = args.epochs.unwrap_or(t.epochs);
+    t.device = args.device.unwrap_or(t.device);
+    t.lr = args.lr.unwrap_or(t.lr);
+    t.seed = args.seed.unwrap_or(t.seed);
+    if let Some(init) = &args.init {
+        t.init = Some(init.clone());
     }
-    if let Some(o) = &args.optimizer {
-        config.train.optimizer = toml::Value::String(o.clone()).try_into().map_err(|_| anyhow::anyhow!("--optimizer: unknown optimizer '{o}' (known: adam, adamw, lbfgs)"))?;
-    }
-    if let Some(e) = args.epochs {
-        config.train.epochs = e;
-    }
-    if let Some(d) = &args.device {
-        config.train.device = d.clone();
+    if let Some(k) = args.modes_every {
+        t.modes_every = Some(k);
     }
     if let Some(m) = &args.method {
         config.solver.method = m.clone();
     }
-    if let Some(lr) = args.lr {
-        config.train.lr = lr;
-    }
-    if let Some(s) = args.seed {
-        config.train.seed = s;
-    }
-    if let Some(init) = &args.init {
-        config.train.init = Some(init.clone());
-    }
-    if let Some(k) = args.modes_every {
-        config.train.modes_every = Some(k);
-    }
-    Ok(())
-}
-
-/// `predictions.csv`: the model's states for every trajectory at the data times, in the
-/// dataset format (so the dataset loader reads it).
-fn write_predictions(trainer: &Trainer) -> anyhow::Result<()> {
-    let data = &trainer.data;
-    let all: Vec<usize> = (0..data.states.len()).collect();
-    let pred = trainer.predict(&all)?;
-    let d = data.species.len();
-    let trajectories = all
-        .iter()
-        .map(|&k| {
-            let states = std::iter::once(data.states[k][0].clone()).chain(pred.iter().map(|p| p[k * d..(k + 1) * d].to_vec())).collect();
-            Trajectory { times: data.times.clone(), states }
-        })
-        .collect();
-    let csv = Dataset { species: data.species.clone(), trajectories }.to_csv();
-    std::fs::write(trainer.run.join("predictions.csv"), csv)?;
-    Ok(())
 }

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use anyhow::Result;
 use plotters::prelude::*;
-use stiffnode_train::Trainer;
+use stiffnode_train::Setup;
+use stiffnode_train::checkpoint::RunState;
 
 use super::{SIZE, colour, decade_label, extent, padded};
 
@@ -24,8 +25,9 @@ pub fn log_spaced(times: &[f64]) -> bool {
     lo > 0.0 && hi / lo < 4.0
 }
 
-pub fn write(trainer: &Trainer, path: &Path) -> Result<()> {
-    let data = &trainer.data;
+/// Draw the data of trajectory 1 against `setup`'s model, titled with the best loss of `state`.
+pub fn write(setup: &Setup, state: &RunState, path: &Path) -> Result<()> {
+    let data = &setup.data;
     let log = log_spaced(&data.times);
     let (t_first, t_last) = (data.times[1], data.times[data.times.len() - 1]);
     let curve: Vec<f64> = (0..CURVE_POINTS)
@@ -34,7 +36,7 @@ pub fn write(trainer: &Trainer, path: &Path) -> Result<()> {
             if log { t_first * (t_last / t_first).powf(s) } else { t_first + s * (t_last - t_first) }
         })
         .collect();
-    let pred = trainer.predict_at(&[0], &curve)?;
+    let pred = setup.predict_at(&[0], &curve)?;
     let x = |t: f64| if log { t.log10() } else { t };
     let d = data.species.len();
     let cols = (d as f64).sqrt().ceil() as usize;
@@ -42,12 +44,15 @@ pub fn write(trainer: &Trainer, path: &Path) -> Result<()> {
     let size = (SIZE.0.max(320 * cols as u32), SIZE.1.max(260 * rows as u32));
     let root = SVGBackend::new(path, size).into_drawing_area();
     root.fill(&WHITE)?;
-    let state = &trainer.state;
-    let title = format!("{}: data (trajectory 1) and the best model (loss {:.3e}, epoch {})", trainer.mechanism.name, state.best_loss, state.best_epoch);
+    let title = format!(
+        "{}: data (trajectory 1) and the best model (loss {:.3e}, epoch {})",
+        setup.mechanism.name, state.best_loss, state.best_epoch
+    );
     let root = root.titled(&title, ("sans-serif", 22))?;
     let first_t = if log { 1 } else { 0 };
     for (k, area) in root.split_evenly((rows, cols)).iter().enumerate().take(d) {
-        let points: Vec<(f64, f64)> = data.times.iter().zip(&data.states[0]).skip(first_t).map(|(&t, s)| (x(t), s[k])).collect();
+        let points: Vec<(f64, f64)> =
+            data.times.iter().zip(&data.states[0]).skip(first_t).map(|(&t, s)| (x(t), s[k])).collect();
         let model: Vec<(f64, f64)> = curve.iter().zip(&pred).map(|(&t, p)| (x(t), p[k])).collect();
         let (y0, y1) = extent(points.iter().chain(&model).map(|p| p.1)).unwrap_or((0.0, 1.0));
         let (x0, x1) = (x(data.times[first_t]), x(t_last));
@@ -64,8 +69,14 @@ pub fn write(trainer: &Trainer, path: &Path) -> Result<()> {
             mesh.x_label_formatter(&decade_label);
         }
         mesh.draw()?;
-        chart.draw_series(LineSeries::new(model, colour(0).stroke_width(2)))?.label("model").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour(0).stroke_width(2)));
-        chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, BLACK.filled())))?.label("data").legend(|(x, y)| Circle::new((x + 8, y), 3, BLACK.filled()));
+        chart
+            .draw_series(LineSeries::new(model, colour(0).stroke_width(2)))?
+            .label("model")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour(0).stroke_width(2)));
+        chart
+            .draw_series(points.iter().map(|&p| Circle::new(p, 3, BLACK.filled())))?
+            .label("data")
+            .legend(|(x, y)| Circle::new((x + 8, y), 3, BLACK.filled()));
         // The legend goes to the right-hand corner the data leave free.
         let ends_high = points.last().is_some_and(|p| p.1 > 0.5 * (y0 + y1));
         let corner = if ends_high { SeriesLabelPosition::LowerRight } else { SeriesLabelPosition::UpperRight };

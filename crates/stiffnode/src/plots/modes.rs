@@ -1,4 +1,4 @@
-//! The three views of `stiffnode inspect` (DESIGN §5): (a) each mode's gradient norm against
+//! The three views of `stiffnode inspect` (design.md §5): (a) each mode's gradient norm against
 //! its `|z| = |hλ|`, beside the method's `|R'(z)|` and `‖β(z)‖` on the negative real axis
 //! (Fronk & Petzold 2025: a mode's sensitivity decays like `R'(z)`); (b) each mode's gradient
 //! norm over the logged epochs; (c) the spectrum `|Re λ|` along the trajectory.
@@ -42,7 +42,10 @@ pub fn gradient_vs_z(record: &ModeRecord, method: &Method, path: &Path) -> Resul
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption(format!("Gradient per mode against |hλ| — epoch {}, {}", record.epoch, record.method), ("sans-serif", 20))
+        .caption(
+            format!("Gradient per mode against |hλ| — epoch {}, {}", record.epoch, record.method),
+            ("sans-serif", 20),
+        )
         .margin(10)
         .x_label_area_size(40)
         .y_label_area_size(70)
@@ -64,7 +67,10 @@ pub fn gradient_vs_z(record: &ModeRecord, method: &Method, path: &Path) -> Resul
     if curve.iter().any(|c| c.2.is_finite()) {
         let grey = RGBColor(140, 140, 140);
         chart
-            .draw_secondary_series(LineSeries::new(curve.iter().filter(|c| c.2.is_finite()).map(|c| (c.0, c.2)), grey.stroke_width(2)))?
+            .draw_secondary_series(LineSeries::new(
+                curve.iter().filter(|c| c.2.is_finite()).map(|c| (c.0, c.2)),
+                grey.stroke_width(2),
+            ))?
             .label("‖β(z)‖ (per-stage weights)")
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], grey.stroke_width(2)));
     }
@@ -75,7 +81,12 @@ pub fn gradient_vs_z(record: &ModeRecord, method: &Method, path: &Path) -> Resul
             .label(format!("mode {rank}: λ ≈ {:.3e}, share {:.1e}", m.eigenvalue[0], m.share))
             .legend(move |(x, y)| Circle::new((x + 8, y), 5, colour(rank).filled()));
     }
-    chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).position(SeriesLabelPosition::LowerLeft).draw()?;
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::LowerLeft)
+        .draw()?;
     root.present()?;
     Ok(())
 }
@@ -84,7 +95,14 @@ pub fn gradient_vs_z(record: &ModeRecord, method: &Method, path: &Path) -> Resul
 pub fn gradient_over_epochs(records: &[ModeRecord], path: &Path) -> Result<()> {
     let ranks = records.iter().map(|r| r.modes.len()).max().unwrap_or(0);
     let series: Vec<Vec<(f64, f64)>> = (0..ranks)
-        .map(|k| records.iter().filter_map(|r| r.modes.get(k).filter(|m| m.grad_norm > 0.0).map(|m| (r.epoch as f64, m.grad_norm.log10()))).collect())
+        .map(|k| {
+            records
+                .iter()
+                .filter_map(|r| {
+                    r.modes.get(k).filter(|m| m.grad_norm > 0.0).map(|m| (r.epoch as f64, m.grad_norm.log10()))
+                })
+                .collect()
+        })
         .collect();
     let (x0, x1) = extent(records.iter().map(|r| r.epoch as f64)).unwrap_or((0.0, 1.0));
     let (y0, y1) = extent(series.iter().flatten().map(|p| p.1)).unwrap_or((-6.0, 0.0));
@@ -96,9 +114,24 @@ pub fn gradient_over_epochs(records: &[ModeRecord], path: &Path) -> Result<()> {
         .x_label_area_size(40)
         .y_label_area_size(70)
         .build_cartesian_2d(padded(x0, x1, 0.03), padded(y0, y1, 0.1))?;
-    chart.configure_mesh().x_desc("epoch").y_desc("‖G_i‖ (gradient norm of mode i)").x_label_formatter(&|v| format!("{v:.0}")).y_label_formatter(&decade_label).draw()?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc("‖G_i‖ (gradient norm of mode i)")
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&decade_label)
+        .draw()?;
     for (k, s) in series.into_iter().enumerate() {
-        let label = format!("mode {k} ({})", if k == 0 { "fastest" } else if k + 1 == ranks { "slowest" } else { "middle" });
+        let label = format!(
+            "mode {k} ({})",
+            if k == 0 {
+                "fastest"
+            } else if k + 1 == ranks {
+                "slowest"
+            } else {
+                "middle"
+            }
+        );
         chart.draw_series(LineSeries::new(s.clone(), colour(k).stroke_width(2)))?.label(label).legend(legend_line(k));
         chart.draw_series(s.into_iter().map(|p| Circle::new(p, 3, colour(k).filled())))?;
     }
@@ -118,7 +151,9 @@ pub fn spectrum(record: &ModeRecord, path: &Path) -> Result<()> {
             sp.t.iter()
                 .zip(&sp.abs_re)
                 // |Re λ| at rounding level of the step's largest one is a zero eigenvalue.
-                .filter_map(|(&t, v)| v.get(k).filter(|x| **x > 1e-10 * v.iter().copied().fold(0.0, f64::max)).map(|x| (tx(t), x.log10())))
+                .filter_map(|(&t, v)| {
+                    v.get(k).filter(|x| **x > 1e-10 * v.iter().copied().fold(0.0, f64::max)).map(|x| (tx(t), x.log10()))
+                })
                 .collect()
         })
         .collect();
@@ -141,7 +176,8 @@ pub fn spectrum(record: &ModeRecord, path: &Path) -> Result<()> {
     }
     mesh.draw()?;
     for (k, s) in series.into_iter().enumerate() {
-        let label = if s.is_empty() { format!("mode {k}: λ = 0 (conservation law), not drawn") } else { format!("mode {k}") };
+        let label =
+            if s.is_empty() { format!("mode {k}: λ = 0 (conservation law), not drawn") } else { format!("mode {k}") };
         chart.draw_series(LineSeries::new(s, colour(k).stroke_width(2)))?.label(label).legend(legend_line(k));
     }
     chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw()?;

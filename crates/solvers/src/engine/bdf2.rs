@@ -2,13 +2,13 @@
 //! points that its formula and its error estimate need; its error estimate is the local error
 //! constant times the third divided difference of the solution (HNW I, III.5 and III.7).
 
+use super::newton::{ImplicitStage, IterationMatrix, NewtonControl, solve_stage};
+use super::{Attempt, Outcome, Stepper};
 use crate::error::SolveError;
 use crate::methods::Bdf2;
-use crate::newton::{IterationMatrix, NewtonControl, solve_stage};
-use crate::record::StepKind;
 use crate::rhs::Rhs;
+use crate::solution::StepKind;
 use crate::step_control::{Tolerances, weighted_norm, weights};
-use crate::stepper::{Attempt, Outcome, Stepper};
 
 pub(crate) struct Bdf2Stepper<'a> {
     rhs: &'a Rhs<'a>,
@@ -23,7 +23,14 @@ pub(crate) struct Bdf2Stepper<'a> {
 
 impl<'a> Bdf2Stepper<'a> {
     pub fn new(rhs: &'a Rhs<'a>, batch: usize, newton: NewtonControl) -> Self {
-        Self { rhs, batch, matrix: IterationMatrix::new(batch, rhs.d, !newton.tight), newton, past: Vec::new(), current: None }
+        Self {
+            rhs,
+            batch,
+            matrix: IterationMatrix::new(batch, rhs.d, !newton.tight),
+            newton,
+            past: Vec::new(),
+            current: None,
+        }
     }
 }
 
@@ -41,7 +48,14 @@ fn divided_difference(points: &[(f64, &[f64])]) -> Vec<f64> {
 }
 
 impl Stepper for Bdf2Stepper<'_> {
-    fn attempt(&mut self, t: f64, y: &[f64], h: f64, w: &[f64], tol: Option<&Tolerances>) -> Result<Outcome, SolveError> {
+    fn attempt(
+        &mut self,
+        t: f64,
+        y: &[f64],
+        h: f64,
+        w: &[f64],
+        tol: Option<&Tolerances>,
+    ) -> Result<Outcome, SolveError> {
         self.current = Some((t, y.to_vec()));
         let n = y.len();
         // Two backward Euler steps start, fixed or adaptive alike, so that a solve on a given
@@ -60,7 +74,8 @@ impl Stepper for Bdf2Stepper<'_> {
         };
         let kind = StepKind::Bdf { alpha1, alpha0, beta: g };
         self.matrix.ensure(self.rhs, t, y)?;
-        let Some((wv, theta)) = solve_stage(self.rhs, &mut self.matrix, &mut self.newton, t + h, &v, h * g, pred, w)? else {
+        let stage = ImplicitStage { t: t + h, v: &v, hg: h * g };
+        let Some((wv, theta)) = solve_stage(self.rhs, &mut self.matrix, &mut self.newton, stage, pred, w)? else {
             return Ok(Outcome::NewtonFailed);
         };
         let (err, err_order) = match tol {
@@ -103,10 +118,6 @@ impl Stepper for Bdf2Stepper<'_> {
 
     fn refresh_jacobian(&mut self) -> bool {
         self.matrix.refresh()
-    }
-
-    fn estimates_error(&self) -> bool {
-        true
     }
 
     fn newton_counts(&self) -> (usize, usize) {

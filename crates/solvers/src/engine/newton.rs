@@ -1,9 +1,9 @@
-//! Simplified Newton for the implicit stages (DESIGN §3; Hairer & Wanner II, IV.8): the
+//! Simplified Newton for the implicit stages (design.md §3; Hairer & Wanner II, IV.8): the
 //! iteration matrix is built from a Jacobian that is reused while Newton converges, and
 //! convergence is judged by the observed contraction rate `θ`.
 
 use crate::error::SolveError;
-use crate::linalg::BatchedLu;
+use crate::linalg::{BatchedLu, stage_matrix};
 use crate::rhs::Rhs;
 use crate::step_control::weighted_norm;
 
@@ -198,34 +198,26 @@ impl IterationMatrix {
     }
 }
 
-/// Fill `m` (row-major, `sd×sd`, index `(i·d+p, j·d+q)`) with the Jacobian of the stage
-/// equations `I − (hA ⊗ I)·blockdiag(J_1 … J_s)`; `jac(j)` is stage `j`'s `d×d` Jacobian
-/// (simplified Newton passes one Jacobian for every stage; the gradient replay the exact ones).
-pub(crate) fn stage_matrix<'j>(ha: &[Vec<f64>], d: usize, jac: impl Fn(usize) -> &'j [f64], m: &mut [f64]) {
-    let n = ha.len() * d;
-    for row in 0..n {
-        let (i, p) = (row / d, row % d);
-        for col in 0..n {
-            let (j, q) = (col / d, col % d);
-            m[row * n + col] = if row == col { 1.0 } else { 0.0 } - ha[i][j] * jac(j)[p * d + q];
-        }
-    }
+/// One implicit stage `W = v + hγ f(t, W)` of a batch (`v` holds `batch·d` values).
+pub(crate) struct ImplicitStage<'v> {
+    pub t: f64,
+    pub v: &'v [f64],
+    /// `hγ`.
+    pub hg: f64,
 }
 
-/// Solve one implicit stage `W = v + hγ f(t, W)` by simplified Newton from `start`, with the
-/// matrix `I − hγJ`; `w` are the norm weights. Returns `W` and the largest contraction rate, or
-/// `None` when Newton fails (diverges, stalls, or meets a non-finite value of `f`).
-#[allow(clippy::too_many_arguments)]
+/// Solve `stage` by simplified Newton from `start`, with the matrix `I − hγJ`; `w` are the norm
+/// weights. Returns `W` and the largest contraction rate, or `None` when Newton fails (diverges,
+/// stalls, or meets a non-finite value of `f`).
 pub(crate) fn solve_stage(
     rhs: &Rhs,
     matrix: &mut IterationMatrix,
     newton: &mut NewtonControl,
-    t: f64,
-    v: &[f64],
-    hg: f64,
+    stage: ImplicitStage,
     start: Vec<f64>,
     w: &[f64],
 ) -> Result<Option<(Vec<f64>, f64)>, SolveError> {
+    let ImplicitStage { t, v, hg } = stage;
     let (n, batch) = (v.len(), v.len() / rhs.d);
     let times = vec![t; batch];
     let mut wv = start;

@@ -1,6 +1,13 @@
-//! Trajectory datasets: `data.csv` with columns `trajectory,t,<species...>`, one row per
-//! trajectory and time. The loader checks everything training relies on and names the file,
-//! line and column of the first defect.
+//! Trajectory datasets: a directory with `data.csv` (columns `trajectory,t,<species...>`, one
+//! row per trajectory and time) and `meta.json` (how it was made, and the train/validation
+//! split). The loader checks everything training relies on and names the file, line and column
+//! of the first defect; [`generate`] makes a dataset from a mechanism.
+
+mod generate;
+mod meta;
+
+pub use generate::{Generation, generate};
+pub use meta::{Meta, MetaSolver, Split, read_split};
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -56,11 +63,26 @@ impl Dataset {
     }
 }
 
+impl Dataset {
+    /// Write `dir/data.csv` and `dir/meta.json` (creating `dir`), each through a temporary file
+    /// and a rename, so that an interruption never leaves a half-written file.
+    pub fn write(&self, dir: &Path, meta: &Meta) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        crate::files::write_atomic(&dir.join("data.csv"), self.to_csv().as_bytes())?;
+        let json = serde_json::to_string_pretty(meta).expect("dataset metadata serializes");
+        crate::files::write_atomic(&dir.join("meta.json"), format!("{json}\n").as_bytes())
+    }
+}
+
 /// Read `path` and check it against the expected species (in order).
 pub fn load(path: &Path, species: &[String]) -> Result<Dataset, DatasetError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| DatasetError { file: file.clone(), line: 0, column: 0, what: format!("cannot read: {e}") })?;
+    let text = std::fs::read_to_string(path).map_err(|e| DatasetError {
+        file: file.clone(),
+        line: 0,
+        column: 0,
+        what: format!("cannot read: {e}"),
+    })?;
     parse(&text, &file, species)
 }
 
@@ -76,8 +98,20 @@ pub fn parse(text: &str, file: &str, species: &[String]) -> Result<Dataset, Data
     for (c, name) in expected.iter().enumerate() {
         match header.get(c) {
             Some(h) if h == name => {}
-            Some(h) => return Err(err(1, c + 1, format!("column '{h}' where '{name}' is expected (header must be {})", expected.join(",")))),
-            None => return Err(err(1, header.len() + 1, format!("missing column '{name}' (header must be {})", expected.join(",")))),
+            Some(h) => {
+                return Err(err(
+                    1,
+                    c + 1,
+                    format!("column '{h}' where '{name}' is expected (header must be {})", expected.join(",")),
+                ));
+            }
+            None => {
+                return Err(err(
+                    1,
+                    header.len() + 1,
+                    format!("missing column '{name}' (header must be {})", expected.join(",")),
+                ));
+            }
         }
     }
     if header.len() > expected.len() {
@@ -89,7 +123,8 @@ pub fn parse(text: &str, file: &str, species: &[String]) -> Result<Dataset, Data
         if cells.len() != expected.len() {
             return Err(err(ln, 0, format!("{} columns where the header has {}", cells.len(), expected.len())));
         }
-        let id: usize = cells[0].parse().map_err(|_| err(ln, 1, format!("trajectory '{}' is not an index", cells[0])))?;
+        let id: usize =
+            cells[0].parse().map_err(|_| err(ln, 1, format!("trajectory '{}' is not an index", cells[0])))?;
         let number = |c: usize| -> Result<f64, DatasetError> {
             match cells[c].parse::<f64>() {
                 Ok(v) if v.is_finite() => Ok(v),
@@ -102,13 +137,17 @@ pub fn parse(text: &str, file: &str, species: &[String]) -> Result<Dataset, Data
         if id == trajectories.len() {
             trajectories.push(Trajectory { times: Vec::new(), states: Vec::new() });
         } else if id + 1 != trajectories.len() {
-            return Err(err(ln, 1, format!("trajectory {id} out of order: trajectories must be numbered 0, 1, … in contiguous blocks")));
+            return Err(err(
+                ln,
+                1,
+                format!("trajectory {id} out of order: trajectories must be numbered 0, 1, … in contiguous blocks"),
+            ));
         }
         let tr = trajectories.last_mut().unwrap();
-        if let Some(&prev) = tr.times.last() {
-            if t <= prev {
-                return Err(err(ln, 2, format!("time {t} does not increase (previous {prev}) in trajectory {id}")));
-            }
+        if let Some(&prev) = tr.times.last()
+            && t <= prev
+        {
+            return Err(err(ln, 2, format!("time {t} does not increase (previous {prev}) in trajectory {id}")));
         }
         tr.times.push(t);
         tr.states.push(state);
@@ -118,7 +157,14 @@ pub fn parse(text: &str, file: &str, species: &[String]) -> Result<Dataset, Data
     }
     let n = trajectories[0].times.len();
     if let Some(k) = trajectories.iter().position(|tr| tr.times.len() != n) {
-        return Err(err(0, 0, format!("trajectory {k} has {} times, trajectory 0 has {n}: all must have the same length", trajectories[k].times.len())));
+        return Err(err(
+            0,
+            0,
+            format!(
+                "trajectory {k} has {} times, trajectory 0 has {n}: all must have the same length",
+                trajectories[k].times.len()
+            ),
+        ));
     }
     Ok(Dataset { species: species.to_vec(), trajectories })
 }

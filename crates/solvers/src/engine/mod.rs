@@ -1,8 +1,21 @@
-//! What the step-size driver needs from a method: attempt a step, hear that it was accepted,
-//! and refresh the Jacobian after a failed Newton solve.
+//! The forward integrator: the driver walks a batch through its output times with fixed or
+//! adaptive steps ([`driver`]); a stepper takes one step of a method ([`rk`] for every
+//! Runge–Kutta tableau, [`bdf2`]); [`newton`] solves the implicit stages. Nothing outside the
+//! engine calls into it except through [`solve`] and [`solve_record`]; gradients read the
+//! [`SolveRecord`](crate::SolveRecord) it returns (design.md §9).
+//!
+//! This module holds what the driver needs from a method: attempt a step, hear that it was
+//! accepted, and refresh the Jacobian after a failed Newton solve.
+
+mod bdf2;
+mod driver;
+mod newton;
+mod rk;
+
+pub use driver::{solve, solve_record};
 
 use crate::error::SolveError;
-use crate::record::StepKind;
+use crate::solution::StepKind;
 use crate::step_control::Tolerances;
 
 /// A step that ran to completion (its error may still reject it).
@@ -29,8 +42,14 @@ pub(crate) enum Outcome {
 pub(crate) trait Stepper {
     /// Try the step from `(t, y)` of size `h`. `w` holds the Newton weights at `y`; `tol` is
     /// given for adaptive steps.
-    fn attempt(&mut self, t: f64, y: &[f64], h: f64, w: &[f64], tol: Option<&Tolerances>)
-    -> Result<Outcome, SolveError>;
+    fn attempt(
+        &mut self,
+        t: f64,
+        y: &[f64],
+        h: f64,
+        w: &[f64],
+        tol: Option<&Tolerances>,
+    ) -> Result<Outcome, SolveError>;
 
     /// The last attempt was accepted; `theta` is its largest Newton contraction rate.
     fn accepted(&mut self, theta: f64);
@@ -38,9 +57,6 @@ pub(crate) trait Stepper {
     /// After a Newton failure: if the Jacobian was not fresh, drop it and return true (retry
     /// with the same step); false if it was fresh (the step must shrink).
     fn refresh_jacobian(&mut self) -> bool;
-
-    /// Whether the method can estimate its local error.
-    fn estimates_error(&self) -> bool;
 
     /// Newton iterations, factorizations so far.
     fn newton_counts(&self) -> (usize, usize);

@@ -1,12 +1,13 @@
 //! One generic Runge–Kutta step for every tableau: explicit stages, diagonally implicit stages
 //! solved one by one, or all stages solved together (Hairer & Wanner II, IV.8).
 
+use super::newton::{ImplicitStage, IterationMatrix, NewtonControl, Verdict, solve_stage};
+use super::{Attempt, Outcome, Stepper};
 use crate::error::SolveError;
-use crate::newton::{IterationMatrix, NewtonControl, Verdict, solve_stage};
-use crate::record::StepKind;
+use crate::linalg::invert;
 use crate::rhs::Rhs;
+use crate::solution::StepKind;
 use crate::step_control::{Tolerances, weighted_norm, weights};
-use crate::stepper::{Attempt, Outcome, Stepper};
 use crate::tableau::{Structure, Tableau};
 
 /// Stage derivatives, stage values and the largest Newton contraction rate of a step.
@@ -35,7 +36,18 @@ impl<'a> RkStepper<'a> {
         let structure = tab.structure();
         let a_inv = if structure == Structure::Full { invert(&tab.a) } else { Vec::new() };
         let fsal = structure == Structure::Explicit && tab.stiffly_accurate();
-        Self { tab, structure, rhs, batch, matrix: IterationMatrix::new(batch, rhs.d, !newton.tight), newton, a_inv, f0: None, fsal, fsal_next: None }
+        Self {
+            tab,
+            structure,
+            rhs,
+            batch,
+            matrix: IterationMatrix::new(batch, rhs.d, !newton.tight),
+            newton,
+            a_inv,
+            f0: None,
+            fsal,
+            fsal_next: None,
+        }
     }
 
     fn f0(&mut self, t: f64, y: &[f64]) -> Result<Vec<f64>, SolveError> {
@@ -83,7 +95,9 @@ impl<'a> RkStepper<'a> {
             // stiff components and Newton then fails at large steps.
             self.matrix.ensure(self.rhs, t, y)?;
             let ti = t + self.tab.c[i] * h;
-            let Some((wv, th)) = solve_stage(self.rhs, &mut self.matrix, &mut self.newton, ti, &known, h * g, known.clone(), w)? else {
+            let stage = ImplicitStage { t: ti, v: &known, hg: h * g };
+            let Some((wv, th)) = solve_stage(self.rhs, &mut self.matrix, &mut self.newton, stage, known.clone(), w)?
+            else {
                 return Ok(None);
             };
             theta = theta.max(th);
@@ -143,9 +157,17 @@ impl<'a> RkStepper<'a> {
     }
 
     /// `err = h(f0·f(y_n) + Σ e_j F_j)`, filtered if the method says so, in the weighted norm.
-    fn error(&mut self, t: f64, y: &[f64], y_new: &[f64], h: f64, f: &[Vec<f64>], tol: &Tolerances) -> Result<f64, SolveError> {
+    fn error(
+        &mut self,
+        t: f64,
+        y: &[f64],
+        y_new: &[f64],
+        h: f64,
+        f: &[Vec<f64>],
+        tol: &Tolerances,
+    ) -> Result<f64, SolveError> {
         let tab = self.tab;
-        let est = tab.error.as_ref().expect("checked by estimates_error");
+        let est = tab.error.as_ref().expect("adaptive requests are validated to have an estimate");
         let mut err = vec![0.0; y.len()];
         if est.f0 != 0.0 {
             let f0 = self.f0(t, y)?;
@@ -163,7 +185,14 @@ impl<'a> RkStepper<'a> {
 }
 
 impl Stepper for RkStepper<'_> {
-    fn attempt(&mut self, t: f64, y: &[f64], h: f64, w: &[f64], tol: Option<&Tolerances>) -> Result<Outcome, SolveError> {
+    fn attempt(
+        &mut self,
+        t: f64,
+        y: &[f64],
+        h: f64,
+        w: &[f64],
+        tol: Option<&Tolerances>,
+    ) -> Result<Outcome, SolveError> {
         if self.tab.explicit_first_stage() {
             self.f0(t, y)?;
         }
@@ -194,20 +223,7 @@ impl Stepper for RkStepper<'_> {
         self.matrix.refresh()
     }
 
-    fn estimates_error(&self) -> bool {
-        self.tab.error.is_some()
-    }
-
     fn newton_counts(&self) -> (usize, usize) {
         (self.newton.iterations, self.matrix.factorizations)
     }
-}
-
-/// Inverse of a small matrix, through faer's LU.
-pub(crate) fn invert(a: &[Vec<f64>]) -> Vec<Vec<f64>> {
-    use faer::linalg::solvers::DenseSolveCore;
-    let s = a.len();
-    let m = faer::Mat::<f64>::from_fn(s, s, |i, j| a[i][j]);
-    let inv = m.partial_piv_lu().inverse();
-    (0..s).map(|i| (0..s).map(|j| inv[(i, j)]).collect()).collect()
 }

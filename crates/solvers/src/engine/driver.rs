@@ -1,0 +1,266 @@
+//! The driver: walks a batch of trajectories through the requested output times with fixed or
+//! adaptive steps (design.md §8), landing exactly on each output time, and counts the work.
+//!
+//! All trajectories share one step size: the error norm is the worst trajectory's. This keeps one
+//! Newton iteration and one tensor call per stage for the whole batch, and lets training hold
+//! the step sequence fixed for every trajectory; the cost is that the stiffest trajectory sets
+//! the step for all.
+
+use super::bdf2::Bdf2Stepper;
+use super::newton::NewtonControl;
+use super::rk::RkStepper;
+use super::{Attempt, Outcome, Stepper};
+use crate::error::SolveError;
+use crate::field::VectorField;
+use crate::methods::Method;
+use crate::request::{Request, StepControl};
+use crate::rhs::Rhs;
+use crate::solution::{Solution, SolveRecord, Stats, StepRecord};
+use crate::step_control::{Controller, Tolerances, weighted_norm, weights};
+
+/// Solve `y' = f(t, y)` for the request's batch of trajectories and return the states at its
+/// output times.
+pub fn solve(field: &dyn VectorField, request: &Request) -> Result<Solution, SolveError> {
+    run(field, request, false).map(SolveRecord::into_solution)
+}
+
+/// [`solve`], keeping every accepted step and step point: the record that gradients are taken
+/// from (design.md §4).
+pub fn solve_record(field: &dyn VectorField, request: &Request) -> Result<SolveRecord, SolveError> {
+    run(field, request, true)
+}
+
+/// Steps and points kept by a recording solve.
+#[derive(Default)]
+struct Recording {
+    steps: Vec<StepRecord>,
+    points: Vec<Vec<f64>>,
+    outputs: Vec<usize>,
+}
+
+fn run(field: &dyn VectorField, request: &Request, record: bool) -> Result<SolveRecord, SolveError> {
+    let d = field.dim();
+    request.validate(d)?;
+    let (opts, batch) = (&request.options, request.batch(d));
+    let rhs = Rhs::new(field, opts.host_fast_path);
+    let newton_tol = match &opts.control {
+        StepControl::Adaptive { tol, .. } => tol,
+        StepControl::Fixed { .. } | StepControl::Grid { .. } => &opts.fixed_newton_tol,
+    };
+    let newton = NewtonControl::new(newton_tol.min_rtol(), rhs.epsilon, opts.newton_max_iter, !opts.is_adaptive());
+    let mut stepper: Box<dyn Stepper + '_> = match &request.method {
+        Method::RungeKutta(tab) => Box::new(RkStepper::new(tab, &rhs, batch, newton)),
+        Method::Bdf2(_) => Box::new(Bdf2Stepper::new(&rhs, batch, newton)),
+    };
+    let t_end = request.save_at[request.save_at.len() - 1];
+    let mut drive = Drive {
+        stepper: stepper.as_mut(),
+        rhs: &rhs,
+        request,
+        batch,
+        d,
+        newton_tol,
+        t_end,
+        controller: Controller::new(),
+        stats: Stats::default(),
+        record: Recording::default(),
+        recording: record,
+    };
+    let states = drive.run()?;
+    let (mut stats, recording) = (drive.stats, drive.record);
+    (stats.newton_iterations, stats.factorizations) = stepper.newton_counts();
+    stats.rhs_evaluations = rhs.evals.get();
+    stats.jacobian_evaluations = rhs.jacobians.get();
+    Ok(SolveRecord {
+        solution: Solution { times: request.save_at.clone(), states, batch, dim: d, stats },
+        method: request.method.clone(),
+        options: request.options.clone(),
+        t0: request.t0,
+        steps: recording.steps,
+        points: recording.points,
+        output_points: recording.outputs,
+    })
+}
+
+struct Drive<'s, 'r> {
+    stepper: &'s mut dyn Stepper,
+    rhs: &'r Rhs<'r>,
+    request: &'r Request,
+    batch: usize,
+    d: usize,
+    newton_tol: &'r Tolerances,
+    /// The last output time (errors name it).
+    t_end: f64,
+    controller: Controller,
+    stats: Stats,
+    record: Recording,
+    recording: bool,
+}
+
+impl Drive<'_, '_> {
+    fn run(&mut self) -> Result<Vec<Vec<f64>>, SolveError> {
+        let request = self.request;
+        let (mut t, mut y) = (request.t0, request.y0.clone());
+        let mut out = Vec::with_capacity(request.save_at.len());
+        let mut h = match &request.options.control {
+            StepControl::Adaptive { tol, h0 } => h0.unwrap_or(self.initial_step(&y, tol)?),
+            _ => 0.0,
+        };
+        if self.recording {
+            self.record.points.push(y.clone());
+        }
+        let mut grid_next = 0;
+        for &t_out in &request.save_at {
+            match &request.options.control {
+                StepControl::Fixed { substeps } => {
+                    let (start, n) = (t, *substeps);
+                    for k in 0..n {
+                        if t >= t_out {
+                            break;
+                        }
+                        let t_next =
+                            if k + 1 == n { t_out } else { start + (t_out - start) * (k + 1) as f64 / n as f64 };
+                        y = self.fixed_step(t, &y, t_next - t)?;
+                        t = t_next;
+                    }
+                }
+                StepControl::Grid { times } => {
+                    while t < t_out {
+                        let t_next = times[grid_next];
+                        grid_next += 1;
+                        y = self.fixed_step(t, &y, t_next - t)?;
+                        t = t_next;
+                    }
+                }
+                StepControl::Adaptive { tol, .. } => {
+                    while t < t_out {
+                        (t, y, h) = self.adaptive_step(t, y, h, t_out, tol)?;
+                    }
+                }
+            }
+            out.push(y.clone());
+            if self.recording {
+                self.record.outputs.push(self.record.points.len() - 1);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Count an accepted step, tell the stepper, and record it when recording.
+    fn accept(&mut self, t: f64, h: f64, t_next: f64, a: &Attempt) {
+        self.stats.steps += 1;
+        self.stepper.accepted(a.theta);
+        if self.recording {
+            self.record.steps.push(StepRecord { t, h, t_next, kind: a.kind.clone() });
+            self.record.points.push(a.y.clone());
+        }
+    }
+
+    fn count_attempt(&self, t: f64) -> Result<(), SolveError> {
+        let max_steps = self.request.options.max_steps;
+        if self.stats.steps + self.stats.rejected >= max_steps {
+            return Err(SolveError::MaxSteps { max_steps, t, t_end: self.t_end });
+        }
+        Ok(())
+    }
+
+    /// One step of the fixed grid. If Newton fails even with a fresh Jacobian, the step is
+    /// split into two halves (counted as a rejection), down to `2⁻²⁰` of the grid step.
+    fn fixed_step(&mut self, t: f64, y: &[f64], h: f64) -> Result<Vec<f64>, SolveError> {
+        self.fixed_step_split(t, y, h, 0)
+    }
+
+    fn fixed_step_split(&mut self, t: f64, y: &[f64], h: f64, depth: u32) -> Result<Vec<f64>, SolveError> {
+        let w = weights(self.newton_tol, y, None, self.d);
+        loop {
+            self.count_attempt(t)?;
+            match self.stepper.attempt(t, y, h, &w, None)? {
+                Outcome::Done(a) => {
+                    self.accept(t, h, t + h, &a);
+                    return Ok(a.y);
+                }
+                Outcome::NewtonFailed if self.stepper.refresh_jacobian() => continue,
+                Outcome::NewtonFailed if depth < 20 => {
+                    self.stats.rejected += 1;
+                    let mid = self.fixed_step_split(t, y, 0.5 * h, depth + 1)?;
+                    return self.fixed_step_split(t + 0.5 * h, &mid, 0.5 * h, depth + 1);
+                }
+                Outcome::NewtonFailed => return Err(SolveError::NewtonFailed { step: self.stats.steps + 1, t, h }),
+            }
+        }
+    }
+
+    /// One accepted step (after any rejections) towards `t_out`; returns the new time, state
+    /// and proposed next step size.
+    fn adaptive_step(
+        &mut self,
+        t: f64,
+        y: Vec<f64>,
+        mut h: f64,
+        t_out: f64,
+        tol: &Tolerances,
+    ) -> Result<(f64, Vec<f64>, f64), SolveError> {
+        let w = weights(tol, &y, None, self.d);
+        loop {
+            self.count_attempt(t)?;
+            // Land exactly on t_out; split a remainder below two steps evenly.
+            let (step, last) = if t + h >= t_out {
+                (t_out - t, true)
+            } else if t + 2.0 * h > t_out {
+                (0.5 * (t_out - t), false)
+            } else {
+                (h, false)
+            };
+            if step < 16.0 * f64::EPSILON * t.abs() || step <= f64::MIN_POSITIVE {
+                return Err(SolveError::StepTooSmall { step: self.stats.steps + 1, t, h: step });
+            }
+            match self.stepper.attempt(t, &y, step, &w, Some(tol))? {
+                Outcome::NewtonFailed => {
+                    if !self.stepper.refresh_jacobian() {
+                        self.stats.rejected += 1;
+                        h = 0.5 * step;
+                    }
+                }
+                Outcome::Done(a) => {
+                    let err = a.err.expect("adaptive attempts estimate their error");
+                    if err <= 1.0 {
+                        let t_next = if last { t_out } else { t + step };
+                        self.accept(t, step, t_next, &a);
+                        let mut fac = self.controller.accept(err, a.err_order);
+                        // Keep h (and the factorization) for small changes (RADAU5's QUOT1/2).
+                        if (1.0..=1.2).contains(&fac) {
+                            fac = 1.0;
+                        }
+                        let h_next = if last { (step * fac).max(h.min(step * 5.0)) } else { step * fac };
+                        return Ok((t_next, a.y, h_next));
+                    }
+                    self.stats.rejected += 1;
+                    h = step * self.controller.reject(err, a.err_order);
+                }
+            }
+        }
+    }
+
+    /// Starting step (Hairer, Nørsett & Wanner I, II.4, "Starting step size").
+    fn initial_step(&self, y0: &[f64], tol: &Tolerances) -> Result<f64, SolveError> {
+        let t0 = self.request.t0;
+        let span = self.request.save_at.iter().copied().find(|&t| t > t0).unwrap_or(t0 + 1.0) - t0;
+        let w = weights(tol, y0, None, self.d);
+        let rows = vec![t0; self.batch];
+        let f0 = self.rhs.eval(&rows, y0)?;
+        let d0 = weighted_norm(y0, &w, self.batch, self.d);
+        let d1 = weighted_norm(&f0, &w, self.batch, self.d);
+        let h0 = if d0 < 1e-5 || d1 < 1e-5 { 1e-6 * span } else { (0.01 * d0 / d1).min(span) };
+        let y1: Vec<f64> = y0.iter().zip(&f0).map(|(y, f)| y + h0 * f).collect();
+        let rows1 = vec![t0 + h0; self.batch];
+        let d2 = match self.rhs.eval(&rows1, &y1) {
+            Ok(f1) => {
+                let diff: Vec<f64> = f1.iter().zip(&f0).map(|(a, b)| a - b).collect();
+                weighted_norm(&diff, &w, self.batch, self.d) / h0
+            }
+            Err(_) => f64::INFINITY,
+        };
+        let h1 = if d1.max(d2) <= 1e-15 { (h0 * 1e-3).max(1e-6 * span) } else { (0.01 / d1.max(d2)).sqrt() };
+        Ok((100.0 * h0).min(h1).min(span))
+    }
+}

@@ -1,0 +1,131 @@
+//! What a training configuration resolves to: the data, the mechanism, the model on its device,
+//! and the method and options its solves use. Training builds on it ([`Trainer`]); prediction
+//! uses it alone, with a checkpoint's model ([`Setup::from_run`]).
+//!
+//! [`Trainer`]: crate::Trainer
+
+use burn::module::Module;
+use burn::tensor::Device;
+use stiffnode_solvers::dataset::{Dataset, Trajectory};
+use stiffnode_solvers::problems::{self, Mechanism};
+use stiffnode_solvers::{DeviceKind, Request, SolveError, SolveOptions, solve};
+
+use crate::checkpoint;
+use crate::config::{OptimizerKind, TrainConfig};
+use crate::data::TrainingData;
+use crate::error::TrainError;
+use crate::model::Model;
+use crate::run_dir::RunDir;
+
+/// A configuration's data, mechanism, model and solver options.
+pub struct Setup {
+    /// The configuration.
+    pub config: TrainConfig,
+    /// The data.
+    pub data: TrainingData,
+    /// The mechanism that names the data's species.
+    pub mechanism: Mechanism,
+    /// The model, on an autodiff device.
+    pub model: Model,
+    /// The solve options of the `[solver]` section.
+    pub options: SolveOptions,
+    /// The autodiff device the model lives on.
+    pub device: Device,
+}
+
+impl Setup {
+    /// Resolve `config` (read from `file`, which errors name): load the mechanism and the data,
+    /// check what needs both, open the device and build a fresh model.
+    pub fn new(config: TrainConfig, file: &str) -> Result<Self, TrainError> {
+        let bad = |what: String| TrainError::Config { file: file.to_string(), what };
+        let options = config.solver.options().map_err(|e| bad(format!("solver: {e}")))?;
+        let mechanism = problems::load(&config.data.mechanism)?;
+        let data = TrainingData::load(&config.data.dataset, &mechanism.species)?;
+        if let Some(w) = &config.train.weights
+            && (w.len() != data.species.len() || w.iter().any(|v| !(v.is_finite() && *v >= 0.0)))
+        {
+            let d = data.species.len();
+            return Err(bad(format!("train.weights: {d} non-negative numbers expected (one per species), got {w:?}")));
+        }
+        if config.train.optimizer == OptimizerKind::Lbfgs && config.train.clip.is_some() {
+            return Err(bad(
+                "train.clip: clipping does not apply to lbfgs (its line search sets the step); remove it".into()
+            ));
+        }
+        let device = config.train.device.open()?.autodiff();
+        let model = Model::new(&config.model, &mechanism, &data, config.train.seed, &device, file)?;
+        Ok(Self { config, data, mechanism, model, options, device })
+    }
+
+    /// The run in `run` with the model of its checkpoint `name` (`last` or `best`), on `device`
+    /// (default: the run's), without touching the run's files.
+    pub fn from_run(run: &RunDir, name: &str, device: Option<DeviceKind>) -> Result<Self, TrainError> {
+        let mut config = run.config()?;
+        if let Some(d) = device {
+            config.train.device = d;
+        }
+        let mut setup = Self::new(config, &run.config_file().display().to_string())?;
+        setup.model = checkpoint::load_model(run, name, setup.model)?;
+        Ok(setup)
+    }
+
+    /// The request that solves trajectories `ids` from their initial states to `times`.
+    pub fn request(&self, ids: &[usize], times: &[f64]) -> Request {
+        Request::new(self.config.solver.method.clone(), self.data.initial(ids), self.data.times[0], times.to_vec())
+            .with_options(self.options.clone())
+    }
+
+    /// Predicted states of trajectories `ids` at the data times after the first,
+    /// `[time][trajectory·d]`, without recording.
+    pub fn predict(&self, ids: &[usize]) -> Result<Vec<Vec<f64>>, SolveError> {
+        self.predict_at(ids, &self.data.times[1..])
+    }
+
+    /// Predicted states of trajectories `ids` from their initial states at `times` (strictly
+    /// increasing, after the data's initial time), `[time][trajectory·d]`.
+    pub fn predict_at(&self, ids: &[usize], times: &[f64]) -> Result<Vec<Vec<f64>>, SolveError> {
+        Ok(solve(&self.model.valid(), &self.request(ids, times))?.states)
+    }
+
+    /// The model's states for every trajectory at `times` (from the data's initial time on; the
+    /// initial time itself gives the initial states), in the dataset format.
+    pub fn predictions(&self, times: &[f64]) -> Result<Dataset, SolveError> {
+        let t0 = self.data.times[0];
+        let after: Vec<f64> = times.iter().copied().filter(|&t| t > t0).collect();
+        let all: Vec<usize> = (0..self.data.states.len()).collect();
+        let pred = if after.is_empty() { Vec::new() } else { self.predict_at(&all, &after)? };
+        let d = self.data.species.len();
+        let trajectories = all
+            .iter()
+            .map(|&k| {
+                let start = (times.first() == Some(&t0)).then(|| self.data.states[k][0].clone());
+                let states = start.into_iter().chain(pred.iter().map(|p| p[k * d..(k + 1) * d].to_vec())).collect();
+                Trajectory { times: times.to_vec(), states }
+            })
+            .collect();
+        Ok(Dataset { species: self.data.species.clone(), trajectories })
+    }
+
+    /// The rate constants of a mass-action model (all reactions, learned or fixed).
+    pub fn rate_constants(&self) -> Option<Vec<f64>> {
+        match &self.model {
+            Model::MassAction(m) => Some(stiffnode_solvers::field::to_host(m.rates().without_autodiff())),
+            Model::Mlp(_) => None,
+        }
+    }
+
+    /// Normalized MAE `mean |y − y_data|/ŷ` over all trajectories, times and species.
+    pub fn normalized_mae(&self) -> Result<f64, SolveError> {
+        let all: Vec<usize> = (0..self.data.states.len()).collect();
+        let pred = self.predict(&all)?;
+        let d = self.data.species.len();
+        let (mut sum, mut n) = (0.0, 0usize);
+        for (j, p) in pred.iter().enumerate() {
+            for (k, v) in p.iter().enumerate() {
+                sum += (v - self.data.states[k / d][j + 1][k % d]).abs() / self.data.scale[k % d];
+                n += 1;
+            }
+        }
+        Ok(sum / n as f64)
+    }
+}
