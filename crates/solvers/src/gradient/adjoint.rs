@@ -37,7 +37,12 @@ pub struct StepAdjoint<'a, F> {
 impl<'a, F: VectorField + Module> StepAdjoint<'a, F> {
     /// The walk over `record`'s steps for `field` (on an autodiff device), the field that made it.
     pub fn new(field: &'a F, record: &'a SolveRecord) -> Self {
-        Self { field, plain: field.valid(), record, chunk: CHUNK_ROWS }
+        Self::with_plain(field, field.valid(), record)
+    }
+
+    /// [`StepAdjoint::new`] with `plain = field.valid()` already at hand.
+    fn with_plain(field: &'a F, plain: F, record: &'a SolveRecord) -> Self {
+        Self { field, plain, record, chunk: CHUNK_ROWS }
     }
 
     /// Bound the memory of the walk: stage Jacobians and the parameter product are taken for
@@ -127,7 +132,8 @@ pub(super) fn gradient<F: VectorField + Module>(
     loss: impl Fn(&[Tensor<2>]) -> Tensor<1>,
     keep_steps: bool,
 ) -> Result<Gradient, SolveError> {
-    let record = solve_record(&field.valid(), request)?;
+    let plain = field.valid();
+    let record = solve_record(&plain, request)?;
     let (batch, d) = (record.solution.batch, record.solution.dim);
     let device = field.device();
     let leaves: Vec<Tensor<2>> =
@@ -139,7 +145,7 @@ pub(super) fn gradient<F: VectorField + Module>(
         leaves.iter().map(|x| x.grad(&grads).map_or_else(|| vec![0.0; batch * d], to_host)).collect();
     let direct = GradientsParams::from_module(&mut grads, field);
     let mut kept = Vec::new();
-    let (dy0, walked) = StepAdjoint::new(field, &record).walk(&outputs, |n, a| {
+    let (dy0, walked) = StepAdjoint::with_plain(field, plain, &record).walk(&outputs, |n, a| {
         if keep_steps {
             kept.push((n, a.to_vec()));
         }
