@@ -1,99 +1,176 @@
-//! Small dense linear algebra shared by the engine and the gradients: batched LU on the host
-//! (faer), one small matrix per trajectory; the stage matrix of implicit Runge–Kutta steps; the
-//! inverse of a coefficient matrix. The Newton matrices are `d×d` (DIRK, BDF2) or `sd×sd` (fully
-//! implicit RK), small enough that a factorization per trajectory on the host is cheaper than any
-//! device round trip. Factors of the whole batch live in one buffer and reuse one scratch
-//! buffer, so no allocation happens per matrix.
+//! Small dense linear algebra shared by the engine and the gradients: LU factors with partial
+//! pivoting of one small matrix per trajectory, real or complex (RADAU5's transformed Newton
+//! system has a complex block, Hairer & Wanner II, IV.8); the stage matrix of implicit
+//! Runge–Kutta steps; the inverse of a coefficient matrix.
+//!
+//! The Newton matrices are `d×d` (or `sd×sd` in gradients), small enough that an unblocked
+//! factorization (Golub & Van Loan, *Matrix Computations*, Alg. 3.4.1, with LAPACK's row
+//! interchanges) beats a general library's set-up cost; factors of a whole batch live in one
+//! buffer that is refactored in place, so no allocation happens per step.
 
-use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::lu::partial_pivoting::{factor, solve};
-use faer::perm::PermRef;
-use faer::{Conj, MatMut, MatRef, Par};
+use std::ops::{Add, Div, Mul, Sub};
 
-/// LU factors with partial pivoting of `batch` matrices of size `n×n`.
-pub struct BatchedLu {
-    n: usize,
-    /// Column-major `L\U` per matrix.
-    lu: Vec<f64>,
-    fwd: Vec<usize>,
-    inv: Vec<usize>,
+use num_complex::Complex64;
+
+/// A number the LU works with: `f64`, or `Complex64` for complex shifts.
+pub trait Scalar: Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Div<Output = Self> {
+    /// Zero.
+    const ZERO: Self;
+    /// One.
+    const ONE: Self;
+    /// The size that partial pivoting compares (`|x|`; `|re| + |im|` for complex numbers, as
+    /// LAPACK's `izamax`).
+    fn magnitude(self) -> f64;
+    /// `x` as this scalar.
+    fn from_real(x: f64) -> Self;
 }
 
-impl BatchedLu {
+impl Scalar for f64 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    fn magnitude(self) -> f64 {
+        self.abs()
+    }
+    fn from_real(x: f64) -> Self {
+        x
+    }
+}
+
+impl Scalar for Complex64 {
+    const ZERO: Self = Complex64::new(0.0, 0.0);
+    const ONE: Self = Complex64::new(1.0, 0.0);
+    fn magnitude(self) -> f64 {
+        self.re.abs() + self.im.abs()
+    }
+    fn from_real(x: f64) -> Self {
+        Complex64::new(x, 0.0)
+    }
+}
+
+/// LU factors with partial pivoting of `batch` matrices of size `n×n`, row-major, in one buffer.
+#[derive(Debug, Clone)]
+pub struct BatchLu<T> {
+    n: usize,
+    /// `L\U` per matrix, row-major (unit lower triangle below the diagonal).
+    lu: Vec<T>,
+    /// Row interchanged with row `k` at step `k`, per matrix.
+    piv: Vec<usize>,
+}
+
+impl<T: Scalar> BatchLu<T> {
+    /// Room for `batch` matrices of size `n×n`.
+    pub fn new(batch: usize, n: usize) -> Self {
+        Self { n, lu: vec![T::ZERO; batch * n * n], piv: vec![0; batch * n] }
+    }
+
     /// Factor the row-major matrices `mats` (`batch·n·n` values).
-    pub fn factor(mats: &[f64], n: usize) -> Self {
-        let nn = n * n;
-        let batch = mats.len() / nn;
-        let mut lu = vec![0.0; mats.len()];
-        for (dst, src) in lu.chunks_exact_mut(nn).zip(mats.chunks_exact(nn)) {
-            for r in 0..n {
-                for c in 0..n {
-                    dst[c * n + r] = src[r * n + c];
+    pub fn factor_all(mats: &[T], n: usize) -> Self {
+        let batch = mats.len() / (n * n);
+        let mut lu = Self { n, lu: mats.to_vec(), piv: vec![0; batch * n] };
+        for b in 0..batch {
+            lu.factor(b);
+        }
+        lu
+    }
+
+    /// The matrix `b`, to be filled (row-major) before [`factor`](Self::factor).
+    pub fn matrix_mut(&mut self, b: usize) -> &mut [T] {
+        let nn = self.n * self.n;
+        &mut self.lu[b * nn..(b + 1) * nn]
+    }
+
+    /// Factor matrix `b` in place; false if a pivot is zero or not finite (the matrix is
+    /// singular to working precision, or holds NaN).
+    pub fn factor(&mut self, b: usize) -> bool {
+        let n = self.n;
+        let (a, piv) = (&mut self.lu[b * n * n..(b + 1) * n * n], &mut self.piv[b * n..(b + 1) * n]);
+        for k in 0..n {
+            let (mut p, mut max) = (k, a[k * n + k].magnitude());
+            for i in k + 1..n {
+                let m = a[i * n + k].magnitude();
+                if m > max {
+                    (p, max) = (i, m);
+                }
+            }
+            piv[k] = p;
+            if !(max > 0.0 && max.is_finite()) {
+                return false;
+            }
+            if p != k {
+                for j in 0..n {
+                    a.swap(k * n + j, p * n + j);
+                }
+            }
+            let inv = T::ONE / a[k * n + k];
+            for i in k + 1..n {
+                let l = a[i * n + k] * inv;
+                a[i * n + k] = l;
+                for j in k + 1..n {
+                    a[i * n + j] = a[i * n + j] - l * a[k * n + j];
                 }
             }
         }
-        let (mut fwd, mut inv) = (vec![0usize; batch * n], vec![0usize; batch * n]);
-        let mut buf = MemBuffer::new(factor::lu_in_place_scratch::<usize, f64>(n, n, Par::Seq, Default::default()));
-        for b in 0..batch {
-            factor::lu_in_place(
-                MatMut::from_column_major_slice_mut(&mut lu[b * nn..(b + 1) * nn], n, n),
-                &mut fwd[b * n..(b + 1) * n],
-                &mut inv[b * n..(b + 1) * n],
-                Par::Seq,
-                MemStack::new(&mut buf),
-                Default::default(),
-            );
-        }
-        Self { n, lu, fwd, inv }
+        true
     }
 
-    /// Solve `M_b x_b = r_b` in place for every trajectory `b`; `rhs` holds `batch·n` values.
-    pub fn solve_in_place(&self, rhs: &mut [f64]) {
-        let mut buf = MemBuffer::new(solve::solve_in_place_scratch::<usize, f64>(self.n, 1, Par::Seq));
-        for (b, r) in rhs.chunks_exact_mut(self.n).enumerate() {
-            self.solve_columns(b, r, 1, &mut buf);
+    /// Solve `M_b x = r` in place (`x` holds `n` values).
+    pub fn solve(&self, b: usize, x: &mut [T]) {
+        let n = self.n;
+        let (a, piv) = (&self.lu[b * n * n..(b + 1) * n * n], &self.piv[b * n..(b + 1) * n]);
+        for (k, &p) in piv.iter().enumerate() {
+            if p != k {
+                x.swap(k, p);
+            }
+        }
+        for i in 0..n {
+            let mut s = x[i];
+            for j in 0..i {
+                s = s - a[i * n + j] * x[j];
+            }
+            x[i] = s;
+        }
+        for i in (0..n).rev() {
+            let mut s = x[i];
+            for j in i + 1..n {
+                s = s - a[i * n + j] * x[j];
+            }
+            x[i] = s / a[i * n + i];
         }
     }
 
-    /// Solve `M_b X = R` in place for `cols` right-hand sides of matrix `b`, stored one after
-    /// another in `rhs` (`cols·n` values).
-    pub fn solve_many_in_place(&self, b: usize, rhs: &mut [f64], cols: usize) {
-        let mut buf = MemBuffer::new(solve::solve_in_place_scratch::<usize, f64>(self.n, cols, Par::Seq));
-        self.solve_columns(b, rhs, cols, &mut buf);
+    /// Solve `M_b x_b = r_b` in place for every matrix `b`; `x` holds `batch·n` values.
+    pub fn solve_each(&self, x: &mut [T]) {
+        for (b, r) in x.chunks_exact_mut(self.n).enumerate() {
+            self.solve(b, r);
+        }
+    }
+
+    /// Solve `M_b X = R` in place for the right-hand sides stored one after another in `x`.
+    pub fn solve_many(&self, b: usize, x: &mut [T]) {
+        for r in x.chunks_exact_mut(self.n) {
+            self.solve(b, r);
+        }
     }
 
     /// The inverses `M_b⁻¹`, row-major (`batch·n·n` values), by solving against the identity.
-    pub fn inverse(&self) -> Vec<f64> {
+    pub fn inverse(&self) -> Vec<T> {
         let (n, nn) = (self.n, self.n * self.n);
-        let mut buf = MemBuffer::new(solve::solve_in_place_scratch::<usize, f64>(n, n, Par::Seq));
-        let mut out = vec![0.0; self.lu.len()];
+        let mut out = vec![T::ZERO; self.lu.len()];
+        let mut col = vec![T::ZERO; n];
         for (b, inv) in out.chunks_exact_mut(nn).enumerate() {
-            (0..n).for_each(|i| inv[i * n + i] = 1.0);
-            // The identity is symmetric, so the column-major solution read row-major is `M⁻ᵀ`.
-            self.solve_columns(b, inv, n, &mut buf);
-            for i in 0..n {
-                for j in 0..i {
-                    inv.swap(i * n + j, j * n + i);
-                }
+            for j in 0..n {
+                col.iter_mut().enumerate().for_each(|(i, c)| *c = if i == j { T::ONE } else { T::ZERO });
+                self.solve(b, &mut col);
+                (0..n).for_each(|i| inv[i * n + j] = col[i]);
             }
         }
         out
-    }
-
-    /// Solve `M_b X = R` in place for the `cols` column-major right-hand sides in `r`.
-    fn solve_columns(&self, b: usize, r: &mut [f64], cols: usize, buf: &mut MemBuffer) {
-        let (n, nn) = (self.n, self.n * self.n);
-        let lu = MatRef::from_column_major_slice(&self.lu[b * nn..(b + 1) * nn], n, n);
-        let perm = PermRef::new_checked(&self.fwd[b * n..(b + 1) * n], &self.inv[b * n..(b + 1) * n], n);
-        let rhs = MatMut::from_column_major_slice_mut(r, n, cols);
-        solve::solve_in_place_with_conj(lu, lu, perm, Conj::No, rhs, Par::Seq, MemStack::new(buf));
     }
 }
 
 /// Fill `m` (row-major, `sd×sd`, index `(i·d+p, j·d+q)`) with the Jacobian of the stage
 /// equations `I − (hA ⊗ I)·blockdiag(J_1 … J_s)` (design.md §3–4); `jac(j)` is stage `j`'s
-/// `d×d` Jacobian (simplified Newton passes one Jacobian for every stage; gradients the exact
-/// ones).
+/// `d×d` Jacobian.
 pub fn stage_matrix<'j>(ha: &[Vec<f64>], d: usize, jac: impl Fn(usize) -> &'j [f64], m: &mut [f64]) {
     let n = ha.len() * d;
     for row in 0..n {
@@ -112,4 +189,48 @@ pub fn invert(a: &[Vec<f64>]) -> Vec<Vec<f64>> {
     let m = faer::Mat::<f64>::from_fn(s, s, |i, j| a[i][j]);
     let inv = m.partial_piv_lu().inverse();
     (0..s).map(|i| (0..s).map(|j| inv[(i, j)]).collect()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A well-conditioned test matrix with a zero leading entry (pivoting needed).
+    fn matrix(n: usize) -> Vec<f64> {
+        let entry = |i: usize, j: usize| (3.0 * i as f64 + 7.0 * j as f64 + 1.0).sin() + if i == j { 3.0 } else { 0.0 };
+        (0..n * n).map(|k| if k == 0 { 0.0 } else { entry(k / n, k % n) }).collect()
+    }
+
+    #[test]
+    fn real_and_complex_solves_reproduce_the_right_hand_side() {
+        for n in [2, 3, 9] {
+            let m = matrix(n);
+            let lu = BatchLu::factor_all(&m, n);
+            let x_true: Vec<f64> = (0..n).map(|i| i as f64 - 1.5).collect();
+            let mut x: Vec<f64> = (0..n).map(|i| (0..n).map(|j| m[i * n + j] * x_true[j]).sum()).collect();
+            lu.solve(0, &mut x);
+            let err = x.iter().zip(&x_true).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            assert!(err < 1e-13, "n = {n}: {err:e}");
+            // (σI − M) with σ complex, as in RADAU5's complex block.
+            let sigma = Complex64::new(0.7, 2.3);
+            let mc: Vec<Complex64> = (0..n * n)
+                .map(|k| if k % (n + 1) == 0 { sigma } else { Complex64::ZERO } - Complex64::from_real(m[k]))
+                .collect();
+            let lu = BatchLu::factor_all(&mc, n);
+            let xt: Vec<Complex64> = (0..n).map(|i| Complex64::new(i as f64, 1.0 - i as f64)).collect();
+            let mut x: Vec<Complex64> = (0..n).map(|i| (0..n).map(|j| mc[i * n + j] * xt[j]).sum()).collect();
+            lu.solve(0, &mut x);
+            let err = x.iter().zip(&xt).map(|(a, b)| (a - b).norm()).fold(0.0, f64::max);
+            assert!(err < 1e-13, "complex n = {n}: {err:e}");
+        }
+    }
+
+    #[test]
+    fn a_singular_matrix_is_reported_not_divided_by() {
+        let mut lu = BatchLu::<f64>::new(1, 2);
+        lu.matrix_mut(0).copy_from_slice(&[1.0, 2.0, 2.0, 4.0]);
+        assert!(!lu.factor(0));
+        lu.matrix_mut(0).copy_from_slice(&[1.0, f64::NAN, 2.0, 4.0]);
+        assert!(!lu.factor(0));
+    }
 }

@@ -37,37 +37,52 @@ impl<'a> Rhs<'a> {
 
     /// `f(t_r, y_r)` for every row `r`; `y` holds `t.len()·d` values.
     pub fn eval(&self, t: &[f64], y: &[f64]) -> Result<Vec<f64>, SolveError> {
-        let rows = t.len();
+        let mut out = vec![0.0; y.len()];
+        self.eval_into(t, y, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`eval`](Self::eval) into `out` (`t.len()·d` values); the host form allocates nothing.
+    pub fn eval_into(&self, t: &[f64], y: &[f64], out: &mut [f64]) -> Result<(), SolveError> {
         self.evals.set(self.evals.get() + 1);
-        if let Some(host) = &self.host {
-            return finite(self.per_row(t, y, self.d, |tr, yr, out| host.eval(tr, yr, out)), t);
+        match &self.host {
+            Some(host) => per_row(t, y, self.d, out, self.d, |tr, yr, o| host.eval(tr, yr, o)),
+            None => {
+                let f = self.field.eval(t, from_host(y.to_vec(), [t.len(), self.d], &self.device));
+                check_shape(&f.dims(), &[t.len(), self.d])?;
+                out.copy_from_slice(&to_host(f));
+            }
         }
-        let out = self.field.eval(t, from_host(y.to_vec(), [rows, self.d], &self.device));
-        check_shape(&out.dims(), &[rows, self.d])?;
-        finite(to_host(out), t)
+        finite(out, t)
     }
 
     /// `∂f/∂y` for every row, `[rows, d, d]` row-major.
     pub fn jacobian(&self, t: &[f64], y: &[f64]) -> Result<Vec<f64>, SolveError> {
-        let rows = t.len();
+        let mut out = vec![0.0; t.len() * self.d * self.d];
+        self.jacobian_into(t, y, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`jacobian`](Self::jacobian) into `out` (`t.len()·d·d` values).
+    pub fn jacobian_into(&self, t: &[f64], y: &[f64], out: &mut [f64]) -> Result<(), SolveError> {
+        let (rows, d) = (t.len(), self.d);
         self.jacobians.set(self.jacobians.get() + 1);
-        if let Some(host) = &self.host {
-            return finite(self.per_row(t, y, self.d * self.d, |tr, yr, out| host.jacobian(tr, yr, out)), t);
+        match &self.host {
+            Some(host) => per_row(t, y, d, out, d * d, |tr, yr, o| host.jacobian(tr, yr, o)),
+            None => {
+                let jac = self.field.jacobian(t, from_host(y.to_vec(), [rows, d], &self.device));
+                check_shape(&jac.dims(), &[rows, d, d])?;
+                out.copy_from_slice(&to_host(jac));
+            }
         }
-        let out = self.field.jacobian(t, from_host(y.to_vec(), [rows, self.d], &self.device));
-        check_shape(&out.dims(), &[rows, self.d, self.d])?;
-        finite(to_host(out), t)
+        finite(out, t)
     }
 }
 
-impl Rhs<'_> {
-    /// Apply a host function row by row, `width` outputs per row.
-    fn per_row(&self, t: &[f64], y: &[f64], width: usize, f: impl Fn(f64, &[f64], &mut [f64])) -> Vec<f64> {
-        let mut out = vec![0.0; t.len() * width];
-        for ((tr, yr), o) in t.iter().zip(y.chunks_exact(self.d)).zip(out.chunks_exact_mut(width)) {
-            f(*tr, yr, o);
-        }
-        out
+/// Apply a host function row by row: `y` has `d` values per row, `out` `width`.
+fn per_row(t: &[f64], y: &[f64], d: usize, out: &mut [f64], width: usize, f: impl Fn(f64, &[f64], &mut [f64])) {
+    for ((tr, yr), o) in t.iter().zip(y.chunks_exact(d)).zip(out.chunks_exact_mut(width)) {
+        f(*tr, yr, o);
     }
 }
 
@@ -75,9 +90,9 @@ fn check_shape(got: &[usize], expected: &[usize]) -> Result<(), SolveError> {
     if got == expected { Ok(()) } else { Err(SolveError::Shape { got: got.to_vec(), expected: expected.to_vec() }) }
 }
 
-fn finite(values: Vec<f64>, t: &[f64]) -> Result<Vec<f64>, SolveError> {
+fn finite(values: &[f64], t: &[f64]) -> Result<(), SolveError> {
     if values.iter().all(|v| v.is_finite()) {
-        Ok(values)
+        Ok(())
     } else {
         Err(SolveError::NonFinite { t: t.first().copied().unwrap_or(f64::NAN) })
     }

@@ -77,63 +77,103 @@ pub fn weighted_norm(v: &[f64], weights: &[f64], batch: usize, d: usize) -> f64 
 
 /// Weights `atol + rtol·max(|y0|, |y1|)` per trajectory and component.
 pub fn weights(tol: &Tolerances, y0: &[f64], y1: Option<&[f64]>, d: usize) -> Vec<f64> {
-    y0.iter()
-        .enumerate()
-        .map(|(k, &a)| {
-            let m = y1.map_or(a.abs(), |y1| a.abs().max(y1[k].abs()));
-            tol.scale(k % d, m)
-        })
-        .collect()
+    let mut w = vec![0.0; y0.len()];
+    weights_into(tol, y0, y1, d, &mut w);
+    w
 }
 
-/// PI step-size controller: `h_new = h·0.9·err_n^(−0.7/k)·err_{n−1}^(0.4/k)`, `k = q+1` the
-/// order of the error estimate, factor clamped to `[0.2, 5]`; after a rejection no growth.
+/// [`weights`] into `w`.
+pub fn weights_into(tol: &Tolerances, y0: &[f64], y1: Option<&[f64]>, d: usize, w: &mut [f64]) {
+    for (k, (w, &a)) in w.iter_mut().zip(y0).enumerate() {
+        let m = y1.map_or(a.abs(), |y1| a.abs().max(y1[k].abs()));
+        *w = tol.scale(k % d, m);
+    }
+}
+
+/// Which step-size controller a method uses (design.md §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControllerKind {
+    /// PI: `h·0.9·err_n^(−0.7/k)·err_{n−1}^(0.4/k)`, factor in `[0.2, 5]` (Gustafsson 1991;
+    /// Söderlind 2002).
+    Pi,
+    /// RADAU5's (Hairer & Wanner II, IV.8, (8.25)): the standard factor `fac·err^(−1/k)` with a
+    /// safety `fac` that shrinks with the step's Newton iterations, and Gustafsson's predictive
+    /// factor `fac·(h_n/h_{n−1})·(err_{n−1}/err_n²)^(1/k)`, the smaller of the two, in `[1/5, 8]`.
+    Predictive,
+}
+
+/// A step-size controller: the factor for the next step after an accepted or rejected one,
+/// from the scaled error `err` of an estimate of order `k = q+1`; after a rejection no growth.
 #[derive(Debug, Clone)]
 pub struct Controller {
-    prev_err: Option<f64>,
+    kind: ControllerKind,
+    /// `err` and `h` of the last accepted step.
+    prev: Option<(f64, f64)>,
     rejected_last: bool,
-}
-
-impl Default for Controller {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 impl Controller {
     const SAFETY: f64 = 0.9;
     const MIN_FACTOR: f64 = 0.2;
     const MAX_FACTOR: f64 = 5.0;
+    /// RADAU5's bounds on `h_new/h`: `1/FACL`, `1/FACR`.
+    const PREDICTIVE_BOUNDS: (f64, f64) = (0.2, 8.0);
 
     /// A controller with no history.
-    pub fn new() -> Self {
-        Self { prev_err: None, rejected_last: false }
+    pub fn new(kind: ControllerKind) -> Self {
+        Self { kind, prev: None, rejected_last: false }
     }
 
-    /// Factor for the next step after accepting a step with scaled error `err ≤ 1` from an
-    /// estimate of order `k`.
-    pub fn accept(&mut self, err: f64, k: f64) -> f64 {
-        let err = err.max(1e-10);
-        let mut fac = Self::SAFETY * err.powf(-0.7 / k);
-        if let Some(prev) = self.prev_err {
-            fac *= prev.powf(0.4 / k);
-        }
-        fac = fac.clamp(Self::MIN_FACTOR, Self::MAX_FACTOR);
+    /// RADAU5's safety factor for a step that took `newton` Newton iterations out of at most
+    /// `max_iter`: `0.9·(1 + 2·max_iter)/(newton + 2·max_iter)` (`FAC = MIN(SAFE, CFAC/(NEWT+2·NIT))`).
+    pub fn newton_safety(newton: usize, max_iter: usize) -> f64 {
+        (Self::SAFETY * (1 + 2 * max_iter) as f64 / (newton + 2 * max_iter) as f64).min(Self::SAFETY)
+    }
+
+    /// Factor for the next step after accepting a step of size `h` with scaled error `err ≤ 1`
+    /// from an estimate of order `k`; `safety` is [`newton_safety`](Self::newton_safety)'s (used
+    /// by the predictive controller).
+    pub fn accept(&mut self, err: f64, k: f64, h: f64, safety: f64) -> f64 {
+        let mut fac = match self.kind {
+            ControllerKind::Pi => {
+                let err = err.max(1e-10);
+                let mut fac = Self::SAFETY * err.powf(-0.7 / k);
+                if let Some((prev, _)) = self.prev {
+                    fac *= prev.powf(0.4 / k);
+                }
+                self.prev = Some((err, h));
+                fac.clamp(Self::MIN_FACTOR, Self::MAX_FACTOR)
+            }
+            ControllerKind::Predictive => {
+                let (lo, hi) = Self::PREDICTIVE_BOUNDS;
+                let err = err.max(1e-10);
+                let mut fac = (safety * err.powf(-1.0 / k)).clamp(lo, hi);
+                if let Some((err_acc, h_acc)) = self.prev {
+                    let gustafsson = safety * (h / h_acc) * (err_acc / (err * err)).powf(1.0 / k);
+                    fac = fac.min(gustafsson.clamp(lo, hi));
+                }
+                self.prev = Some((err.max(1e-2), h));
+                fac
+            }
+        };
         if self.rejected_last {
             fac = fac.min(1.0);
         }
-        self.prev_err = Some(err);
         self.rejected_last = false;
         fac
     }
 
     /// Factor for retrying a step rejected with scaled error `err > 1`.
-    pub fn reject(&mut self, err: f64, k: f64) -> f64 {
+    pub fn reject(&mut self, err: f64, k: f64, safety: f64) -> f64 {
         self.rejected_last = true;
-        if err.is_finite() {
-            (Self::SAFETY * err.powf(-1.0 / k)).clamp(Self::MIN_FACTOR, 1.0)
-        } else {
-            Self::MIN_FACTOR
+        if !err.is_finite() {
+            return Self::MIN_FACTOR;
+        }
+        match self.kind {
+            ControllerKind::Pi => (Self::SAFETY * err.powf(-1.0 / k)).clamp(Self::MIN_FACTOR, 1.0),
+            // RADAU5 cuts the very first step by 10 when it is rejected.
+            ControllerKind::Predictive if self.prev.is_none() => 0.1,
+            ControllerKind::Predictive => (safety * err.powf(-1.0 / k)).clamp(Self::PREDICTIVE_BOUNDS.0, 1.0),
         }
     }
 }

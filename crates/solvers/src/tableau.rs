@@ -1,6 +1,8 @@
 //! A Runge–Kutta method as data: its Butcher tableau, its embedded error estimate and the
 //! facts a user chooses it by (Hairer & Wanner, *Solving ODEs II*, IV.5 and IV.8).
 
+use crate::step_control::ControllerKind;
+
 /// How the stage equations couple, read off the coefficient matrix `A`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Structure {
@@ -26,6 +28,8 @@ pub struct ErrorEstimate {
     pub order: u32,
     /// `γ` of the filter `(I − hγJ)⁻¹`, if the estimate is filtered.
     pub filter: Option<f64>,
+    /// The step-size controller the estimate drives.
+    pub controller: ControllerKind,
 }
 
 /// A Runge–Kutta method: coefficients and metadata. One generic engine runs them all.

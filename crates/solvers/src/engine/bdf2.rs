@@ -2,49 +2,73 @@
 //! points that its formula and its error estimate need; its error estimate is the local error
 //! constant times the third divided difference of the solution (HNW I, III.5 and III.7).
 
-use super::newton::{ImplicitStage, IterationMatrix, NewtonControl, solve_stage};
+use super::newton::{ImplicitStage, IterationMatrix, NewtonControl, StageWork, solve_stage};
 use super::{Attempt, Outcome, Stepper};
 use crate::error::SolveError;
 use crate::methods::Bdf2;
 use crate::rhs::Rhs;
 use crate::solution::StepKind;
-use crate::step_control::{Tolerances, weighted_norm, weights};
+use crate::step_control::{Tolerances, weighted_norm, weights_into};
 
 pub(crate) struct Bdf2Stepper<'a> {
     rhs: &'a Rhs<'a>,
     batch: usize,
     matrix: IterationMatrix,
     newton: NewtonControl,
-    /// Accepted points before the current one, oldest first (at most two).
-    past: Vec<(f64, Vec<f64>)>,
+    /// Accepted points before the current one: `past[0]` the older, `past[1]` the newer; `n_past`
+    /// of them are valid (at most two).
+    past: [(f64, Vec<f64>); 2],
+    n_past: usize,
     /// The point the last attempt started from.
-    current: Option<(f64, Vec<f64>)>,
+    current: (f64, Vec<f64>),
+    /// The formula of the last attempt.
+    kind: StepKind,
+    v: Vec<f64>,
+    y_new: Vec<f64>,
+    err: Vec<f64>,
+    err_weights: Vec<f64>,
+    /// Divided-difference table, one row of `batch·d` per point (at most four).
+    table: Vec<Vec<f64>>,
+    stage: StageWork,
 }
 
 impl<'a> Bdf2Stepper<'a> {
     pub fn new(rhs: &'a Rhs<'a>, batch: usize, newton: NewtonControl) -> Self {
+        let n = batch * rhs.d;
         Self {
             rhs,
             batch,
             matrix: IterationMatrix::new(batch, rhs.d, !newton.tight),
             newton,
-            past: Vec::new(),
-            current: None,
+            past: [(0.0, vec![0.0; n]), (0.0, vec![0.0; n])],
+            n_past: 0,
+            current: (0.0, vec![0.0; n]),
+            kind: StepKind::Bdf { alpha1: 1.0, alpha0: 0.0, beta: 1.0 },
+            v: vec![0.0; n],
+            y_new: vec![0.0; n],
+            err: vec![0.0; n],
+            err_weights: vec![0.0; n],
+            table: vec![vec![0.0; n]; 4],
+            stage: StageWork::new(batch, rhs.d),
         }
     }
-}
 
-/// Newton divided difference `y[τ_0, …, τ_m]` of vectors, by the recursive table.
-fn divided_difference(points: &[(f64, &[f64])]) -> Vec<f64> {
-    let mut table: Vec<Vec<f64>> = points.iter().map(|(_, v)| v.to_vec()).collect();
-    for level in 1..points.len() {
-        for i in 0..points.len() - level {
-            let dt = points[i + level].0 - points[i].0;
-            let next = table[i + 1].iter().zip(&table[i]).map(|(a, b)| (a - b) / dt).collect();
-            table[i] = next;
+    /// `c·y[τ_0, …, τ_m]` into `err`: the Newton divided difference of the points, by the
+    /// recursive table.
+    fn divided_difference(&mut self, points: &[(f64, &[f64])], c: f64) {
+        let m = points.len();
+        for (row, (_, v)) in self.table.iter_mut().zip(points) {
+            row.copy_from_slice(v);
         }
+        for level in 1..m {
+            for i in 0..m - level {
+                let dt = points[i + level].0 - points[i].0;
+                let (lo, hi) = self.table.split_at_mut(i + 1);
+                lo[i].iter_mut().zip(&hi[0]).for_each(|(a, b)| *a = (b - *a) / dt);
+            }
+        }
+        self.err.iter_mut().zip(&self.table[0]).for_each(|(e, x)| *e = c * x);
     }
-    table.swap_remove(0)
 }
 
 impl Stepper for Bdf2Stepper<'_> {
@@ -53,66 +77,90 @@ impl Stepper for Bdf2Stepper<'_> {
         t: f64,
         y: &[f64],
         h: f64,
-        w: &[f64],
+        wt: &[f64],
         tol: Option<&Tolerances>,
     ) -> Result<Outcome, SolveError> {
-        self.current = Some((t, y.to_vec()));
-        let n = y.len();
+        let iterations = self.newton.iterations;
+        self.current.0 = t;
+        self.current.1.copy_from_slice(y);
         // Two backward Euler steps start, fixed or adaptive alike, so that a solve on a given
         // step grid repeats an adaptive solve's formulas exactly (gradient checks rely on it).
-        let bdf2 = self.past.len() >= 2;
-        // y_{n+1} = v + hγ f(y_{n+1}), and a predictor by extrapolation through past points.
-        let (v, (alpha1, alpha0, g), pred) = if bdf2 {
-            let (t1, y1) = self.past.last().unwrap();
+        // y_{n+1} = v + hγ f(y_{n+1}), from a predictor by extrapolation through past points.
+        let (alpha1, alpha0, g) = if self.n_past >= 2 {
+            let (t1, y1) = (self.past[1].0, &self.past[1].1);
             let k = Bdf2::coefficients(h / (t - t1));
-            let v: Vec<f64> = (0..n).map(|i| k.alpha1 * y[i] + k.alpha0 * y1[i]).collect();
-            let slope = |i: usize| (y[i] - y1[i]) / (t - t1);
-            let pred = (0..n).map(|i| y[i] + h * slope(i)).collect();
-            (v, (k.alpha1, k.alpha0, k.beta), pred)
+            for (((v, p), &yi), &y1i) in self.v.iter_mut().zip(self.y_new.iter_mut()).zip(y).zip(y1) {
+                *v = k.alpha1 * yi + k.alpha0 * y1i;
+                *p = yi + h * (yi - y1i) / (t - t1);
+            }
+            (k.alpha1, k.alpha0, k.beta)
         } else {
-            (y.to_vec(), (1.0, 0.0, 1.0), y.to_vec())
+            self.v.copy_from_slice(y);
+            self.y_new.copy_from_slice(y);
+            (1.0, 0.0, 1.0)
         };
-        let kind = StepKind::Bdf { alpha1, alpha0, beta: g };
+        self.kind = StepKind::Bdf { alpha1, alpha0, beta: g };
         self.matrix.ensure(self.rhs, t, y)?;
-        let stage = ImplicitStage { t: t + h, v: &v, hg: h * g };
-        let Some((wv, theta)) = solve_stage(self.rhs, &mut self.matrix, &mut self.newton, stage, pred, w)? else {
+        let stage = ImplicitStage { t: t + h, v: &self.v, hg: h * g };
+        let Some(theta) =
+            solve_stage(self.rhs, &mut self.matrix, &mut self.newton, stage, &mut self.y_new, wt, &mut self.stage)?
+        else {
             return Ok(Outcome::NewtonFailed);
         };
         let (err, err_order) = match tol {
             None => (None, 3.0),
             Some(tol) => {
-                let new = (t + h, wv.as_slice());
-                let (err, k) = match self.past.as_slice() {
+                let new = std::mem::take(&mut self.y_new);
+                let k = match self.n_past {
                     // BDF2: LTE = C·y[t_{n+1}, t_n, t_{n−1}, t_{n−2}].
-                    [(t2, y2), (t1, y1)] => {
-                        let dd = divided_difference(&[new, (t, y), (*t1, y1), (*t2, y2)]);
+                    2 => {
+                        let (p0, p1) = (std::mem::take(&mut self.past[0].1), std::mem::take(&mut self.past[1].1));
+                        let (t2, t1) = (self.past[0].0, self.past[1].0);
                         let c = Bdf2::error_constant(h, t - t1);
-                        (dd.iter().map(|x| c * x).collect::<Vec<_>>(), 3.0)
+                        self.divided_difference(&[(t + h, &new), (t, y), (t1, &p1), (t2, &p0)], c);
+                        (self.past[0].1, self.past[1].1) = (p0, p1);
+                        3.0
                     }
                     // Backward Euler: LTE = −h²/2·y'' ≈ −h²·y[t_{n+1}, t_n, t_{n−1}].
-                    [(t1, y1)] => {
-                        let dd = divided_difference(&[new, (t, y), (*t1, y1)]);
-                        (dd.iter().map(|x| -h * h * x).collect(), 2.0)
+                    1 => {
+                        let p1 = std::mem::take(&mut self.past[1].1);
+                        self.divided_difference(&[(t + h, &new), (t, y), (self.past[1].0, &p1)], -h * h);
+                        self.past[1].1 = p1;
+                        2.0
                     }
                     // First step: LTE ≈ (y_1 − y_0 − h f(y_0))/2.
                     _ => {
-                        let f0 = self.rhs.eval(&vec![t; self.batch], y)?;
-                        ((0..n).map(|i| 0.5 * (wv[i] - y[i] - h * f0[i])).collect(), 2.0)
+                        self.stage.times.fill(t);
+                        self.rhs.eval_into(&self.stage.times, y, &mut self.err)?;
+                        for ((e, &yn), &y0) in self.err.iter_mut().zip(&new).zip(y) {
+                            *e = 0.5 * (yn - y0 - h * *e);
+                        }
+                        2.0
                     }
                 };
-                (Some(weighted_norm(&err, &weights(tol, y, Some(&wv), self.rhs.d), self.batch, self.rhs.d)), k)
+                weights_into(tol, y, Some(&new), self.rhs.d, &mut self.err_weights);
+                self.y_new = new;
+                (Some(weighted_norm(&self.err, &self.err_weights, self.batch, self.rhs.d)), k)
             }
         };
-        Ok(Outcome::Done(Attempt { y: wv, err, err_order, theta, kind }))
+        let newton_iterations = self.newton.iterations - iterations;
+        Ok(Outcome::Done(Attempt { err, err_order, theta, newton_iterations }))
     }
 
-    fn accepted(&mut self, theta: f64) {
-        if let Some(cur) = self.current.take() {
-            self.past.push(cur);
-            if self.past.len() > 2 {
-                self.past.remove(0);
-            }
-        }
+    fn y_new(&self) -> &[f64] {
+        &self.y_new
+    }
+
+    fn step_kind(&self) -> StepKind {
+        self.kind.clone()
+    }
+
+    fn accepted(&mut self, _h: f64, theta: f64) {
+        // The current point becomes the newer past point; the newer one the older.
+        self.past.swap(0, 1);
+        std::mem::swap(&mut self.past[1].1, &mut self.current.1);
+        self.past[1].0 = self.current.0;
+        self.n_past = (self.n_past + 1).min(2);
         self.matrix.step_accepted(theta);
     }
 

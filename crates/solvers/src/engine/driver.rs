@@ -7,6 +7,7 @@
 //! the step for all.
 
 use super::bdf2::Bdf2Stepper;
+use super::full::FullPlan;
 use super::newton::NewtonControl;
 use super::rk::RkStepper;
 use super::{Attempt, Outcome, Stepper};
@@ -16,7 +17,8 @@ use crate::methods::Method;
 use crate::request::{Request, StepControl};
 use crate::rhs::Rhs;
 use crate::solution::{Solution, SolveRecord, Stats, StepRecord};
-use crate::step_control::{Controller, Tolerances, weighted_norm, weights};
+use crate::step_control::{Controller, Tolerances, weighted_norm, weights, weights_into};
+use crate::tableau::Structure;
 
 /// Solve `y' = f(t, y)` for the request's batch of trajectories and return the states at its
 /// output times.
@@ -48,8 +50,12 @@ fn run(field: &dyn VectorField, request: &Request, record: bool) -> Result<Solve
         StepControl::Fixed { .. } | StepControl::Grid { .. } => &opts.fixed_newton_tol,
     };
     let newton = NewtonControl::new(newton_tol.min_rtol(), rhs.epsilon, opts.newton_max_iter, !opts.is_adaptive());
+    let plan = match &request.method {
+        Method::RungeKutta(tab) if tab.structure() == Structure::Full => Some(FullPlan::new(tab)),
+        _ => None,
+    };
     let mut stepper: Box<dyn Stepper + '_> = match &request.method {
-        Method::RungeKutta(tab) => Box::new(RkStepper::new(tab, &rhs, batch, newton)),
+        Method::RungeKutta(tab) => Box::new(RkStepper::new(tab, plan.as_ref(), &rhs, batch, newton)),
         Method::Bdf2(_) => Box::new(Bdf2Stepper::new(&rhs, batch, newton)),
     };
     let t_end = request.save_at[request.save_at.len() - 1];
@@ -61,7 +67,8 @@ fn run(field: &dyn VectorField, request: &Request, record: bool) -> Result<Solve
         d,
         newton_tol,
         t_end,
-        controller: Controller::new(),
+        controller: Controller::new(request.method.controller()),
+        weights: vec![0.0; batch * d],
         stats: Stats::default(),
         record: Recording::default(),
         recording: record,
@@ -92,6 +99,8 @@ struct Drive<'s, 'r> {
     /// The last output time (errors name it).
     t_end: f64,
     controller: Controller,
+    /// Newton weights at the current step's start.
+    weights: Vec<f64>,
     stats: Stats,
     record: Recording,
     recording: bool,
@@ -120,7 +129,7 @@ impl Drive<'_, '_> {
                         }
                         let t_next =
                             if k + 1 == n { t_out } else { start + (t_out - start) * (k + 1) as f64 / n as f64 };
-                        y = self.fixed_step(t, &y, t_next - t)?;
+                        self.fixed_step(t, &mut y, t_next - t)?;
                         t = t_next;
                     }
                 }
@@ -128,13 +137,13 @@ impl Drive<'_, '_> {
                     while t < t_out {
                         let t_next = times[grid_next];
                         grid_next += 1;
-                        y = self.fixed_step(t, &y, t_next - t)?;
+                        self.fixed_step(t, &mut y, t_next - t)?;
                         t = t_next;
                     }
                 }
                 StepControl::Adaptive { tol, .. } => {
                     while t < t_out {
-                        (t, y, h) = self.adaptive_step(t, y, h, t_out, tol)?;
+                        (t, h) = self.adaptive_step(t, &mut y, h, t_out, tol)?;
                     }
                 }
             }
@@ -146,14 +155,16 @@ impl Drive<'_, '_> {
         Ok(out)
     }
 
-    /// Count an accepted step, tell the stepper, and record it when recording.
-    fn accept(&mut self, t: f64, h: f64, t_next: f64, a: &Attempt) {
+    /// Count an accepted step of size `h` from `t`, tell the stepper, record it when recording,
+    /// and move `y` to the new state.
+    fn accept(&mut self, t: f64, h: f64, t_next: f64, a: &Attempt, y: &mut [f64]) {
         self.stats.steps += 1;
-        self.stepper.accepted(a.theta);
+        y.copy_from_slice(self.stepper.y_new());
         if self.recording {
-            self.record.steps.push(StepRecord { t, h, t_next, kind: a.kind.clone() });
-            self.record.points.push(a.y.clone());
+            self.record.steps.push(StepRecord { t, h, t_next, kind: self.stepper.step_kind() });
+            self.record.points.push(y.to_vec());
         }
+        self.stepper.accepted(h, a.theta);
     }
 
     fn count_attempt(&self, t: f64) -> Result<(), SolveError> {
@@ -164,43 +175,45 @@ impl Drive<'_, '_> {
         Ok(())
     }
 
-    /// One step of the fixed grid. If Newton fails even with a fresh Jacobian, the step is
-    /// split into two halves (counted as a rejection), down to `2⁻²⁰` of the grid step.
-    fn fixed_step(&mut self, t: f64, y: &[f64], h: f64) -> Result<Vec<f64>, SolveError> {
+    /// One step of the fixed grid, `y` updated in place. If Newton fails even with a fresh
+    /// Jacobian, the step is split into two halves (counted as a rejection), down to `2⁻²⁰` of
+    /// the grid step.
+    fn fixed_step(&mut self, t: f64, y: &mut [f64], h: f64) -> Result<(), SolveError> {
         self.fixed_step_split(t, y, h, 0)
     }
 
-    fn fixed_step_split(&mut self, t: f64, y: &[f64], h: f64, depth: u32) -> Result<Vec<f64>, SolveError> {
-        let w = weights(self.newton_tol, y, None, self.d);
+    fn fixed_step_split(&mut self, t: f64, y: &mut [f64], h: f64, depth: u32) -> Result<(), SolveError> {
+        weights_into(self.newton_tol, y, None, self.d, &mut self.weights);
         loop {
             self.count_attempt(t)?;
-            match self.stepper.attempt(t, y, h, &w, None)? {
+            match self.stepper.attempt(t, y, h, &self.weights, None)? {
                 Outcome::Done(a) => {
-                    self.accept(t, h, t + h, &a);
-                    return Ok(a.y);
+                    self.accept(t, h, t + h, &a, y);
+                    return Ok(());
                 }
                 Outcome::NewtonFailed if self.stepper.refresh_jacobian() => continue,
                 Outcome::NewtonFailed if depth < 20 => {
                     self.stats.rejected += 1;
-                    let mid = self.fixed_step_split(t, y, 0.5 * h, depth + 1)?;
-                    return self.fixed_step_split(t + 0.5 * h, &mid, 0.5 * h, depth + 1);
+                    self.fixed_step_split(t, y, 0.5 * h, depth + 1)?;
+                    return self.fixed_step_split(t + 0.5 * h, y, 0.5 * h, depth + 1);
                 }
                 Outcome::NewtonFailed => return Err(SolveError::NewtonFailed { step: self.stats.steps + 1, t, h }),
             }
         }
     }
 
-    /// One accepted step (after any rejections) towards `t_out`; returns the new time, state
-    /// and proposed next step size.
+    /// One accepted step (after any rejections) towards `t_out`, `y` updated in place; returns
+    /// the new time and the proposed next step size.
     fn adaptive_step(
         &mut self,
         t: f64,
-        y: Vec<f64>,
+        y: &mut [f64],
         mut h: f64,
         t_out: f64,
         tol: &Tolerances,
-    ) -> Result<(f64, Vec<f64>, f64), SolveError> {
-        let w = weights(tol, &y, None, self.d);
+    ) -> Result<(f64, f64), SolveError> {
+        weights_into(tol, y, None, self.d, &mut self.weights);
+        let max_iter = self.request.options.newton_max_iter;
         loop {
             self.count_attempt(t)?;
             // Land exactly on t_out; split a remainder below two steps evenly.
@@ -214,7 +227,7 @@ impl Drive<'_, '_> {
             if step < 16.0 * f64::EPSILON * t.abs() || step <= f64::MIN_POSITIVE {
                 return Err(SolveError::StepTooSmall { step: self.stats.steps + 1, t, h: step });
             }
-            match self.stepper.attempt(t, &y, step, &w, Some(tol))? {
+            match self.stepper.attempt(t, y, step, &self.weights, Some(tol))? {
                 Outcome::NewtonFailed => {
                     if !self.stepper.refresh_jacobian() {
                         self.stats.rejected += 1;
@@ -223,19 +236,20 @@ impl Drive<'_, '_> {
                 }
                 Outcome::Done(a) => {
                     let err = a.err.expect("adaptive attempts estimate their error");
+                    let safety = Controller::newton_safety(a.newton_iterations, max_iter);
                     if err <= 1.0 {
                         let t_next = if last { t_out } else { t + step };
-                        self.accept(t, step, t_next, &a);
-                        let mut fac = self.controller.accept(err, a.err_order);
+                        self.accept(t, step, t_next, &a, y);
+                        let mut fac = self.controller.accept(err, a.err_order, step, safety);
                         // Keep h (and the factorization) for small changes (RADAU5's QUOT1/2).
                         if (1.0..=1.2).contains(&fac) {
                             fac = 1.0;
                         }
                         let h_next = if last { (step * fac).max(h.min(step * 5.0)) } else { step * fac };
-                        return Ok((t_next, a.y, h_next));
+                        return Ok((t_next, h_next));
                     }
                     self.stats.rejected += 1;
-                    h = step * self.controller.reject(err, a.err_order);
+                    h = step * self.controller.reject(err, a.err_order, safety);
                 }
             }
         }

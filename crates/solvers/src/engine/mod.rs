@@ -9,6 +9,7 @@
 
 mod bdf2;
 mod driver;
+mod full;
 mod newton;
 mod rk;
 
@@ -18,18 +19,17 @@ use crate::error::SolveError;
 use crate::solution::StepKind;
 use crate::step_control::Tolerances;
 
-/// A step that ran to completion (its error may still reject it).
+/// A step that ran to completion (its error may still reject it); the new state is the
+/// stepper's [`y_new`](Stepper::y_new).
 pub(crate) struct Attempt {
-    /// The state at `t + h`.
-    pub y: Vec<f64>,
     /// Scaled error norm (≤ 1 accepts), when tolerances were given and the method estimates.
     pub err: Option<f64>,
     /// Order `k = q+1` of the error estimate, for the controller's exponent.
     pub err_order: f64,
     /// Largest Newton contraction rate of the step (0 for explicit steps).
     pub theta: f64,
-    /// What a gradient replay of the step needs.
-    pub kind: StepKind,
+    /// Newton iterations the step took.
+    pub newton_iterations: usize,
 }
 
 pub(crate) enum Outcome {
@@ -38,7 +38,8 @@ pub(crate) enum Outcome {
     NewtonFailed,
 }
 
-/// A one-step or multistep method as the driver sees it.
+/// A one-step or multistep method as the driver sees it. Steppers own their buffers: an attempt
+/// allocates nothing.
 pub(crate) trait Stepper {
     /// Try the step from `(t, y)` of size `h`. `w` holds the Newton weights at `y`; `tol` is
     /// given for adaptive steps.
@@ -51,8 +52,15 @@ pub(crate) trait Stepper {
         tol: Option<&Tolerances>,
     ) -> Result<Outcome, SolveError>;
 
-    /// The last attempt was accepted; `theta` is its largest Newton contraction rate.
-    fn accepted(&mut self, theta: f64);
+    /// The state at `t + h` of the last completed attempt.
+    fn y_new(&self) -> &[f64];
+
+    /// What differentiating the last completed attempt needs (for the record).
+    fn step_kind(&self) -> StepKind;
+
+    /// The last attempt, of size `h`, was accepted; `theta` is its largest Newton contraction
+    /// rate.
+    fn accepted(&mut self, h: f64, theta: f64);
 
     /// After a Newton failure: if the Jacobian was not fresh, drop it and return true (retry
     /// with the same step); false if it was fresh (the step must shrink).

@@ -2,8 +2,10 @@
 //! iteration matrix is built from a Jacobian that is reused while Newton converges, and
 //! convergence is judged by the observed contraction rate `θ`.
 
+use num_complex::Complex64;
+
 use crate::error::SolveError;
-use crate::linalg::{BatchedLu, stage_matrix};
+use crate::linalg::{BatchLu, Scalar};
 use crate::rhs::Rhs;
 use crate::step_control::weighted_norm;
 
@@ -104,36 +106,66 @@ impl NewtonControl {
     }
 }
 
-/// The Jacobian at the start of the step and the factored iteration matrices built from it:
-/// `I − hγJ` (DIRK, BDF2, error filters) and `I − h(A⊗J)` (fully implicit RK).
+/// The Jacobian at the start of the step and the factored iteration matrices built from it,
+/// all of the form `σI − J` per trajectory: `σ = 1/(hγ)` for a diagonally implicit stage, BDF2
+/// and the error filters (`I − hγJ = hγ(σI − J)`), and `σ = λ/h` for each eigenvalue `λ` of `A⁻¹`
+/// of a fully implicit method (real, or complex for RADAU5's complex block; Hairer & Wanner II,
+/// IV.8). Factors are cached by `σ`; buffers are reused, so a step allocates nothing.
 pub(crate) struct IterationMatrix {
     batch: usize,
     d: usize,
-    jac: Option<Vec<f64>>,
+    /// `J` per trajectory, row-major `d×d` each.
+    jac: Vec<f64>,
+    /// A Jacobian is held.
+    held: bool,
     /// The Jacobian was evaluated at the current step's initial state.
     fresh: bool,
-    /// Factorizations cached by a key (`hγ`, or `h` for the full system), at most two.
-    cache: Vec<(Key, BatchedLu)>,
+    real: Vec<Shifted<f64>>,
+    complex: Vec<Shifted<Complex64>>,
+    /// Batched factorizations so far.
     pub factorizations: usize,
     /// Keep the Jacobian across steps while Newton contracts fast.
     reuse: bool,
+    times: Vec<f64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Key {
-    Diagonal(f64),
-    Full(f64),
+/// The factors of `σI − J` for one shift `σ`.
+struct Shifted<T> {
+    sigma: Option<T>,
+    lu: BatchLu<T>,
+    /// The factorization succeeded for every trajectory.
+    ok: bool,
 }
+
+/// Factor caches kept per scalar kind: enough for a DIRK stage and its error filter, or a fully
+/// implicit method's real and complex blocks and its filter.
+const SLOTS: usize = 3;
 
 impl IterationMatrix {
     pub fn new(batch: usize, d: usize, reuse: bool) -> Self {
-        Self { batch, d, jac: None, fresh: false, cache: Vec::new(), factorizations: 0, reuse }
+        Self {
+            batch,
+            d,
+            jac: vec![0.0; batch * d * d],
+            held: false,
+            fresh: false,
+            real: Vec::new(),
+            complex: Vec::new(),
+            factorizations: 0,
+            reuse,
+            times: vec![0.0; batch],
+        }
     }
 
     /// Drop the Jacobian so that the next step evaluates a new one.
     pub fn invalidate(&mut self) {
-        self.jac = None;
-        self.cache.clear();
+        self.held = false;
+        self.forget_factors();
+    }
+
+    fn forget_factors(&mut self) {
+        self.real.iter_mut().for_each(|s| s.sigma = None);
+        self.complex.iter_mut().for_each(|s| s.sigma = None);
     }
 
     /// A step was accepted: keep the Jacobian for the next step only if reuse is on and Newton
@@ -158,44 +190,73 @@ impl IterationMatrix {
 
     /// Evaluate `J(t, y)` unless a Jacobian is held.
     pub fn ensure(&mut self, rhs: &Rhs, t: f64, y: &[f64]) -> Result<(), SolveError> {
-        if self.jac.is_none() {
-            self.jac = Some(rhs.jacobian(&vec![t; self.batch], y)?);
-            self.fresh = true;
-            self.cache.clear();
+        if !self.held {
+            self.times.fill(t);
+            rhs.jacobian_into(&self.times, y, &mut self.jac)?;
+            (self.held, self.fresh) = (true, true);
+            self.forget_factors();
         }
         Ok(())
     }
 
-    /// Factors of `I − hγJ` per trajectory.
-    pub fn diagonal(&mut self, hg: f64) -> &BatchedLu {
-        let d = self.d;
-        self.factor(Key::Diagonal(hg), d, |jac, m| stage_matrix(&[vec![hg]], d, |_| jac, m))
+    /// Solve `(σI − J) x_b = r_b` in place for every trajectory (`x` holds `batch·d` values);
+    /// false if the matrix is singular.
+    pub fn solve_real(&mut self, sigma: f64, x: &mut [f64]) -> bool {
+        let (batch, d) = (self.batch, self.d);
+        let (jac, counter) = (&self.jac, &mut self.factorizations);
+        let slot = shifted(&mut self.real, sigma, batch, d, jac, counter);
+        slot.ok && {
+            slot.lu.solve_each(x);
+            true
+        }
     }
 
-    /// Factors of `I − h(A⊗J)` per trajectory, `sd×sd`, index `(i·d+p, j·d+q)`.
-    pub fn full(&mut self, h: f64, a: &[Vec<f64>]) -> &BatchedLu {
-        let (d, s) = (self.d, a.len());
-        let ha: Vec<Vec<f64>> = a.iter().map(|row| row.iter().map(|x| h * x).collect()).collect();
-        self.factor(Key::Full(h), s * d, |jac, m| stage_matrix(&ha, d, |_| jac, m))
+    /// Solve `(σI − J) x_b = r_b` in place for every trajectory with a complex shift `σ`.
+    pub fn solve_complex(&mut self, sigma: Complex64, x: &mut [Complex64]) -> bool {
+        let (batch, d) = (self.batch, self.d);
+        let (jac, counter) = (&self.jac, &mut self.factorizations);
+        let slot = shifted(&mut self.complex, sigma, batch, d, jac, counter);
+        slot.ok && {
+            slot.lu.solve_each(x);
+            true
+        }
     }
+}
 
-    fn factor(&mut self, key: Key, n: usize, fill: impl Fn(&[f64], &mut [f64])) -> &BatchedLu {
-        if let Some(pos) = self.cache.iter().position(|(k, _)| *k == key) {
-            return &self.cache[pos].1;
-        }
-        let jac = self.jac.as_ref().expect("Jacobian evaluated before factorization");
-        let dd = self.d * self.d;
-        let mut mats = vec![0.0; self.batch * n * n];
-        for (b, m) in mats.chunks_exact_mut(n * n).enumerate() {
-            fill(&jac[b * dd..(b + 1) * dd], m);
-        }
-        self.factorizations += 1;
-        if self.cache.len() >= 2 {
-            self.cache.remove(0);
-        }
-        self.cache.push((key, BatchedLu::factor(&mats, n)));
-        &self.cache.last().unwrap().1
+/// The slot holding the factors of `σI − J`, factored now unless a slot holds them already (the
+/// least recently factored slot is reused).
+fn shifted<'s, T: Scalar + PartialEq>(
+    slots: &'s mut Vec<Shifted<T>>,
+    sigma: T,
+    batch: usize,
+    d: usize,
+    jac: &[f64],
+    factorizations: &mut usize,
+) -> &'s mut Shifted<T> {
+    if let Some(k) = slots.iter().position(|s| s.sigma == Some(sigma)) {
+        return &mut slots[k];
     }
+    if slots.len() < SLOTS {
+        slots.push(Shifted { sigma: None, lu: BatchLu::new(batch, d), ok: false });
+    } else {
+        slots.rotate_left(1);
+    }
+    let slot = slots.last_mut().expect("a slot");
+    let dd = d * d;
+    slot.ok = true;
+    for b in 0..batch {
+        let m = slot.lu.matrix_mut(b);
+        for (m, &j) in m.iter_mut().zip(&jac[b * dd..(b + 1) * dd]) {
+            *m = T::ZERO - T::from_real(j);
+        }
+        for i in 0..d {
+            m[i * d + i] = m[i * d + i] + sigma;
+        }
+        slot.ok &= slot.lu.factor(b);
+    }
+    slot.sigma = Some(sigma);
+    *factorizations += 1;
+    slot
 }
 
 /// One implicit stage `W = v + hγ f(t, W)` of a batch (`v` holds `batch·d` values).
@@ -206,34 +267,53 @@ pub(crate) struct ImplicitStage<'v> {
     pub hg: f64,
 }
 
-/// Solve `stage` by simplified Newton from `start`, with the matrix `I − hγJ`; `w` are the norm
-/// weights. Returns `W` and the largest contraction rate, or `None` when Newton fails (diverges,
-/// stalls, or meets a non-finite value of `f`).
+/// Buffers of [`solve_stage`]: `f` and the correction, `batch·d` values each, and the row times.
+pub(crate) struct StageWork {
+    pub f: Vec<f64>,
+    pub delta: Vec<f64>,
+    pub times: Vec<f64>,
+}
+
+impl StageWork {
+    pub fn new(batch: usize, d: usize) -> Self {
+        Self { f: vec![0.0; batch * d], delta: vec![0.0; batch * d], times: vec![0.0; batch] }
+    }
+}
+
+/// Solve `stage` by simplified Newton with the matrix `I − hγJ`, from the start value in `w`
+/// (overwritten with the solution); `wt` are the norm weights. Returns the largest contraction
+/// rate, or `None` when Newton fails (diverges, stalls, meets a non-finite value of `f` or a
+/// singular matrix).
 pub(crate) fn solve_stage(
     rhs: &Rhs,
     matrix: &mut IterationMatrix,
     newton: &mut NewtonControl,
     stage: ImplicitStage,
-    start: Vec<f64>,
-    w: &[f64],
-) -> Result<Option<(Vec<f64>, f64)>, SolveError> {
+    w: &mut [f64],
+    wt: &[f64],
+    work: &mut StageWork,
+) -> Result<Option<f64>, SolveError> {
     let ImplicitStage { t, v, hg } = stage;
-    let (n, batch) = (v.len(), v.len() / rhs.d);
-    let times = vec![t; batch];
-    let mut wv = start;
+    let (batch, sigma) = (v.len() / rhs.d, 1.0 / hg);
+    work.times.fill(t);
     let mut run = newton.start();
     loop {
-        let fw = match rhs.eval(&times, &wv) {
-            Ok(f) => f,
+        match rhs.eval_into(&work.times, w, &mut work.f) {
+            Ok(()) => {}
             Err(SolveError::NonFinite { .. }) => return Ok(None),
             Err(e) => return Err(e),
-        };
-        let mut delta: Vec<f64> = (0..n).map(|i| -(wv[i] - v[i] - hg * fw[i])).collect();
-        matrix.diagonal(hg).solve_in_place(&mut delta);
-        wv.iter_mut().zip(&delta).for_each(|(x, dx)| *x += dx);
-        match newton.check(&mut run, weighted_norm(&delta, w, batch, rhs.d)) {
+        }
+        // (I − hγJ)Δ = −(W − v − hγF)  ⇔  (σI − J)Δ = −σ(W − v) + F,  σ = 1/(hγ).
+        for (((dl, &wi), &vi), &fi) in work.delta.iter_mut().zip(w.iter()).zip(v).zip(&work.f) {
+            *dl = fi - sigma * (wi - vi);
+        }
+        if !matrix.solve_real(sigma, &mut work.delta) {
+            return Ok(None);
+        }
+        w.iter_mut().zip(&work.delta).for_each(|(x, dx)| *x += dx);
+        match newton.check(&mut run, weighted_norm(&work.delta, wt, batch, rhs.d)) {
             Verdict::Continue => {}
-            Verdict::Converged => return Ok(Some((wv, run.theta))),
+            Verdict::Converged => return Ok(Some(run.theta)),
             Verdict::Diverged => return Ok(None),
         }
     }

@@ -1,186 +1,269 @@
 //! One generic Runge–Kutta step for every tableau: explicit stages, diagonally implicit stages
-//! solved one by one, or all stages solved together (Hairer & Wanner II, IV.8).
+//! solved one by one, or all stages solved together by the transformed Newton iteration of
+//! [`full`](super::full) (Hairer & Wanner II, IV.8). Every buffer is sized once per solve.
 
-use super::newton::{ImplicitStage, IterationMatrix, NewtonControl, Verdict, solve_stage};
+use num_complex::Complex64;
+
+use super::full::{Block, FullPlan};
+use super::newton::{ImplicitStage, IterationMatrix, NewtonControl, StageWork, Verdict, solve_stage};
 use super::{Attempt, Outcome, Stepper};
 use crate::error::SolveError;
-use crate::linalg::invert;
 use crate::rhs::Rhs;
 use crate::solution::StepKind;
-use crate::step_control::{Tolerances, weighted_norm, weights};
+use crate::step_control::{Tolerances, weighted_norm, weights_into};
 use crate::tableau::{Structure, Tableau};
 
-/// Stage derivatives, stage values and the largest Newton contraction rate of a step.
-type Stages = (Vec<Vec<f64>>, Vec<f64>, f64);
-
-/// Runs one [`Tableau`] on a batch of `batch` trajectories of dimension `d`.
+/// Runs one [`Tableau`] on a batch of `batch` trajectories of dimension `d`. Stage buffers are
+/// stage-major, `[s][batch][d]` (`n = batch·d` values per stage).
 pub(crate) struct RkStepper<'a> {
     tab: &'a Tableau,
-    structure: Structure,
+    full: Option<&'a FullPlan>,
     rhs: &'a Rhs<'a>,
     batch: usize,
     matrix: IterationMatrix,
     newton: NewtonControl,
-    /// `A⁻¹` (fully implicit methods: stage derivatives from stage increments).
-    a_inv: Vec<Vec<f64>>,
     /// `f(t_n, y_n)`, kept while the step is retried.
-    f0: Option<Vec<f64>>,
+    f0: Vec<f64>,
+    f0_valid: bool,
     /// First-same-as-last: the last stage of an explicit stiffly accurate step is
     /// `f(t + h, y_new)`, the next step's `f0` if this one is accepted.
     fsal: bool,
-    fsal_next: Option<Vec<f64>>,
+    /// Stage values `Y_i` and stage derivatives `F_i`.
+    stage_y: Vec<f64>,
+    stage_f: Vec<f64>,
+    /// Transformed increments `W`, their correction, and `(T⁻¹⊗I)F` (fully implicit methods).
+    w: Vec<f64>,
+    dw: Vec<f64>,
+    g: Vec<f64>,
+    /// A complex block's right-hand side and correction.
+    wc: Vec<Complex64>,
+    /// The increments `Z` of the last accepted step and its size (starting values).
+    z_prev: Vec<f64>,
+    h_prev: Option<f64>,
+    /// Extrapolation weights, `s×s`.
+    extrapolation: Vec<f64>,
+    stage: StageWork,
+    times: Vec<f64>,
+    y_new: Vec<f64>,
+    err: Vec<f64>,
+    err_weights: Vec<f64>,
 }
 
 impl<'a> RkStepper<'a> {
-    pub fn new(tab: &'a Tableau, rhs: &'a Rhs<'a>, batch: usize, newton: NewtonControl) -> Self {
+    /// A stepper for `tab` (`full` is its plan when it is fully implicit).
+    pub fn new(
+        tab: &'a Tableau,
+        full: Option<&'a FullPlan>,
+        rhs: &'a Rhs<'a>,
+        batch: usize,
+        newton: NewtonControl,
+    ) -> Self {
+        let (s, n) = (tab.stages(), batch * rhs.d);
         let structure = tab.structure();
-        let a_inv = if structure == Structure::Full { invert(&tab.a) } else { Vec::new() };
         let fsal = structure == Structure::Explicit && tab.stiffly_accurate();
+        let full_n = if full.is_some() { s * n } else { 0 };
         Self {
             tab,
-            structure,
+            full,
             rhs,
             batch,
             matrix: IterationMatrix::new(batch, rhs.d, !newton.tight),
             newton,
-            a_inv,
-            f0: None,
+            f0: vec![0.0; n],
+            f0_valid: false,
             fsal,
-            fsal_next: None,
+            stage_y: vec![0.0; s * n],
+            stage_f: vec![0.0; s * n],
+            w: vec![0.0; full_n],
+            dw: vec![0.0; full_n],
+            g: vec![0.0; full_n],
+            wc: vec![Complex64::new(0.0, 0.0); if full.is_some() { n } else { 0 }],
+            z_prev: vec![0.0; full_n],
+            h_prev: None,
+            extrapolation: vec![0.0; 2 * s * s],
+            stage: StageWork::new(batch, rhs.d),
+            times: vec![0.0; s * batch],
+            y_new: vec![0.0; n],
+            err: vec![0.0; n],
+            err_weights: vec![0.0; n],
         }
     }
 
-    fn f0(&mut self, t: f64, y: &[f64]) -> Result<Vec<f64>, SolveError> {
-        if self.f0.is_none() {
-            self.f0 = Some(self.rhs.eval(&vec![t; self.batch], y)?);
+    fn ensure_f0(&mut self, t: f64, y: &[f64]) -> Result<(), SolveError> {
+        if !self.f0_valid {
+            self.times[..self.batch].fill(t);
+            self.rhs.eval_into(&self.times[..self.batch], y, &mut self.f0)?;
+            self.f0_valid = true;
         }
-        Ok(self.f0.clone().unwrap())
+        Ok(())
     }
 
-    /// Stage derivatives `F_i` (`[s][batch][d]`), stage values `Y_i` (stage-major) and the
-    /// largest contraction rate, or `None` when Newton failed.
-    fn stages(&mut self, t: f64, y: &[f64], h: f64, w: &[f64]) -> Result<Option<Stages>, SolveError> {
-        match self.structure {
-            Structure::Full => self.full_stages(t, y, h, w),
-            _ => self.sequential_stages(t, y, h, w),
+    /// Stage values and derivatives into the stage buffers; the largest contraction rate, or
+    /// `None` when Newton failed.
+    fn stages(&mut self, t: f64, y: &[f64], h: f64, wt: &[f64]) -> Result<Option<f64>, SolveError> {
+        match self.full {
+            Some(plan) => self.full_stages(plan, t, y, h, wt),
+            None => self.sequential_stages(t, y, h, wt),
         }
     }
 
     /// Explicit and diagonally implicit stages, one after another.
-    fn sequential_stages(&mut self, t: f64, y: &[f64], h: f64, w: &[f64]) -> Result<Option<Stages>, SolveError> {
-        let (n, s) = (y.len(), self.tab.stages());
-        let mut f: Vec<Vec<f64>> = Vec::with_capacity(s);
-        let mut values = Vec::with_capacity(s * n);
+    fn sequential_stages(&mut self, t: f64, y: &[f64], h: f64, wt: &[f64]) -> Result<Option<f64>, SolveError> {
+        let (n, s, batch) = (y.len(), self.tab.stages(), self.batch);
         let mut theta: f64 = 0.0;
         for i in 0..s {
-            let mut known = y.to_vec();
-            for (j, fj) in f.iter().enumerate() {
+            let known = &mut self.stage_y[i * n..(i + 1) * n];
+            known.copy_from_slice(y);
+            for j in 0..i {
                 let c = h * self.tab.a[i][j];
                 if c != 0.0 {
-                    known.iter_mut().zip(fj).for_each(|(k, v)| *k += c * v);
+                    known.iter_mut().zip(&self.stage_f[j * n..(j + 1) * n]).for_each(|(k, f)| *k += c * f);
                 }
             }
             let g = self.tab.a[i][i];
+            let ti = t + self.tab.c[i] * h;
             if g == 0.0 {
-                let fi = if i == 0 && self.tab.c[0] == 0.0 && self.f0.is_some() {
-                    self.f0.clone().unwrap()
+                let fi = &mut self.stage_f[i * n..(i + 1) * n];
+                if i == 0 && self.tab.c[0] == 0.0 && self.f0_valid {
+                    fi.copy_from_slice(&self.f0);
                 } else {
-                    self.rhs.eval(&vec![t + self.tab.c[i] * h; self.batch], &known)?
-                };
-                f.push(fi);
-                values.extend_from_slice(&known);
+                    self.times[..batch].fill(ti);
+                    self.rhs.eval_into(&self.times[..batch], known, fi)?;
+                }
                 continue;
             }
-            // Solve W = known + hγ f(W) from W = known: an explicit predictor overshoots on
-            // stiff components and Newton then fails at large steps.
+            // Solve W = known + hγ f(W) from W = known: an explicit predictor overshoots on stiff
+            // components and Newton then fails at large steps. `known` is kept in `y_new` while
+            // the stage value takes its place.
             self.matrix.ensure(self.rhs, t, y)?;
-            let ti = t + self.tab.c[i] * h;
-            let stage = ImplicitStage { t: ti, v: &known, hg: h * g };
-            let Some((wv, th)) = solve_stage(self.rhs, &mut self.matrix, &mut self.newton, stage, known.clone(), w)?
+            self.y_new.copy_from_slice(known);
+            let stage = ImplicitStage { t: ti, v: &self.y_new, hg: h * g };
+            let wv = &mut self.stage_y[i * n..(i + 1) * n];
+            let Some(th) = solve_stage(self.rhs, &mut self.matrix, &mut self.newton, stage, wv, wt, &mut self.stage)?
             else {
                 return Ok(None);
             };
             theta = theta.max(th);
-            f.push((0..n).map(|k| (wv[k] - known[k]) / (h * g)).collect());
-            values.extend_from_slice(&wv);
+            let inv = 1.0 / (h * g);
+            let fi = &mut self.stage_f[i * n..(i + 1) * n];
+            for ((f, w), k) in fi.iter_mut().zip(&self.stage_y[i * n..(i + 1) * n]).zip(&self.y_new) {
+                *f = (w - k) * inv;
+            }
         }
-        Ok(Some((f, values, theta)))
+        Ok(Some(theta))
     }
 
-    /// All stages together: simplified Newton on the increments `Z = Y − y_n` with the matrix
-    /// `I − h(A⊗J)`; then `F = A⁻¹Z/h`.
-    fn full_stages(&mut self, t: f64, y: &[f64], h: f64, w: &[f64]) -> Result<Option<Stages>, SolveError> {
-        let (s, d, batch, n) = (self.tab.stages(), self.rhs.d, self.batch, y.len());
+    /// All stages together by the transformed simplified Newton iteration on `W`, from the
+    /// extrapolated collocation polynomial where the method has one; then `Z = (T⊗I)W` (left in
+    /// `dw`) and `Y = y_n + Z`. The stage derivatives are not formed: the new state and the error
+    /// estimate are combinations of `Z` ([`FullPlan::b_z`], [`FullPlan::e_z`]).
+    fn full_stages(
+        &mut self,
+        plan: &FullPlan,
+        t: f64,
+        y: &[f64],
+        h: f64,
+        wt: &[f64],
+    ) -> Result<Option<f64>, SolveError> {
+        let (n, batch, d) = (y.len(), self.batch, self.rhs.d);
         self.matrix.ensure(self.rhs, t, y)?;
-        let times: Vec<f64> = (0..s).flat_map(|i| vec![t + self.tab.c[i] * h; batch]).collect();
-        let mut z = vec![0.0; s * n];
+        for (i, rows) in self.times.chunks_exact_mut(batch).enumerate() {
+            rows.fill(t + self.tab.c[i] * h);
+        }
+        // Starting values: W = (T⁻¹⊗I)Z₀.
+        let extrapolated = match self.h_prev {
+            Some(h_prev) => plan.extrapolate(&self.z_prev, h_prev, h, &mut self.extrapolation, &mut self.w),
+            None => false,
+        };
+        if !extrapolated {
+            self.w.fill(0.0);
+        }
         let mut run = self.newton.start();
-        let mut stacked = vec![0.0; s * n];
         loop {
-            let ys: Vec<f64> = (0..s * n).map(|k| y[k % n] + z[k]).collect();
-            let f = match self.rhs.eval(&times, &ys) {
-                Ok(v) => v,
+            // Y = y_n + (T⊗I)W, F = f(Y), G = (T⁻¹⊗I)F.
+            plan.apply(&plan.t, &self.w, &mut self.stage_y);
+            self.stage_y.chunks_exact_mut(n).for_each(|yi| yi.iter_mut().zip(y).for_each(|(v, y)| *v += y));
+            match self.rhs.eval_into(&self.times, &self.stage_y, &mut self.stage_f) {
+                Ok(()) => {}
                 Err(SolveError::NonFinite { .. }) => return Ok(None),
                 Err(e) => return Err(e),
-            };
-            // Residual −G = −(Z − h(A⊗I)F), laid out per trajectory as [b][i][p] for the solve.
-            for b in 0..batch {
-                for i in 0..s {
-                    for p in 0..d {
-                        let k = b * d + p;
-                        let af: f64 = (0..s).map(|j| self.tab.a[i][j] * f[j * n + k]).sum();
-                        stacked[(b * s + i) * d + p] = -(z[i * n + k] - h * af);
+            }
+            plan.apply(&plan.t_inv, &self.stage_f, &mut self.g);
+            // (λ/h·I − J)ΔW_k = G_k − (λ/h)W_k per block (complex blocks as u + iv).
+            for block in &plan.blocks {
+                match *block {
+                    Block::Real { k, lambda } => {
+                        let sigma = lambda / h;
+                        let (dw, w, g) = (&mut self.dw[k * n..(k + 1) * n], &self.w[k * n..], &self.g[k * n..]);
+                        dw.iter_mut().zip(w).zip(g).for_each(|((dw, w), g)| *dw = g - sigma * w);
+                        if !self.matrix.solve_real(sigma, dw) {
+                            return Ok(None);
+                        }
+                    }
+                    Block::Complex { k, lambda } => {
+                        let sigma = lambda / h;
+                        for (p, c) in self.wc.iter_mut().enumerate() {
+                            let (w, g) = (
+                                Complex64::new(self.w[k * n + p], self.w[(k + 1) * n + p]),
+                                Complex64::new(self.g[k * n + p], self.g[(k + 1) * n + p]),
+                            );
+                            *c = g - sigma * w;
+                        }
+                        if !self.matrix.solve_complex(sigma, &mut self.wc) {
+                            return Ok(None);
+                        }
+                        for (p, c) in self.wc.iter().enumerate() {
+                            (self.dw[k * n + p], self.dw[(k + 1) * n + p]) = (c.re, c.im);
+                        }
                     }
                 }
             }
-            self.matrix.full(h, &self.tab.a).solve_in_place(&mut stacked);
-            let mut delta = vec![0.0; s * n];
-            for b in 0..batch {
-                for i in 0..s {
-                    for p in 0..d {
-                        delta[i * n + b * d + p] = stacked[(b * s + i) * d + p];
-                    }
-                }
-            }
-            z.iter_mut().zip(&delta).for_each(|(x, dx)| *x += dx);
-            match self.newton.check(&mut run, weighted_norm(&delta, w, batch, d)) {
+            self.w.iter_mut().zip(&self.dw).for_each(|(w, dw)| *w += dw);
+            match self.newton.check(&mut run, weighted_norm(&self.dw, wt, batch, d)) {
                 Verdict::Continue => {}
                 Verdict::Converged => break,
                 Verdict::Diverged => return Ok(None),
             }
         }
-        let f = (0..s)
-            .map(|i| (0..n).map(|k| (0..s).map(|j| self.a_inv[i][j] * z[j * n + k]).sum::<f64>() / h).collect())
-            .collect();
-        let values = (0..s * n).map(|k| y[k % n] + z[k]).collect();
-        Ok(Some((f, values, run.theta)))
+        // Z = (T⊗I)W (kept for the new state, the error and the next step's starting values),
+        // Y = y_n + Z.
+        plan.apply(&plan.t, &self.w, &mut self.dw);
+        for (yi, zi) in self.stage_y.chunks_exact_mut(n).zip(self.dw.chunks_exact(n)) {
+            yi.iter_mut().zip(y).zip(zi).for_each(|((v, y), z)| *v = y + z);
+        }
+        Ok(Some(run.theta))
     }
 
     /// `err = h(f0·f(y_n) + Σ e_j F_j)`, filtered if the method says so, in the weighted norm.
-    fn error(
-        &mut self,
-        t: f64,
-        y: &[f64],
-        y_new: &[f64],
-        h: f64,
-        f: &[Vec<f64>],
-        tol: &Tolerances,
-    ) -> Result<f64, SolveError> {
+    fn error(&mut self, t: f64, y: &[f64], h: f64, tol: &Tolerances) -> Result<Option<f64>, SolveError> {
         let tab = self.tab;
         let est = tab.error.as_ref().expect("adaptive requests are validated to have an estimate");
-        let mut err = vec![0.0; y.len()];
+        let n = y.len();
+        self.err.fill(0.0);
         if est.f0 != 0.0 {
-            let f0 = self.f0(t, y)?;
-            err.iter_mut().zip(&f0).for_each(|(e, v)| *e += h * est.f0 * v);
+            self.ensure_f0(t, y)?;
+            self.err.iter_mut().zip(&self.f0).for_each(|(e, v)| *e += h * est.f0 * v);
         }
-        for (ej, fj) in est.e.iter().zip(f) {
-            err.iter_mut().zip(fj).for_each(|(e, v)| *e += h * ej * v);
+        // h Σ e_j F_j, from the stage derivatives or, for a fully implicit method, from Z.
+        let (weights, scale, terms) = match self.full {
+            Some(plan) => (plan.e_z.as_slice(), 1.0, &self.dw),
+            None => (est.e.as_slice(), h, &self.stage_f),
+        };
+        for (j, ej) in weights.iter().enumerate() {
+            let c = scale * ej;
+            self.err.iter_mut().zip(&terms[j * n..(j + 1) * n]).for_each(|(e, v)| *e += c * v);
         }
         if let Some(g) = est.filter {
+            // (I − hγJ)⁻¹e = (σI − J)⁻¹σe, σ = 1/(hγ).
             self.matrix.ensure(self.rhs, t, y)?;
-            self.matrix.diagonal(h * g).solve_in_place(&mut err);
+            let sigma = 1.0 / (h * g);
+            self.err.iter_mut().for_each(|e| *e *= sigma);
+            if !self.matrix.solve_real(sigma, &mut self.err) {
+                return Ok(None);
+            }
         }
-        Ok(weighted_norm(&err, &weights(tol, y, Some(y_new), self.rhs.d), self.batch, self.rhs.d))
+        weights_into(tol, y, Some(&self.y_new), self.rhs.d, &mut self.err_weights);
+        Ok(Some(weighted_norm(&self.err, &self.err_weights, self.batch, self.rhs.d)))
     }
 }
 
@@ -190,32 +273,63 @@ impl Stepper for RkStepper<'_> {
         t: f64,
         y: &[f64],
         h: f64,
-        w: &[f64],
+        wt: &[f64],
         tol: Option<&Tolerances>,
     ) -> Result<Outcome, SolveError> {
+        let iterations = self.newton.iterations;
         if self.tab.explicit_first_stage() {
-            self.f0(t, y)?;
+            self.ensure_f0(t, y)?;
         }
-        let Some((f, stages, theta)) = self.stages(t, y, h, w)? else {
+        let Some(theta) = self.stages(t, y, h, wt)? else {
             return Ok(Outcome::NewtonFailed);
         };
-        let mut y_new = y.to_vec();
-        for (bi, fi) in self.tab.b.iter().zip(&f) {
-            y_new.iter_mut().zip(fi).for_each(|(x, v)| *x += h * bi * v);
-        }
-        if self.fsal {
-            self.fsal_next = f.last().cloned();
+        // y_{n+1} = y_n + h Σ b_i F_i (= y_n + Σ_j (bᵀA⁻¹)_j Z_j for a fully implicit method).
+        let n = y.len();
+        let (weights, scale, terms) = match self.full {
+            Some(plan) => (plan.b_z.as_slice(), 1.0, &self.dw),
+            None => (self.tab.b.as_slice(), h, &self.stage_f),
+        };
+        self.y_new.copy_from_slice(y);
+        for (i, bi) in weights.iter().enumerate() {
+            let c = scale * bi;
+            if c != 0.0 {
+                self.y_new.iter_mut().zip(&terms[i * n..(i + 1) * n]).for_each(|(x, v)| *x += c * v);
+            }
         }
         let err = match (tol, &self.tab.error) {
-            (Some(tol), Some(_)) => Some(self.error(t, y, &y_new, h, &f, tol)?),
+            (Some(tol), Some(_)) => match self.error(t, y, h, tol)? {
+                Some(err) => Some(err),
+                None => return Ok(Outcome::NewtonFailed),
+            },
             _ => None,
         };
         let err_order = self.tab.error.as_ref().map_or(1.0, |e| e.order.min(self.tab.order) as f64 + 1.0);
-        Ok(Outcome::Done(Attempt { y: y_new, err, err_order, theta, kind: StepKind::RungeKutta { stages } }))
+        let newton_iterations = self.newton.iterations - iterations;
+        Ok(Outcome::Done(Attempt { err, err_order, theta, newton_iterations }))
     }
 
-    fn accepted(&mut self, theta: f64) {
-        self.f0 = self.fsal_next.take();
+    fn y_new(&self) -> &[f64] {
+        &self.y_new
+    }
+
+    fn step_kind(&self) -> StepKind {
+        StepKind::RungeKutta { stages: self.stage_y.clone() }
+    }
+
+    fn accepted(&mut self, h: f64, theta: f64) {
+        let n = self.y_new.len();
+        // FSAL: the last stage derivative is f(t + h, y_new), the next step's f0.
+        self.f0_valid = self.fsal;
+        if self.fsal {
+            let s = self.tab.stages();
+            self.f0.copy_from_slice(&self.stage_f[(s - 1) * n..s * n]);
+        }
+        if self.full.is_some() {
+            // The increments Z of this step (in `dw` since convergence), for the next step's
+            // starting values.
+            self.z_prev.copy_from_slice(&self.dw);
+            self.h_prev = Some(h);
+        }
         self.matrix.step_accepted(theta);
     }
 

@@ -11,7 +11,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::error::SolveError;
 use crate::field::{VectorField, from_host};
-use crate::linalg::{BatchedLu, invert, stage_matrix};
+use crate::linalg::{BatchLu, invert, stage_matrix};
 use crate::methods::Method;
 use crate::rhs::Rhs;
 use crate::solution::{SolveRecord, StepKind, StepRecord};
@@ -141,7 +141,7 @@ impl<'a> Replay<'a> {
         for (b, m) in mats.chunks_exact_mut(n * n).enumerate() {
             stage_matrix(ha, d, |j| &jac[(j * batch + b) * dd..(j * batch + b + 1) * dd], m);
         }
-        Ok(from_host(BatchedLu::factor(&mats, n).inverse(), [batch, n, n], &self.device))
+        Ok(from_host(BatchLu::factor_all(&mats, n).inverse(), [batch, n, n], &self.device))
     }
 }
 

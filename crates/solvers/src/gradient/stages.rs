@@ -13,7 +13,7 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 
 use crate::field::{VectorField, from_host};
-use crate::linalg::{BatchedLu, stage_matrix};
+use crate::linalg::{BatchLu, stage_matrix};
 use crate::methods::Method;
 use crate::solution::{SolveRecord, StepKind};
 
@@ -68,7 +68,7 @@ impl StageForm {
         let mut m = vec![0.0; n * n];
         stage_matrix(&self.ha, d, &jac, &mut m);
         let mt: Vec<f64> = (0..n * n).map(|k| m[(k % n) * n + k / n]).collect();
-        let lu = BatchedLu::factor(&mt, n);
+        let lu = BatchLu::factor_all(&mt, n);
         let mut us = Vec::with_capacity(cols);
         let mut x = Vec::with_capacity(cols * n);
         for a in parts {
@@ -79,7 +79,7 @@ impl StageForm {
             }
             us.push((u, a));
         }
-        lu.solve_many_in_place(0, &mut x, cols);
+        lu.solve_many(0, &mut x);
         us.into_iter()
             .zip(x.chunks_exact(n))
             .map(|((mut mu, a), x)| {

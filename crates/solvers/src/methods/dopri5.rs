@@ -1,6 +1,7 @@
 //! Dormand–Prince 5(4) (Dormand & Prince, J. Comput. Appl. Math. 6 (1980); Hairer, Nørsett &
 //! Wanner I, II.5, Table 5.2): the explicit, non-stiff baseline.
 
+use crate::step_control::ControllerKind;
 use crate::tableau::{ErrorEstimate, Tableau};
 
 /// `dopri5`: explicit, seven stages (FSAL), order 5 with an order-4 embedded solution.
@@ -24,7 +25,7 @@ pub fn dopri5() -> Tableau {
         b,
         c: vec![0.0, 0.2, 0.3, 0.8, 8.0 / 9.0, 1.0, 1.0],
         order: 5,
-        error: Some(ErrorEstimate { f0: 0.0, e, order: 4, filter: None }),
+        error: Some(ErrorEstimate { f0: 0.0, e, order: 4, filter: None, controller: ControllerKind::Pi }),
         a_stable: false,
         l_stable: false,
         reference: "Dormand & Prince, J. Comput. Appl. Math. 6 (1980)",

@@ -2,6 +2,7 @@
 //! order 4, L-stable and stiffly accurate, with the fourth stage as an order-3 stiffly accurate
 //! embedded solution (so the error estimate needs no filter).
 
+use crate::step_control::ControllerKind;
 use crate::tableau::{ErrorEstimate, Tableau};
 
 /// `esdirk4`: Kværnø 4/3, `γ = 0.5728160625`; every coefficient is a rational function of `γ`
@@ -37,7 +38,7 @@ pub fn esdirk4() -> Tableau {
         a,
         c,
         order: 4,
-        error: Some(ErrorEstimate { f0: 0.0, e, order: 3, filter: None }),
+        error: Some(ErrorEstimate { f0: 0.0, e, order: 3, filter: None, controller: ControllerKind::Pi }),
         a_stable: true,
         l_stable: true,
         reference: "Kvaerno, BIT 44 (2004) 489-502, ESDIRK 4/3",

@@ -13,6 +13,7 @@ mod sdirk;
 use serde::{Deserialize, Serialize};
 
 use crate::error::SetupError;
+use crate::step_control::ControllerKind;
 use crate::tableau::Tableau;
 
 pub use bdf2::Bdf2;
@@ -81,6 +82,14 @@ impl Method {
         match self {
             Method::RungeKutta(t) => t.name,
             Method::Bdf2(_) => Bdf2::NAME,
+        }
+    }
+
+    /// The step-size controller its error estimate drives (PI where it has none).
+    pub fn controller(&self) -> ControllerKind {
+        match self {
+            Method::RungeKutta(t) => t.error.as_ref().map_or(ControllerKind::Pi, |e| e.controller),
+            Method::Bdf2(_) => ControllerKind::Pi,
         }
     }
 

@@ -1,5 +1,6 @@
 //! The three classical one-implicit-stage methods (Hairer & Wanner II, IV.3).
 
+use crate::step_control::ControllerKind;
 use crate::tableau::{ErrorEstimate, Tableau};
 
 /// Backward Euler, `R(z) = 1/(1−z)`. Error estimate `h/2·(F_1 − f(y_n))`, filtered by the
@@ -11,7 +12,13 @@ pub fn backward_euler() -> Tableau {
         b: vec![1.0],
         c: vec![1.0],
         order: 1,
-        error: Some(ErrorEstimate { f0: -0.5, e: vec![0.5], order: 1, filter: Some(1.0) }),
+        error: Some(ErrorEstimate {
+            f0: -0.5,
+            e: vec![0.5],
+            order: 1,
+            filter: Some(1.0),
+            controller: ControllerKind::Pi,
+        }),
         a_stable: true,
         l_stable: true,
         reference: "Hairer & Wanner II, IV.3",
@@ -27,7 +34,13 @@ pub fn trapezoid() -> Tableau {
         b: vec![0.5, 0.5],
         c: vec![0.0, 1.0],
         order: 2,
-        error: Some(ErrorEstimate { f0: 0.0, e: vec![0.5, -0.5], order: 1, filter: Some(0.5) }),
+        error: Some(ErrorEstimate {
+            f0: 0.0,
+            e: vec![0.5, -0.5],
+            order: 1,
+            filter: Some(0.5),
+            controller: ControllerKind::Pi,
+        }),
         a_stable: true,
         l_stable: false,
         reference: "Hairer & Wanner II, IV.3",

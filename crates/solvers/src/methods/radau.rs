@@ -1,5 +1,6 @@
 //! Radau IIA collocation (Hairer & Wanner II, IV.5, Table 5.6): L-stable, stiffly accurate.
 
+use crate::step_control::ControllerKind;
 use crate::tableau::{ErrorEstimate, Tableau};
 
 /// Two-stage Radau IIA, order 3, `R(z) = (6+2z)/(6−4z+z²)`.
@@ -14,7 +15,13 @@ pub fn radau3() -> Tableau {
         b: vec![0.75, 0.25],
         c: vec![1.0 / 3.0, 1.0],
         order: 3,
-        error: Some(ErrorEstimate { f0: -0.25, e: vec![0.375, -0.125], order: 2, filter: Some(0.25) }),
+        error: Some(ErrorEstimate {
+            f0: -0.25,
+            e: vec![0.375, -0.125],
+            order: 2,
+            filter: Some(0.25),
+            controller: ControllerKind::Predictive,
+        }),
         a_stable: true,
         l_stable: true,
         reference: "Hairer & Wanner II, IV.5, Table 5.5",
@@ -42,7 +49,13 @@ pub fn radau5() -> Tableau {
         a,
         c: vec![(4.0 - s6) / 10.0, (4.0 + s6) / 10.0, 1.0],
         order: 5,
-        error: Some(ErrorEstimate { f0: gamma0, e, order: 3, filter: Some(gamma0) }),
+        error: Some(ErrorEstimate {
+            f0: gamma0,
+            e,
+            order: 3,
+            filter: Some(gamma0),
+            controller: ControllerKind::Predictive,
+        }),
         a_stable: true,
         l_stable: true,
         reference: "Hairer & Wanner II, IV.5, Table 5.6; RADAU5",

@@ -1,6 +1,7 @@
 //! Two-stage L-stable singly diagonally implicit methods with `γ = 1 − 1/√2`:
 //! `R(z) = (1+(1−2γ)z)/(1−γz)²` for both.
 
+use crate::step_control::ControllerKind;
 use crate::tableau::{ErrorEstimate, Tableau};
 
 fn gamma() -> f64 {
@@ -17,7 +18,13 @@ pub fn sdirk2() -> Tableau {
         b: vec![1.0 - g, g],
         c: vec![g, 1.0],
         order: 2,
-        error: Some(ErrorEstimate { f0: 0.0, e: vec![-g, g], order: 1, filter: Some(g) }),
+        error: Some(ErrorEstimate {
+            f0: 0.0,
+            e: vec![-g, g],
+            order: 1,
+            filter: Some(g),
+            controller: ControllerKind::Pi,
+        }),
         a_stable: true,
         l_stable: true,
         reference: "Alexander, SIAM J. Numer. Anal. 14 (1977)",
@@ -41,6 +48,7 @@ pub fn trbdf2() -> Tableau {
             e: vec![(4.0 * w - 1.0) / 3.0, -1.0 / 3.0, 2.0 * d / 3.0],
             order: 3,
             filter: Some(d),
+            controller: ControllerKind::Pi,
         }),
         a_stable: true,
         l_stable: true,

@@ -60,8 +60,19 @@ struct HostMassAction<'a> {
     structure: &'a [HostReaction],
 }
 
+/// `x^p`, by products for the small whole orders of mass action.
 fn pow(x: f64, p: f64) -> f64 {
-    if p.fract() == 0.0 && p.abs() < 64.0 { x.powi(p as i32) } else { x.powf(p) }
+    if p == 1.0 {
+        x
+    } else if p == 2.0 {
+        x * x
+    } else if p == 0.0 {
+        1.0
+    } else if p.fract() == 0.0 && p.abs() < 64.0 {
+        x.powi(p as i32)
+    } else {
+        x.powf(p)
+    }
 }
 
 impl HostField for HostMassAction<'_> {
