@@ -17,7 +17,8 @@ pub(crate) struct HostLayer {
     pub b: Vec<f64>,
 }
 
-/// The network with scratch space, so that an evaluation allocates nothing.
+/// The network. Its scratch space is per thread (the trajectories of a batch are solved on
+/// several), grown once, so that an evaluation allocates nothing.
 pub(crate) struct HostMlp {
     layers: Vec<HostLayer>,
     y_scale: Vec<f64>,
@@ -25,16 +26,33 @@ pub(crate) struct HostMlp {
     activation: Activation,
     /// Widest layer (inputs included).
     width: usize,
-    /// `x`, `z` (`width` each), `∂x/∂y`, `∂z/∂y` (`width·d` each).
-    scratch: RefCell<Vec<f64>>,
+}
+
+thread_local! {
+    /// `x`, `z` (`width` each), `∂x/∂y`, `∂z/∂y` (`width·d` each) of the evaluation under way.
+    static SCRATCH: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
 }
 
 impl HostMlp {
     pub fn new(layers: Vec<HostLayer>, y_scale: Vec<f64>, t_scale: f64, activation: Activation) -> Self {
         let d = y_scale.len();
         let width = layers.iter().map(|l| l.fan_in.max(l.fan_out)).max().unwrap_or(d).max(d);
-        let scratch = RefCell::new(vec![0.0; 2 * width + 2 * width * d]);
-        Self { layers, y_scale, t_scale, activation, width, scratch }
+        Self { layers, y_scale, t_scale, activation, width }
+    }
+
+    /// Run `f` with this thread's scratch: `2·width + 2·width·d` values (the Jacobian's
+    /// forward mode), or one input and one output per layer (the vector–Jacobian product's
+    /// stored activations), whichever is more.
+    fn with_scratch<R>(&self, f: impl FnOnce(&mut [f64]) -> R) -> R {
+        let forward = 2 * self.width + 2 * self.width * self.y_scale.len();
+        let stored: usize = self.layers.iter().map(|l| l.fan_in + l.fan_out).sum::<usize>() + 2 * self.width;
+        let len = forward.max(stored);
+        SCRATCH.with_borrow_mut(|s| {
+            if s.len() < len {
+                s.resize(len, 0.0);
+            }
+            f(&mut s[..len])
+        })
     }
 }
 
@@ -48,7 +66,74 @@ fn affine(l: &HostLayer, x: &[f64], z: &mut [f64]) {
 
 impl HostField for HostMlp {
     fn eval(&self, _t: f64, y: &[f64], f: &mut [f64]) {
-        let mut scratch = self.scratch.borrow_mut();
+        self.with_scratch(|scratch| self.eval_with(y, f, scratch));
+    }
+
+    fn jacobian(&self, _t: f64, y: &[f64], jac: &mut [f64]) {
+        self.with_scratch(|scratch| self.jacobian_with(y, jac, scratch));
+    }
+
+    fn params(&self) -> usize {
+        self.layers.iter().map(|l| l.fan_in * l.fan_out + l.fan_out).sum()
+    }
+
+    /// Backpropagation through the layers (the parameters in the module's order: every `W_k`,
+    /// then every `b_k`).
+    fn vjp(&self, _t: f64, y: &[f64], c: &[f64], grad: &mut [f64]) {
+        self.with_scratch(|scratch| self.vjp_with(y, c, grad, scratch));
+    }
+}
+
+impl HostMlp {
+    /// `(∂f/∂θ)ᵀc`: a forward pass keeping every layer's input `x_k` and pre-activation `z_k`,
+    /// then `g = c⊙ŷ/t_scale`, and per layer from the last: `∂b_k += g`, `∂W_k += x_kᵀg`,
+    /// `g ← (W_k g)⊙σ'(z_{k−1})`.
+    fn vjp_with(&self, y: &[f64], c: &[f64], grad: &mut [f64], scratch: &mut [f64]) {
+        let n_layers = self.layers.len();
+        let (stored, rest) = scratch.split_at_mut(scratch.len() - 2 * self.width);
+        let (mut g, mut g_prev) = rest.split_at_mut(self.width);
+        // x_k at `offset`, z_k right after it, per layer.
+        let offsets = |k: usize| self.layers[..k].iter().map(|l| l.fan_in + l.fan_out).sum::<usize>();
+        stored[..y.len()].iter_mut().zip(y.iter().zip(&self.y_scale)).for_each(|(x, (y, s))| *x = y / s);
+        for (k, l) in self.layers.iter().enumerate() {
+            let x_at = offsets(k);
+            let (head, tail) = stored.split_at_mut(x_at + l.fan_in);
+            affine(l, &head[x_at..], &mut tail[..l.fan_out]);
+            if k + 1 < n_layers {
+                for o in 0..l.fan_out {
+                    tail[l.fan_out + o] = self.activation.apply_host(tail[o]);
+                }
+            }
+        }
+        let last = &self.layers[n_layers - 1];
+        for (o, g) in g[..last.fan_out].iter_mut().enumerate() {
+            *g = c[o] * self.y_scale[o] / self.t_scale;
+        }
+        let (mut w_at, mut b_at) = (self.layers.iter().map(|l| l.fan_in * l.fan_out).sum::<usize>(), grad.len());
+        for (k, l) in self.layers.iter().enumerate().rev() {
+            let x_at = offsets(k);
+            w_at -= l.fan_in * l.fan_out;
+            b_at -= l.fan_out;
+            grad[b_at..b_at + l.fan_out].iter_mut().zip(&g[..l.fan_out]).for_each(|(b, g)| *b += g);
+            for i in 0..l.fan_in {
+                let xi = stored[x_at + i];
+                let row = &mut grad[w_at + i * l.fan_out..w_at + (i + 1) * l.fan_out];
+                row.iter_mut().zip(&g[..l.fan_out]).for_each(|(w, g)| *w += xi * g);
+            }
+            if k > 0 {
+                // z_{k−1} sits right before x_k.
+                let z_prev = x_at - l.fan_in;
+                for (i, gp) in g_prev[..l.fan_in].iter_mut().enumerate() {
+                    let s: f64 =
+                        l.w[i * l.fan_out..(i + 1) * l.fan_out].iter().zip(&g[..l.fan_out]).map(|(w, g)| w * g).sum();
+                    *gp = s * self.activation.apply_and_derivative_host(stored[z_prev + i]).1;
+                }
+                std::mem::swap(&mut g, &mut g_prev);
+            }
+        }
+    }
+
+    fn eval_with(&self, y: &[f64], f: &mut [f64], scratch: &mut [f64]) {
         let (x, rest) = scratch.split_at_mut(self.width);
         let z = &mut rest[..self.width];
         x.iter_mut().zip(y.iter().zip(&self.y_scale)).for_each(|(x, (y, s))| *x = y / s);
@@ -62,9 +147,8 @@ impl HostField for HostMlp {
         f.iter_mut().zip(z.iter().zip(&self.y_scale)).for_each(|(f, (z, s))| *f = z * s / self.t_scale);
     }
 
-    fn jacobian(&self, _t: f64, y: &[f64], jac: &mut [f64]) {
+    fn jacobian_with(&self, y: &[f64], jac: &mut [f64], scratch: &mut [f64]) {
         let d = y.len();
-        let mut scratch = self.scratch.borrow_mut();
         let (x, rest) = scratch.split_at_mut(self.width);
         let (z, rest) = rest.split_at_mut(self.width);
         let (dx, dz) = rest.split_at_mut(self.width * d);

@@ -87,3 +87,36 @@ fn host_form_agrees_with_the_tensor_program() {
         }
     }
 }
+
+/// The host form's vector–Jacobian product `(∂f/∂θ)ᵀc` against Burn's backward pass of
+/// `Σ f(y)⊙c`, for every activation, scaled and unscaled, with the parameters in the module's
+/// order.
+#[test]
+fn host_parameter_products_agree_with_burns_backward_pass() {
+    use burn::optim::GradientsParams;
+    use stiffnode_solvers::gradient::params::flatten;
+    let ad = DeviceKind::Cpu.open().unwrap().autodiff();
+    let y_hat = [1.0, 3.6e-5, 0.5];
+    for name in Activation::NAMES {
+        for scaled in [false, true] {
+            let config = MlpConfig { hidden: vec![5, 4, 5], activation: name.parse().unwrap(), scaled };
+            let mlp = Mlp::new(3, &config, Some((&y_hat, 1e5)), 13, &ad);
+            let rows = 4;
+            let y: Vec<f64> = (0..rows * 3).map(|k| y_hat[k % 3] * (-1.1 + 0.37 * k as f64)).collect();
+            let c: Vec<f64> = (0..rows * 3).map(|k| (k as f64 * 0.7).sin()).collect();
+            let f = mlp.eval(&vec![0.0; rows], from_host(y.clone(), [rows, 3], &ad));
+            let grads = GradientsParams::from_grads((f * from_host(c.clone(), [rows, 3], &ad)).sum().backward(), &mlp);
+            let burn = flatten(&mlp, &grads);
+            let host = mlp.host().expect("an MLP has a host form");
+            assert_eq!(host.params(), burn.len());
+            let mut ours = vec![0.0; host.params()];
+            for r in 0..rows {
+                host.vjp(0.0, &y[r * 3..r * 3 + 3], &c[r * 3..r * 3 + 3], &mut ours);
+            }
+            let scale = burn.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let err = ours.iter().zip(&burn).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max) / scale;
+            println!("{name} scaled={scaled}: host vs Burn (∂f/∂θ)ᵀc {err:.1e}");
+            assert!(scale > 0.0 && err <= 1e-13, "{name} scaled={scaled}: {ours:?} vs {burn:?}");
+        }
+    }
+}

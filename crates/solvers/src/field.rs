@@ -34,12 +34,26 @@ pub trait VectorField {
     }
 }
 
-/// A vector field on host f64 slices: one state `y` (`d` values) at a time.
-pub trait HostField {
+/// A vector field on host f64 slices: one state `y` (`d` values) at a time. It is shared by the
+/// threads that solve the trajectories of a batch, hence `Sync`.
+pub trait HostField: Sync {
     /// Write `f(t, y)` into `f`.
     fn eval(&self, t: f64, y: &[f64], f: &mut [f64]);
     /// Write `∂f/∂y` row-major into `jac` (`d·d` values).
     fn jacobian(&self, t: f64, y: &[f64], jac: &mut [f64]);
+
+    /// How many parameters [`vjp`](Self::vjp) differentiates: all of the field's, in the order
+    /// Burn's module visitor visits them (flattened row-major), or 0 when the host form does not
+    /// differentiate (gradients then take the tensor path).
+    fn params(&self) -> usize {
+        0
+    }
+
+    /// Add the vector–Jacobian product `(∂f(t, y; θ)/∂θ)ᵀ c` to `grad` ([`params`](Self::params)
+    /// values): the adjoint's parameter product on the host, with no tensor dispatch.
+    fn vjp(&self, t: f64, y: &[f64], c: &[f64], grad: &mut [f64]) {
+        let _ = (t, y, c, grad);
+    }
 }
 
 /// Central-difference Jacobian with steps `ε^⅓·max(|y_j|, 1)` (Nocedal & Wright, §8.1),

@@ -34,7 +34,7 @@ pub use error::{SetupError, SolveError};
 pub use field::VectorField;
 pub use methods::Method;
 pub use request::{GradientMode, Request, SolveOptions, StepControl, StepSettings};
-pub use solution::{Solution, SolveRecord, Stats, StepKind, StepRecord};
+pub use solution::{Solution, SolveRecord, Stats, StepKind, StepRecord, TrajectoryRecord};
 pub use step_control::Tolerances;
 pub use tableau::Tableau;
 

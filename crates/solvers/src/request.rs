@@ -29,9 +29,9 @@ pub enum StepControl {
         h0: Option<f64>,
     },
     /// Steps ending at the given times (strictly increasing, containing every output time):
-    /// repeats the step sequence of an earlier solve ([`SolveRecord::grid`]).
+    /// repeats the step sequence of an earlier solve ([`TrajectoryRecord::grid`]).
     ///
-    /// [`SolveRecord::grid`]: crate::SolveRecord::grid
+    /// [`TrajectoryRecord::grid`]: crate::TrajectoryRecord::grid
     Grid {
         /// The step end times.
         times: Vec<f64>,
@@ -53,6 +53,10 @@ pub struct SolveOptions {
     /// ([`VectorField::host`](crate::VectorField::host)); off, every evaluation runs as a Burn
     /// tensor program.
     pub host_fast_path: bool,
+    /// Take the trajectories of a batch through one shared step sequence, the worst one's, even
+    /// where each could take its own (fields in their host form). Tensor-program fields always
+    /// share steps.
+    pub shared_steps: bool,
 }
 
 impl SolveOptions {
@@ -81,6 +85,7 @@ impl SolveOptions {
             newton_max_iter: 7,
             fixed_newton_tol: Tolerances::new(1e-12, 1e-12),
             host_fast_path: true,
+            shared_steps: false,
         }
     }
 

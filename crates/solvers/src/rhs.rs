@@ -10,10 +10,7 @@ use crate::field::{HostField, VectorField, from_host, to_host};
 
 /// A [`VectorField`] called with host arrays.
 pub(crate) struct Rhs<'a> {
-    field: &'a dyn VectorField,
-    /// The field's host form, used on the f64 CPU device when allowed.
-    host: Option<Box<dyn HostField + 'a>>,
-    device: Device,
+    source: Source<'a>,
     /// State dimension.
     pub d: usize,
     /// Machine epsilon of the device's float type.
@@ -24,15 +21,38 @@ pub(crate) struct Rhs<'a> {
     pub jacobians: Cell<usize>,
 }
 
+/// How the field is evaluated: its host form on f64 slices, or its tensor program on its device.
+enum Source<'a> {
+    Host(&'a dyn HostField),
+    Tensor { field: &'a dyn VectorField, device: Device },
+}
+
+/// The host form of `field` when `allow_host` and the field lives on the f64 CPU device (see
+/// [`VectorField::host`]); fields on f32 devices always run as tensor programs. Built once per
+/// solve and shared by the trajectories of a batch.
+pub(crate) fn host_form<'a>(field: &'a dyn VectorField, allow_host: bool) -> Option<Box<dyn HostField + 'a>> {
+    let f64_device = field.device().settings().float_dtype == FloatDType::F64;
+    if allow_host && f64_device { field.host() } else { None }
+}
+
 impl<'a> Rhs<'a> {
-    /// Wrap `field`; `allow_host` lets an f64 field use its host form (see
-    /// [`VectorField::host`]). Fields on f32 devices always run as tensor programs.
-    pub fn new(field: &'a dyn VectorField, allow_host: bool) -> Self {
-        let device = field.device();
-        let f64_device = device.settings().float_dtype == FloatDType::F64;
-        let epsilon = if f64_device { f64::EPSILON } else { f32::EPSILON as f64 };
-        let host = if allow_host && f64_device { field.host() } else { None };
-        Self { field, host, device, d: field.dim(), epsilon, evals: Cell::new(0), jacobians: Cell::new(0) }
+    /// Call `field`, through `host` (its [`host_form`]) when given.
+    pub fn new(field: &'a dyn VectorField, host: Option<&'a dyn HostField>) -> Self {
+        match host {
+            Some(host) => Self::host(host, field.dim()),
+            None => {
+                let device = field.device();
+                let f64_device = device.settings().float_dtype == FloatDType::F64;
+                let epsilon = if f64_device { f64::EPSILON } else { f32::EPSILON as f64 };
+                let source = Source::Tensor { field, device };
+                Self { source, d: field.dim(), epsilon, evals: Cell::new(0), jacobians: Cell::new(0) }
+            }
+        }
+    }
+
+    /// Call a host form of dimension `d` (f64).
+    pub fn host(host: &'a dyn HostField, d: usize) -> Self {
+        Self { source: Source::Host(host), d, epsilon: f64::EPSILON, evals: Cell::new(0), jacobians: Cell::new(0) }
     }
 
     /// `f(t_r, y_r)` for every row `r`; `y` holds `t.len()·d` values.
@@ -45,10 +65,10 @@ impl<'a> Rhs<'a> {
     /// [`eval`](Self::eval) into `out` (`t.len()·d` values); the host form allocates nothing.
     pub fn eval_into(&self, t: &[f64], y: &[f64], out: &mut [f64]) -> Result<(), SolveError> {
         self.evals.set(self.evals.get() + 1);
-        match &self.host {
-            Some(host) => per_row(t, y, self.d, out, self.d, |tr, yr, o| host.eval(tr, yr, o)),
-            None => {
-                let f = self.field.eval(t, from_host(y.to_vec(), [t.len(), self.d], &self.device));
+        match &self.source {
+            Source::Host(host) => per_row(t, y, self.d, out, self.d, |tr, yr, o| host.eval(tr, yr, o)),
+            Source::Tensor { field, device } => {
+                let f = field.eval(t, from_host(y.to_vec(), [t.len(), self.d], device));
                 check_shape(&f.dims(), &[t.len(), self.d])?;
                 out.copy_from_slice(&to_host(f));
             }
@@ -67,10 +87,10 @@ impl<'a> Rhs<'a> {
     pub fn jacobian_into(&self, t: &[f64], y: &[f64], out: &mut [f64]) -> Result<(), SolveError> {
         let (rows, d) = (t.len(), self.d);
         self.jacobians.set(self.jacobians.get() + 1);
-        match &self.host {
-            Some(host) => per_row(t, y, d, out, d * d, |tr, yr, o| host.jacobian(tr, yr, o)),
-            None => {
-                let jac = self.field.jacobian(t, from_host(y.to_vec(), [rows, d], &self.device));
+        match &self.source {
+            Source::Host(host) => per_row(t, y, d, out, d * d, |tr, yr, o| host.jacobian(tr, yr, o)),
+            Source::Tensor { field, device } => {
+                let jac = field.jacobian(t, from_host(y.to_vec(), [rows, d], device));
                 check_shape(&jac.dims(), &[rows, d, d])?;
                 out.copy_from_slice(&to_host(jac));
             }

@@ -59,17 +59,14 @@ impl Solution {
     }
 }
 
-/// What differentiating an accepted step needs besides its start state(s).
+/// What differentiating an accepted step needs besides its start state(s) and its stage values
+/// ([`TrajectoryRecord::stage_values`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum StepKind {
-    /// A Runge–Kutta step; `stages` holds its converged stage values `Y_i`, stage-major
-    /// (`s·batch·d` values: stage `i` of trajectory `b` at `(i·batch + b)·d`).
-    RungeKutta {
-        /// The converged stage values.
-        stages: Vec<f64>,
-    },
+    /// A Runge–Kutta step.
+    RungeKutta,
     /// `y_{n+1} = α₁y_n + α₀y_{n−1} + hβ f(t_{n+1}, y_{n+1})`: BDF2, or backward Euler
-    /// (`α₁ = 1, α₀ = 0, β = 1`) while BDF2 starts.
+    /// (`α₁ = 1, α₀ = 0, β = 1`) while BDF2 starts. Its one stage value is `y_{n+1}`.
     Bdf {
         /// Weight of `y_n`.
         alpha1: f64,
@@ -103,17 +100,70 @@ pub struct StepRecord {
     pub kind: StepKind,
 }
 
-/// A solve with its steps: the [`Solution`], the method and options that made it, and what
-/// differentiating it needs. Only the engine builds one, so its steps always belong to its method.
+/// The accepted steps of one trajectory, with the state at every step point and the converged
+/// stage values of every Runge–Kutta step.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TrajectoryRecord {
+    pub(crate) d: usize,
+    pub(crate) steps: Vec<StepRecord>,
+    /// `d` values per point; point 0 is the initial state.
+    pub(crate) points: Vec<f64>,
+    /// `s·d` values per Runge–Kutta step (stage-major); empty for BDF2.
+    pub(crate) stages: Vec<f64>,
+    pub(crate) output_points: Vec<usize>,
+}
+
+impl TrajectoryRecord {
+    pub(crate) fn new(d: usize) -> Self {
+        Self { d, ..Self::default() }
+    }
+
+    /// Accepted steps in order; step `n` goes from point `n` to point `n+1`.
+    pub fn steps(&self) -> &[StepRecord] {
+        &self.steps
+    }
+
+    /// Number of step points (steps + 1).
+    pub fn n_points(&self) -> usize {
+        self.points.len() / self.d
+    }
+
+    /// The state at step point `k` (`d` values).
+    pub fn point(&self, k: usize) -> &[f64] {
+        &self.points[k * self.d..(k + 1) * self.d]
+    }
+
+    /// The converged stage values `Y_i` of step `n`, stage-major (`s·d` values; a BDF step's
+    /// one stage is `y_{n+1}`).
+    pub fn stage_values(&self, n: usize) -> &[f64] {
+        if self.stages.is_empty() {
+            return self.point(n + 1);
+        }
+        let sd = self.stages.len() / self.steps.len();
+        &self.stages[n * sd..(n + 1) * sd]
+    }
+
+    /// Point index of each output time.
+    pub fn output_points(&self) -> &[usize] {
+        &self.output_points
+    }
+
+    /// End times of the steps: a grid for [`StepControl::Grid`](crate::StepControl::Grid) that
+    /// repeats this step sequence (finite-difference checks with frozen steps use it).
+    pub fn grid(&self) -> Vec<f64> {
+        self.steps.iter().map(|s| s.t_next).collect()
+    }
+}
+
+/// A solve with its steps: the [`Solution`], the method and options that made it, and each
+/// trajectory's record. Only the engine builds one, so its steps always belong to its method.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SolveRecord {
     pub(crate) solution: Solution,
     pub(crate) method: Method,
     pub(crate) options: SolveOptions,
     pub(crate) t0: f64,
-    pub(crate) steps: Vec<StepRecord>,
-    pub(crate) points: Vec<Vec<f64>>,
-    pub(crate) output_points: Vec<usize>,
+    pub(crate) trajectories: Vec<TrajectoryRecord>,
 }
 
 impl SolveRecord {
@@ -142,24 +192,8 @@ impl SolveRecord {
         self.t0
     }
 
-    /// Accepted steps in order; step `n` goes from point `n` to point `n+1`.
-    pub fn steps(&self) -> &[StepRecord] {
-        &self.steps
-    }
-
-    /// State at every step point (`batch·d` values each; point 0 is the initial state).
-    pub fn points(&self) -> &[Vec<f64>] {
-        &self.points
-    }
-
-    /// Point index of each output time.
-    pub fn output_points(&self) -> &[usize] {
-        &self.output_points
-    }
-
-    /// End times of the steps: a grid for [`StepControl::Grid`](crate::StepControl::Grid) that
-    /// repeats this step sequence (finite-difference checks with frozen steps use it).
-    pub fn grid(&self) -> Vec<f64> {
-        self.steps.iter().map(|s| s.t_next).collect()
+    /// The record of each trajectory of the batch.
+    pub fn trajectories(&self) -> &[TrajectoryRecord] {
+        &self.trajectories
     }
 }

@@ -183,3 +183,34 @@ fn power_law_orders_sources_and_decays() {
     };
     check(&mech, None);
 }
+
+/// The host form's product `(∂f/∂log10 k)ᵀc` against Burn's backward pass of `Σ f(y)⊙c`, on
+/// POLLU with every rate learnable and on ROBER with two of three.
+#[test]
+fn host_rate_products_agree_with_burns_backward_pass() {
+    use burn::optim::GradientsParams;
+    use stiffnode_solvers::gradient::params::flatten;
+    let ad = DeviceKind::Cpu.open().unwrap().autodiff();
+    for (mech, learnable) in
+        [(pollu::pollu(), (0..pollu::pollu().reactions.len()).collect::<Vec<_>>()), (rober::robertson(), vec![0, 2])]
+    {
+        let d = mech.species.len();
+        let field = MassActionField::with_learnable(&mech, &ad, &learnable);
+        let rows = 3;
+        let y: Vec<f64> = (0..rows * d).map(|k| 0.05 + 0.3 * ((k as f64) * 0.9).sin().abs()).collect();
+        let c: Vec<f64> = (0..rows * d).map(|k| ((k as f64) * 1.3).cos()).collect();
+        let f = field.eval(&vec![0.0; rows], from_host(y.clone(), [rows, d], &ad));
+        let grads = GradientsParams::from_grads((f * from_host(c.clone(), [rows, d], &ad)).sum().backward(), &field);
+        let burn = flatten(&field, &grads);
+        let host = field.host().expect("mass action has a host form");
+        assert_eq!(host.params(), learnable.len());
+        let mut ours = vec![0.0; host.params()];
+        for r in 0..rows {
+            host.vjp(0.0, &y[r * d..(r + 1) * d], &c[r * d..(r + 1) * d], &mut ours);
+        }
+        let scale = burn.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let err = ours.iter().zip(&burn).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max) / scale;
+        println!("{}: host vs Burn (∂f/∂log10 k)ᵀc {err:.1e}", mech.name);
+        assert!(scale > 0.0 && err <= 1e-13, "{}: {ours:?} vs {burn:?}", mech.name);
+    }
+}

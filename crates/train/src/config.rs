@@ -70,6 +70,10 @@ pub struct SolverConfig {
     /// Limit on step attempts per solve.
     #[serde(default = "max_steps")]
     pub max_steps: usize,
+    /// Take the trajectories of a mini-batch through one shared step sequence, the worst one's,
+    /// instead of each its own.
+    #[serde(default)]
+    pub shared_steps: bool,
 }
 
 fn max_steps() -> usize {
@@ -84,8 +88,9 @@ impl SolverConfig {
 
     /// The solve options the section asks for, checked against the method.
     pub fn options(&self) -> Result<SolveOptions, SetupError> {
-        let opts = self.settings().options()?;
+        let mut opts = self.settings().options()?;
         opts.check_method(&self.method)?;
+        opts.shared_steps = self.shared_steps;
         Ok(opts)
     }
 }

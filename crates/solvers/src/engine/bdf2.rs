@@ -81,6 +81,7 @@ impl Stepper for Bdf2Stepper<'_> {
         tol: Option<&Tolerances>,
     ) -> Result<Outcome, SolveError> {
         let iterations = self.newton.iterations;
+        self.newton.longest = 0;
         self.current.0 = t;
         self.current.1.copy_from_slice(y);
         // Two backward Euler steps start, fixed or adaptive alike, so that a solve on a given
@@ -101,7 +102,7 @@ impl Stepper for Bdf2Stepper<'_> {
         };
         self.kind = StepKind::Bdf { alpha1, alpha0, beta: g };
         self.matrix.ensure(self.rhs, t, y)?;
-        let stage = ImplicitStage { t: t + h, v: &self.v, hg: h * g };
+        let stage = ImplicitStage { t: t + h, v: &self.v, h, gamma: g };
         let Some(theta) =
             solve_stage(self.rhs, &mut self.matrix, &mut self.newton, stage, &mut self.y_new, wt, &mut self.stage)?
         else {
@@ -155,13 +156,17 @@ impl Stepper for Bdf2Stepper<'_> {
         self.kind.clone()
     }
 
+    fn stage_values(&self) -> Option<&[f64]> {
+        None
+    }
+
     fn accepted(&mut self, _h: f64, theta: f64) {
         // The current point becomes the newer past point; the newer one the older.
         self.past.swap(0, 1);
         std::mem::swap(&mut self.past[1].1, &mut self.current.1);
         self.past[1].0 = self.current.0;
         self.n_past = (self.n_past + 1).min(2);
-        self.matrix.step_accepted(theta);
+        self.matrix.step_accepted(theta, Some(self.newton.longest));
     }
 
     fn refresh_jacobian(&mut self) -> bool {

@@ -1,10 +1,13 @@
-//! The driver: walks a batch of trajectories through the requested output times with fixed or
-//! adaptive steps (design.md §8), landing exactly on each output time, and counts the work.
+//! The driver: walks trajectories through the requested output times with fixed or adaptive
+//! steps (design.md §8), landing exactly on each output time, and counts the work.
 //!
-//! All trajectories share one step size: the error norm is the worst trajectory's. This keeps one
-//! Newton iteration and one tensor call per stage for the whole batch, and lets training hold
-//! the step sequence fixed for every trajectory; the cost is that the stiffest trajectory sets
-//! the step for all.
+//! Fields with a host form take every trajectory of a batch through its own step sequence (its
+//! own error norm, controller and Jacobian reuse), the trajectories spread over the cores; the
+//! results do not depend on the number of threads. Fields evaluated as tensor programs, and
+//! requests for shared steps, take the batch together with one step size, the worst
+//! trajectory's: one tensor call per stage for the whole batch.
+
+use rayon::prelude::*;
 
 use super::bdf2::Bdf2Stepper;
 use super::full::FullPlan;
@@ -15,8 +18,8 @@ use crate::error::SolveError;
 use crate::field::VectorField;
 use crate::methods::Method;
 use crate::request::{Request, StepControl};
-use crate::rhs::Rhs;
-use crate::solution::{Solution, SolveRecord, Stats, StepRecord};
+use crate::rhs::{Rhs, host_form};
+use crate::solution::{Solution, SolveRecord, Stats, StepRecord, TrajectoryRecord};
 use crate::step_control::{Controller, Tolerances, weighted_norm, weights, weights_into};
 use crate::tableau::Structure;
 
@@ -26,67 +29,97 @@ pub fn solve(field: &dyn VectorField, request: &Request) -> Result<Solution, Sol
     run(field, request, false).map(SolveRecord::into_solution)
 }
 
-/// [`solve`], keeping every accepted step and step point: the record that gradients are taken
-/// from (design.md §4).
+/// [`solve`], keeping every accepted step and step point of every trajectory: the record that
+/// gradients are taken from (design.md §4).
 pub fn solve_record(field: &dyn VectorField, request: &Request) -> Result<SolveRecord, SolveError> {
     run(field, request, true)
 }
 
-/// Steps and points kept by a recording solve.
-#[derive(Default)]
-struct Recording {
-    steps: Vec<StepRecord>,
-    points: Vec<Vec<f64>>,
-    outputs: Vec<usize>,
+/// What driving some trajectories produced: the states at the output times (`rows·d` each), the
+/// work, and each trajectory's record when recording.
+struct Lanes {
+    states: Vec<Vec<f64>>,
+    stats: Stats,
+    records: Vec<TrajectoryRecord>,
 }
 
 fn run(field: &dyn VectorField, request: &Request, record: bool) -> Result<SolveRecord, SolveError> {
     let d = field.dim();
     request.validate(d)?;
     let (opts, batch) = (&request.options, request.batch(d));
-    let rhs = Rhs::new(field, opts.host_fast_path);
+    let plan = match &request.method {
+        Method::RungeKutta(tab) if tab.structure() == Structure::Full => Some(FullPlan::new(tab)),
+        _ => None,
+    };
+    let host = host_form(field, opts.host_fast_path);
+    let lanes = match host.as_deref() {
+        Some(host) if batch > 1 && !opts.shared_steps => {
+            // One trajectory per task; collected in order, so the result is the same on any
+            // number of threads.
+            let each: Vec<Result<Lanes, SolveError>> = (0..batch)
+                .into_par_iter()
+                .map(|b| drive(&Rhs::host(host, d), request, plan.as_ref(), &request.y0[b * d..(b + 1) * d], record))
+                .collect();
+            merge(each.into_iter().collect::<Result<Vec<_>, _>>()?)
+        }
+        host => drive(&Rhs::new(field, host), request, plan.as_ref(), &request.y0, record)?,
+    };
+    Ok(SolveRecord {
+        solution: Solution { times: request.save_at.clone(), states: lanes.states, batch, dim: d, stats: lanes.stats },
+        method: request.method.clone(),
+        options: request.options.clone(),
+        t0: request.t0,
+        trajectories: lanes.records,
+    })
+}
+
+/// One batch from the per-trajectory results, in order.
+fn merge(parts: Vec<Lanes>) -> Lanes {
+    let outputs = parts.first().map_or(0, |p| p.states.len());
+    let mut all = Lanes { states: vec![Vec::new(); outputs], stats: Stats::default(), records: Vec::new() };
+    for part in parts {
+        for (out, s) in all.states.iter_mut().zip(part.states) {
+            out.extend(s);
+        }
+        all.stats += &part.stats;
+        all.records.extend(part.records);
+    }
+    all
+}
+
+/// Drive the trajectories `y0` (`rows·d` values) together through the request's output times.
+fn drive(rhs: &Rhs, request: &Request, plan: Option<&FullPlan>, y0: &[f64], record: bool) -> Result<Lanes, SolveError> {
+    let (opts, d) = (&request.options, rhs.d);
+    let rows = y0.len() / d;
     let newton_tol = match &opts.control {
         StepControl::Adaptive { tol, .. } => tol,
         StepControl::Fixed { .. } | StepControl::Grid { .. } => &opts.fixed_newton_tol,
     };
     let newton = NewtonControl::new(newton_tol.min_rtol(), rhs.epsilon, opts.newton_max_iter, !opts.is_adaptive());
-    let plan = match &request.method {
-        Method::RungeKutta(tab) if tab.structure() == Structure::Full => Some(FullPlan::new(tab)),
-        _ => None,
-    };
     let mut stepper: Box<dyn Stepper + '_> = match &request.method {
-        Method::RungeKutta(tab) => Box::new(RkStepper::new(tab, plan.as_ref(), &rhs, batch, newton)),
-        Method::Bdf2(_) => Box::new(Bdf2Stepper::new(&rhs, batch, newton)),
+        Method::RungeKutta(tab) => Box::new(RkStepper::new(tab, plan, rhs, rows, newton)),
+        Method::Bdf2(_) => Box::new(Bdf2Stepper::new(rhs, rows, newton)),
     };
     let t_end = request.save_at[request.save_at.len() - 1];
     let mut drive = Drive {
         stepper: stepper.as_mut(),
-        rhs: &rhs,
+        rhs,
         request,
-        batch,
+        batch: rows,
         d,
         newton_tol,
         t_end,
         controller: Controller::new(request.method.controller()),
-        weights: vec![0.0; batch * d],
+        weights: vec![0.0; rows * d],
         stats: Stats::default(),
-        record: Recording::default(),
-        recording: record,
+        records: if record { vec![TrajectoryRecord::new(d); rows] } else { Vec::new() },
     };
-    let states = drive.run()?;
-    let (mut stats, recording) = (drive.stats, drive.record);
+    let states = drive.run(y0)?;
+    let (mut stats, records) = (drive.stats, drive.records);
     (stats.newton_iterations, stats.factorizations) = stepper.newton_counts();
     stats.rhs_evaluations = rhs.evals.get();
     stats.jacobian_evaluations = rhs.jacobians.get();
-    Ok(SolveRecord {
-        solution: Solution { times: request.save_at.clone(), states, batch, dim: d, stats },
-        method: request.method.clone(),
-        options: request.options.clone(),
-        t0: request.t0,
-        steps: recording.steps,
-        points: recording.points,
-        output_points: recording.outputs,
-    })
+    Ok(Lanes { states, stats, records })
 }
 
 struct Drive<'s, 'r> {
@@ -102,22 +135,20 @@ struct Drive<'s, 'r> {
     /// Newton weights at the current step's start.
     weights: Vec<f64>,
     stats: Stats,
-    record: Recording,
-    recording: bool,
+    /// One record per trajectory when recording, else none.
+    records: Vec<TrajectoryRecord>,
 }
 
 impl Drive<'_, '_> {
-    fn run(&mut self) -> Result<Vec<Vec<f64>>, SolveError> {
+    fn run(&mut self, y0: &[f64]) -> Result<Vec<Vec<f64>>, SolveError> {
         let request = self.request;
-        let (mut t, mut y) = (request.t0, request.y0.clone());
+        let (mut t, mut y) = (request.t0, y0.to_vec());
         let mut out = Vec::with_capacity(request.save_at.len());
         let mut h = match &request.options.control {
             StepControl::Adaptive { tol, h0 } => h0.unwrap_or(self.initial_step(&y, tol)?),
             _ => 0.0,
         };
-        if self.recording {
-            self.record.points.push(y.clone());
-        }
+        self.record_points(&y);
         let mut grid_next = 0;
         for &t_out in &request.save_at {
             match &request.options.control {
@@ -148,11 +179,18 @@ impl Drive<'_, '_> {
                 }
             }
             out.push(y.clone());
-            if self.recording {
-                self.record.outputs.push(self.record.points.len() - 1);
+            for r in &mut self.records {
+                r.output_points.push(r.n_points() - 1);
             }
         }
         Ok(out)
+    }
+
+    /// Append each trajectory's part of `y` to its record.
+    fn record_points(&mut self, y: &[f64]) {
+        for (r, yb) in self.records.iter_mut().zip(y.chunks_exact(self.d)) {
+            r.points.extend_from_slice(yb);
+        }
     }
 
     /// Count an accepted step of size `h` from `t`, tell the stepper, record it when recording,
@@ -160,9 +198,19 @@ impl Drive<'_, '_> {
     fn accept(&mut self, t: f64, h: f64, t_next: f64, a: &Attempt, y: &mut [f64]) {
         self.stats.steps += 1;
         y.copy_from_slice(self.stepper.y_new());
-        if self.recording {
-            self.record.steps.push(StepRecord { t, h, t_next, kind: self.stepper.step_kind() });
-            self.record.points.push(y.to_vec());
+        if !self.records.is_empty() {
+            let kind = self.stepper.step_kind();
+            let (d, batch) = (self.d, self.batch);
+            for (b, r) in self.records.iter_mut().enumerate() {
+                r.steps.push(StepRecord { t, h, t_next, kind: kind.clone() });
+                // Stage i of trajectory b sits at (i·batch + b)·d of the stepper's buffer.
+                if let Some(stages) = self.stepper.stage_values() {
+                    for stage in stages.chunks_exact(batch * d) {
+                        r.stages.extend_from_slice(&stage[b * d..(b + 1) * d]);
+                    }
+                }
+            }
+            self.record_points(y);
         }
         self.stepper.accepted(h, a.theta);
     }

@@ -19,8 +19,9 @@ use crate::tableau::Tableau;
 /// One diagonal block of `Λ`, at row `k` of `W` (and `k+1` for a pair).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Block {
-    /// A real eigenvalue `λ` of `A⁻¹`.
-    Real { k: usize, lambda: f64 },
+    /// A real eigenvalue `λ = 1/γ` of `A⁻¹`, held as `γ` (the shift is `1/(hγ)`, formed as
+    /// everywhere else by [`shift`](super::newton::shift)).
+    Real { k: usize, gamma: f64 },
     /// A pair `α ± iβ` (`β > 0`): rows `k` (`u`) and `k+1` (`v`) of `W` are `u + iv`.
     Complex { k: usize, lambda: Complex64 },
 }
@@ -39,28 +40,32 @@ pub(crate) struct FullPlan {
     pub e_z: Vec<f64>,
     /// The nodes `c` when the method is a collocation method (starting values by extrapolation).
     pub collocation: Option<Vec<f64>>,
+    /// For collocation methods, `M_k` (`s×s` each, `k = 1 … s`) with
+    /// `W₀ = (Σ_k r^k M_k ⊗ I) Z_prev`, `r = h/h_prev`: the extrapolation as a polynomial in the
+    /// step ratio (see [`FullPlan::extrapolate`]).
+    extrapolation: Vec<f64>,
 }
 
 impl FullPlan {
-    /// The transformation of `tab`'s `A⁻¹`; a real eigenvalue that equals `1/γ` of the error
-    /// filter to rounding is taken as exactly that, so that the filter reuses its factors.
+    /// The transformation of `tab`'s `A⁻¹`; a real eigenvalue `1/γ` with `γ` equal to the error
+    /// filter's to rounding takes the filter's `γ` exactly, so that the filter reuses its factors.
     pub fn new(tab: &Tableau) -> Self {
         let s = tab.stages();
         let a_inv = invert(&tab.a);
         let m = Mat::<f64>::from_fn(s, s, |i, j| a_inv[i][j]);
         let eig = m.eigen().expect("the eigendecomposition of a method's A⁻¹ exists");
         let (u, lambda) = (eig.U(), eig.S().column_vector());
-        let filter = tab.error.as_ref().and_then(|e| e.filter).map(|g| 1.0 / g);
+        let filter = tab.error.as_ref().and_then(|e| e.filter);
         let mut columns: Vec<Vec<f64>> = Vec::with_capacity(s);
         let mut blocks = Vec::new();
         for k in 0..s {
             let l = lambda[k];
             if l.im.abs() <= 1e-12 * l.norm() {
-                let real = match filter {
-                    Some(f) if (l.re - f).abs() <= 1e-12 * f.abs() => f,
-                    _ => l.re,
+                let gamma = match filter {
+                    Some(g) if (1.0 / l.re - g).abs() <= 1e-12 * g.abs() => g,
+                    _ => 1.0 / l.re,
                 };
-                blocks.push(Block::Real { k: columns.len(), lambda: real });
+                blocks.push(Block::Real { k: columns.len(), gamma });
                 columns.push((0..s).map(|i| u[(i, k)].re).collect());
             } else if l.im > 0.0 {
                 blocks.push(Block::Complex { k: columns.len(), lambda: l });
@@ -75,7 +80,8 @@ impl FullPlan {
         let times_a_inv = |v: &[f64]| (0..s).map(|j| (0..s).map(|i| v[i] * a_inv[i][j]).sum()).collect();
         let b_z = times_a_inv(&tab.b);
         let e_z = tab.error.as_ref().map_or_else(Vec::new, |e| times_a_inv(&e.e));
-        Self { s, t: t.concat(), t_inv: t_inv.concat(), blocks, b_z, e_z, collocation }
+        let extrapolation = if collocation.is_some() { extrapolation(&tab.c, &t_inv) } else { Vec::new() };
+        Self { s, t: t.concat(), t_inv: t_inv.concat(), blocks, b_z, e_z, collocation, extrapolation }
     }
 
     /// `out_i = Σ_j m_ij x_j` for the `s` blocks of `n` values in `x` (`m` row-major `s×s`):
@@ -92,37 +98,55 @@ impl FullPlan {
     /// Starting values `W = (T⁻¹⊗I)Z` for a step of size `h`, from the last accepted step's
     /// increments `z_prev` (size `h_prev`): its collocation polynomial `q` (`q(0) = 0`,
     /// `q(c_j) = Z_j`) at the new stage times, `Z_i = q(1 + c_i h/h_prev) − q(1)`; `weights` is
-    /// `2·s×s` scratch. Returns false for methods that are not collocation methods (start from
+    /// `s×s` scratch. Returns false for methods that are not collocation methods (start from
     /// zero).
     pub fn extrapolate(&self, z_prev: &[f64], h_prev: f64, h: f64, weights: &mut [f64], w: &mut [f64]) -> bool {
-        let Some(c) = &self.collocation else { return false };
-        let s = self.s;
-        // Lagrange basis on the nodes 0, c_1, …, c_s, for the values at c_j (q(0) = 0 drops out).
-        let basis = |j: usize, x: f64| {
-            let mut l = x / c[j];
-            for (m, &cm) in c.iter().enumerate() {
-                if m != j {
-                    l *= (x - cm) / (c[j] - cm);
-                }
-            }
-            l
-        };
-        let (e, tw) = weights.split_at_mut(s * s);
-        for i in 0..s {
-            let x = 1.0 + c[i] * h / h_prev;
-            for j in 0..s {
-                e[i * s + j] = basis(j, x) - basis(j, 1.0);
-            }
+        if self.collocation.is_none() {
+            return false;
         }
-        // T⁻¹E, so that one product gives W.
-        for i in 0..s {
-            for j in 0..s {
-                tw[i * s + j] = (0..s).map(|k| self.t_inv[i * s + k] * e[k * s + j]).sum();
-            }
+        let (r, ss) = (h / h_prev, self.s * self.s);
+        weights.fill(0.0);
+        let mut rk = 1.0;
+        for m in self.extrapolation.chunks_exact(ss) {
+            rk *= r;
+            weights.iter_mut().zip(m).for_each(|(w, m)| *w += rk * m);
         }
-        self.apply(tw, z_prev, w);
+        self.apply(weights, z_prev, w);
         true
     }
+}
+
+/// `M_k = T⁻¹·[c_i^k β_jk]_ij`, `k = 1 … s`, for the extrapolation `Z_i = Σ_j (ℓ_j(1 + c_i r) −
+/// ℓ_j(1)) Z_j` with `ℓ_j` the Lagrange basis on the nodes `0, c_1, …, c_s`: writing
+/// `ℓ_j(x) = Σ_m a_jm x^m`, `ℓ_j(1 + c_i r) − ℓ_j(1) = Σ_{k≥1} r^k c_i^k β_jk` with
+/// `β_jk = Σ_{m≥k} a_jm·binom(m, k)`.
+fn extrapolation(c: &[f64], t_inv: &[Vec<f64>]) -> Vec<f64> {
+    let s = c.len();
+    let binom = |m: usize, k: usize| (0..k).fold(1.0, |acc, i| acc * (m - i) as f64 / (i + 1) as f64);
+    let mut out = vec![0.0; s * s * s];
+    for j in 0..s {
+        // a_j: coefficients of x·Π_{m≠j}(x − c_m) / (c_j·Π_{m≠j}(c_j − c_m)).
+        let mut a = vec![0.0, 1.0];
+        let mut denom = c[j];
+        for (m, &cm) in c.iter().enumerate().filter(|&(m, _)| m != j) {
+            let mut next = vec![0.0; a.len() + 1];
+            for (p, &ap) in a.iter().enumerate() {
+                next[p + 1] += ap;
+                next[p] -= cm * ap;
+            }
+            a = next;
+            denom *= c[j] - c[m];
+        }
+        for k in 1..=s {
+            let beta: f64 = (k..a.len()).map(|m| a[m] * binom(m, k)).sum::<f64>() / denom;
+            for i in 0..s {
+                // E_k[l][j] = c_l^k β_jk; M_k[i][j] = Σ_l T⁻¹_il E_k[l][j].
+                let mk = (0..s).map(|l| t_inv[i][l] * c[l].powi(k as i32) * beta).sum::<f64>();
+                out[(k - 1) * s * s + i * s + j] = mk;
+            }
+        }
+    }
+    out
 }
 
 fn apply_fixed<const S: usize>(m: &[f64], x: &[f64], out: &mut [f64]) {
@@ -194,7 +218,7 @@ mod tests {
             let mut expected = vec![0.0; s * s];
             for b in &p.blocks {
                 match *b {
-                    Block::Real { k, lambda } => expected[k * s + k] = lambda,
+                    Block::Real { k, gamma } => expected[k * s + k] = 1.0 / gamma,
                     Block::Complex { k, lambda } => {
                         let (a, b) = (lambda.re, lambda.im);
                         (expected[k * s + k], expected[k * s + k + 1]) = (a, -b);
@@ -223,7 +247,7 @@ mod tests {
         let c = p.collocation.clone().unwrap();
         let z_prev: Vec<f64> = c.iter().map(|&ci| u(ci)).collect();
         let (mut w, mut z) = (vec![0.0; 3], vec![0.0; 3]);
-        assert!(p.extrapolate(&z_prev, 1.0, 0.5, &mut [0.0; 18], &mut w));
+        assert!(p.extrapolate(&z_prev, 1.0, 0.5, &mut [0.0; 9], &mut w));
         p.apply(&p.t, &w, &mut z);
         for (i, ci) in c.iter().enumerate() {
             let exact = u(1.0 + 0.5 * ci) - u(1.0);

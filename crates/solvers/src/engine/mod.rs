@@ -55,8 +55,13 @@ pub(crate) trait Stepper {
     /// The state at `t + h` of the last completed attempt.
     fn y_new(&self) -> &[f64];
 
-    /// What differentiating the last completed attempt needs (for the record).
+    /// What differentiating the last completed attempt needs besides its stage values (for the
+    /// record).
     fn step_kind(&self) -> StepKind;
+
+    /// The converged stage values of the last completed attempt, stage-major `[s][batch][d]`,
+    /// for methods that have stages besides the new state.
+    fn stage_values(&self) -> Option<&[f64]>;
 
     /// The last attempt, of size `h`, was accepted; `theta` is its largest Newton contraction
     /// rate.

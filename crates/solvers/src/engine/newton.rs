@@ -37,6 +37,8 @@ pub(crate) struct NewtonControl {
     pub tight: bool,
     /// Newton iterations so far (all solves).
     pub iterations: usize,
+    /// The most iterations one converged solve took since the stepper last reset it (per step).
+    pub longest: usize,
 }
 
 /// State of one Newton solve.
@@ -55,7 +57,7 @@ impl NewtonControl {
     pub fn new(rtol: f64, epsilon: f64, max_iter: usize, tight: bool) -> Self {
         let tol = (10.0 * epsilon / rtol).max(0.03f64.min(rtol.sqrt()));
         let max_iter = if tight { 2 * max_iter } else { max_iter };
-        Self { tol, max_iter, eta_carry: 1.0, tight, iterations: 0 }
+        Self { tol, max_iter, eta_carry: 1.0, tight, iterations: 0, longest: 0 }
     }
 
     pub fn start(&self) -> NewtonRun {
@@ -99,6 +101,7 @@ impl NewtonControl {
     }
 
     fn converged(&mut self, run: &NewtonRun) -> Verdict {
+        self.longest = self.longest.max(run.k + 1);
         if !self.tight {
             self.eta_carry = run.eta;
         }
@@ -168,11 +171,15 @@ impl IterationMatrix {
         self.complex.iter_mut().for_each(|s| s.sigma = None);
     }
 
-    /// A step was accepted: keep the Jacobian for the next step only if reuse is on and Newton
-    /// contracted fast (`θ ≤ THET`, RADAU5); a kept Jacobian is no longer fresh.
-    pub fn step_accepted(&mut self, theta: f64) {
+    /// A step was accepted whose Newton solves contracted at a largest rate `theta`: keep the
+    /// Jacobian for the next step if reuse is on and Newton contracted fast (`θ ≤ THET`), or —
+    /// given `iterations`, the most one solve took, for a method with one solve per step
+    /// (RADAU5's rule as SciPy's `Radau` states it) — also when no solve needed more than two
+    /// iterations. A kept Jacobian is no longer fresh.
+    pub fn step_accepted(&mut self, theta: f64, iterations: Option<usize>) {
         self.fresh = false;
-        if theta > REUSE_THETA || !self.reuse {
+        let slow = theta > REUSE_THETA && iterations.is_none_or(|k| k > 2);
+        if !self.reuse || slow {
             self.invalidate();
         }
     }
@@ -259,12 +266,18 @@ fn shifted<'s, T: Scalar + PartialEq>(
     slot
 }
 
+/// The shift `σ` with `I − hγJ = hγ(σI − J)`. Every caller forms it the same way, so that a
+/// stage and an error filter with the same `γ` share one factorization.
+pub(crate) fn shift(gamma: f64, h: f64) -> f64 {
+    (1.0 / gamma) / h
+}
+
 /// One implicit stage `W = v + hγ f(t, W)` of a batch (`v` holds `batch·d` values).
 pub(crate) struct ImplicitStage<'v> {
     pub t: f64,
     pub v: &'v [f64],
-    /// `hγ`.
-    pub hg: f64,
+    pub h: f64,
+    pub gamma: f64,
 }
 
 /// Buffers of [`solve_stage`]: `f` and the correction, `batch·d` values each, and the row times.
@@ -293,8 +306,8 @@ pub(crate) fn solve_stage(
     wt: &[f64],
     work: &mut StageWork,
 ) -> Result<Option<f64>, SolveError> {
-    let ImplicitStage { t, v, hg } = stage;
-    let (batch, sigma) = (v.len() / rhs.d, 1.0 / hg);
+    let ImplicitStage { t, v, h, gamma } = stage;
+    let (batch, sigma) = (v.len() / rhs.d, shift(gamma, h));
     work.times.fill(t);
     let mut run = newton.start();
     loop {

@@ -5,7 +5,7 @@
 use num_complex::Complex64;
 
 use super::full::{Block, FullPlan};
-use super::newton::{ImplicitStage, IterationMatrix, NewtonControl, StageWork, Verdict, solve_stage};
+use super::newton::{ImplicitStage, IterationMatrix, NewtonControl, StageWork, Verdict, shift, solve_stage};
 use super::{Attempt, Outcome, Stepper};
 use crate::error::SolveError;
 use crate::rhs::Rhs;
@@ -80,7 +80,7 @@ impl<'a> RkStepper<'a> {
             wc: vec![Complex64::new(0.0, 0.0); if full.is_some() { n } else { 0 }],
             z_prev: vec![0.0; full_n],
             h_prev: None,
-            extrapolation: vec![0.0; 2 * s * s],
+            extrapolation: vec![0.0; s * s],
             stage: StageWork::new(batch, rhs.d),
             times: vec![0.0; s * batch],
             y_new: vec![0.0; n],
@@ -137,7 +137,7 @@ impl<'a> RkStepper<'a> {
             // the stage value takes its place.
             self.matrix.ensure(self.rhs, t, y)?;
             self.y_new.copy_from_slice(known);
-            let stage = ImplicitStage { t: ti, v: &self.y_new, hg: h * g };
+            let stage = ImplicitStage { t: ti, v: &self.y_new, h, gamma: g };
             let wv = &mut self.stage_y[i * n..(i + 1) * n];
             let Some(th) = solve_stage(self.rhs, &mut self.matrix, &mut self.newton, stage, wv, wt, &mut self.stage)?
             else {
@@ -192,8 +192,8 @@ impl<'a> RkStepper<'a> {
             // (λ/h·I − J)ΔW_k = G_k − (λ/h)W_k per block (complex blocks as u + iv).
             for block in &plan.blocks {
                 match *block {
-                    Block::Real { k, lambda } => {
-                        let sigma = lambda / h;
+                    Block::Real { k, gamma } => {
+                        let sigma = shift(gamma, h);
                         let (dw, w, g) = (&mut self.dw[k * n..(k + 1) * n], &self.w[k * n..], &self.g[k * n..]);
                         dw.iter_mut().zip(w).zip(g).for_each(|((dw, w), g)| *dw = g - sigma * w);
                         if !self.matrix.solve_real(sigma, dw) {
@@ -256,7 +256,7 @@ impl<'a> RkStepper<'a> {
         if let Some(g) = est.filter {
             // (I − hγJ)⁻¹e = (σI − J)⁻¹σe, σ = 1/(hγ).
             self.matrix.ensure(self.rhs, t, y)?;
-            let sigma = 1.0 / (h * g);
+            let sigma = shift(g, h);
             self.err.iter_mut().for_each(|e| *e *= sigma);
             if !self.matrix.solve_real(sigma, &mut self.err) {
                 return Ok(None);
@@ -277,6 +277,7 @@ impl Stepper for RkStepper<'_> {
         tol: Option<&Tolerances>,
     ) -> Result<Outcome, SolveError> {
         let iterations = self.newton.iterations;
+        self.newton.longest = 0;
         if self.tab.explicit_first_stage() {
             self.ensure_f0(t, y)?;
         }
@@ -313,7 +314,11 @@ impl Stepper for RkStepper<'_> {
     }
 
     fn step_kind(&self) -> StepKind {
-        StepKind::RungeKutta { stages: self.stage_y.clone() }
+        StepKind::RungeKutta
+    }
+
+    fn stage_values(&self) -> Option<&[f64]> {
+        Some(&self.stage_y)
     }
 
     fn accepted(&mut self, h: f64, theta: f64) {
@@ -330,7 +335,9 @@ impl Stepper for RkStepper<'_> {
             self.z_prev.copy_from_slice(&self.dw);
             self.h_prev = Some(h);
         }
-        self.matrix.step_accepted(theta);
+        // One Newton solve per step (fully implicit) follows RADAU5's reuse rule.
+        let iterations = self.full.map(|_| self.newton.longest);
+        self.matrix.step_accepted(theta, iterations);
     }
 
     fn refresh_jacobian(&mut self) -> bool {

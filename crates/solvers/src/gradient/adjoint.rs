@@ -10,12 +10,12 @@ use burn::module::Module;
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::Tensor;
 
-use super::Gradient;
 use super::stages::{StageForm, field_vjp, start_weights};
+use super::{Gradient, StepCotangent};
 use crate::error::SolveError;
-use crate::field::{VectorField, from_host, to_host};
+use crate::field::{HostField, VectorField, from_host, to_host};
 use crate::request::Request;
-use crate::rhs::Rhs;
+use crate::rhs::{Rhs, host_form};
 use crate::solution::SolveRecord;
 use crate::solve_record;
 
@@ -53,74 +53,115 @@ impl<'a, F: VectorField + Module> StepAdjoint<'a, F> {
         self
     }
 
-    /// Walk all steps backwards from the cotangents of the output states (`batch·d` each);
-    /// `on_step(n, a_{n+1})` sees each step's adjoint before its product is taken. Returns
-    /// `∂L/∂y0` and the accumulated parameter gradient.
+    /// Walk every trajectory's steps backwards from the cotangents of the output states
+    /// (`batch·d` each); `on_step(b, n, a_{n+1})` sees the adjoint of trajectory `b` after its
+    /// step `n` before that step's product is taken. Returns `∂L/∂y0` and the accumulated
+    /// parameter gradient.
     pub fn walk(
         &self,
         outputs: &[Vec<f64>],
-        mut on_step: impl FnMut(usize, &[f64]),
+        mut on_step: impl FnMut(usize, usize, &[f64]),
     ) -> Result<(Vec<f64>, GradientsParams), SolveError> {
-        let traj = self.record;
-        let rhs = Rhs::new(&self.plain, traj.options.host_fast_path);
-        let (batch, d) = (traj.solution.batch, traj.solution.dim);
-        let mut adjoint = vec![vec![0.0; batch * d]; traj.points.len()];
-        for (&p, cot) in traj.output_points.iter().zip(outputs) {
-            adjoint[p].iter_mut().zip(cot).for_each(|(a, c)| *a += c);
-        }
-        let mut acc = GradientsAccumulator::<F>::new();
-        let mut end = traj.steps.len();
-        while end > 0 {
-            // A chunk of steps `start..end` whose stage Jacobians are evaluated together.
-            let (mut start, mut rows, mut forms) = (end, 0, Vec::new());
-            while start > 0 {
-                let form = StageForm::of(traj, start - 1);
-                let more = form.stages() * batch;
-                if !forms.is_empty() && (rows + more > self.chunk || (rows + more) * d * d > CHUNK_ENTRIES) {
-                    break;
-                }
-                (rows, start) = (rows + more, start - 1);
-                forms.push(form);
+        let record = self.record;
+        let host = host_form(&self.plain, record.options.host_fast_path);
+        let rhs = Rhs::new(&self.plain, host.as_deref());
+        let d = record.solution.dim;
+        let mut dy0 = Vec::with_capacity(record.solution.batch * d);
+        let mut pending = Pending::new(self.field, host.as_deref(), self.chunk);
+        for (b, traj) in record.trajectories.iter().enumerate() {
+            let mut adjoint = vec![vec![0.0; d]; traj.n_points()];
+            for (&p, cot) in traj.output_points.iter().zip(outputs) {
+                adjoint[p].iter_mut().zip(&cot[b * d..(b + 1) * d]).for_each(|(a, c)| *a += c);
             }
-            forms.reverse();
-            let times: Vec<f64> = forms.iter().flat_map(|f| f.times.iter().copied()).collect();
-            let values: Vec<f64> = forms.iter().flat_map(|f| f.values.iter().copied()).collect();
-            let jac = rhs.jacobian(&times, &values)?;
-            let mut cot = vec![0.0; rows * d];
-            let mut first = rows;
-            for (n, form) in (start..end).zip(&forms).rev() {
-                let s = form.stages();
-                first -= s * batch;
-                let a = std::mem::take(&mut adjoint[n + 1]);
-                if a.iter().all(|&v| v == 0.0) {
-                    continue;
+            let mut end = traj.steps.len();
+            while end > 0 {
+                // A chunk of steps `start..end` whose stage Jacobians are evaluated together.
+                let (mut start, mut rows, mut forms) = (end, 0, Vec::new());
+                while start > 0 {
+                    let form = StageForm::of(record, b, start - 1);
+                    let more = form.stages();
+                    if !forms.is_empty() && (rows + more > self.chunk || (rows + more) * d * d > CHUNK_ENTRIES) {
+                        break;
+                    }
+                    (rows, start) = (rows + more, start - 1);
+                    forms.push(form);
                 }
-                on_step(n, &a);
-                let rec = &traj.steps[n];
-                for b in 0..batch {
-                    let row = |j: usize| first + j * batch + b;
-                    let jac_of = |j: usize| &jac[row(j) * d * d..(row(j) + 1) * d * d];
-                    let (mu, v) =
-                        form.adjoints(d, jac_of, std::iter::once(&a[b * d..(b + 1) * d])).pop().expect("one part");
+                forms.reverse();
+                let times: Vec<f64> = forms.iter().flat_map(|f| f.times.iter().copied()).collect();
+                let values: Vec<f64> = forms.iter().flat_map(|f| f.values.iter().copied()).collect();
+                let jac = rhs.jacobian(&times, &values)?;
+                let mut first = rows;
+                for (n, form) in (start..end).zip(&forms).rev() {
+                    first -= form.stages();
+                    let a = std::mem::take(&mut adjoint[n + 1]);
+                    if a.iter().all(|&v| v == 0.0) {
+                        continue;
+                    }
+                    on_step(b, n, &a);
+                    let rec = &traj.steps[n];
+                    let jac_of = |j: usize| &jac[(first + j) * d * d..(first + j + 1) * d * d];
+                    let (mu, v) = form.adjoints(d, jac_of, std::iter::once(a.as_slice())).pop().expect("one part");
                     if mu.iter().chain(&v).any(|x| !x.is_finite()) {
-                        return Err(SolveError::NonFiniteGradient(format!(
-                            "adjoint of step {} from t = {:.6e}",
-                            n + 1,
-                            rec.t
-                        )));
+                        let at = format!("adjoint of step {} from t = {:.6e} of trajectory {b}", n + 1, rec.t);
+                        return Err(SolveError::NonFiniteGradient(at));
                     }
-                    for j in 0..s {
-                        cot[row(j) * d..(row(j) + 1) * d].copy_from_slice(&mu[j * d..(j + 1) * d]);
-                    }
+                    pending.push(&form.times, &form.values, &mu);
                     for (k, c) in start_weights(&rec.kind) {
-                        adjoint[n - k][b * d..(b + 1) * d].iter_mut().zip(&v).for_each(|(a, v)| *a += c * v);
+                        adjoint[n - k].iter_mut().zip(&v).for_each(|(a, v)| *a += c * v);
                     }
                 }
+                pending.flush_if_full();
+                end = start;
             }
-            acc.accumulate(self.field, field_vjp(self.field, &times, &values, cot));
-            end = start;
+            dy0.extend_from_slice(&adjoint[0]);
         }
-        Ok((std::mem::take(&mut adjoint[0]), acc.grads()))
+        Ok((dy0, pending.finish()))
+    }
+}
+
+/// Stage rows waiting for the parameter product `Σ (∂f/∂θ)ᵀμ`: taken as one batched
+/// vector–Jacobian product of the field once they fill a chunk.
+struct Pending<'a, F: Module> {
+    field: &'a F,
+    /// The field's host form, for the product on the host where it differentiates.
+    host: Option<&'a dyn HostField>,
+    chunk: usize,
+    times: Vec<f64>,
+    values: Vec<f64>,
+    cot: Vec<f64>,
+    acc: GradientsAccumulator<F>,
+}
+
+impl<'a, F: VectorField + Module> Pending<'a, F> {
+    fn new(field: &'a F, host: Option<&'a dyn HostField>, chunk: usize) -> Self {
+        let (times, values, cot) = (Vec::new(), Vec::new(), Vec::new());
+        Self { field, host, chunk, times, values, cot, acc: GradientsAccumulator::new() }
+    }
+
+    fn push(&mut self, times: &[f64], values: &[f64], cot: &[f64]) {
+        self.times.extend_from_slice(times);
+        self.values.extend_from_slice(values);
+        self.cot.extend_from_slice(cot);
+    }
+
+    fn flush_if_full(&mut self) {
+        if self.times.len() >= self.chunk {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.times.is_empty() {
+            return;
+        }
+        let (times, values, cot) =
+            (std::mem::take(&mut self.times), std::mem::take(&mut self.values), std::mem::take(&mut self.cot));
+        self.acc.accumulate(self.field, field_vjp(self.field, self.host, &times, &values, cot));
+    }
+
+    fn finish(mut self) -> GradientsParams {
+        self.flush();
+        self.acc.grads()
     }
 }
 
@@ -145,9 +186,9 @@ pub(super) fn gradient<F: VectorField + Module>(
         leaves.iter().map(|x| x.grad(&grads).map_or_else(|| vec![0.0; batch * d], to_host)).collect();
     let direct = GradientsParams::from_module(&mut grads, field);
     let mut kept = Vec::new();
-    let (dy0, walked) = StepAdjoint::with_plain(field, plain, &record).walk(&outputs, |n, a| {
+    let (dy0, walked) = StepAdjoint::with_plain(field, plain, &record).walk(&outputs, |trajectory, step, a| {
         if keep_steps {
-            kept.push((n, a.to_vec()));
+            kept.push(StepCotangent { trajectory, step, value: a.to_vec() });
         }
     })?;
     let mut acc = GradientsAccumulator::<F>::new();

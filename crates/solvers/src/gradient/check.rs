@@ -63,7 +63,10 @@ pub fn check_mechanism(mech: &Mechanism, device: &Device, request: &Request) -> 
     gradient.extend(rec.y0.grad(&grads).map_or_else(|| vec![0.0; d], to_host));
 
     // Finite differences on the frozen step grid, with the forward solve's options otherwise.
-    let grid = SolveOptions { control: StepControl::Grid { times: rec.record.grid() }, ..request.options.clone() };
+    let grid = SolveOptions {
+        control: StepControl::Grid { times: rec.record.trajectories()[0].grid() },
+        ..request.options.clone()
+    };
     let cpu = DeviceKind::Cpu.open()?;
     let host_loss = |m: &Mechanism, y0: &[f64]| -> Result<f64, SolveError> {
         let at = Request { y0: y0.to_vec(), options: grid.clone(), ..request.clone() };

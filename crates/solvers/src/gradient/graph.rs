@@ -32,17 +32,23 @@ pub fn solve_on_graph<F: VectorField + Module>(field: &F, request: &Request) -> 
     let (batch, d) = (record.solution.batch, record.solution.dim);
     let y0 = from_host(request.y0.clone(), [batch, d], &field.device()).require_grad();
     let replay = Replay::new(field, &plain, &record);
-    let mut points = vec![y0.clone()];
-    for (n, rec) in record.steps.iter().enumerate() {
-        let inputs: Vec<Tensor<2>> = (0..rec.kind.inputs()).map(|k| points[n - k].clone()).collect();
-        let next = replay.step(rec, &inputs, &record.points[n + 1])?;
-        // The forward solve's value with the replay's derivative: every step is linearized at
-        // the stored points, exactly as the adjoint mode does, and the recorded states equal
-        // the solution's.
-        let stored = from_host(record.points[n + 1].clone(), next.dims(), &next.device());
-        points.push(next.clone() - next.detach() + stored);
+    // Each trajectory's own steps, replayed on its row of y0; the outputs stacked by row.
+    let mut rows: Vec<Vec<Tensor<2>>> = Vec::with_capacity(batch);
+    for (b, traj) in record.trajectories.iter().enumerate() {
+        let mut points = vec![y0.clone().slice([b..b + 1, 0..d])];
+        for (n, rec) in traj.steps.iter().enumerate() {
+            let inputs: Vec<Tensor<2>> = (0..rec.kind.inputs()).map(|k| points[n - k].clone()).collect();
+            let next = replay.step(rec, &inputs, traj.stage_values(n))?;
+            // The forward solve's value with the replay's derivative: every step is linearized at
+            // the stored points, exactly as the adjoint mode does, and the recorded states equal
+            // the solution's.
+            let stored = from_host(traj.point(n + 1).to_vec(), [1, d], &next.device());
+            points.push(next.clone() - next.detach() + stored);
+        }
+        rows.push(traj.output_points.iter().map(|&p| points[p].clone()).collect());
     }
-    let states = record.output_points.iter().map(|&p| points[p].clone()).collect();
+    let states =
+        (0..record.solution.times.len()).map(|k| Tensor::cat(rows.iter().map(|r| r[k].clone()).collect(), 0)).collect();
     drop(replay);
     Ok(OnGraph { y0, states, record })
 }

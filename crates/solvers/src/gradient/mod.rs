@@ -44,9 +44,20 @@ pub struct Gradient {
     pub params: GradientsParams,
     /// The forward solve's record.
     pub record: SolveRecord,
-    /// `(n, a_{n+1} = ∂L/∂y_{n+1})` for every step with a non-zero adjoint, last step first, when
-    /// the request's mode is `Adjoint { keep_steps: true }`.
-    pub step_adjoints: Option<Vec<(usize, Vec<f64>)>>,
+    /// The adjoint after every step with a non-zero one (each trajectory's last step first),
+    /// when the request's mode is `Adjoint { keep_steps: true }`.
+    pub step_adjoints: Option<Vec<StepCotangent>>,
+}
+
+/// The adjoint `a_{n+1} = ∂L/∂y_{n+1}` after step `n` of one trajectory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepCotangent {
+    /// The trajectory's index in the batch.
+    pub trajectory: usize,
+    /// The step `n`.
+    pub step: usize,
+    /// `a_{n+1}`, `d` values.
+    pub value: Vec<f64>,
 }
 
 /// Solve `request` with `field` (a Burn module on an autodiff device), evaluate `loss` of the

@@ -18,11 +18,11 @@ use faer::Mat;
 use faer::linalg::solvers::DenseSolveCore;
 use num_complex::Complex64;
 
-use super::Gradient;
 use super::stages::{StageForm, field_vjp};
+use super::{Gradient, StepCotangent};
 use crate::error::{SetupError, SolveError};
 use crate::field::VectorField;
-use crate::rhs::Rhs;
+use crate::rhs::{Rhs, host_form};
 
 /// One mode of one trajectory at one step, with its stage cotangents.
 #[derive(Debug, Clone)]
@@ -39,7 +39,7 @@ pub struct ModeSample {
     pub t: f64,
     /// The step size `h_n`.
     pub h: f64,
-    /// First row of the step's stage block (rows `first + i·batch + trajectory`).
+    /// First row of the step's stage block (rows `first + i`).
     first: usize,
     /// `μ`, stage-major (`stages·d` values).
     mu: Vec<f64>,
@@ -53,8 +53,9 @@ pub struct ModalSplit {
     /// Time and state of every stage row of the split steps.
     times: Vec<f64>,
     values: Vec<f64>,
-    batch: usize,
     d: usize,
+    /// Whether the field's host form may take the products (the solve's option).
+    host_fast_path: bool,
 }
 
 /// Split the per-step adjoints of `gradient` (taken with `GradientMode::Adjoint { keep_steps:
@@ -69,44 +70,39 @@ pub fn split<F: VectorField + Module>(field: &F, gradient: &Gradient) -> Result<
         }
         .into());
     };
-    let (plain, traj) = (field.valid(), &gradient.record);
-    let rhs = Rhs::new(&plain, traj.options.host_fast_path);
-    let (batch, d) = (traj.solution.batch, traj.solution.dim);
-    let forms: Vec<StageForm> = adjoints.iter().map(|(n, _)| StageForm::of(traj, *n)).collect();
+    let (plain, record) = (field.valid(), &gradient.record);
+    let host = host_form(&plain, record.options.host_fast_path);
+    let rhs = Rhs::new(&plain, host.as_deref());
+    let d = record.solution.dim;
+    let forms: Vec<StageForm> = adjoints.iter().map(|a| StageForm::of(record, a.trajectory, a.step)).collect();
     let times: Vec<f64> = forms.iter().flat_map(|f| f.times.iter().copied()).collect();
     let values: Vec<f64> = forms.iter().flat_map(|f| f.values.iter().copied()).collect();
     let stage_jac = rhs.jacobian(&times, &values)?;
-    let point_times: Vec<f64> = adjoints.iter().flat_map(|(n, _)| vec![traj.steps[*n].t_next; batch]).collect();
-    let point_values: Vec<f64> = adjoints.iter().flat_map(|(n, _)| traj.points[n + 1].iter().copied()).collect();
+    let step_of = |a: &StepCotangent| &record.trajectories[a.trajectory].steps[a.step];
+    let point_times: Vec<f64> = adjoints.iter().map(|a| step_of(a).t_next).collect();
+    let point_values: Vec<f64> =
+        adjoints.iter().flat_map(|a| record.trajectories[a.trajectory].point(a.step + 1).iter().copied()).collect();
     let point_jac = rhs.jacobian(&point_times, &point_values)?;
 
     let dd = d * d;
     let mut samples = Vec::new();
     let mut first = 0;
-    for (k, ((n, adjoint), form)) in adjoints.iter().zip(&forms).enumerate() {
-        let (s, rec) = (form.stages(), &traj.steps[*n]);
-        let jac = |j: usize, b: usize| &stage_jac[(first + j * batch + b) * dd..(first + j * batch + b + 1) * dd];
-        for b in 0..batch {
-            let at = (k * batch + b) * dd;
-            let modes = modal_parts(&point_jac[at..at + dd], &adjoint[b * d..(b + 1) * d], d)
-                .map_err(|why| SolveError::Eigen { step: n + 1, t: rec.t_next, why })?;
-            let adjoints = form.adjoints(d, |j| jac(j, b), modes.iter().map(|(_, p)| p.as_slice()));
-            for (rank, ((eigenvalue, _), (mu, _))) in modes.into_iter().zip(adjoints).enumerate() {
-                samples.push(ModeSample {
-                    step: *n,
-                    trajectory: b,
-                    rank,
-                    eigenvalue,
-                    t: rec.t_next,
-                    h: rec.h,
-                    first,
-                    mu,
-                });
-            }
+    for (k, (a, form)) in adjoints.iter().zip(&forms).enumerate() {
+        let rec = step_of(a);
+        let jac = |j: usize| &stage_jac[(first + j) * dd..(first + j + 1) * dd];
+        let modes = modal_parts(&point_jac[k * dd..(k + 1) * dd], &a.value, d).map_err(|why| SolveError::Eigen {
+            step: a.step + 1,
+            t: rec.t_next,
+            why,
+        })?;
+        let parts = form.adjoints(d, jac, modes.iter().map(|(_, p)| p.as_slice()));
+        for (rank, ((eigenvalue, _), (mu, _))) in modes.into_iter().zip(parts).enumerate() {
+            let (step, trajectory, t, h) = (a.step, a.trajectory, rec.t_next, rec.h);
+            samples.push(ModeSample { step, trajectory, rank, eigenvalue, t, h, first, mu });
         }
-        first += s * batch;
+        first += form.stages();
     }
-    Ok(ModalSplit { samples, times, values, batch, d })
+    Ok(ModalSplit { samples, times, values, d, host_fast_path: record.options.host_fast_path })
 }
 
 impl ModalSplit {
@@ -120,12 +116,14 @@ impl ModalSplit {
         group_of: impl Fn(&ModeSample) -> Option<usize>,
     ) -> Vec<GradientsParams> {
         let d = self.d;
+        let plain = field.valid();
+        let host = host_form(&plain, self.host_fast_path);
         // Per group: its cotangent by stage row (a group holds a row's modes of one step).
         let mut cot: Vec<BTreeMap<usize, Vec<f64>>> = vec![BTreeMap::new(); groups];
         for s in &self.samples {
             let Some(g) = group_of(s) else { continue };
             for (i, mu) in s.mu.chunks_exact(d).enumerate() {
-                let row = s.first + i * self.batch + s.trajectory;
+                let row = s.first + i;
                 let c = cot[g].entry(row).or_insert_with(|| vec![0.0; d]);
                 c.iter_mut().zip(mu).for_each(|(c, m)| *c += m);
             }
@@ -138,7 +136,7 @@ impl ModalSplit {
                 let times: Vec<f64> = rows.keys().map(|&r| self.times[r]).collect();
                 let values: Vec<f64> =
                     rows.keys().flat_map(|&r| self.values[r * d..(r + 1) * d].iter().copied()).collect();
-                field_vjp(field, &times, &values, rows.into_values().flatten().collect())
+                field_vjp(field, host.as_deref(), &times, &values, rows.into_values().flatten().collect())
             })
             .collect()
     }

@@ -9,7 +9,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 
 use crate::error::SolveError;
-use crate::field::to_host;
+use crate::field::{from_host, to_host};
 
 /// Error unless every parameter gradient of `module` in `grads` is finite; the error names the
 /// parameter.
@@ -78,6 +78,25 @@ pub fn filled<M: Module>(module: &M, value: f64) -> GradientsParams {
     let mut fill = Fill(GradientsParams::new(), value);
     module.visit(&mut fill);
     fill.0
+}
+
+/// Gradients for every parameter of `module` from `flat`, the values in visiting order
+/// (row-major per parameter): the inverse of [`flatten`].
+pub fn unflatten<M: Module>(module: &M, flat: &[f64]) -> GradientsParams {
+    struct Unflat<'f>(GradientsParams, &'f [f64]);
+    impl ModuleVisitor for Unflat<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let shape = param.lazy_shape();
+            let (head, rest) = self.1.split_at(shape.num_elements());
+            self.1 = rest;
+            let device = param.val().without_autodiff().device();
+            let dims: [usize; D] = shape.as_slice().try_into().expect("a parameter's rank is its type's");
+            self.0.register(param.id, from_host(head.to_vec(), dims, &device));
+        }
+    }
+    let mut unflat = Unflat(GradientsParams::new(), flat);
+    module.visit(&mut unflat);
+    unflat.0
 }
 
 /// All parameter gradients of `module` in `grads`, in visiting order (zeros where absent).

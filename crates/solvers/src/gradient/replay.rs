@@ -10,18 +10,19 @@
 use burn::tensor::{Device, Tensor};
 
 use crate::error::SolveError;
-use crate::field::{VectorField, from_host};
+use crate::field::{HostField, VectorField, from_host};
 use crate::linalg::{BatchLu, invert, stage_matrix};
 use crate::methods::Method;
-use crate::rhs::Rhs;
+use crate::rhs::{Rhs, host_form};
 use crate::solution::{SolveRecord, StepKind, StepRecord};
 use crate::tableau::{Structure, Tableau};
 
-/// Replays the steps of a solve record for a field; `plain` is the same field without autodiff,
-/// for the Jacobians that build the constant `M⁻¹`.
+/// Replays the steps of a solve record for a field, one trajectory at a time (`[1, d]` tensors);
+/// `plain` is the same field without autodiff, for the Jacobians that build the constant `M⁻¹`.
 pub(crate) struct Replay<'a> {
     field: &'a dyn VectorField,
-    rhs: Rhs<'a>,
+    plain: &'a dyn VectorField,
+    host: Option<Box<dyn HostField + 'a>>,
     method: &'a Method,
     device: Device,
     batch: usize,
@@ -41,16 +42,15 @@ impl<'a> Replay<'a> {
             }
             _ => Vec::new(),
         };
-        let rhs = Rhs::new(plain, record.options.host_fast_path);
-        let batch = record.solution.batch;
-        Self { field, rhs, method, device: field.device(), batch, d: field.dim(), weights }
+        let host = host_form(plain, record.options.host_fast_path);
+        Self { field, plain, host, method, device: field.device(), batch: 1, d: field.dim(), weights }
     }
 
-    /// `y_{n+1}` from `inputs` (`[y_n]`, or `[y_n, y_{n−1}]` for a BDF2 step), `[batch, d]`
-    /// each; `next` is the recorded `y_{n+1}` (the BDF stage value).
-    pub fn step(&self, rec: &StepRecord, inputs: &[Tensor<2>], next: &[f64]) -> Result<Tensor<2>, SolveError> {
+    /// `y_{n+1}` from `inputs` (`[y_n]`, or `[y_n, y_{n−1}]` for a BDF2 step), `[1, d]` each, and
+    /// the step's recorded stage values (for a BDF step, `y_{n+1}`).
+    pub fn step(&self, rec: &StepRecord, inputs: &[Tensor<2>], stages: &[f64]) -> Result<Tensor<2>, SolveError> {
         match (&rec.kind, self.method) {
-            (StepKind::RungeKutta { stages }, Method::RungeKutta(tab)) => match tab.structure() {
+            (StepKind::RungeKutta, Method::RungeKutta(tab)) => match tab.structure() {
                 Structure::Full => self.full(tab, rec, inputs[0].clone(), stages),
                 _ => self.sequential(tab, rec, inputs[0].clone(), stages),
             },
@@ -59,9 +59,9 @@ impl<'a> Replay<'a> {
                 if *alpha0 != 0.0 {
                     v = v + inputs[1].clone().mul_scalar(*alpha0);
                 }
-                self.implicit_stage(rec.t + rec.h, v, rec.h * beta, next)
+                self.implicit_stage(rec.t + rec.h, v, rec.h * beta, stages)
             }
-            (StepKind::RungeKutta { .. }, Method::Bdf2(_)) => {
+            (StepKind::RungeKutta, Method::Bdf2(_)) => {
                 unreachable!("a solve record's Runge–Kutta steps come from its Runge–Kutta method")
             }
         }
@@ -135,7 +135,7 @@ impl<'a> Replay<'a> {
     /// `M = I − (hA ⊗ I)·blockdiag(J(t_j, Y_j))` and `Y` stage-major `[s][batch][d]`.
     fn inverse(&self, times: &[f64], stages: &[f64], ha: &[Vec<f64>]) -> Result<Tensor<3>, SolveError> {
         let (s, batch, d) = (ha.len(), self.batch, self.d);
-        let jac = self.rhs.jacobian(times, stages)?;
+        let jac = Rhs::new(self.plain, self.host.as_deref()).jacobian(times, stages)?;
         let (n, dd) = (s * d, d * d);
         let mut mats = vec![0.0; batch * n * n];
         for (b, m) in mats.chunks_exact_mut(n * n).enumerate() {

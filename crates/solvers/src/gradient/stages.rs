@@ -12,12 +12,14 @@
 use burn::module::Module;
 use burn::optim::GradientsParams;
 
-use crate::field::{VectorField, from_host};
+use super::params::unflatten;
+use crate::field::{HostField, VectorField, from_host};
 use crate::linalg::{BatchLu, stage_matrix};
 use crate::methods::Method;
 use crate::solution::{SolveRecord, StepKind};
 
-/// One step as a Runge–Kutta step: `hA`, `hb`, stage times and stage values (`[s][batch][d]`).
+/// One step of one trajectory as a Runge–Kutta step: `hA`, `hb`, stage times and stage values
+/// (`[s][d]`).
 pub(crate) struct StageForm {
     pub ha: Vec<Vec<f64>>,
     pub hb: Vec<f64>,
@@ -26,24 +28,24 @@ pub(crate) struct StageForm {
 }
 
 impl StageForm {
-    /// Step `n` of `traj`.
-    pub fn of(traj: &SolveRecord, n: usize) -> Self {
+    /// Step `n` of trajectory `lane` of `record`.
+    pub fn of(record: &SolveRecord, lane: usize, n: usize) -> Self {
+        let traj = &record.trajectories[lane];
         let rec = &traj.steps[n];
-        let batch = traj.solution.batch;
-        match (&rec.kind, &traj.method) {
-            (StepKind::RungeKutta { stages }, Method::RungeKutta(tab)) => Self {
+        match (&rec.kind, &record.method) {
+            (StepKind::RungeKutta, Method::RungeKutta(tab)) => Self {
                 ha: tab.a.iter().map(|row| row.iter().map(|a| rec.h * a).collect()).collect(),
                 hb: tab.b.iter().map(|b| rec.h * b).collect(),
-                times: tab.c.iter().flat_map(|c| vec![rec.t + c * rec.h; batch]).collect(),
-                values: stages.clone(),
+                times: tab.c.iter().map(|c| rec.t + c * rec.h).collect(),
+                values: traj.stage_values(n).to_vec(),
             },
             (StepKind::Bdf { beta, .. }, _) => Self {
                 ha: vec![vec![rec.h * beta]],
                 hb: vec![rec.h * beta],
-                times: vec![rec.t_next; batch],
-                values: traj.points[n + 1].clone(),
+                times: vec![rec.t_next],
+                values: traj.stage_values(n).to_vec(),
             },
-            (StepKind::RungeKutta { .. }, Method::Bdf2(_)) => {
+            (StepKind::RungeKutta, Method::Bdf2(_)) => {
                 unreachable!("a solve record's Runge–Kutta steps come from its Runge–Kutta method")
             }
         }
@@ -105,7 +107,7 @@ impl StageForm {
 /// How the start `v` of a step is made of its input points: `(k, c)` for `v = Σ c·y_{n−k}`.
 pub(crate) fn start_weights(kind: &StepKind) -> Vec<(usize, f64)> {
     match kind {
-        StepKind::RungeKutta { .. } => vec![(0, 1.0)],
+        StepKind::RungeKutta => vec![(0, 1.0)],
         StepKind::Bdf { alpha1, alpha0, .. } if *alpha0 != 0.0 => vec![(0, *alpha1), (1, *alpha0)],
         StepKind::Bdf { alpha1, .. } => vec![(0, *alpha1)],
     }
@@ -113,13 +115,24 @@ pub(crate) fn start_weights(kind: &StepKind) -> Vec<(usize, f64)> {
 
 /// `Σ_r (∂f(t_r, y_r; θ)/∂θ)ᵀ c_r` over the rows `r` of `values` (`[rows, d]`) with the
 /// cotangents `cot`: one batched vector–Jacobian product of the field.
+///
+/// With the field's host form (`host`) differentiating, the product runs on the host, row by
+/// row; otherwise as Burn's backward pass of the field's tensor program.
 pub(crate) fn field_vjp<F: VectorField + Module>(
     field: &F,
+    host: Option<&dyn HostField>,
     times: &[f64],
     values: &[f64],
     cot: Vec<f64>,
 ) -> GradientsParams {
     let (rows, d) = (times.len(), field.dim());
+    if let Some(host) = host.filter(|h| h.params() > 0) {
+        let mut grad = vec![0.0; host.params()];
+        for ((t, y), c) in times.iter().zip(values.chunks_exact(d)).zip(cot.chunks_exact(d)) {
+            host.vjp(*t, y, c, &mut grad);
+        }
+        return unflatten(field, &grad);
+    }
     let device = field.device();
     let y = from_host(values.to_vec(), [rows, d], &device);
     let f = field.eval(times, y);

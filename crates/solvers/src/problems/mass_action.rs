@@ -58,16 +58,18 @@ struct HostMassAction<'a> {
     d: usize,
     rates: Vec<f64>,
     structure: &'a [HostReaction],
+    /// The reactions whose `log10 k` are the parameters, in parameter order.
+    learnable: &'a [usize],
 }
 
 /// `x^p`, by products for the small whole orders of mass action.
 fn pow(x: f64, p: f64) -> f64 {
     if p == 1.0 {
         x
-    } else if p == 2.0 {
-        x * x
     } else if p == 0.0 {
         1.0
+    } else if p == 2.0 {
+        x * x
     } else if p.fract() == 0.0 && p.abs() < 64.0 {
         x.powi(p as i32)
     } else {
@@ -76,6 +78,21 @@ fn pow(x: f64, p: f64) -> f64 {
 }
 
 impl HostField for HostMassAction<'_> {
+    fn params(&self) -> usize {
+        self.learnable.len()
+    }
+
+    /// `∂f/∂log10 k_r = ln 10 · r_r(y) · net_r`, so the product with `c` is
+    /// `ln 10 · r_r(y) · (net_r · c)` for each learnable reaction `r`.
+    fn vjp(&self, _t: f64, y: &[f64], c: &[f64], grad: &mut [f64]) {
+        for (g, &r) in grad.iter_mut().zip(self.learnable) {
+            let (orders, net) = &self.structure[r];
+            let rate = orders.iter().fold(self.rates[r], |acc, &(i, o)| acc * pow(y[i], o));
+            let dot: f64 = net.iter().map(|&(i, n)| n * c[i]).sum();
+            *g += LN_10 * rate * dot;
+        }
+    }
+
     fn eval(&self, _t: f64, y: &[f64], f: &mut [f64]) {
         f.fill(0.0);
         for (k, (orders, net)) in self.rates.iter().zip(self.structure) {
@@ -247,7 +264,7 @@ impl VectorField for MassActionField {
 
     fn host(&self) -> Option<Box<dyn HostField + '_>> {
         let rates = to_host(self.rates().without_autodiff());
-        Some(Box::new(HostMassAction { d: self.dim, rates, structure: &self.structure }))
+        Some(Box::new(HostMassAction { d: self.dim, rates, structure: &self.structure, learnable: &self.learnable }))
     }
 
     fn jacobian(&self, _t: &[f64], y: Tensor<2>) -> Tensor<3> {

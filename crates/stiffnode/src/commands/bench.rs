@@ -29,9 +29,14 @@ pub struct Args {
     /// Device: cpu or wgpu.
     #[arg(long, default_value = "cpu")]
     device: DeviceKind,
-    /// Evaluate the field as Burn tensor programs even on the CPU (no host fast path).
+    /// Evaluate the field as Burn tensor programs even on the CPU (no host fast path; the batch
+    /// then shares one step sequence).
     #[arg(long)]
     tensor_path: bool,
+    /// Take every batch through one shared step sequence (the worst trajectory's) instead of
+    /// each trajectory its own.
+    #[arg(long)]
+    shared_steps: bool,
     /// Time gradients (forward + backward, both modes) instead of forward solves.
     #[arg(long, conflicts_with = "training")]
     gradients: bool,
@@ -57,7 +62,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let batches = list::<usize>(&args.batches, "batch size")?;
     if let Some(config) = &args.training {
         let methods = list::<Method>(args.methods.as_deref().unwrap_or("radau5,esdirk4,backward-euler"), "method")?;
-        return super::bench_training::run(config, &methods, args.epochs, kind, args.init.as_deref());
+        let bench = super::bench_training::Bench {
+            config_file: config,
+            epochs: args.epochs,
+            device: kind,
+            init: args.init.as_deref(),
+            shared_steps: args.shared_steps,
+        };
+        return bench.run(&methods);
     }
     if args.gradients {
         let methods = list::<Method>(args.methods.as_deref().unwrap_or("radau5,backward-euler"), "method")?;
@@ -74,6 +86,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 let y0: Vec<f64> = (0..batch).flat_map(|_| mech.initial.clone()).collect();
                 let mut opts = SolveOptions::adaptive(rtol, rtol * SolveOptions::DEFAULT_ATOL_PER_RTOL);
                 opts.host_fast_path = !args.tensor_path;
+                opts.shared_steps = args.shared_steps;
+                // Work counters count each trajectory's own steps, or the shared ones once.
+                let own = !(args.shared_steps || args.tensor_path || kind != DeviceKind::Cpu);
+                let lanes = if own { batch } else { 1 };
                 let request = Request::new(method.clone(), y0, 0.0, vec![t_end]).with_options(opts);
                 let mut best = f64::INFINITY;
                 let mut last = None;
@@ -92,11 +108,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 let s = &sol.stats;
                 println!(
                     "{}",
-                    json!({"bench": "rober_solve", "device": kind.name(), "tensor_path": args.tensor_path, "method": method.name(), "rtol": rtol,
+                    json!({"bench": "rober_solve", "device": kind.name(), "tensor_path": args.tensor_path,
+                           "shared_steps": !own, "method": method.name(), "rtol": rtol,
                            "atol": rtol * SolveOptions::DEFAULT_ATOL_PER_RTOL, "batch": batch, "t_end": t_end, "wall_s": best,
-                           "per_trajectory_s": best / batch as f64, "steps": s.steps, "rejected": s.rejected,
-                           "newton_iterations": s.newton_iterations, "jacobian_evaluations": s.jacobian_evaluations,
-                           "factorizations": s.factorizations, "rhs_evaluations": s.rhs_evaluations,
+                           "per_trajectory_s": best / batch as f64,
+                           "trajectory_steps_per_s": (s.steps * batch / lanes) as f64 / best,
+                           "steps": s.steps / lanes, "rejected": s.rejected / lanes,
+                           "newton_iterations": s.newton_iterations / lanes,
+                           "jacobian_evaluations": s.jacobian_evaluations / lanes,
+                           "factorizations": s.factorizations / lanes, "rhs_evaluations": s.rhs_evaluations / lanes,
                            "max_rel_err": max_rel_err})
                 );
             }

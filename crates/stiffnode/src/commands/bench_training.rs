@@ -9,37 +9,34 @@ use serde_json::json;
 use stiffnode_solvers::{DeviceKind, Method};
 use stiffnode_train::{TrainConfig, Trainer};
 
-/// What every timed run shares: the configuration file, epochs, device and warm start.
-struct Bench<'a> {
-    config_file: &'a Path,
-    epochs: usize,
-    device: DeviceKind,
-    init: Option<&'a Path>,
-}
-
-pub fn run(
-    config_file: &Path,
-    methods: &[Method],
-    epochs: usize,
-    device: DeviceKind,
-    init: Option<&Path>,
-) -> anyhow::Result<()> {
-    let bench = Bench { config_file, epochs, device, init };
-    for method in methods {
-        let plain = bench.time_epochs(method, 0)?;
-        let logged = bench.time_epochs(method, 1)?;
-        println!(
-            "{}",
-            json!({"bench": "train_epoch", "config": config_file.display().to_string(), "init": init.map(|p| p.display().to_string()),
-                   "device": device.name(), "method": method.name(),
-                   "epochs": epochs, "s_per_epoch": plain.0, "s_per_logged_epoch": logged.0,
-                   "logged_over_plain": logged.0 / plain.0, "steps_last_epoch": plain.1, "loss": plain.2})
-        );
-    }
-    Ok(())
+/// What every timed run shares: the configuration file, epochs, device, warm start and whether
+/// the trajectories of a batch share their steps.
+pub struct Bench<'a> {
+    pub config_file: &'a Path,
+    pub epochs: usize,
+    pub device: DeviceKind,
+    pub init: Option<&'a Path>,
+    pub shared_steps: bool,
 }
 
 impl Bench<'_> {
+    /// One JSON line per method.
+    pub fn run(&self, methods: &[Method]) -> anyhow::Result<()> {
+        for method in methods {
+            let plain = self.time_epochs(method, 0)?;
+            let logged = self.time_epochs(method, 1)?;
+            println!(
+                "{}",
+                json!({"bench": "train_epoch", "config": self.config_file.display().to_string(),
+                       "init": self.init.map(|p| p.display().to_string()), "device": self.device.name(),
+                       "method": method.name(), "shared_steps": self.shared_steps, "epochs": self.epochs,
+                       "s_per_epoch": plain.0, "s_per_logged_epoch": logged.0, "logged_over_plain": logged.0 / plain.0,
+                       "steps_last_epoch": plain.1, "loss": plain.2})
+            );
+        }
+        Ok(())
+    }
+
     /// Seconds per epoch, steps of the last epoch and its loss, with modes logged every
     /// `modes_every` epochs (0: never).
     fn time_epochs(&self, method: &Method, modes_every: usize) -> anyhow::Result<(f64, usize, f64)> {
@@ -48,6 +45,7 @@ impl Bench<'_> {
             config.train.init = Some(init.to_path_buf());
         }
         config.solver.method = method.clone();
+        config.solver.shared_steps = self.shared_steps;
         config.train.epochs = self.epochs;
         config.train.device = self.device;
         config.train.modes_every = Some(modes_every);
