@@ -216,7 +216,8 @@ fn graph_and_adjoint_modes_agree() {
         // The walk one step per chunk (stage Jacobians evaluated step by step) is the same.
         let outputs: Vec<Vec<f64>> =
             adj.record.solution().states.iter().map(|s| s.iter().map(|v| 2.0 * v).collect()).collect();
-        let (dy0, params) = StepAdjoint::new(&field, &adj.record).chunked(1).walk(&outputs, |_, _, _| {}).unwrap();
+        let walked = StepAdjoint::new(&field, &adj.record).chunked(1).walk(&outputs, false).unwrap();
+        let (dy0, params) = (walked.y0, walked.params);
         let mut c = to_host(params.get::<1>(id).unwrap());
         c.extend(dy0);
         assert!(

@@ -171,3 +171,27 @@ fn bad_configurations_are_clear_errors() {
     assert!(matches!(err, TrainError::Dataset(_)) && err.to_string().contains("nowhere"), "{err}");
     let _ = std::fs::remove_dir_all(&run);
 }
+
+#[test]
+fn a_run_is_bit_identical_on_any_number_of_threads() {
+    // Mini-batches of 16 trajectories, each solved on its own, spread over the threads.
+    let metrics = |threads: usize| {
+        let run = scratch(&format!("threads-{threads}"));
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| train(&rates_config(3), &run));
+        let lines: Vec<serde_json::Value> = std::fs::read_to_string(run.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v.as_object_mut().unwrap().remove("wall_s");
+                v
+            })
+            .collect();
+        std::fs::remove_dir_all(&run).unwrap();
+        lines
+    };
+    let (one, two) = (metrics(1), metrics(2));
+    assert_eq!(one.len(), 3);
+    assert_eq!(one, two, "metrics differ between 1 and 2 threads");
+}

@@ -10,6 +10,9 @@ use burn::module::Module;
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::Tensor;
 
+use rayon::prelude::*;
+
+use super::params::unflatten;
 use super::stages::{StageForm, field_vjp, start_weights};
 use super::{Gradient, StepCotangent};
 use crate::error::SolveError;
@@ -54,69 +57,139 @@ impl<'a, F: VectorField + Module> StepAdjoint<'a, F> {
     }
 
     /// Walk every trajectory's steps backwards from the cotangents of the output states
-    /// (`batch·d` each); `on_step(b, n, a_{n+1})` sees the adjoint of trajectory `b` after its
-    /// step `n` before that step's product is taken. Returns `∂L/∂y0` and the accumulated
-    /// parameter gradient.
-    pub fn walk(
-        &self,
-        outputs: &[Vec<f64>],
-        mut on_step: impl FnMut(usize, usize, &[f64]),
-    ) -> Result<(Vec<f64>, GradientsParams), SolveError> {
+    /// (`batch·d` each). Returns `∂L/∂y0`, the parameter gradient, and — with `keep` — every
+    /// step's adjoint `a_{n+1}` (each trajectory's last step first).
+    ///
+    /// Where the field's host form takes the parameter products, the trajectories are walked on
+    /// all cores, each into a gradient of its own, summed in trajectory order: the result does
+    /// not depend on the number of threads.
+    pub fn walk(&self, outputs: &[Vec<f64>], keep: bool) -> Result<Walked, SolveError> {
         let record = self.record;
         let host = host_form(&self.plain, record.options.host_fast_path);
-        let rhs = Rhs::new(&self.plain, host.as_deref());
-        let d = record.solution.dim;
-        let mut dy0 = Vec::with_capacity(record.solution.batch * d);
-        let mut pending = Pending::new(self.field, host.as_deref(), self.chunk);
-        for (b, traj) in record.trajectories.iter().enumerate() {
-            let mut adjoint = vec![vec![0.0; d]; traj.n_points()];
-            for (&p, cot) in traj.output_points.iter().zip(outputs) {
-                adjoint[p].iter_mut().zip(&cot[b * d..(b + 1) * d]).for_each(|(a, c)| *a += c);
-            }
-            let mut end = traj.steps.len();
-            while end > 0 {
-                // A chunk of steps `start..end` whose stage Jacobians are evaluated together.
-                let (mut start, mut rows, mut forms) = (end, 0, Vec::new());
-                while start > 0 {
-                    let form = StageForm::of(record, b, start - 1);
-                    let more = form.stages();
-                    if !forms.is_empty() && (rows + more > self.chunk || (rows + more) * d * d > CHUNK_ENTRIES) {
-                        break;
-                    }
-                    (rows, start) = (rows + more, start - 1);
-                    forms.push(form);
+        let (batch, d) = (record.solution.batch, record.solution.dim);
+        let chunk = self.chunk;
+        let mut walked =
+            Walked { y0: Vec::with_capacity(batch * d), params: GradientsParams::new(), steps: Vec::new() };
+        match host.as_deref().filter(|h| h.params() > 0) {
+            Some(host) => {
+                let lanes: Vec<Result<(Lane, Vec<f64>), SolveError>> = (0..batch)
+                    .into_par_iter()
+                    .map(|b| {
+                        let mut grad = vec![0.0; host.params()];
+                        let product = |times: &[f64], values: &[f64], mu: &[f64]| {
+                            for ((t, y), c) in times.iter().zip(values.chunks_exact(d)).zip(mu.chunks_exact(d)) {
+                                host.vjp(*t, y, c, &mut grad);
+                            }
+                        };
+                        let lane = walk_lane(record, &Rhs::host(host, d), chunk, b, outputs, keep, product)?;
+                        Ok((lane, grad))
+                    })
+                    .collect();
+                let mut grad = vec![0.0; host.params()];
+                for lane in lanes {
+                    let (lane, g) = lane?;
+                    grad.iter_mut().zip(g).for_each(|(a, b)| *a += b);
+                    walked.take(lane);
                 }
-                forms.reverse();
-                let times: Vec<f64> = forms.iter().flat_map(|f| f.times.iter().copied()).collect();
-                let values: Vec<f64> = forms.iter().flat_map(|f| f.values.iter().copied()).collect();
-                let jac = rhs.jacobian(&times, &values)?;
-                let mut first = rows;
-                for (n, form) in (start..end).zip(&forms).rev() {
-                    first -= form.stages();
-                    let a = std::mem::take(&mut adjoint[n + 1]);
-                    if a.iter().all(|&v| v == 0.0) {
-                        continue;
-                    }
-                    on_step(b, n, &a);
-                    let rec = &traj.steps[n];
-                    let jac_of = |j: usize| &jac[(first + j) * d * d..(first + j + 1) * d * d];
-                    let (mu, v) = form.adjoints(d, jac_of, std::iter::once(a.as_slice())).pop().expect("one part");
-                    if mu.iter().chain(&v).any(|x| !x.is_finite()) {
-                        let at = format!("adjoint of step {} from t = {:.6e} of trajectory {b}", n + 1, rec.t);
-                        return Err(SolveError::NonFiniteGradient(at));
-                    }
-                    pending.push(&form.times, &form.values, &mu);
-                    for (k, c) in start_weights(&rec.kind) {
-                        adjoint[n - k].iter_mut().zip(&v).for_each(|(a, v)| *a += c * v);
-                    }
-                }
-                pending.flush_if_full();
-                end = start;
+                walked.params = unflatten(self.field, &grad);
             }
-            dy0.extend_from_slice(&adjoint[0]);
+            None => {
+                let rhs = Rhs::new(&self.plain, host.as_deref());
+                let mut pending = Pending::new(self.field, host.as_deref(), chunk);
+                for b in 0..batch {
+                    let product = |times: &[f64], values: &[f64], mu: &[f64]| pending.push(times, values, mu);
+                    walked.take(walk_lane(record, &rhs, chunk, b, outputs, keep, product)?);
+                }
+                walked.params = pending.finish();
+            }
         }
-        Ok((dy0, pending.finish()))
+        Ok(walked)
     }
+}
+
+/// What the backward walk gives: `∂L/∂y0` (`batch·d`), the parameter gradient, and the kept
+/// step adjoints.
+pub struct Walked {
+    /// `∂L/∂y0`.
+    pub y0: Vec<f64>,
+    /// `Σ (∂f/∂θ)ᵀμ` over every step and stage.
+    pub params: GradientsParams,
+    /// The step adjoints, when kept.
+    pub steps: Vec<StepCotangent>,
+}
+
+impl Walked {
+    fn take(&mut self, lane: Lane) {
+        self.y0.extend(lane.y0);
+        self.steps.extend(lane.steps);
+    }
+}
+
+/// One trajectory walked back: its `∂L/∂y0` and kept step adjoints.
+struct Lane {
+    y0: Vec<f64>,
+    steps: Vec<StepCotangent>,
+}
+
+/// Walk trajectory `b` of `record` back from its output cotangents, handing every step's stage
+/// rows and cotangents `μ` to `product`.
+fn walk_lane(
+    record: &SolveRecord,
+    rhs: &Rhs,
+    chunk: usize,
+    b: usize,
+    outputs: &[Vec<f64>],
+    keep: bool,
+    mut product: impl FnMut(&[f64], &[f64], &[f64]),
+) -> Result<Lane, SolveError> {
+    let (traj, d) = (&record.trajectories[b], record.solution.dim);
+    let mut adjoint = vec![vec![0.0; d]; traj.n_points()];
+    for (&p, cot) in traj.output_points.iter().zip(outputs) {
+        adjoint[p].iter_mut().zip(&cot[b * d..(b + 1) * d]).for_each(|(a, c)| *a += c);
+    }
+    let mut steps = Vec::new();
+    let mut end = traj.steps.len();
+    while end > 0 {
+        // A chunk of steps `start..end` whose stage Jacobians are evaluated together.
+        let (mut start, mut rows, mut forms) = (end, 0, Vec::new());
+        while start > 0 {
+            let form = StageForm::of(record, b, start - 1);
+            let more = form.stages();
+            if !forms.is_empty() && (rows + more > chunk || (rows + more) * d * d > CHUNK_ENTRIES) {
+                break;
+            }
+            (rows, start) = (rows + more, start - 1);
+            forms.push(form);
+        }
+        forms.reverse();
+        let times: Vec<f64> = forms.iter().flat_map(|f| f.times.iter().copied()).collect();
+        let values: Vec<f64> = forms.iter().flat_map(|f| f.values.iter().copied()).collect();
+        let jac = rhs.jacobian(&times, &values)?;
+        let mut first = rows;
+        for (n, form) in (start..end).zip(&forms).rev() {
+            first -= form.stages();
+            let a = std::mem::take(&mut adjoint[n + 1]);
+            if a.iter().all(|&v| v == 0.0) {
+                continue;
+            }
+            let rec = &traj.steps[n];
+            let jac_of = |j: usize| &jac[(first + j) * d * d..(first + j + 1) * d * d];
+            let (mu, v) = form.adjoints(d, jac_of, std::iter::once(a.as_slice())).pop().expect("one part");
+            if mu.iter().chain(&v).any(|x| !x.is_finite()) {
+                let at = format!("adjoint of step {} from t = {:.6e} of trajectory {b}", n + 1, rec.t);
+                return Err(SolveError::NonFiniteGradient(at));
+            }
+            product(&form.times, &form.values, &mu);
+            for (k, c) in start_weights(&rec.kind) {
+                adjoint[n - k].iter_mut().zip(&v).for_each(|(a, v)| *a += c * v);
+            }
+            if keep {
+                steps.push(StepCotangent { trajectory: b, step: n, value: a });
+            }
+        }
+        end = start;
+    }
+    Ok(Lane { y0: std::mem::take(&mut adjoint[0]), steps })
 }
 
 /// Stage rows waiting for the parameter product `Σ (∂f/∂θ)ᵀμ`: taken as one batched
@@ -138,13 +211,11 @@ impl<'a, F: VectorField + Module> Pending<'a, F> {
         Self { field, host, chunk, times, values, cot, acc: GradientsAccumulator::new() }
     }
 
+    /// Add rows; take the product once they fill a chunk.
     fn push(&mut self, times: &[f64], values: &[f64], cot: &[f64]) {
         self.times.extend_from_slice(times);
         self.values.extend_from_slice(values);
         self.cot.extend_from_slice(cot);
-    }
-
-    fn flush_if_full(&mut self) {
         if self.times.len() >= self.chunk {
             self.flush();
         }
@@ -185,14 +256,10 @@ pub(super) fn gradient<F: VectorField + Module>(
     let outputs: Vec<Vec<f64>> =
         leaves.iter().map(|x| x.grad(&grads).map_or_else(|| vec![0.0; batch * d], to_host)).collect();
     let direct = GradientsParams::from_module(&mut grads, field);
-    let mut kept = Vec::new();
-    let (dy0, walked) = StepAdjoint::with_plain(field, plain, &record).walk(&outputs, |trajectory, step, a| {
-        if keep_steps {
-            kept.push(StepCotangent { trajectory, step, value: a.to_vec() });
-        }
-    })?;
+    let walked = StepAdjoint::with_plain(field, plain, &record).walk(&outputs, keep_steps)?;
     let mut acc = GradientsAccumulator::<F>::new();
     acc.accumulate(field, direct);
-    acc.accumulate(field, walked);
-    Ok(Gradient { loss: loss_value, y0: dy0, params: acc.grads(), record, step_adjoints: keep_steps.then_some(kept) })
+    acc.accumulate(field, walked.params);
+    let step_adjoints = keep_steps.then_some(walked.steps);
+    Ok(Gradient { loss: loss_value, y0: walked.y0, params: acc.grads(), record, step_adjoints })
 }
