@@ -11,6 +11,7 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 use stiffnode_solvers::VectorField;
 use stiffnode_solvers::field::{HostField, from_host, to_host};
+use stiffnode_solvers::limits::MAX_PARAMS;
 
 use crate::activation::Activation;
 use crate::host_mlp::{HostLayer, HostMlp};
@@ -26,6 +27,26 @@ pub struct MlpConfig {
     /// Scale states by ŷ and time by t_scale (Kim et al. 2021).
     #[serde(default)]
     pub scaled: bool,
+}
+
+impl MlpConfig {
+    /// Check the architecture for states of dimension `dim`: every hidden width at least 1, and
+    /// no more parameters than [`MAX_PARAMS`] (an error says how many).
+    pub fn validate(&self, dim: usize) -> Result<(), String> {
+        if let Some(k) = self.hidden.iter().position(|&w| w == 0) {
+            return Err(format!("hidden layer {} has width 0 (every layer needs at least one unit)", k + 1));
+        }
+        let widths: Vec<usize> = std::iter::once(dim).chain(self.hidden.iter().copied()).chain([dim]).collect();
+        let params =
+            widths.windows(2).try_fold(0usize, |n, w| w[0].checked_mul(w[1])?.checked_add(w[1])?.checked_add(n));
+        match params {
+            Some(n) if n <= MAX_PARAMS => Ok(()),
+            Some(n) => {
+                Err(format!("{n} parameters, more than the {MAX_PARAMS} allowed (80 MB of f64 values each copy)"))
+            }
+            None => Err(format!("hidden widths {:?} overflow the parameter count", self.hidden)),
+        }
+    }
 }
 
 /// An MLP vector field; a Burn [`Module`] whose parameters are its weights and biases.

@@ -63,7 +63,7 @@ pub enum SolveError {
     },
     /// The step limit was reached before the end time.
     #[error(
-        "maximum number of steps ({max_steps}) reached at t = {t:.6e} before t = {t_end:.6e} (a stiff problem needs an implicit method)"
+        "maximum number of steps ({max_steps}) reached at t = {t:.6e} before t = {t_end:.6e}: raise the limit, loosen the tolerances, or (for a stiff problem) use an implicit method"
     )]
     MaxSteps {
         /// The limit.
@@ -72,6 +72,19 @@ pub enum SolveError {
         t: f64,
         /// The end time.
         t_end: f64,
+    },
+    /// The record kept for the gradient outgrew its memory limit.
+    #[error(
+        "the record kept for the gradient passed its limit of {} MiB in step {step} at t = {t:.6e}: too many steps for the trajectories solved together; loosen the tolerances, lower the step limit or solve fewer trajectories at a time",
+        limit >> 20
+    )]
+    RecordTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+        /// The step (1-based) that passed it.
+        step: usize,
+        /// Its start time.
+        t: f64,
     },
     /// A fixed-step Newton solve did not converge.
     #[error("Newton iteration did not converge in step {step} from t = {t:.6e} with h = {h:.3e}: use smaller steps")]
@@ -121,6 +134,7 @@ impl SolveError {
             self,
             Self::StepTooSmall { .. }
                 | Self::MaxSteps { .. }
+                | Self::RecordTooLarge { .. }
                 | Self::NewtonFailed { .. }
                 | Self::NonFinite { .. }
                 | Self::NonFiniteGradient(_)

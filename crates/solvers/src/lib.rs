@@ -17,6 +17,7 @@ pub mod error;
 pub mod field;
 pub mod files;
 pub mod gradient;
+pub mod limits;
 pub mod linalg;
 pub mod methods;
 pub mod output_times;

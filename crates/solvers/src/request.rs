@@ -10,6 +10,7 @@
 //! [`gradient::solve_on_graph`]: crate::gradient::solve_on_graph
 
 use crate::error::SetupError;
+use crate::limits::{MAX_DIM, MAX_RECORD_BYTES, MAX_STATE, MAX_STEPS};
 use crate::methods::Method;
 use crate::step_control::Tolerances;
 
@@ -45,6 +46,9 @@ pub struct SolveOptions {
     pub control: StepControl,
     /// Limit on step attempts (accepted and rejected).
     pub max_steps: usize,
+    /// Limit on the memory of the record a gradient solve keeps (steps, stages and step points
+    /// of all trajectories), in bytes [default: [`MAX_RECORD_BYTES`]].
+    pub max_record_bytes: usize,
     /// Newton iteration cap per implicit solve.
     pub newton_max_iter: usize,
     /// Tolerances that scale the Newton convergence test under fixed steps.
@@ -82,6 +86,7 @@ impl SolveOptions {
         Self {
             control,
             max_steps: Self::DEFAULT_MAX_STEPS,
+            max_record_bytes: MAX_RECORD_BYTES,
             newton_max_iter: 7,
             fixed_newton_tol: Tolerances::new(1e-12, 1e-12),
             host_fast_path: true,
@@ -143,12 +148,18 @@ impl StepSettings {
                 SolveOptions::with_control(StepControl::Adaptive { tol, h0: None })
             }
         };
-        if self.max_steps == 0 {
-            return bad("max_steps", "0 (must be at least 1)".into());
-        }
+        check_max_steps(self.max_steps)?;
         opts.max_steps = self.max_steps;
         Ok(opts)
     }
+}
+
+/// A step limit must be at least 1 and at most [`MAX_STEPS`].
+fn check_max_steps(max_steps: usize) -> Result<(), SetupError> {
+    if (1..=MAX_STEPS).contains(&max_steps) {
+        return Ok(());
+    }
+    Err(SetupError::InvalidOption { what: "max_steps", why: format!("{max_steps} (must be from 1 to {MAX_STEPS})") })
 }
 
 /// How [`gradient`](crate::gradient::gradient) differentiates the solve (design.md §4); both give
@@ -218,11 +229,18 @@ impl Request {
     pub fn validate(&self, d: usize) -> Result<(), SetupError> {
         let bad = |what, why: String| Err(SetupError::InvalidOption { what, why });
         let y0 = &self.y0;
+        if d > MAX_DIM {
+            return bad(
+                "dimension",
+                format!("{d} components, more than the {MAX_DIM} that the dense linear algebra takes"),
+            );
+        }
         if d == 0 || y0.is_empty() || !y0.len().is_multiple_of(d) {
             return Err(SetupError::InvalidInitialState(format!("{} values for dimension {d}", y0.len())));
         }
-        if let Some(k) = y0.iter().position(|v| !v.is_finite()) {
-            return Err(SetupError::InvalidInitialState(format!("component {k} is {}", y0[k])));
+        if let Some(k) = y0.iter().position(|v| !v.is_finite() || v.abs() > MAX_STATE) {
+            let why = format!("component {k} is {} (values must be finite and at most {MAX_STATE:e} in size)", y0[k]);
+            return Err(SetupError::InvalidInitialState(why));
         }
         if !self.t0.is_finite() {
             return bad("t0", format!("{} is not finite", self.t0));
@@ -240,9 +258,7 @@ impl Request {
             }
             prev = t;
         }
-        if self.options.max_steps == 0 {
-            return bad("max_steps", "0 (must be at least 1)".into());
-        }
+        check_max_steps(self.options.max_steps)?;
         match &self.options.control {
             StepControl::Fixed { substeps: 0 } => bad("steps", "0 (must be at least 1)".into()),
             StepControl::Fixed { .. } => Ok(()),
@@ -250,6 +266,14 @@ impl Request {
             StepControl::Adaptive { tol, h0 } => {
                 self.options.check_method(&self.method)?;
                 tol.validate(d)?;
+                // An absolute tolerance above every value of the problem accepts any answer.
+                let scale = y0.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+                if let Some(a) = tol.atol.iter().find(|a| **a > scale) {
+                    let why = format!(
+                        "{a} is above the size of the initial state ({scale:e}): the error control would accept anything"
+                    );
+                    return bad("atol", why);
+                }
                 match h0 {
                     Some(h) if !(h.is_finite() && *h > 0.0) => bad("h0", format!("{h} (must be > 0)")),
                     _ => Ok(()),
@@ -304,6 +328,7 @@ mod tests {
             (settings(Some(1e-6), Some(f64::NAN), None), "atol"),
             (settings(Some(1e-6), None, Some(3)), "step settings"),
             (StepSettings { max_steps: 0, ..settings(None, None, None) }, "max_steps"),
+            (StepSettings { max_steps: MAX_STEPS + 1, ..settings(None, None, None) }, "max_steps"),
         ] {
             match s.options() {
                 Err(SetupError::InvalidOption { what: w, .. }) => assert_eq!(w, what, "{s:?}"),

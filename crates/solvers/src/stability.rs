@@ -2,7 +2,10 @@
 //! IV.3): `R(z) = 1 + z·bᵀ(I − zA)⁻¹𝟙`, `R'(z) = bᵀ(I − zA)⁻²𝟙`, `β(z) = (I − zA)⁻ᵀb`.
 //!
 //! `R` is evaluated in its equivalent form `det(I − zA + z𝟙bᵀ)/det(I − zA)` (Hairer & Wanner
-//! II, IV.3, Prop. 3.2), which avoids the cancellation in `1 + z·bᵀu` when `|R|` is small.
+//! II, IV.3, Prop. 3.2), which avoids the cancellation in `1 + z·bᵀu` when `|R|` is small: both
+//! determinants as polynomials in `z` (their coefficients from the characteristic polynomials
+//! of `A − 𝟙bᵀ` and `A` by Faddeev–LeVerrier), summed in powers of `1/z` when `|z| > 1`, so that
+//! nothing overflows or cancels far out on the axis.
 
 use faer::Mat;
 use faer::linalg::solvers::{PartialPivLu, Solve};
@@ -54,12 +57,42 @@ fn runge_kutta(t: &Tableau, z: Complex64) -> StabilityPoint {
     let mut beta = Mat::<Complex64>::from_fn(s, 1, |i, _| Complex64::new(t.b[i], 0.0));
     lu.solve_transpose_in_place(beta.as_mut());
     let dot = |x: &Mat<Complex64>| (0..s).map(|i| x[(i, 0)] * t.b[i]).sum::<Complex64>();
-    let shifted = Mat::<Complex64>::from_fn(s, s, |i, j| m[(i, j)] + z * t.b[j]);
+    let shifted: Vec<Vec<f64>> = (0..s).map(|i| (0..s).map(|j| t.a[i][j] - t.b[j]).collect()).collect();
     StabilityPoint {
         z,
-        r: shifted.determinant() / m.determinant(),
+        r: det_pencil(&shifted, z) / det_pencil(&t.a, z),
         dr: dot(&v),
         beta: Some((0..s).map(|i| beta[(i, 0)]).collect()),
+    }
+}
+
+/// `det(I − zX)` for a small real `X`, as `Σ_j c_{n−j} z^j` with `c` the coefficients of the
+/// characteristic polynomial `det(λI − X) = Σ_k c_k λ^k` (Faddeev–LeVerrier), scaled by `z^{−n}`
+/// when `|z| > 1` (the ratio of two such values is unchanged, and the sum runs in powers of
+/// `1/z`, which neither overflow nor cancel).
+fn det_pencil(x: &[Vec<f64>], z: Complex64) -> Complex64 {
+    let n = x.len();
+    // c[k] multiplies λ^k; M_k = X·M_{k−1} + c_{n−k+1}I, c_{n−k} = −tr(X·M_k)/k.
+    let mut c = vec![0.0; n + 1];
+    c[n] = 1.0;
+    let mut m = vec![vec![0.0; n]; n];
+    for k in 1..=n {
+        let mut next = vec![vec![0.0; n]; n];
+        for i in 0..n {
+            for j in 0..n {
+                next[i][j] = (0..n).map(|l| x[i][l] * m[l][j]).sum::<f64>() + if i == j { c[n - k + 1] } else { 0.0 };
+            }
+        }
+        m = next;
+        let trace: f64 = (0..n).map(|i| (0..n).map(|l| x[i][l] * m[l][i]).sum::<f64>()).sum();
+        c[n - k] = -trace / k as f64;
+    }
+    // det(I − zX) = z^n·p(1/z) = Σ_j c_{n−j} z^j.
+    if z.norm() <= 1.0 {
+        (0..=n).rev().fold(Complex64::new(0.0, 0.0), |acc, j| acc * z + c[n - j])
+    } else {
+        let w = 1.0 / z;
+        (0..=n).fold(Complex64::new(0.0, 0.0), |acc, j| acc * w + c[n - j])
     }
 }
 

@@ -2,6 +2,7 @@
 //! (Hairer, Nørsett & Wanner I, II.4, (4.11); Gustafsson 1991 / Söderlind 2002 for PI).
 
 use crate::error::SetupError;
+use crate::limits::MAX_RTOL;
 
 /// Per-component tolerances: one value for all components, or one per component.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,7 +19,7 @@ impl Tolerances {
         Self { rtol: vec![rtol], atol: vec![atol] }
     }
 
-    /// Check ranges and lengths against the state dimension `d`.
+    /// Check ranges and lengths against the state dimension `d`: `0 < rtol < 1`, `atol ≥ 0`.
     pub fn validate(&self, d: usize) -> Result<(), SetupError> {
         for (what, v, min_ok) in [("rtol", &self.rtol, false), ("atol", &self.atol, true)] {
             if v.len() != 1 && v.len() != d {
@@ -31,6 +32,10 @@ impl Tolerances {
                 let bound = if min_ok { "≥ 0" } else { "> 0" };
                 return Err(SetupError::InvalidOption { what, why: format!("{x} (must be finite and {bound})") });
             }
+        }
+        if let Some(r) = self.rtol.iter().find(|r| **r >= MAX_RTOL) {
+            let why = format!("{r} (must be below {MAX_RTOL}: the error control would accept anything)");
+            return Err(SetupError::InvalidOption { what: "rtol", why });
         }
         Ok(())
     }

@@ -47,7 +47,7 @@ fn defects_are_named_by_line_and_column() {
         ("trajectory,t,A,B\n0,0,NaN,0\n", "data.csv:2:3: A is NaN, not a finite number"),
         ("trajectory,t,A,B\n0,0,1,inf\n", "data.csv:2:4"),
         ("trajectory,t,A,B\n0,0,1,x\n", "data.csv:2:4: B 'x' is not a number"),
-        ("trajectory,t,A,B\n0,0,1\n", "data.csv:2:0: 3 columns"),
+        ("trajectory,t,A,B\n0,0,1\n", "data.csv:2: 3 columns"),
         ("trajectory,t,A,B\n0,0,1,0\n1,0,1,0\n0,1,1,0\n", "data.csv:4:1: trajectory 0 out of order"),
         ("trajectory,t,A,B\n0,0,1,0\n0,1,1,0\n1,0,1,0\n", "trajectory 1 has 1 times"),
         ("", "empty file"),

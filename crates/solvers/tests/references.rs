@@ -5,7 +5,7 @@ mod common;
 
 use common::{method, request};
 use stiffnode_solvers::problems::{MassActionField, pollu, rober};
-use stiffnode_solvers::{DeviceKind, SolveError, SolveOptions, solve};
+use stiffnode_solvers::{DeviceKind, SolveError, SolveOptions, solve, solve_record};
 
 fn max_rel_err(y: &[f64], reference: &[f64], floor: f64) -> f64 {
     y.iter().zip(reference).filter(|(_, r)| r.abs() >= floor).map(|(y, r)| ((y - r) / r).abs()).fold(0.0, f64::max)
@@ -57,6 +57,36 @@ fn dopri5_on_rober_stops_at_its_step_limit() {
         other => panic!("expected MaxSteps, got {other:?}"),
     }
     assert!(err.to_string().contains("maximum number of steps"), "{err}");
+}
+
+#[test]
+fn a_record_past_its_memory_limit_stops_the_solve_and_its_trajectories_share_the_limit() {
+    // dopri5 on ROBER needs more than the default 20,000 steps; a recording solve with a 1 MiB
+    // limit stops at the limit, a plain solve runs on to the step limit.
+    let device = DeviceKind::Cpu.open().unwrap();
+    let mech = rober::robertson();
+    let field = MassActionField::new(&mech, &device);
+    let opts = SolveOptions { max_record_bytes: 1 << 20, ..SolveOptions::adaptive(1e-6, 1e-10) };
+    let stopped_at = |batch: usize| {
+        let y0 = mech.initial.repeat(batch);
+        match solve_record(&field, &request(&method("dopri5"), &y0, &[1e5], &opts)) {
+            Err(e @ SolveError::RecordTooLarge { limit, step, .. }) => {
+                assert_eq!(limit, 1 << 20);
+                assert!(
+                    e.to_string().starts_with("the record kept for the gradient passed its limit of 1 MiB in step"),
+                    "{e}"
+                );
+                step
+            }
+            other => panic!("expected RecordTooLarge, got {other:?}"),
+        }
+    };
+    let (one, four) = (stopped_at(1), stopped_at(4));
+    println!("1 trajectory: stopped in step {one}; 4 trajectories: in step {four}");
+    assert!(one > 1000 && one < SolveOptions::DEFAULT_MAX_STEPS, "{one}");
+    assert!((four as f64 - one as f64 / 4.0).abs() <= 2.0, "a quarter of the limit each: {four} vs {one}");
+    let plain = solve(&field, &request(&method("dopri5"), &mech.initial, &[1e5], &opts));
+    assert!(matches!(plain, Err(SolveError::MaxSteps { .. })), "{plain:?}");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Checkpoints: the model and the optimizer (Burn's burnpack records) and the run state in one
 //! file, written atomically by the run directory ([`RunDir::write`]) so an interrupted write
-//! never leaves a corrupt or missing checkpoint. A truncated file is detected on load.
+//! never leaves a corrupt or missing checkpoint, and closed by the SHA-256 of its contents, so
+//! that a truncated or changed file is refused on load.
 
 use std::path::Path;
 
@@ -8,13 +9,18 @@ use burn::module::Module;
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use stiffnode_solvers::DeviceKind;
 
 use crate::error::TrainError;
 use crate::optimizer::Optimizer;
 use crate::run_dir::RunDir;
 
-const MAGIC: &[u8; 8] = b"SNCKPT01";
+/// Version 2: the parts, then the SHA-256 of everything before it, verified on load.
+const MAGIC: &[u8; 8] = b"SNCKPT02";
+/// Version 1 (no checksum), still read.
+const MAGIC_V1: &[u8; 8] = b"SNCKPT01";
+const DIGEST: usize = 32;
 
 /// Where training stands after an epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,6 +66,8 @@ pub fn save<M: Module>(
         bytes.extend_from_slice(&(part.len() as u64).to_le_bytes());
         bytes.extend_from_slice(part);
     }
+    let digest = Sha256::digest(&bytes);
+    bytes.extend_from_slice(&digest);
     run.write(&target, &bytes)
 }
 
@@ -97,22 +105,32 @@ fn load_model_part<M: Module>(file: &Path, bytes: &[u8], model: M) -> Result<M, 
 }
 
 /// The three parts of a checkpoint file (run state, model, optimizer), checked for framing.
+/// The three parts of a checkpoint file (run state, model, optimizer), checked for framing and,
+/// from version 2, against the stored SHA-256: a changed byte anywhere is refused.
 fn read_parts(file: &Path) -> Result<Vec<Vec<u8>>, TrainError> {
     let bytes = std::fs::read(file).map_err(|e| TrainError::io(file, format!("cannot read checkpoint: {e}")))?;
     let bad = |what: &str| TrainError::io(file, format!("not a valid checkpoint: {what}"));
-    if bytes.len() < 8 || &bytes[..8] != MAGIC {
-        return Err(bad("wrong header"));
-    }
+    let header = bytes.get(..8).ok_or_else(|| bad("truncated"))?;
+    let body = match header {
+        h if h == MAGIC => bytes.len().checked_sub(DIGEST).map(|end| &bytes[..end]).ok_or_else(|| bad("truncated"))?,
+        h if h == MAGIC_V1 => &bytes[..],
+        _ => return Err(bad("wrong header")),
+    };
     let mut parts = Vec::with_capacity(3);
-    let mut at = 8;
+    let mut at = 8usize;
     for _ in 0..3 {
-        let len = bytes.get(at..at + 8).ok_or_else(|| bad("truncated"))?;
-        let len = u64::from_le_bytes(len.try_into().unwrap()) as usize;
-        parts.push(bytes.get(at + 8..at + 8 + len).ok_or_else(|| bad("truncated"))?.to_vec());
-        at += 8 + len;
+        let len = body.get(at..at + 8).ok_or_else(|| bad("truncated"))?;
+        let len =
+            usize::try_from(u64::from_le_bytes(len.try_into().expect("8 bytes"))).map_err(|_| bad("truncated"))?;
+        let end = (at + 8).checked_add(len).ok_or_else(|| bad("truncated"))?;
+        parts.push(body.get(at + 8..end).ok_or_else(|| bad("truncated"))?.to_vec());
+        at = end;
     }
-    if at != bytes.len() {
+    if at != body.len() {
         return Err(bad("trailing bytes"));
+    }
+    if header == MAGIC && Sha256::digest(body).as_slice() != &bytes[body.len()..] {
+        return Err(bad("checksum mismatch (the file was changed or damaged)"));
     }
     Ok(parts)
 }

@@ -44,7 +44,7 @@ pub enum ModelConfig {
     MassAction {
         /// Reaction indices (1-based, as in the mechanism file) or names; empty: all.
         #[serde(default)]
-        learnable: Vec<String>,
+        learnable: Vec<ReactionRef>,
         /// Start each learnable rate constant at this factor times the mechanism's.
         #[serde(default = "one")]
         start_factor: f64,
@@ -53,6 +53,16 @@ pub enum ModelConfig {
 
 fn one() -> f64 {
     1.0
+}
+
+/// A reaction of the mechanism, by 1-based index or by name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ReactionRef {
+    /// 1-based, in file order.
+    Index(usize),
+    /// The reaction's `name` (or its index written as a string).
+    Name(String),
 }
 
 /// How the model is integrated.
@@ -208,6 +218,19 @@ impl TrainConfig {
             && !(c.is_finite() && c > 0.0)
         {
             return Err(bad(format!("train.clip = {c} must be > 0")));
+        }
+        if let Some(f) = t.lr_final
+            && !(f.is_finite() && f >= 0.0)
+        {
+            return Err(bad(format!("train.lr_final = {f} must be ≥ 0")));
+        }
+        if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
+            return Err(bad(format!("train.weight_decay = {} must be ≥ 0", t.weight_decay)));
+        }
+        if let Some(w) = &t.weights
+            && let Some(x) = w.iter().find(|x| !(x.is_finite() && **x >= 0.0))
+        {
+            return Err(bad(format!("train.weights: {x} is not a finite non-negative weight")));
         }
         match config.solver.options() {
             Err(SetupError::NoErrorEstimate { method }) => Err(bad(format!(

@@ -48,7 +48,7 @@ impl TrainingData {
             });
         }
         let n = data.trajectories.len();
-        let split = dataset::read_split(dir, n)?.filter(|s| !s.train.is_empty());
+        let split = dataset::check_meta(dir, &data)?;
         let (train, validation) = split.map_or_else(|| ((0..n).collect(), Vec::new()), |s| (s.train, s.validation));
         let d = species.len();
         let scale = (0..d)

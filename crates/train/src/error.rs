@@ -42,6 +42,14 @@ pub enum TrainError {
         /// The run directory.
         path: String,
     },
+    /// Another process trains in the run directory.
+    #[error("{path}: in use by {holder}")]
+    RunInUse {
+        /// The run directory.
+        path: String,
+        /// Who holds it.
+        holder: String,
+    },
     /// A run has no per-mode gradient log to show.
     #[error("{path}: no modes were logged in this run{why}")]
     NoModes {

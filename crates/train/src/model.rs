@@ -8,7 +8,7 @@ use stiffnode_solvers::VectorField;
 use stiffnode_solvers::field::HostField;
 use stiffnode_solvers::problems::Mechanism;
 
-use crate::config::ModelConfig;
+use crate::config::{ModelConfig, ReactionRef};
 use crate::data::TrainingData;
 use crate::error::TrainError;
 
@@ -35,7 +35,10 @@ impl Model {
     ) -> Result<Self, TrainError> {
         match config {
             ModelConfig::Mlp(c) => {
-                Ok(Self::Mlp(Mlp::new(data.species.len(), c, Some((&data.scale, data.span())), seed, device)))
+                let d = data.species.len();
+                c.validate(d)
+                    .map_err(|what| TrainError::Config { file: file.to_string(), what: format!("model: {what}") })?;
+                Ok(Self::Mlp(Mlp::new(d, c, Some((&data.scale, data.span())), seed, device)))
             }
             ModelConfig::MassAction { learnable, start_factor } => {
                 let idx = learnable_reactions(mech, learnable)
@@ -64,22 +67,25 @@ impl Model {
 }
 
 /// Indices of the reactions named by 1-based index or name; all when `names` is empty.
-fn learnable_reactions(mech: &Mechanism, names: &[String]) -> Result<Vec<usize>, String> {
-    if names.is_empty() {
+fn learnable_reactions(mech: &Mechanism, refs: &[ReactionRef]) -> Result<Vec<usize>, String> {
+    if refs.is_empty() {
         return Ok((0..mech.reactions.len()).collect());
     }
-    names
-        .iter()
-        .map(|n| {
-            let by_index = n.parse::<usize>().ok().filter(|&k| (1..=mech.reactions.len()).contains(&k)).map(|k| k - 1);
-            by_index.or_else(|| mech.reactions.iter().position(|r| r.name.as_deref() == Some(n.as_str()))).ok_or_else(
-                || {
-                    format!(
-                        "model.learnable: no reaction '{n}' in mechanism '{}' (give 1-based indices or names)",
-                        mech.name
-                    )
-                },
-            )
+    let n = mech.reactions.len();
+    refs.iter()
+        .map(|r| {
+            let (index, name) = match r {
+                ReactionRef::Index(k) => (Some(*k), k.to_string()),
+                ReactionRef::Name(s) => (s.parse::<usize>().ok(), s.clone()),
+            };
+            let by_index = index.filter(|&k| (1..=n).contains(&k)).map(|k| k - 1);
+            let by_name = || mech.reactions.iter().position(|r| r.name.as_deref() == Some(name.as_str()));
+            by_index.or_else(by_name).ok_or_else(|| {
+                format!(
+                    "model.learnable: no reaction '{name}' in mechanism '{}' (give 1-based indices up to {n} or names)",
+                    mech.name
+                )
+            })
         })
         .collect()
 }

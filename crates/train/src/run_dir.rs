@@ -40,41 +40,88 @@ impl Log {
     }
 }
 
-/// A run directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A run directory. A training process holds it exclusively (an advisory lock on its `.lock`
+/// file, taken by [`RunDir::init`] and [`RunDir::lock`], released when the value is dropped).
+#[derive(Debug)]
 pub struct RunDir {
     path: PathBuf,
+    /// The locked `.lock` file, while this process trains in the directory.
+    lock: Option<std::fs::File>,
 }
 
 impl RunDir {
-    /// The place for a new run: an error if `path` already holds one (a `last` checkpoint).
+    /// The place for a new run: an error if `path` already holds one (a `last` checkpoint), or
+    /// a run's files without a checkpoint (an interrupted start, another run's history).
     /// Nothing is written until [`RunDir::init`].
     pub fn new_run(path: &Path) -> Result<Self, TrainError> {
-        let run = Self { path: path.to_path_buf() };
-        if run.checkpoint("last").exists() {
-            return Err(TrainError::RunExists { path: path.display().to_string() });
+        let mut run = Self { path: path.to_path_buf(), lock: None };
+        if run.path.join(".lock").exists() {
+            // Another process training here is named first; a free lock is let go at once.
+            run.lock()?;
+            run.lock = None;
         }
+        run.check_empty()?;
         Ok(run)
+    }
+
+    fn check_empty(&self) -> Result<(), TrainError> {
+        if self.checkpoint("last").exists() {
+            return Err(TrainError::RunExists { path: self.path.display().to_string() });
+        }
+        let files = [self.config_file(), self.log(Log::Metrics), self.log(Log::Modes), self.path.join("checkpoints")];
+        if let Some(f) = files.iter().find(|f| f.exists()) {
+            let what = format!(
+                "holds a run's {} but no checkpoint to resume: remove it or choose another directory",
+                f.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+            );
+            return Err(TrainError::io(&self.path, what));
+        }
+        Ok(())
     }
 
     /// An existing run: an error unless `path` holds a `config.toml`.
     pub fn open(path: &Path) -> Result<Self, TrainError> {
-        let run = Self { path: path.to_path_buf() };
+        let run = Self { path: path.to_path_buf(), lock: None };
         if !run.config_file().is_file() {
             return Err(TrainError::io(path, "not a training run directory (no config.toml)"));
         }
         Ok(run)
     }
 
-    /// Create the directory, write the resolved configuration and remove logs of an earlier
-    /// run that left no checkpoint.
-    pub fn init(&self, config: &TrainConfig) -> Result<(), TrainError> {
+    /// Create the directory, take it for this process ([`RunDir::lock`]) and write the resolved
+    /// configuration.
+    pub fn init(&mut self, config: &TrainConfig) -> Result<(), TrainError> {
         std::fs::create_dir_all(&self.path).map_err(|e| TrainError::io(&self.path, e))?;
+        self.lock()?;
+        // Checked again under the lock: another process may have started here meanwhile.
+        self.check_empty()?;
         let text = toml::to_string(config).expect("configuration serializes");
-        self.write(&self.config_file(), text.as_bytes())?;
-        for log in [Log::Metrics, Log::Modes] {
-            let _ = std::fs::remove_file(self.log(log));
+        self.write(&self.config_file(), text.as_bytes())
+    }
+
+    /// Take the directory for this process: an error naming the holder if another process
+    /// trains in it.
+    pub fn lock(&mut self) -> Result<(), TrainError> {
+        use std::io::{Read, Seek, Write};
+        let path = self.path.join(".lock");
+        let io = |e: std::io::Error| TrainError::io(&path, e);
+        let mut file =
+            std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let by = if holder.is_empty() { "another process".to_string() } else { holder.to_string() };
+                return Err(TrainError::RunInUse { path: self.path.display().to_string(), holder: by });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
+        file.set_len(0).and_then(|_| file.rewind()).map_err(io)?;
+        write!(file, "stiffnode (pid {})", std::process::id()).map_err(io)?;
+        file.flush().map_err(io)?;
+        self.lock = Some(file);
         Ok(())
     }
 
@@ -166,7 +213,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("stiffnode-run-dir-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let run = RunDir { path: dir.clone() };
+        let run = RunDir { path: dir.clone(), lock: None };
         assert_eq!(run.read::<Value>(Log::Metrics).unwrap(), None, "no log yet");
         for epoch in 1..=4 {
             run.append(Log::Metrics, &json!({"epoch": epoch, "loss": 1.0 / epoch as f64})).unwrap();

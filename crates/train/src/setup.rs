@@ -54,7 +54,12 @@ impl Setup {
         }
         let device = config.train.device.open()?.autodiff();
         let model = Model::new(&config.model, &mechanism, &data, config.train.seed, &device, file)?;
-        Ok(Self { config, data, mechanism, model, options, device })
+        let setup = Self { config, data, mechanism, model, options, device };
+        // The options against the data: e.g. an absolute tolerance above all of its values.
+        let all: Vec<usize> = (0..setup.data.states.len()).collect();
+        let request = setup.request(&all, &setup.data.times[1..]);
+        request.validate(setup.data.species.len()).map_err(|e| bad(format!("solver: {e}")))?;
+        Ok(setup)
     }
 
     /// The run in `run` with the model of its checkpoint `name` (`last` or `best`), on `device`

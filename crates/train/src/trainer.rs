@@ -119,7 +119,9 @@ impl Trainer {
     /// Resume the run in `run` from its `last` checkpoint; `epochs` (if given) replaces the
     /// total epoch count and `device` the device.
     pub fn resume(run: &Path, epochs: Option<usize>, device: Option<DeviceKind>) -> Result<Self, TrainError> {
-        let t = Self::open(run, "last", epochs, device)?;
+        let mut run = RunDir::open(run)?;
+        run.lock()?;
+        let t = Self::load(run, "last", epochs, device)?;
         t.run.truncate_logs(t.state.epoch)?;
         Ok(t)
     }
@@ -127,7 +129,10 @@ impl Trainer {
     /// The run in `run` with the model, optimizer and state of its checkpoint `name` (`last`
     /// or `best`), without touching its files.
     pub fn open(run: &Path, name: &str, epochs: Option<usize>, device: Option<DeviceKind>) -> Result<Self, TrainError> {
-        let run = RunDir::open(run)?;
+        Self::load(RunDir::open(run)?, name, epochs, device)
+    }
+
+    fn load(run: RunDir, name: &str, epochs: Option<usize>, device: Option<DeviceKind>) -> Result<Self, TrainError> {
         let mut config = run.config()?;
         if let Some(e) = epochs {
             config.train.epochs = e;

@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::{losses, mlp_config, scratch, train};
 use stiffnode_train::{TrainConfig, TrainError, Trainer};
 
@@ -92,6 +94,7 @@ fn interrupted_checkpoint_write_keeps_the_last_checkpoint() {
     let mut t = Trainer::resume(&run, Some(3), None).unwrap();
     assert_eq!(t.state.epoch, 2);
     t.run(|_| {}).unwrap();
+    drop(t); // the run directory is free again
     assert_eq!(Trainer::resume(&run, None, None).unwrap().state.epoch, 3);
     // A checkpoint cut short (a copy gone wrong) is refused with a clear error, not loaded.
     std::fs::write(&last, &good[..good.len() - 10]).unwrap();
@@ -194,4 +197,73 @@ fn a_run_is_bit_identical_on_any_number_of_threads() {
     let (one, two) = (metrics(1), metrics(2));
     assert_eq!(one.len(), 3);
     assert_eq!(one, two, "metrics differ between 1 and 2 threads");
+}
+
+#[test]
+fn a_checkpoint_with_any_single_flipped_bit_is_refused() {
+    let run = scratch("bitflip");
+    train(&mlp_config(1), &run);
+    let last = run.join("checkpoints/last.ckpt");
+    let good = std::fs::read(&last).unwrap();
+    println!("checking all {} bits of a {}-byte checkpoint", good.len() * 8, good.len());
+    for byte in 0..good.len() {
+        for bit in 0..8 {
+            let mut bad = good.clone();
+            bad[byte] ^= 1 << bit;
+            std::fs::write(&last, &bad).unwrap();
+            let err = Trainer::open(&run, "last", None, None)
+                .err()
+                .unwrap_or_else(|| panic!("bit {bit} of byte {byte} flipped: loaded"));
+            let err = err.to_string();
+            assert!(
+                err.contains("last.ckpt") && err.contains("not a valid checkpoint"),
+                "byte {byte}, bit {bit}: {err}"
+            );
+        }
+    }
+    std::fs::write(&last, &good).unwrap();
+    Trainer::open(&run, "last", None, None).expect("the intact checkpoint loads");
+    std::fs::remove_dir_all(&run).unwrap();
+}
+
+#[test]
+fn a_run_directory_is_held_by_one_training_at_a_time() {
+    let (straight, run) = (scratch("held-straight"), scratch("held"));
+    train(&rates_config(3), &straight);
+    let start =
+        |dir: &Path| Trainer::start(TrainConfig::parse(&rates_config(2), "test.toml").unwrap(), "test.toml", dir);
+    let mut first = start(&run).unwrap();
+    // A second start into the same directory fails at once, naming the holder, and writes nothing.
+    let config_before = std::fs::read(run.join("config.toml")).unwrap();
+    let err = start(&run).err().expect("the directory is in use");
+    assert!(
+        matches!(err, TrainError::RunInUse { .. }) && err.to_string().contains("in use by stiffnode (pid"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(run.join("config.toml")).unwrap(), config_before);
+    first.run(|_| {}).unwrap();
+    // So does a resume while the first still holds it.
+    let err = Trainer::resume(&run, Some(3), None).err().expect("the directory is in use");
+    assert!(matches!(err, TrainError::RunInUse { .. }), "{err}");
+    drop(first);
+    // The first run finished untouched and resumes exactly.
+    Trainer::resume(&run, Some(3), None).unwrap().run(|_| {}).unwrap();
+    assert_eq!(losses(&run), losses(&straight));
+    for d in [straight, run] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[test]
+fn a_directory_with_a_runs_history_but_no_checkpoint_is_not_overwritten() {
+    let run = scratch("history");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(run.join("metrics.jsonl"), "{\"epoch\": 1, \"loss\": 0.5}\n").unwrap();
+    let err = Trainer::start(TrainConfig::parse(&rates_config(1), "test.toml").unwrap(), "test.toml", &run)
+        .err()
+        .expect("a run's history is not overwritten");
+    assert!(err.to_string().contains("metrics.jsonl") && err.to_string().contains("no checkpoint"), "{err}");
+    assert_eq!(std::fs::read_to_string(run.join("metrics.jsonl")).unwrap(), "{\"epoch\": 1, \"loss\": 0.5}\n");
+    assert!(!run.join("config.toml").exists());
+    std::fs::remove_dir_all(&run).unwrap();
 }

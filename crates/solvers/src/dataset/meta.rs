@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::DatasetError;
+use super::{Dataset, DatasetError};
 
 /// The solver that made a dataset.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,23 +62,52 @@ pub struct Meta {
     pub trajectories: usize,
 }
 
-/// The split recorded in `dir/meta.json` for a dataset of `n` trajectories: `None` without a
-/// `meta.json`; every index checked to be below `n`. Other keys are not read, so a hand-written
-/// `meta.json` may hold only the split.
-pub fn read_split(dir: &Path, n: usize) -> Result<Option<Split>, DatasetError> {
+/// The split recorded in `dir/meta.json` for `data`, checked against the data: `None` without a
+/// `meta.json`. What the file records of the species, the times (those of trajectory 0) and
+/// the number of trajectories must match `data.csv`; the split needs at least one training
+/// trajectory, indices below the count, and no trajectory in both parts. Keys the file lacks are
+/// not checked, so a hand-written `meta.json` may hold only the split.
+pub fn check_meta(dir: &Path, data: &Dataset) -> Result<Option<Split>, DatasetError> {
     #[derive(Deserialize)]
-    struct OnlySplit {
+    struct Recorded {
         #[serde(default)]
-        split: Split,
+        split: Option<Split>,
+        species: Option<Vec<String>>,
+        times: Option<Vec<f64>>,
+        trajectories: Option<usize>,
     }
     let path = dir.join("meta.json");
     let Ok(text) = std::fs::read_to_string(&path) else { return Ok(None) };
-    let bad = |what: String| DatasetError { file: path.display().to_string(), line: 0, column: 0, what };
-    let meta: OnlySplit = serde_json::from_str(&text).map_err(|e| bad(format!("not a dataset's meta.json: {e}")))?;
-    for (key, ids) in [("train", &meta.split.train), ("validation", &meta.split.validation)] {
+    let bad = |what: String| Err(DatasetError { file: path.display().to_string(), line: 0, column: 0, what });
+    let meta: Recorded = match serde_json::from_str(&text) {
+        Ok(m) => m,
+        Err(e) => return bad(format!("not a dataset's meta.json: {e}")),
+    };
+    let n = data.trajectories.len();
+    if let Some(species) = meta.species.filter(|s| *s != data.species) {
+        return bad(format!("species {species:?}, but data.csv has {:?}", data.species));
+    }
+    if let Some(count) = meta.trajectories.filter(|&c| c != n) {
+        return bad(format!("{count} trajectories, but data.csv has {n}"));
+    }
+    // serde_json reads floats to within an ulp, not always exactly.
+    let same = |a: &f64, b: &f64| (a - b).abs() <= 4.0 * f64::EPSILON * a.abs().max(b.abs());
+    let csv_times = &data.trajectories[0].times;
+    let differ = |t: &Vec<f64>| t.len() != csv_times.len() || !t.iter().zip(csv_times).all(|(a, b)| same(a, b));
+    if let Some(times) = meta.times.filter(differ) {
+        return bad(format!("{} times, not those of data.csv ({} times)", times.len(), csv_times.len()));
+    }
+    let Some(split) = meta.split else { return Ok(None) };
+    for (key, ids) in [("train", &split.train), ("validation", &split.validation)] {
         if let Some(k) = ids.iter().find(|&&k| k >= n) {
-            return Err(bad(format!("split.{key}: {k} is not a trajectory index below {n}")));
+            return bad(format!("split.{key}: {k} is not a trajectory index below {n}"));
         }
     }
-    Ok(Some(meta.split))
+    if split.train.is_empty() {
+        return bad("split.train is empty: no trajectory to train on".into());
+    }
+    if let Some(k) = split.train.iter().find(|k| split.validation.contains(k)) {
+        return bad(format!("trajectory {k} is in both split.train and split.validation"));
+    }
+    Ok(Some(split))
 }

@@ -7,16 +7,18 @@ mod generate;
 mod meta;
 
 pub use generate::{Generation, generate};
-pub use meta::{Meta, MetaSolver, Split, read_split};
+pub use meta::{Meta, MetaSolver, Split, check_meta};
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use thiserror::Error;
 
+use crate::limits::MAX_STATE;
+
 /// A defect in a dataset file.
 #[derive(Debug, Error, Clone, PartialEq)]
-#[error("{file}:{line}:{column}: {what}")]
+#[error("{}: {what}", place(file, *line, *column))]
 pub struct DatasetError {
     /// The file.
     pub file: String,
@@ -26,6 +28,15 @@ pub struct DatasetError {
     pub column: usize,
     /// What is wrong.
     pub what: String,
+}
+
+/// `file`, `file:line` or `file:line:column`, as compilers write places (0: not known).
+fn place(file: &str, line: usize, column: usize) -> String {
+    match (line, column) {
+        (0, _) => file.to_string(),
+        (l, 0) => format!("{file}:{l}"),
+        (l, c) => format!("{file}:{l}:{c}"),
+    }
 }
 
 /// One trajectory: its times and the state at each.
@@ -134,6 +145,11 @@ pub fn parse(text: &str, file: &str, species: &[String]) -> Result<Dataset, Data
         };
         let t = number(1)?;
         let state = (2..cells.len()).map(number).collect::<Result<Vec<_>, _>>()?;
+        if let Some(c) = state.iter().position(|v| v.abs() > MAX_STATE) {
+            let what =
+                format!("{} is {}, above {MAX_STATE:e}: out of f64's range for a solve", expected[c + 2], state[c]);
+            return Err(err(ln, c + 3, what));
+        }
         if id == trajectories.len() {
             trajectories.push(Trajectory { times: Vec::new(), states: Vec::new() });
         } else if id + 1 != trajectories.len() {

@@ -113,6 +113,9 @@ fn drive(rhs: &Rhs, request: &Request, plan: Option<&FullPlan>, y0: &[f64], reco
         weights: vec![0.0; rows * d],
         stats: Stats::default(),
         records: if record { vec![TrajectoryRecord::new(d); rows] } else { Vec::new() },
+        record_bytes: 0,
+        // Trajectories driven separately share the budget in proportion.
+        record_budget: opts.max_record_bytes / request.batch(d) * rows,
     };
     let states = drive.run(y0)?;
     let (mut stats, records) = (drive.stats, drive.records);
@@ -137,6 +140,9 @@ struct Drive<'s, 'r> {
     stats: Stats,
     /// One record per trajectory when recording, else none.
     records: Vec<TrajectoryRecord>,
+    /// Bytes recorded so far, and this drive's share of the request's limit.
+    record_bytes: usize,
+    record_budget: usize,
 }
 
 impl Drive<'_, '_> {
@@ -193,14 +199,20 @@ impl Drive<'_, '_> {
         }
     }
 
-    /// Count an accepted step of size `h` from `t`, tell the stepper, record it when recording,
-    /// and move `y` to the new state.
-    fn accept(&mut self, t: f64, h: f64, t_next: f64, a: &Attempt, y: &mut [f64]) {
+    /// Count an accepted step of size `h` from `t`, tell the stepper, record it when recording
+    /// (within the record's memory budget), and move `y` to the new state.
+    fn accept(&mut self, t: f64, h: f64, t_next: f64, a: &Attempt, y: &mut [f64]) -> Result<(), SolveError> {
         self.stats.steps += 1;
         y.copy_from_slice(self.stepper.y_new());
         if !self.records.is_empty() {
             let kind = self.stepper.step_kind();
             let (d, batch) = (self.d, self.batch);
+            let stage_values = self.stepper.stage_values().map_or(0, |s| s.len() / batch);
+            self.record_bytes += batch * (size_of::<StepRecord>() + (stage_values + d) * size_of::<f64>());
+            if self.record_bytes > self.record_budget {
+                let limit = self.request.options.max_record_bytes;
+                return Err(SolveError::RecordTooLarge { limit, step: self.stats.steps, t });
+            }
             for (b, r) in self.records.iter_mut().enumerate() {
                 r.steps.push(StepRecord { t, h, t_next, kind: kind.clone() });
                 // Stage i of trajectory b sits at (i·batch + b)·d of the stepper's buffer.
@@ -213,6 +225,7 @@ impl Drive<'_, '_> {
             self.record_points(y);
         }
         self.stepper.accepted(h, a.theta);
+        Ok(())
     }
 
     fn count_attempt(&self, t: f64) -> Result<(), SolveError> {
@@ -236,7 +249,7 @@ impl Drive<'_, '_> {
             self.count_attempt(t)?;
             match self.stepper.attempt(t, y, h, &self.weights, None)? {
                 Outcome::Done(a) => {
-                    self.accept(t, h, t + h, &a, y);
+                    self.accept(t, h, t + h, &a, y)?;
                     return Ok(());
                 }
                 Outcome::NewtonFailed if self.stepper.refresh_jacobian() => continue,
@@ -287,7 +300,7 @@ impl Drive<'_, '_> {
                     let safety = Controller::newton_safety(a.newton_iterations, max_iter);
                     if err <= 1.0 {
                         let t_next = if last { t_out } else { t + step };
-                        self.accept(t, step, t_next, &a, y);
+                        self.accept(t, step, t_next, &a, y)?;
                         let mut fac = self.controller.accept(err, a.err_order, step, safety);
                         // Keep h (and the factorization) for small changes (RADAU5's QUOT1/2).
                         if (1.0..=1.2).contains(&fac) {

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use super::mechanism::{Mechanism, Reaction};
+use crate::limits::{MAX_COEFFICIENT, MAX_DIM, MAX_STATE};
 
 /// A defect in a mechanism file, with the file it was found in.
 #[derive(Debug, Error, Clone, PartialEq)]
@@ -57,6 +58,13 @@ pub fn parse(text: &str, file: &str) -> Result<Mechanism, MechanismError> {
     if raw.species.is_empty() {
         return Err(err("field 'species': the species list is empty".into()));
     }
+    if raw.species.len() > MAX_DIM {
+        let n = raw.species.len();
+        return Err(err(format!(
+            "field 'species': {n} species, more than the {MAX_DIM} that stiffnode's dense linear algebra takes \
+             (a d×d Jacobian and iteration matrices per trajectory)"
+        )));
+    }
     let mut index = BTreeMap::new();
     for (i, s) in raw.species.iter().enumerate() {
         if s.trim().is_empty() || s.contains(char::is_whitespace) {
@@ -79,12 +87,20 @@ pub fn parse(text: &str, file: &str) -> Result<Mechanism, MechanismError> {
         if finite(v, &place)? < 0.0 {
             return Err(err(format!("{place}: initial value {v} is negative")));
         }
+        if v > MAX_STATE {
+            return Err(err(format!(
+                "{place}: initial value {v} is above {MAX_STATE:e}, out of f64's range for rates"
+            )));
+        }
         initial[i] = v;
     }
     if let Some(t) = raw.t_end
         && finite(t, "field 't_end'")? <= 0.0
     {
         return Err(err(format!("field 't_end': {t} must be > 0")));
+    }
+    if raw.reactions.is_empty() {
+        return Err(err("field 'reactions': the mechanism has no reactions".into()));
     }
     let mut reactions = Vec::with_capacity(raw.reactions.len());
     for (k, r) in raw.reactions.iter().enumerate() {
@@ -116,6 +132,9 @@ pub fn parse(text: &str, file: &str) -> Result<Mechanism, MechanismError> {
                     let i = lookup(&name, &here)?;
                     if finite(c, &here)? <= 0.0 {
                         return Err(err(format!("{here}: coefficient {c} of '{name}' must be > 0")));
+                    }
+                    if c > MAX_COEFFICIENT {
+                        return Err(err(format!("{here}: coefficient {c:e} of '{name}' is above {MAX_COEFFICIENT}")));
                     }
                     Ok((i, c))
                 })

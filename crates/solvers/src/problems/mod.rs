@@ -33,12 +33,19 @@ pub fn is_file_name(name_or_path: &str) -> bool {
     !matches!(name_or_path, "robertson" | "rober" | "pollu")
 }
 
+/// Whether `s` names a file rather than a built-in problem: it has a directory part or an
+/// extension.
+fn looks_like_path(s: &str) -> bool {
+    let p = Path::new(s);
+    p.extension().is_some() || p.components().count() > 1
+}
+
 /// The TOML text of a built-in mechanism or mechanism file, and the file name errors use.
 pub fn source(name_or_path: &str) -> Result<(String, String), MechanismError> {
     match name_or_path {
         "robertson" | "rober" => Ok((rober::FILE.to_string(), rober::PATH.to_string())),
         "pollu" => Ok((pollu::FILE.to_string(), pollu::PATH.to_string())),
-        other if Path::new(other).is_file() => std::fs::read_to_string(other)
+        other if Path::new(other).is_file() || looks_like_path(other) => std::fs::read_to_string(other)
             .map(|text| (text, other.to_string()))
             .map_err(|e| MechanismError { file: other.to_string(), what: format!("cannot read: {e}") }),
         other => Err(MechanismError {

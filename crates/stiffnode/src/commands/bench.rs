@@ -60,6 +60,15 @@ fn list<T: std::str::FromStr<Err: std::fmt::Display>>(s: &str, what: &str) -> an
 pub fn run(args: Args) -> anyhow::Result<()> {
     let kind = args.device;
     let batches = list::<usize>(&args.batches, "batch size")?;
+    if let Some(b) = batches.iter().find(|&&b| b == 0) {
+        anyhow::bail!("invalid --batches: {b} (each batch needs at least one trajectory)");
+    }
+    if args.epochs == 0 {
+        anyhow::bail!("invalid --epochs 0: must be at least 1");
+    }
+    if args.repeats == 0 {
+        anyhow::bail!("invalid --repeats 0: must be at least 1");
+    }
     if let Some(config) = &args.training {
         let methods = list::<Method>(args.methods.as_deref().unwrap_or("radau5,esdirk4,backward-euler"), "method")?;
         let bench = super::bench_training::Bench {

@@ -47,8 +47,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if times.last() != Some(&args.t_end) {
         times.push(args.t_end);
     }
-    if args.output.is_some() && args.save_at.is_none() {
-        bail!("--output needs --save-at");
+    if args.output.is_some() != args.save_at.is_some() {
+        bail!("--output and --save-at go together: the CSV file holds the states at the --save-at times");
     }
     let kind = args.device;
     let device = kind.open()?;
