@@ -112,6 +112,8 @@ fn sizes_that_would_exhaust_memory_are_refused_up_front() {
         &robertson_config(|t| t.replace("hidden = [5, 5, 5, 5, 5, 5]", "hidden = [100000000]")),
         "parameters",
     );
+    // A step limit past the largest: a record of 10⁸ steps would not fit.
+    refused(&strs(&solve_args(&["--max-steps", "100000000"])), "max_steps");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -122,6 +124,8 @@ fn meaningless_settings_are_refused_not_answered() {
     refused(&strs(&solve(&["--rtol", "1e10"])), "rtol");
     refused(&strs(&solve(&["--atol", "1e10"])), "atol");
     train_refused(&dir, &robertson_config(|t| t.replace("rtol = 1e-6", "rtol = 1e10")), "rtol");
+    // Above every value of the data (at most 1): the error control would accept anything.
+    train_refused(&dir, &robertson_config(|t| t.replace("atol = 1e-8", "atol = 10.0")), "atol");
     train_refused(&dir, &robertson_config(|t| t.replace("lr = 0.005", "lr = 0.005\nlr_final = -0.1")), "lr_final");
     train_refused(
         &dir,

@@ -104,7 +104,6 @@ fn load_model_part<M: Module>(file: &Path, bytes: &[u8], model: M) -> Result<M, 
     model.try_load_record(record).map_err(|e| bad(format!("model does not fit this configuration: {e:?}")))
 }
 
-/// The three parts of a checkpoint file (run state, model, optimizer), checked for framing.
 /// The three parts of a checkpoint file (run state, model, optimizer), checked for framing and,
 /// from version 2, against the stored SHA-256: a changed byte anywhere is refused.
 fn read_parts(file: &Path) -> Result<Vec<Vec<u8>>, TrainError> {
