@@ -115,6 +115,35 @@ pub enum SolveError {
         /// What failed.
         why: String,
     },
+    /// One trajectory of an ensemble solve failed; the others' results stand.
+    #[error("trajectory {index}: {source}")]
+    Trajectory {
+        /// Its index in the batch.
+        index: usize,
+        /// Why it failed.
+        source: Box<SolveError>,
+    },
+    /// The device stopped a kernel's loops before the solve finished.
+    #[error(
+        "the device stopped the solve at t = {t:.6e} before its end (software Vulkan ends a kernel's loops after 65,535 iterations in all): run on a hardware GPU driver, or solve to an earlier time"
+    )]
+    Interrupted {
+        /// The time reached.
+        t: f64,
+    },
+    /// A trajectory took more steps than the device's step record holds.
+    #[error(
+        "the step record holds {capacity} steps per trajectory; more were needed by t = {t:.6e}: give a larger record"
+    )]
+    RecordFull {
+        /// Steps per trajectory the record holds.
+        capacity: usize,
+        /// The time reached.
+        t: f64,
+    },
+    /// The compute device failed while running or reading back a kernel.
+    #[error("device error: {0}")]
+    Device(String),
     /// The vector field returned a tensor of the wrong shape.
     #[error("vector field returned shape {got:?}, expected {expected:?}")]
     Shape {
@@ -135,9 +164,11 @@ impl SolveError {
             Self::StepTooSmall { .. }
                 | Self::MaxSteps { .. }
                 | Self::RecordTooLarge { .. }
+                | Self::RecordFull { .. }
+                | Self::Interrupted { .. }
                 | Self::NewtonFailed { .. }
                 | Self::NonFinite { .. }
                 | Self::NonFiniteGradient(_)
-        )
+        ) || matches!(self, Self::Trajectory { source, .. } if source.is_run_failure())
     }
 }

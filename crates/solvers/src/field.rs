@@ -4,6 +4,7 @@
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::device::epsilon_of;
+use crate::ensemble::KernelField;
 
 /// A batched vector field `y' = f(t, y)`.
 ///
@@ -30,6 +31,12 @@ pub trait VectorField {
     /// operation); it must agree with [`eval`](Self::eval) and [`jacobian`](Self::jacobian).
     /// It is built once per solve from the field's current parameters, so it is never stale.
     fn host(&self) -> Option<Box<dyn HostField + '_>> {
+        None
+    }
+
+    /// The field as tables the GPU ensemble kernel evaluates (design.md §11), with its current
+    /// parameters; `None` (the default) keeps the field on the tensor path.
+    fn kernel(&self) -> Option<KernelField> {
         None
     }
 }

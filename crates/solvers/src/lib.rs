@@ -13,6 +13,7 @@
 pub mod dataset;
 pub mod device;
 mod engine;
+pub mod ensemble;
 pub mod error;
 pub mod field;
 pub mod files;

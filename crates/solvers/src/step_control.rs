@@ -49,6 +49,16 @@ impl Tolerances {
         if v.len() == 1 { v[0] } else { v[i] }
     }
 
+    /// Relative tolerance of component `i`.
+    pub fn rtol_of(&self, i: usize) -> f64 {
+        Self::at(&self.rtol, i)
+    }
+
+    /// Absolute tolerance of component `i`.
+    pub fn atol_of(&self, i: usize) -> f64 {
+        Self::at(&self.atol, i)
+    }
+
     /// Weight of component `i` for magnitude `y`: `atol_i + rtol_i·|y|`.
     pub fn scale(&self, i: usize, y: f64) -> f64 {
         Self::at(&self.atol, i) + Self::at(&self.rtol, i) * y.abs()

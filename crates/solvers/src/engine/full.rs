@@ -95,6 +95,11 @@ impl FullPlan {
         }
     }
 
+    /// The extrapolation matrices `M_1 … M_s` (`s×s` each) of a collocation method.
+    pub fn extrapolation(&self) -> Option<&[f64]> {
+        self.collocation.as_ref().map(|_| self.extrapolation.as_slice())
+    }
+
     /// Starting values `W = (T⁻¹⊗I)Z` for a step of size `h`, from the last accepted step's
     /// increments `z_prev` (size `h_prev`): its collocation polynomial `q` (`q(0) = 0`,
     /// `q(c_j) = Z_j`) at the new stage times, `Z_i = q(1 + c_i h/h_prev) − q(1)`; `weights` is

@@ -9,7 +9,7 @@
 
 mod bdf2;
 mod driver;
-mod full;
+pub(crate) mod full;
 mod newton;
 mod rk;
 

@@ -11,6 +11,7 @@ use burn::module::{Module, Param};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::mechanism::Mechanism;
+use crate::ensemble::{KernelField, MassActionTables};
 use crate::field::{HostField, VectorField, from_host, to_host};
 
 #[derive(Module, Debug)]
@@ -265,6 +266,12 @@ impl VectorField for MassActionField {
     fn host(&self) -> Option<Box<dyn HostField + '_>> {
         let rates = to_host(self.rates().without_autodiff());
         Some(Box::new(HostMassAction { d: self.dim, rates, structure: &self.structure, learnable: &self.learnable }))
+    }
+
+    fn kernel(&self) -> Option<KernelField> {
+        let rates = to_host(self.rates().without_autodiff());
+        let (orders, net) = self.structure.iter().cloned().unzip();
+        Some(KernelField::MassAction(MassActionTables { d: self.dim, rates, orders, net }))
     }
 
     fn jacobian(&self, _t: &[f64], y: Tensor<2>) -> Tensor<3> {

@@ -1,0 +1,104 @@
+//! Uploading a solve's inputs, launching the kernel and reading its outputs back in one read.
+
+use cubecl::prelude::*;
+
+use super::kernel::{self, COUNTERS, record_width};
+use super::program::KernelField;
+use crate::error::{SetupError, SolveError};
+
+/// Threads per workgroup.
+const CUBE: u32 = 64;
+
+/// The shape of one launch.
+pub(super) struct Plan {
+    pub d: usize,
+    pub s: usize,
+    pub full: bool,
+    pub batch: usize,
+    pub n_out: usize,
+    /// Recorded steps per trajectory (0: no record).
+    pub capacity: usize,
+}
+
+impl Plan {
+    /// Values in the output buffer: the states, then `t` and `h` per trajectory.
+    fn out_len(&self) -> usize {
+        self.n_out * self.batch * self.d + 2 * self.batch
+    }
+
+    fn record_len(&self) -> usize {
+        (self.batch * self.capacity * record_width(self.d, self.s)).max(1)
+    }
+
+    /// Check each output buffer's size in bytes with `check(what, bytes)`.
+    pub fn check_sizes(&self, check: impl Fn(&str, usize) -> Result<(), SetupError>) -> Result<(), SetupError> {
+        check("states", self.out_len() * 4)?;
+        check("counters", self.batch * COUNTERS * 4)?;
+        check("step record", self.record_len() * 4)
+    }
+}
+
+/// What one launch read back.
+pub(super) struct Raw {
+    pub d: usize,
+    pub s: usize,
+    pub batch: usize,
+    pub capacity: usize,
+    pub out: Vec<f32>,
+    pub counters: Vec<u32>,
+    pub record: Vec<f32>,
+    pub host_syncs: usize,
+}
+
+/// Launch the kernel for `plan` and read back its outputs.
+pub(super) fn run(
+    client: &cubecl::client::Client,
+    plan: &Plan,
+    input: &[f64],
+    ints: &[u32],
+    field: &KernelField,
+) -> Result<Raw, SolveError> {
+    let (fi, fd) = field.tables();
+    let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+    let input_h = client.create_from_slice(f32::as_bytes(&f32s(input)));
+    let ints_h = client.create_from_slice(u32::as_bytes(ints));
+    let fi_h = client.create_from_slice(u32::as_bytes(&fi));
+    let fd_h = client.create_from_slice(f32::as_bytes(&f32s(&fd)));
+    let (out_len, counters_len, record_len) = (plan.out_len(), plan.batch * COUNTERS, plan.record_len());
+    let out_h = client.empty(out_len * 4);
+    let counters_h = client.empty(counters_len * 4);
+    let record_h = client.empty(record_len * 4);
+    let groups = (plan.batch as u32).div_ceil(CUBE);
+    // SAFETY: every handle holds at least the number of elements given with it.
+    let arg = |h: &cubecl::server::Handle, len: usize| unsafe { BufferArg::from_raw_parts(h.clone(), len) };
+    kernel::solve_ensemble::launch::<f32>(
+        client,
+        CubeCount::Static(groups, 1, 1),
+        CubeDim::new_1d(CUBE),
+        arg(&input_h, input.len()),
+        arg(&ints_h, ints.len()),
+        arg(&fi_h, fi.len()),
+        arg(&fd_h, fd.len()),
+        arg(&out_h, out_len),
+        arg(&counters_h, counters_len),
+        arg(&record_h, record_len),
+        plan.d,
+        plan.s,
+        plan.full,
+    );
+    let mut handles = vec![out_h, counters_h];
+    if plan.capacity > 0 {
+        handles.push(record_h);
+    }
+    let bytes = client.read(handles).map_err(|e| SolveError::Device(e.to_string()))?;
+    Ok(Raw {
+        d: plan.d,
+        s: plan.s,
+        batch: plan.batch,
+        capacity: plan.capacity,
+        out: f32::from_bytes(&bytes[0]).to_vec(),
+        counters: u32::from_bytes(&bytes[1]).to_vec(),
+        record: bytes.get(2).map_or_else(Vec::new, |b| f32::from_bytes(b).to_vec()),
+        host_syncs: 1,
+    })
+}

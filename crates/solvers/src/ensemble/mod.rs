@@ -1,0 +1,231 @@
+//! Ensemble solves on a GPU: the whole adaptive integration of every trajectory in one device
+//! kernel, a thread per trajectory with its own steps (design.md §11).
+//!
+//! This is the design of DiffEqGPU.jl's `EnsembleGPUKernel` (Utkarsh et al., *Automated
+//! translation and accelerated solving of differential equations on multiple GPU platforms*,
+//! CMAME 2024, arXiv:2304.06835): one launch per solve, a fixed-size pivoted LU in thread-local
+//! memory, and one read-back per solve, so that the host is never in the step loop. The kernel
+//! ([`kernel`]) runs the host engine's algorithm (the same tableaus, Newton rule, Jacobian reuse
+//! and controllers) in the device's float type, on a vector field given as tables
+//! ([`KernelField`]) and a method given as coefficients ([`Coefficients`]).
+
+mod kernel;
+mod launch;
+mod lu;
+mod mass_action;
+mod program;
+mod record;
+
+use cubecl::wgpu::WgpuDevice;
+
+pub use program::{Coefficients, KERNEL_METHODS, KernelField, MassActionTables};
+
+use crate::device::DeviceKind;
+use crate::error::{SetupError, SolveError};
+use crate::request::{Request, StepControl};
+use crate::solution::{Solution, SolveRecord, Stats};
+use kernel::{COUNTERS, I_LEN, S_LEN};
+
+/// How a trajectory's solve ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrajectoryStatus {
+    /// It reached the last output time.
+    Ok,
+    /// It reached the step limit.
+    MaxSteps,
+    /// Its step size fell below the resolution of `t`.
+    StepTooSmall,
+    /// The field or its Jacobian was not finite at the start of a step.
+    NonFinite,
+    /// It took more steps than its record holds.
+    RecordFull,
+    /// The device stopped the kernel's loops before the trajectory finished (software Vulkan
+    /// ends all loops of an invocation after 65,535 iterations in total).
+    Interrupted,
+}
+
+/// One trajectory's outcome: status, work, and the time and step size where it stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrajectoryOutcome {
+    /// How it ended.
+    pub status: TrajectoryStatus,
+    /// Its work counters (Newton iterations and evaluations are its own).
+    pub stats: Stats,
+    /// The time it reached.
+    pub t: f64,
+    /// Its last step size.
+    pub h: f64,
+}
+
+/// What an ensemble solve returns: the states at the output times (NaN for a trajectory from
+/// where it failed), each trajectory's outcome, and how many times the host read the device.
+#[derive(Debug, Clone)]
+pub struct EnsembleSolution {
+    /// States and summed counters, as [`solve`](crate::solve) returns them.
+    pub solution: Solution,
+    /// Per trajectory.
+    pub trajectories: Vec<TrajectoryOutcome>,
+    /// Read-backs from the device during the solve.
+    pub host_syncs: usize,
+}
+
+impl EnsembleSolution {
+    /// The solution if every trajectory succeeded, else the first failure as an error that
+    /// names the trajectory.
+    pub fn into_result(self, request: &Request) -> Result<Solution, SolveError> {
+        match self.failure(request) {
+            Some(e) => Err(e),
+            None => Ok(self.solution),
+        }
+    }
+
+    /// The first failed trajectory, as an error naming it.
+    pub fn failure(&self, request: &Request) -> Option<SolveError> {
+        let (index, o) = self.trajectories.iter().enumerate().find(|(_, o)| o.status != TrajectoryStatus::Ok)?;
+        let t_end = request.save_at[request.save_at.len() - 1];
+        let step = o.stats.steps + 1;
+        let source = match o.status {
+            TrajectoryStatus::MaxSteps => SolveError::MaxSteps { max_steps: request.options.max_steps, t: o.t, t_end },
+            TrajectoryStatus::StepTooSmall => SolveError::StepTooSmall { step, t: o.t, h: o.h },
+            TrajectoryStatus::Interrupted => SolveError::Interrupted { t: o.t },
+            TrajectoryStatus::RecordFull => SolveError::RecordFull { capacity: o.stats.steps - 1, t: o.t },
+            TrajectoryStatus::NonFinite | TrajectoryStatus::Ok => SolveError::NonFinite { t: o.t },
+        };
+        Some(SolveError::Trajectory { index, source: Box::new(source) })
+    }
+}
+
+/// A GPU that solves ensembles: the compute client of the device Burn's `wgpu` device uses.
+pub struct EnsembleDevice {
+    client: cubecl::client::Client,
+    /// Machine epsilon of the kernel's float type.
+    epsilon: f64,
+}
+
+impl EnsembleDevice {
+    /// Open the kernel device for `kind`; only GPU kinds have one.
+    pub fn open(kind: DeviceKind) -> Result<Self, SetupError> {
+        match kind {
+            DeviceKind::Wgpu => {
+                // Opening through Burn first turns a missing adapter into an error, not a panic.
+                kind.open()?;
+                let client = cubecl::Device::Wgpu(WgpuDevice::default()).client();
+                Ok(Self { client, epsilon: f32::EPSILON as f64 })
+            }
+            DeviceKind::Cpu => Err(SetupError::InvalidOption {
+                what: "device",
+                why: "the ensemble kernel runs on a GPU device (wgpu); the CPU engine solves each trajectory with its own steps already".into(),
+            }),
+        }
+    }
+
+    /// Solve `request` for `field` in one kernel launch and one read-back.
+    pub fn solve(&self, field: &KernelField, request: &Request) -> Result<EnsembleSolution, SolveError> {
+        let raw = self.run(field, request, 0)?;
+        Ok(decode(request, &raw))
+    }
+
+    /// [`solve`](Self::solve), keeping every trajectory's accepted steps, step points and stage
+    /// values (at most `capacity` steps each): the [`SolveRecord`] that gradients are taken from,
+    /// as [`solve_record`](crate::solve_record) returns it. Fails, naming it, if a trajectory
+    /// fails.
+    pub fn solve_record(
+        &self,
+        field: &KernelField,
+        request: &Request,
+        capacity: usize,
+    ) -> Result<(EnsembleSolution, SolveRecord), SolveError> {
+        let raw = self.run(field, request, capacity.max(1))?;
+        let ensemble = decode(request, &raw);
+        if let Some(e) = ensemble.failure(request) {
+            return Err(e);
+        }
+        let record = record::build(request, &ensemble, &raw);
+        Ok((ensemble, record))
+    }
+
+    /// Launch the kernel and read its outputs back, in one read.
+    fn run(&self, field: &KernelField, request: &Request, capacity: usize) -> Result<launch::Raw, SolveError> {
+        let d = field.dim();
+        request.validate(d)?;
+        let StepControl::Adaptive { tol, h0 } = &request.options.control else {
+            let why = "the ensemble kernel takes adaptive steps; give tolerances".to_string();
+            return Err(SetupError::InvalidOption { what: "step control", why }.into());
+        };
+        let coefficients = Coefficients::new(&request.method)?;
+        // The input buffer: coefficients, settings, tolerances, output times, initial states.
+        let mut input = coefficients.values.clone();
+        let span = request.save_at.iter().copied().find(|&t| t > request.t0).unwrap_or(request.t0 + 1.0) - request.t0;
+        let newton_tol = (10.0 * self.epsilon / tol.min_rtol()).max(0.03f64.min(tol.min_rtol().sqrt()));
+        let settings: [f64; S_LEN] = [request.t0, h0.unwrap_or(0.0), newton_tol, self.epsilon, span];
+        input.extend(settings);
+        input.extend((0..d).map(|i| tol.rtol_of(i)));
+        input.extend((0..d).map(|i| tol.atol_of(i)));
+        input.extend(&request.save_at);
+        input.extend(&request.y0);
+        let max_steps = u32::try_from(request.options.max_steps).unwrap_or(u32::MAX);
+        let (batch, n_out) = (request.batch(d), request.save_at.len());
+        let capacity = u32::try_from(capacity).unwrap_or(u32::MAX);
+        let ints: [u32; I_LEN] =
+            [batch as u32, n_out as u32, max_steps, request.options.newton_max_iter as u32, capacity];
+        let plan =
+            launch::Plan { d, s: coefficients.s, full: coefficients.full, batch, n_out, capacity: capacity as usize };
+        plan.check_sizes(|what, bytes| self.check_size(what, bytes))?;
+        launch::run(&self.client, &plan, &input, &ints, field)
+    }
+
+    fn check_size(&self, what: &str, bytes: usize) -> Result<(), SetupError> {
+        let max = self.client.properties().memory.max_page_size as usize;
+        if bytes > max {
+            let why = format!(
+                "the batch needs {bytes} bytes for its {what}, more than the device's largest buffer ({max} bytes); split the batch"
+            );
+            return Err(SetupError::InvalidOption { what: "batch", why });
+        }
+        Ok(())
+    }
+}
+
+/// The solution and outcomes from the kernel's outputs.
+fn decode(request: &Request, raw: &launch::Raw) -> EnsembleSolution {
+    let (d, batch, n_out) = (raw.d, raw.batch, request.save_at.len());
+    let out = &raw.out;
+    let states: Vec<Vec<f64>> =
+        (0..n_out).map(|o| out[o * batch * d..(o + 1) * batch * d].iter().map(|&x| x as f64).collect()).collect();
+    let fail = &out[n_out * batch * d..];
+    let mut total = Stats::default();
+    let trajectories: Vec<TrajectoryOutcome> = raw
+        .counters
+        .chunks_exact(COUNTERS)
+        .enumerate()
+        .map(|(b, c)| {
+            let stats = Stats {
+                steps: c[kernel::STEPS] as usize,
+                rejected: c[kernel::REJECTED] as usize,
+                newton_iterations: c[kernel::NEWTON] as usize,
+                jacobian_evaluations: c[kernel::JACOBIANS] as usize,
+                factorizations: c[kernel::FACTORS] as usize,
+                rhs_evaluations: c[kernel::EVALS] as usize,
+            };
+            total += &stats;
+            let status = match c[kernel::STATUS] {
+                kernel::STATUS_OK => TrajectoryStatus::Ok,
+                kernel::STATUS_MAX_STEPS => TrajectoryStatus::MaxSteps,
+                kernel::STATUS_STEP_TOO_SMALL => TrajectoryStatus::StepTooSmall,
+                kernel::STATUS_INTERRUPTED => TrajectoryStatus::Interrupted,
+                kernel::STATUS_RECORD_FULL => TrajectoryStatus::RecordFull,
+                _ => TrajectoryStatus::NonFinite,
+            };
+            TrajectoryOutcome { status, stats, t: fail[2 * b] as f64, h: fail[2 * b + 1] as f64 }
+        })
+        .collect();
+    // A failed trajectory has no state at the output times past the time it reached.
+    let mut states = states;
+    for (b, o) in trajectories.iter().enumerate().filter(|(_, o)| o.status != TrajectoryStatus::Ok) {
+        for (k, _) in request.save_at.iter().enumerate().filter(|&(_, &t)| t > o.t) {
+            states[k][b * d..(b + 1) * d].fill(f64::NAN);
+        }
+    }
+    let solution = Solution { times: request.save_at.clone(), states, batch, dim: d, stats: total };
+    EnsembleSolution { solution, trajectories, host_syncs: raw.host_syncs }
+}

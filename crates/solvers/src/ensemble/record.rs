@@ -1,0 +1,45 @@
+//! The kernel's step record as the [`SolveRecord`] the host engine returns: per trajectory its
+//! accepted steps, the state after each (point 0 is the initial state), the stage values of each
+//! step and the point of each output time (design.md §4), so that the host's gradients run on it
+//! unchanged.
+
+use super::EnsembleSolution;
+use super::kernel::record_width;
+use super::launch::Raw;
+use crate::request::Request;
+use crate::solution::{SolveRecord, StepKind, StepRecord, TrajectoryRecord};
+
+/// The record of a solve whose trajectories all succeeded.
+pub(super) fn build(request: &Request, ensemble: &EnsembleSolution, raw: &Raw) -> SolveRecord {
+    let (d, s) = (raw.d, raw.s);
+    let width = record_width(d, s);
+    let trajectories = ensemble
+        .trajectories
+        .iter()
+        .enumerate()
+        .map(|(b, outcome)| {
+            let mut rec = TrajectoryRecord::new(d);
+            rec.points.extend_from_slice(&request.y0[b * d..(b + 1) * d]);
+            for n in 0..outcome.stats.steps {
+                let row = &raw.record[(b * raw.capacity + n) * width..][..width];
+                let (t, t_next) = (f64::from(row[0]), f64::from(row[1]));
+                rec.steps.push(StepRecord { t, h: t_next - t, t_next, kind: StepKind::RungeKutta });
+                rec.points.extend(row[2..2 + d].iter().map(|&x| f64::from(x)));
+                rec.stages.extend(row[2 + d..].iter().map(|&x| f64::from(x)));
+            }
+            rec.output_points = request
+                .save_at
+                .iter()
+                .map(|&t_out| rec.steps.iter().take_while(|st| st.t_next <= t_out).count())
+                .collect();
+            rec
+        })
+        .collect();
+    SolveRecord {
+        solution: ensemble.solution.clone(),
+        method: request.method.clone(),
+        options: request.options.clone(),
+        t0: request.t0,
+        trajectories,
+    }
+}

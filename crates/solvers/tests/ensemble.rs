@@ -1,0 +1,160 @@
+//! The GPU ensemble kernel (design.md §11) on the wgpu device (f32; CI runs it on a software
+//! Vulkan driver) against the CPU f64 engine: a ROBER batch with perturbed initial states, each
+//! trajectory its own steps, one read-back per solve, failures reported per trajectory.
+
+mod common;
+
+use common::{method, request};
+use stiffnode_solvers::ensemble::{EnsembleDevice, EnsembleSolution, TrajectoryStatus};
+use stiffnode_solvers::problems::{MassActionField, Mechanism, rober};
+use stiffnode_solvers::{DeviceKind, Request, Solution, SolveError, SolveOptions, VectorField, solve};
+
+/// Initial states of `batch` trajectories: the mechanism's, each component scaled by a factor in
+/// `[1 − spread, 1 + spread]` from a fixed sequence.
+fn perturbed(mech: &Mechanism, batch: usize, spread: f64) -> Vec<f64> {
+    let mut y0 = Vec::with_capacity(batch * mech.initial.len());
+    for b in 0..batch {
+        for (i, y) in mech.initial.iter().enumerate() {
+            let u = ((b * 7919 + i * 104729) % 1000) as f64 / 999.0;
+            y0.push(y * (1.0 + spread * (2.0 * u - 1.0)));
+        }
+    }
+    y0
+}
+
+/// Largest relative difference over components above `floor`.
+fn max_rel(a: &Solution, b: &Solution, floor: f64) -> f64 {
+    let mut worst: f64 = 0.0;
+    for (sa, sb) in a.states.iter().zip(&b.states) {
+        for (x, y) in sa.iter().zip(sb) {
+            if y.abs() > floor {
+                worst = worst.max((x - y).abs() / y.abs());
+            }
+        }
+    }
+    worst
+}
+
+fn gpu() -> EnsembleDevice {
+    EnsembleDevice::open(DeviceKind::Wgpu).expect("a wgpu adapter (CI installs mesa-vulkan-drivers)")
+}
+
+fn kernel_solve(mech: &Mechanism, req: &Request) -> EnsembleSolution {
+    let cpu = DeviceKind::Cpu.open().unwrap();
+    gpu().solve(&MassActionField::new(mech, &cpu).kernel().unwrap(), req).unwrap()
+}
+
+const TIMES: [f64; 5] = [1e-4, 1e-2, 1.0, 40.0, 1e3];
+
+#[test]
+fn rober_batch_agrees_with_the_cpu_engine() {
+    let mech = rober::robertson();
+    let (batch, atol) = (1024, 1e-9);
+    // radau5 only so far: the DIRKs exceed software Vulkan's cap of 65,535 loop iterations per
+    // invocation on ROBER past t ≈ 0.1 (design.md §11); their agreement is not yet tested.
+    let (name, times) = ("radau5", &TIMES[..]);
+    let req = request(&method(name), &mech.initial, times, &SolveOptions::adaptive(1e-5, atol));
+    let req = Request { y0: perturbed(&mech, batch, 0.1), ..req };
+    let ens = kernel_solve(&mech, &req);
+    let statuses: Vec<_> = ens.trajectories.iter().filter(|t| t.status != TrajectoryStatus::Ok).collect();
+    assert!(statuses.is_empty(), "{name}: {} trajectories failed, first {:?}", statuses.len(), statuses.first());
+    let cpu = solve(&MassActionField::new(&mech, &DeviceKind::Cpu.open().unwrap()), &req).unwrap();
+    let rel = max_rel(&ens.solution, &cpu, atol);
+    println!("{name} ROBER x{batch}: max rel {rel:.2e}\n  kernel {:?}\n  cpu    {:?}", ens.solution.stats, cpu.stats);
+    // f32 with RADAU5's Newton tolerance for f32 (10ε/rtol): the bound the f32 tensor path's
+    // tests use; measured 1.6e-4 for radau5 (design.md §11).
+    assert!(rel <= 1e-3, "{name}: max rel {rel:e}");
+    assert_eq!(ens.host_syncs, 1);
+}
+
+#[test]
+fn every_trajectory_takes_its_own_steps() {
+    // Easy (slow kinetics) and hard trajectories mixed: each takes as many steps as alone.
+    let mech = rober::robertson();
+    let (easy, hard) = ([1.0, 0.0, 0.0], [1.0, 1e-5, 0.5]);
+    let y0: Vec<f64> = [easy, hard, easy, hard].concat();
+    let req = request(&method("radau5"), &easy, &TIMES, &SolveOptions::adaptive(1e-5, 1e-9));
+    let mixed = kernel_solve(&mech, &Request { y0: y0.clone(), ..req.clone() });
+    for (b, y) in y0.chunks_exact(3).enumerate() {
+        let alone = kernel_solve(&mech, &Request { y0: y.to_vec(), ..req.clone() });
+        assert_eq!(mixed.trajectories[b].stats.steps, alone.trajectories[0].stats.steps, "trajectory {b}");
+        assert_eq!(mixed.solution.state(4, b), alone.solution.state(4, 0), "trajectory {b}");
+    }
+    let steps: Vec<usize> = mixed.trajectories.iter().map(|t| t.stats.steps).collect();
+    assert_ne!(steps[0], steps[1], "easy and hard trajectories should need different steps: {steps:?}");
+}
+
+#[test]
+fn a_failed_trajectory_is_named_and_the_others_stand() {
+    // A step limit that only the trajectory needing more attempts reaches.
+    let mech = rober::robertson();
+    let y0 = [[1.0, 0.0, 0.0], [1.0, 1e-5, 0.5]];
+    let mut opts = SolveOptions::adaptive(1e-5, 1e-9);
+    let alone: Vec<EnsembleSolution> =
+        y0.iter().map(|y| kernel_solve(&mech, &request(&method("radau5"), y, &TIMES, &opts))).collect();
+    let attempts: Vec<usize> =
+        alone.iter().map(|e| e.trajectories[0].stats.steps + e.trajectories[0].stats.rejected).collect();
+    assert_ne!(attempts[0], attempts[1]);
+    let (ok, failing) = if attempts[0] < attempts[1] { (0, 1) } else { (1, 0) };
+    opts.max_steps = attempts[ok];
+    let req = request(&method("radau5"), &y0.concat(), &TIMES, &opts);
+    let ens = kernel_solve(&mech, &req);
+    assert_eq!(ens.trajectories[ok].status, TrajectoryStatus::Ok);
+    assert_eq!(ens.trajectories[failing].status, TrajectoryStatus::MaxSteps);
+    assert_eq!(ens.solution.state(4, ok), alone[ok].solution.state(4, 0));
+    assert!(ens.solution.state(4, failing).iter().all(|v| v.is_nan()));
+    match ens.into_result(&req) {
+        Err(SolveError::Trajectory { index, source }) => {
+            assert_eq!(index, failing);
+            assert!(matches!(*source, SolveError::MaxSteps { .. }), "{source}")
+        }
+        other => panic!("expected trajectory {failing} to fail, got {other:?}"),
+    }
+}
+
+#[test]
+fn methods_without_a_kernel_are_refused_by_name() {
+    let mech = rober::robertson();
+    let cpu = DeviceKind::Cpu.open().unwrap();
+    let field = MassActionField::new(&mech, &cpu).kernel().unwrap();
+    let req = request(&method("bdf2"), &mech.initial, &TIMES, &SolveOptions::adaptive(1e-5, 1e-9));
+    let err = gpu().solve(&field, &req).unwrap_err().to_string();
+    assert!(err.contains("'bdf2' has no device kernel"), "{err}");
+    let req = request(&method("radau5"), &mech.initial, &TIMES, &SolveOptions::fixed(4));
+    let err = gpu().solve(&field, &req).unwrap_err().to_string();
+    assert!(err.contains("adaptive steps"), "{err}");
+}
+
+#[test]
+fn where_newton_tolerances_agree_the_kernel_takes_the_cpu_engines_steps() {
+    // At rtol 1e-3 the Newton tolerance max(10ε/rtol, min(0.03, √rtol)) is 0.03 in f32 and f64:
+    // the kernel runs the host engine's algorithm, so a trajectory's steps, Newton iterations,
+    // Jacobians and factorizations are the CPU engine's while f32 rounding has not yet moved a
+    // step size across a decision (to t = 1e-2 here), and its step sizes stay within f32
+    // rounding of the CPU's (the error estimate cancels digits: 1 %).
+    let mech = rober::robertson();
+    let cpu_device = DeviceKind::Cpu.open().unwrap();
+    let field = MassActionField::new(&mech, &cpu_device);
+    for name in ["radau5", "esdirk4", "backward-euler"] {
+        let req = request(&method(name), &mech.initial, &TIMES[..2], &SolveOptions::adaptive(1e-3, 1e-7));
+        let (ens, krec) = gpu().solve_record(&field.kernel().unwrap(), &req, 1000).unwrap();
+        let rec = stiffnode_solvers::solve_record(&field, &req).unwrap();
+        // Factorizations may differ by one where a landing step `t_out − t` equals the step size
+        // in f32 but not in f64 (the cached factors are reused or not).
+        let (ks, cs) = (&ens.trajectories[0].stats, &rec.solution().stats);
+        assert_eq!(
+            (ks.steps, ks.rejected, ks.newton_iterations, ks.jacobian_evaluations, ks.rhs_evaluations),
+            (cs.steps, cs.rejected, cs.newton_iterations, cs.jacobian_evaluations, cs.rhs_evaluations),
+            "{name}"
+        );
+        assert!(ks.factorizations.abs_diff(cs.factorizations) <= 1, "{name}: {ks:?} vs {cs:?}");
+        let (k, c) = (&krec.trajectories()[0], &rec.trajectories()[0]);
+        for (n, (a, b)) in k.steps().iter().zip(c.steps()).enumerate() {
+            assert!((a.h - b.h).abs() <= 1e-2 * b.h, "{name} step {n}: h {} vs {}", a.h, b.h);
+        }
+        assert_eq!(k.output_points(), c.output_points(), "{name}");
+        let rel = max_rel(&ens.solution, rec.solution(), 1e-7);
+        println!("{name}: {:?}, max rel {rel:.2e}", rec.solution().stats);
+        assert!(rel <= 1e-4, "{name}: max rel {rel:e}");
+    }
+}
