@@ -57,8 +57,32 @@ pub const I_MAX_STEPS: usize = 2;
 pub const I_MAX_ITER: usize = 3;
 /// See [`I_BATCH`].
 pub const I_RECORD: usize = 4;
+/// 1 when the launch resumes interrupted trajectories from their checkpoints.
+pub const I_RESUME: usize = 5;
+/// The number 2, as data: a loop of this many iterations tells whether the device's loop
+/// limiter has fired (a constant trip count would be unrolled by the shader compiler).
+pub const I_TWO: usize = 6;
+/// Step attempts a launch may make before it stops its trajectories as interrupted, to resume
+/// in the next launch (0: no limit).
+pub const I_BUDGET: usize = 7;
 /// Length of `ints`.
-pub const I_LEN: usize = 5;
+pub const I_LEN: usize = 8;
+
+/// Scalars of a checkpoint: `t`, `h`, the next output index, Jacobian held, previous `Z` held,
+/// previous `h`, controller history, its last error and step, the carried Newton `η`.
+const CHECKPOINT_SCALARS: usize = 10;
+
+/// Values per checkpoint slot: the scalars, `y`, the previous `Z`, the Jacobian. Two slots per
+/// trajectory, written alternately, so that an interrupted write leaves the last one whole.
+pub const fn checkpoint_width(d: usize, s: usize) -> usize {
+    CHECKPOINT_SCALARS + d + s * d + d * d
+}
+
+/// Counters per trajectory in the counters buffer: the live counters are followed by two saved
+/// sets (one per checkpoint slot) and the index of the current slot.
+pub const fn counters_len(batch: usize) -> usize {
+    batch * (3 * COUNTERS + 1)
+}
 
 /// Settings: `t0`, the first step (≤ 0: choose it), the Newton tolerance, the float type's
 /// epsilon, the span to the first output time.
@@ -612,7 +636,7 @@ fn full_stages<F: Float>(
                 }
             }
         }
-        if verdict == 2 {
+        if verdict != 1 {
             outcome = 1;
         }
     }
@@ -809,6 +833,105 @@ fn record_step<F: Float>(
     }
 }
 
+/// Whether the device's loop limiter has fired (software Vulkan ends every loop of an invocation
+/// after 65,535 iterations in all): a loop of `ints[I_TWO]` iterations then runs only once.
+#[cube]
+fn limiter_fired(ints: &[u32]) -> bool {
+    let mut n = 0u32;
+    for _ in 0..ints[I_TWO] {
+        n += 1;
+    }
+    n < ints[I_TWO]
+}
+
+/// Save the state after an accepted step into the slot after the current one, then make it
+/// current — unless the loop limiter fired while writing, which leaves the last slot current.
+/// `at` is the trajectory's first slot, `tc` its counters' base.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn checkpoint<F: Float>(
+    lane: &mut Lane<F>,
+    state: &mut [F],
+    counters: &mut [u32],
+    ints: &[u32],
+    at: usize,
+    tc: usize,
+    t: F,
+    h: F,
+    o: u32,
+    #[comptime] d: usize,
+    #[comptime] s: usize,
+) {
+    let width = comptime!(checkpoint_width(d, s));
+    let slot = 1 - counters[tc + 2 * COUNTERS];
+    let base = at + slot as usize * width;
+    state[base] = t;
+    state[base + 1] = h;
+    state[base + 2] = F::cast_from(o);
+    state[base + 3] = F::cast_from(lane.flag[0]);
+    state[base + 4] = F::cast_from(lane.flag[5]);
+    state[base + 5] = lane.val[3];
+    state[base + 6] = F::cast_from(lane.flag[6]);
+    state[base + 7] = lane.val[4];
+    state[base + 8] = lane.val[5];
+    state[base + 9] = lane.val[6];
+    let arrays = base + CHECKPOINT_SCALARS;
+    for p in 0..d {
+        state[arrays + p] = lane.y[p];
+    }
+    for q in 0..s * d {
+        state[arrays + d + q] = lane.z_prev[q];
+    }
+    for q in 0..d * d {
+        state[arrays + d + s * d + q] = lane.jac[q];
+    }
+    for k in 0..COUNTERS {
+        counters[tc + slot as usize * COUNTERS + k] = lane.cnt[k];
+    }
+    if !limiter_fired(ints) {
+        counters[tc + 2 * COUNTERS] = slot;
+    }
+}
+
+/// Load the current checkpoint into the lane; returns `(t, h, o)` in `val[10..13]`.
+#[cube]
+fn restore<F: Float>(
+    lane: &mut Lane<F>,
+    state: &mut [F],
+    counters: &mut [u32],
+    at: usize,
+    tc: usize,
+    #[comptime] d: usize,
+    #[comptime] s: usize,
+) {
+    let width = comptime!(checkpoint_width(d, s));
+    let slot = counters[tc + 2 * COUNTERS];
+    let base = at + slot as usize * width;
+    lane.val[10] = state[base];
+    lane.val[11] = state[base + 1];
+    lane.val[12] = state[base + 2];
+    lane.flag[0] = u32::cast_from(state[base + 3]);
+    lane.flag[5] = u32::cast_from(state[base + 4]);
+    lane.val[3] = state[base + 5];
+    lane.flag[6] = u32::cast_from(state[base + 6]);
+    lane.val[4] = state[base + 7];
+    lane.val[5] = state[base + 8];
+    lane.val[6] = state[base + 9];
+    let arrays = base + CHECKPOINT_SCALARS;
+    for p in 0..d {
+        lane.y[p] = state[arrays + p];
+    }
+    for q in 0..s * d {
+        lane.z_prev[q] = state[arrays + d + q];
+    }
+    for q in 0..d * d {
+        lane.jac[q] = state[arrays + d + s * d + q];
+    }
+    for k in 0..COUNTERS {
+        lane.cnt[k] = counters[tc + slot as usize * COUNTERS + k];
+    }
+}
+
 /// The whole solve of trajectory `ABSOLUTE_POS`. Inputs: `coef` (the method's coefficients, then
 /// the settings, tolerances, output times and initial states: [`settings_at`]), `ints`, the
 /// field's tables `fi`/`fd`. Outputs: `out` (the states, `outputs·batch·d`,
@@ -825,13 +948,20 @@ pub fn solve_ensemble<F: Float>(
     out: &mut [F],
     counters: &mut [u32],
     record: &mut [F],
+    state: &mut [F],
     #[comptime] d: usize,
     #[comptime] s: usize,
     #[comptime] full: bool,
 ) {
     let b = ABSOLUTE_POS;
     let batch = ints[I_BATCH] as usize;
+    // Counters: live at `b·COUNTERS`, checkpoint sets and the current slot after all live ones.
+    let tc = batch * COUNTERS + b * (2 * COUNTERS + 1);
+    let resume = ints[I_RESUME] == 1;
     if b >= batch {
+        terminate!();
+    }
+    if resume && counters[b * COUNTERS + STATUS] != STATUS_INTERRUPTED {
         terminate!();
     }
     let mut lane = Lane::<F> {
@@ -858,7 +988,7 @@ pub fn solve_ensemble<F: Float>(
         cnt: Array::new(COUNTERS),
         run: Array::new(4usize),
         flag: Array::new(8usize),
-        val: Array::new(10usize),
+        val: Array::new(13usize),
     };
     for k in 0..COUNTERS {
         lane.cnt[k] = 0;
@@ -866,7 +996,7 @@ pub fn solve_ensemble<F: Float>(
     for k in 0..8 {
         lane.flag[k] = 0;
     }
-    for k in 0..10 {
+    for k in 0..13 {
         lane.val[k] = F::new(0.0);
     }
     lane.val[6] = F::new(1.0);
@@ -881,17 +1011,28 @@ pub fn solve_ensemble<F: Float>(
     let (err_order, predictive) = (coef[sc + C_ERR_ORDER], coef[sc + C_PREDICTIVE] == F::new(1.0));
     let explicit_first = coef[sc + C_EXPLICIT_FIRST] == F::new(1.0);
     let eps = coef[st + S_EPS];
+    let at = b * 2 * comptime!(checkpoint_width(d, s));
     let mut t = coef[st + S_T0];
     let mut status = STATUS_OK.runtime();
-    newton_weights::<F>(&mut lane, coef, d, s);
     let mut h = coef[st + S_H0];
-    if h <= F::new(0.0) {
-        h = initial_step::<F>(&mut lane, fi, fd, coef[st + S_SPAN], d);
+    let mut o = 0u32;
+    if resume {
+        restore::<F>(&mut lane, state, counters, at, tc, d, s);
+        t = lane.val[10];
+        h = lane.val[11];
+        o = u32::cast_from(lane.val[12]);
+    } else {
+        newton_weights::<F>(&mut lane, coef, d, s);
+        if h <= F::new(0.0) {
+            h = initial_step::<F>(&mut lane, fi, fd, coef[st + S_SPAN], d);
+        }
+        counters[tc + 2 * COUNTERS] = 1;
+        checkpoint::<F>(&mut lane, state, counters, ints, at, tc, t, h, o, d, s);
     }
     let mut step = h;
+    let (budget, mut attempts) = (ints[I_BUDGET], 0u32);
     // One flat loop: write the outputs the trajectory has reached, else attempt a step towards
     // the next output time (landing on it exactly).
-    let mut o = 0u32;
     while status == STATUS_OK && (o as usize) < n_out {
         let t_out = coef[times + o as usize];
         if t >= t_out {
@@ -901,7 +1042,11 @@ pub fn solve_ensemble<F: Float>(
             o += 1;
         } else {
             newton_weights::<F>(&mut lane, coef, d, s);
-            if lane.cnt[STEPS] + lane.cnt[REJECTED] >= max_steps {
+            attempts += 1;
+            if budget > 0 && attempts > budget {
+                status = STATUS_INTERRUPTED;
+            }
+            if status == STATUS_OK && lane.cnt[STEPS] + lane.cnt[REJECTED] >= max_steps {
                 status = STATUS_MAX_STEPS;
             }
             // Land exactly on t_out; split a remainder below two steps evenly.
@@ -933,7 +1078,10 @@ pub fn solve_ensemble<F: Float>(
                 if outcome == 0 {
                     outcome = error::<F>(&mut lane, coef, fi, fd, step, d, s);
                 }
-                if outcome == 2 {
+                if limiter_fired(ints) {
+                    // The attempt's loops were cut short: its results are not to be used.
+                    status = STATUS_INTERRUPTED;
+                } else if outcome == 2 {
                     status = STATUS_NON_FINITE;
                 } else if outcome == 1 {
                     // Newton failed: retry with a fresh Jacobian, else halve the step.
@@ -989,6 +1137,7 @@ pub fn solve_ensemble<F: Float>(
                         }
                         h = h_next;
                         t = t_next;
+                        checkpoint::<F>(&mut lane, state, counters, ints, at, tc, t, h, o, d, s);
                     } else {
                         lane.cnt[REJECTED] += 1;
                         h = step * controller_reject::<F>(&mut lane, err, err_order, safety, predictive);

@@ -2,7 +2,9 @@
 
 use cubecl::prelude::*;
 
-use super::kernel::{self, COUNTERS, record_width};
+use super::kernel::{
+    self, COUNTERS, I_RESUME, STATUS, STATUS_INTERRUPTED, STEPS, checkpoint_width, counters_len, record_width,
+};
 use super::program::KernelField;
 use crate::error::{SetupError, SolveError};
 
@@ -30,11 +32,16 @@ impl Plan {
         (self.batch * self.capacity * record_width(self.d, self.s)).max(1)
     }
 
+    fn state_len(&self) -> usize {
+        self.batch * 2 * checkpoint_width(self.d, self.s)
+    }
+
     /// Check each output buffer's size in bytes with `check(what, bytes)`.
     pub fn check_sizes(&self, check: impl Fn(&str, usize) -> Result<(), SetupError>) -> Result<(), SetupError> {
         check("states", self.out_len() * 4)?;
-        check("counters", self.batch * COUNTERS * 4)?;
-        check("step record", self.record_len() * 4)
+        check("counters", counters_len(self.batch) * 4)?;
+        check("step record", self.record_len() * 4)?;
+        check("checkpoints", self.state_len() * 4)
     }
 }
 
@@ -50,7 +57,10 @@ pub(super) struct Raw {
     pub host_syncs: usize,
 }
 
-/// Launch the kernel for `plan` and read back its outputs.
+/// Launch the kernel for `plan` and read back its outputs. A launch that leaves trajectories
+/// interrupted by the device's loop limit (software Vulkan) is followed by another that resumes
+/// them from their checkpoints, while each makes progress; on hardware there is one launch and
+/// one read.
 pub(super) fn run(
     client: &cubecl::client::Client,
     plan: &Plan,
@@ -61,44 +71,61 @@ pub(super) fn run(
     let (fi, fd) = field.tables();
     let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
     let input_h = client.create_from_slice(f32::as_bytes(&f32s(input)));
-    let ints_h = client.create_from_slice(u32::as_bytes(ints));
     let fi_h = client.create_from_slice(u32::as_bytes(&fi));
     let fd_h = client.create_from_slice(f32::as_bytes(&f32s(&fd)));
-    let (out_len, counters_len, record_len) = (plan.out_len(), plan.batch * COUNTERS, plan.record_len());
+    let (out_len, counters_len, record_len, state_len) =
+        (plan.out_len(), counters_len(plan.batch), plan.record_len(), plan.state_len());
     let out_h = client.empty(out_len * 4);
     let counters_h = client.empty(counters_len * 4);
     let record_h = client.empty(record_len * 4);
+    let state_h = client.empty(state_len * 4);
     let groups = (plan.batch as u32).div_ceil(CUBE);
     // SAFETY: every handle holds at least the number of elements given with it.
     let arg = |h: &cubecl::server::Handle, len: usize| unsafe { BufferArg::from_raw_parts(h.clone(), len) };
-    kernel::solve_ensemble::launch::<f32>(
-        client,
-        CubeCount::Static(groups, 1, 1),
-        CubeDim::new_1d(CUBE),
-        arg(&input_h, input.len()),
-        arg(&ints_h, ints.len()),
-        arg(&fi_h, fi.len()),
-        arg(&fd_h, fd.len()),
-        arg(&out_h, out_len),
-        arg(&counters_h, counters_len),
-        arg(&record_h, record_len),
-        plan.d,
-        plan.s,
-        plan.full,
-    );
-    let mut handles = vec![out_h, counters_h];
-    if plan.capacity > 0 {
-        handles.push(record_h);
+    let mut ints = ints.to_vec();
+    let (mut host_syncs, mut progress) = (0, 0);
+    loop {
+        let ints_h = client.create_from_slice(u32::as_bytes(&ints));
+        kernel::solve_ensemble::launch::<f32>(
+            client,
+            CubeCount::Static(groups, 1, 1),
+            CubeDim::new_1d(CUBE),
+            arg(&input_h, input.len()),
+            arg(&ints_h, ints.len()),
+            arg(&fi_h, fi.len()),
+            arg(&fd_h, fd.len()),
+            arg(&out_h, out_len),
+            arg(&counters_h, counters_len),
+            arg(&record_h, record_len),
+            arg(&state_h, state_len),
+            plan.d,
+            plan.s,
+            plan.full,
+        );
+        let mut handles = vec![out_h.clone(), counters_h.clone()];
+        if plan.capacity > 0 {
+            handles.push(record_h.clone());
+        }
+        let bytes = client.read(handles).map_err(|e| SolveError::Device(e.to_string()))?;
+        host_syncs += 1;
+        let counters = u32::from_bytes(&bytes[1]);
+        let live = &counters[..plan.batch * COUNTERS];
+        let interrupted = live.chunks_exact(COUNTERS).filter(|c| c[STATUS] == STATUS_INTERRUPTED).count();
+        // Accepted steps of the whole batch: a relaunch that adds none would repeat itself.
+        let steps: usize = live.chunks_exact(COUNTERS).map(|c| c[STEPS] as usize).sum();
+        if interrupted == 0 || (host_syncs > 1 && steps <= progress) {
+            return Ok(Raw {
+                d: plan.d,
+                s: plan.s,
+                batch: plan.batch,
+                capacity: plan.capacity,
+                out: f32::from_bytes(&bytes[0]).to_vec(),
+                counters: live.to_vec(),
+                record: bytes.get(2).map_or_else(Vec::new, |b| f32::from_bytes(b).to_vec()),
+                host_syncs,
+            });
+        }
+        progress = steps;
+        ints[I_RESUME] = 1;
     }
-    let bytes = client.read(handles).map_err(|e| SolveError::Device(e.to_string()))?;
-    Ok(Raw {
-        d: plan.d,
-        s: plan.s,
-        batch: plan.batch,
-        capacity: plan.capacity,
-        out: f32::from_bytes(&bytes[0]).to_vec(),
-        counters: u32::from_bytes(&bytes[1]).to_vec(),
-        record: bytes.get(2).map_or_else(Vec::new, |b| f32::from_bytes(b).to_vec()),
-        host_syncs: 1,
-    })
 }

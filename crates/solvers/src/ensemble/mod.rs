@@ -100,6 +100,8 @@ pub struct EnsembleDevice {
     client: cubecl::client::Client,
     /// Machine epsilon of the kernel's float type.
     epsilon: f64,
+    /// Step attempts per launch before a trajectory pauses to resume in the next (0: none).
+    attempts_per_launch: u32,
 }
 
 impl EnsembleDevice {
@@ -110,7 +112,7 @@ impl EnsembleDevice {
                 // Opening through Burn first turns a missing adapter into an error, not a panic.
                 kind.open()?;
                 let client = cubecl::Device::Wgpu(WgpuDevice::default()).client();
-                Ok(Self { client, epsilon: f32::EPSILON as f64 })
+                Ok(Self { client, epsilon: f32::EPSILON as f64, attempts_per_launch: 0 })
             }
             DeviceKind::Cpu => Err(SetupError::InvalidOption {
                 what: "device",
@@ -119,7 +121,18 @@ impl EnsembleDevice {
         }
     }
 
-    /// Solve `request` for `field` in one kernel launch and one read-back.
+    /// Limit each launch to `attempts` step attempts per trajectory; trajectories that reach it
+    /// resume from their last accepted step in the next launch, with the same results. Keeps a
+    /// launch short where a driver stops long kernels (desktop watchdogs); 0 (the default) sets
+    /// no limit. A limit below the rejections between two accepted steps makes no progress and
+    /// ends the solve with [`SolveError::Interrupted`].
+    pub fn with_attempts_per_launch(mut self, attempts: u32) -> Self {
+        self.attempts_per_launch = attempts;
+        self
+    }
+
+    /// Solve `request` for `field` in one kernel launch and one read-back (more on a device that
+    /// interrupts long kernels: design.md §11).
     pub fn solve(&self, field: &KernelField, request: &Request) -> Result<EnsembleSolution, SolveError> {
         let raw = self.run(field, request, 0)?;
         Ok(decode(request, &raw))
@@ -166,8 +179,16 @@ impl EnsembleDevice {
         let max_steps = u32::try_from(request.options.max_steps).unwrap_or(u32::MAX);
         let (batch, n_out) = (request.batch(d), request.save_at.len());
         let capacity = u32::try_from(capacity).unwrap_or(u32::MAX);
-        let ints: [u32; I_LEN] =
-            [batch as u32, n_out as u32, max_steps, request.options.newton_max_iter as u32, capacity];
+        let ints: [u32; I_LEN] = [
+            batch as u32,
+            n_out as u32,
+            max_steps,
+            request.options.newton_max_iter as u32,
+            capacity,
+            0,
+            2,
+            self.attempts_per_launch,
+        ];
         let plan =
             launch::Plan { d, s: coefficients.s, full: coefficients.full, batch, n_out, capacity: capacity as usize };
         plan.check_sizes(|what, bytes| self.check_size(what, bytes))?;
