@@ -207,3 +207,34 @@ fn pollu_batch_agrees_with_the_cpu_engine() {
     println!("  kernel {:?}\n  cpu    {:?}", ens.solution.stats, cpu.stats);
     assert!(units <= 5.0, "differs by {units} tolerance units (max rel {rel:e})");
 }
+
+#[test]
+fn gradients_from_the_kernels_record_match_the_cpu_engines() {
+    // Forward on the device with its step record, the discrete adjoint on the host over the
+    // recorded steps: L, ∂L/∂log10 k and ∂L/∂y0 against the CPU f64 engine's adjoint.
+    use burn::tensor::Tensor;
+    use stiffnode_solvers::GradientMode;
+    use stiffnode_solvers::field::to_host;
+    use stiffnode_solvers::gradient::gradient;
+    let mech = rober::robertson();
+    let ad = DeviceKind::Cpu.open().unwrap().autodiff();
+    let field = MassActionField::with_learnable(&mech, &ad, &[0, 1, 2]);
+    let req = request(&method("radau5"), &mech.initial, &TIMES[..4], &SolveOptions::adaptive(1e-5, 1e-9));
+    let req =
+        Request { y0: perturbed(&mech, 64, 0.1), ..req }.with_gradient(GradientMode::Adjoint { keep_steps: false });
+    let loss = |s: &[Tensor<2>]| s.iter().map(|x| x.clone().powi_scalar(2).sum()).reduce(|a, b| a + b).unwrap();
+    let cpu = gradient(&field, &req, loss).unwrap();
+    let (_, walked) = gpu().gradient(&field, &req, loss, 2000).unwrap();
+    let id = field.log10_rates.as_ref().unwrap().id;
+    let (g_cpu, g_gpu) = (to_host(cpu.params.get::<1>(id).unwrap()), to_host(walked.params.get::<1>(id).unwrap()));
+    let rel = |a: &[f64], b: &[f64]| {
+        let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        a.iter().zip(b).map(|(x, y)| (x - y).abs() / scale).fold(0.0, f64::max)
+    };
+    println!("∂L/∂log10 k: kernel {g_gpu:?}\n             cpu    {g_cpu:?}");
+    let (rp, ry) = (rel(&g_gpu, &g_cpu), rel(&walked.y0, &cpu.y0));
+    let rl = (walked.loss - cpu.loss).abs() / cpu.loss;
+    println!("max rel: rates {rp:.2e}, y0 {ry:.2e}, loss {rl:.2e}");
+    assert!(rl <= 1e-4, "loss {} vs {}", walked.loss, cpu.loss);
+    assert!(rp <= 1e-3 && ry <= 1e-3, "rates {rp:e}, y0 {ry:e}");
+}

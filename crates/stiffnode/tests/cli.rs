@@ -385,3 +385,34 @@ fn inspect_names_runs_without_modes_and_directories_that_are_no_runs() {
     fails_with(&["inspect", "/nonexistent/run"], "not a training run directory");
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+#[test]
+fn bench_ensemble_prints_kernel_figures_against_the_cpu_engine() {
+    let out = stiffnode(&[
+        "bench",
+        "--ensemble",
+        "--device",
+        "wgpu",
+        "--methods",
+        "radau5",
+        "--rtols",
+        "1e-3",
+        "--batches",
+        "4",
+        "--repeats",
+        "1",
+        "--gradients",
+    ]);
+    let v = json(&out);
+    assert_eq!(
+        (v["bench"].as_str(), v["method"].as_str(), v["batch"].as_u64()),
+        (Some("rober_ensemble"), Some("radau5"), Some(4))
+    );
+    assert_eq!(v["host_syncs"], 1, "{v}");
+    assert!(v["max_tolerance_units"].as_f64().unwrap() <= 5.0, "{v}");
+    for key in ["per_trajectory_s", "trajectory_steps_per_s", "cpu_per_trajectory_s", "forward_backward_s"] {
+        assert!(v[key].as_f64().unwrap() > 0.0, "{key}: {v}");
+    }
+    fails_with(&["bench", "--ensemble", "--device", "cpu"], "runs on a GPU device");
+    fails_with(&["bench", "--ensemble", "--device", "wgpu", "--methods", "bdf2"], "'bdf2' has no device kernel");
+}

@@ -20,9 +20,14 @@ use cubecl::wgpu::WgpuDevice;
 
 pub use program::{Coefficients, KERNEL_METHODS, KernelField, MassActionTables};
 
+use burn::module::Module;
+use burn::tensor::Tensor;
+
 use crate::device::DeviceKind;
 use crate::error::{SetupError, SolveError};
-use crate::request::{Request, StepControl};
+use crate::field::VectorField;
+use crate::gradient::{Gradient, from_record};
+use crate::request::{GradientMode, Request, StepControl};
 use crate::solution::{Solution, SolveRecord, Stats};
 use kernel::{COUNTERS, I_LEN, S_LEN};
 
@@ -155,6 +160,27 @@ impl EnsembleDevice {
         }
         let record = record::build(request, &ensemble, &raw);
         Ok((ensemble, record))
+    }
+
+    /// The adjoint-mode gradient of `loss` of the output states for `field` (a Burn module on an
+    /// autodiff device whose [`kernel`](crate::VectorField::kernel) form the device runs): the
+    /// forward solve and its step record on the device (at most `capacity` steps per
+    /// trajectory), the backward walk over the recorded steps on the host
+    /// ([`gradient::from_record`](crate::gradient::from_record)).
+    pub fn gradient<F: VectorField + Module>(
+        &self,
+        field: &F,
+        request: &Request,
+        loss: impl Fn(&[Tensor<2>]) -> Tensor<1>,
+        capacity: usize,
+    ) -> Result<(EnsembleSolution, Gradient), SolveError> {
+        let kernel_field = field.kernel().ok_or_else(|| SetupError::InvalidOption {
+            what: "vector field",
+            why: "it has no form the ensemble kernel evaluates (mass action has one)".into(),
+        })?;
+        let keep = matches!(request.gradient, GradientMode::Adjoint { keep_steps: true });
+        let (ensemble, record) = self.solve_record(&kernel_field, request, capacity)?;
+        Ok((ensemble, from_record(field, record, loss, keep)?))
     }
 
     /// Launch the kernel and read its outputs back, in one read.

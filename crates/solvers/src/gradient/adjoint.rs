@@ -246,6 +246,31 @@ pub(super) fn gradient<F: VectorField + Module>(
 ) -> Result<Gradient, SolveError> {
     let plain = field.valid();
     let record = solve_record(&plain, request)?;
+    from_record_with_plain(field, plain, record, loss, keep_steps)
+}
+
+/// The adjoint-mode gradient of `loss` over a recorded solve of `field` (design.md §4): the
+/// cotangents of the output states by Burn's autodiff of the loss, then the backward walk over
+/// the record's steps. The record may come from the host engine or from the GPU ensemble kernel
+/// (design.md §11).
+pub fn from_record<F: VectorField + Module>(
+    field: &F,
+    record: SolveRecord,
+    loss: impl Fn(&[Tensor<2>]) -> Tensor<1>,
+    keep_steps: bool,
+) -> Result<Gradient, SolveError> {
+    let g = from_record_with_plain(field, field.valid(), record, loss, keep_steps)?;
+    super::params::check_finite(field, &g.params)?;
+    Ok(g)
+}
+
+fn from_record_with_plain<F: VectorField + Module>(
+    field: &F,
+    plain: F,
+    record: SolveRecord,
+    loss: impl Fn(&[Tensor<2>]) -> Tensor<1>,
+    keep_steps: bool,
+) -> Result<Gradient, SolveError> {
     let (batch, d) = (record.solution.batch, record.solution.dim);
     let device = field.device();
     let leaves: Vec<Tensor<2>> =

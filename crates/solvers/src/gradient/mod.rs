@@ -22,7 +22,7 @@ pub mod params;
 mod replay;
 mod stages;
 
-pub use adjoint::{StepAdjoint, Walked};
+pub use adjoint::{StepAdjoint, Walked, from_record};
 pub use graph::{OnGraph, solve_on_graph};
 
 use burn::module::Module;

@@ -1,7 +1,8 @@
 //! `stiffnode bench`: ROBER on t ∈ [0, 1e5], per method, tolerance and batch size, one JSON
 //! line per configuration (the batch holds copies of the same initial state). With
 //! `--gradients`, forward against forward + backward (see [`super::bench_gradient`]); with
-//! `--training FILE`, time per training epoch (see [`super::bench_training`]).
+//! `--training FILE`, time per training epoch (see [`super::bench_training`]); with `--ensemble`,
+//! the GPU ensemble kernel (see [`super::bench_ensemble`]).
 
 use std::time::Instant;
 
@@ -37,9 +38,15 @@ pub struct Args {
     /// each trajectory its own.
     #[arg(long)]
     shared_steps: bool,
-    /// Time gradients (forward + backward, both modes) instead of forward solves.
+    /// Time gradients (forward + backward, both modes) instead of forward solves; with
+    /// --ensemble, forward + backward beside the forward solve.
     #[arg(long, conflicts_with = "training")]
     gradients: bool,
+    /// Solve perturbed batches with the GPU ensemble kernel (a thread per trajectory), against
+    /// the CPU engine on the same batch [default methods: radau5,esdirk4,backward-euler;
+    /// rtols: 1e-4,1e-6].
+    #[arg(long, conflicts_with_all = ["training", "tensor_path", "shared_steps"])]
+    ensemble: bool,
     /// Time training epochs of this configuration per method instead [default methods:
     /// radau5,esdirk4,backward-euler].
     #[arg(long)]
@@ -79,6 +86,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             shared_steps: args.shared_steps,
         };
         return bench.run(&methods);
+    }
+    if args.ensemble {
+        let methods = list::<Method>(args.methods.as_deref().unwrap_or("radau5,esdirk4,backward-euler"), "method")?;
+        let rtols = list::<f64>(args.rtols.as_deref().unwrap_or("1e-4,1e-6"), "rtol")?;
+        let bench = super::bench_ensemble::Bench {
+            device: kind,
+            methods: &methods,
+            rtols: &rtols,
+            batches: &batches,
+            repeats: args.repeats,
+            gradients: args.gradients,
+        };
+        return bench.run();
     }
     if args.gradients {
         let methods = list::<Method>(args.methods.as_deref().unwrap_or("radau5,backward-euler"), "method")?;

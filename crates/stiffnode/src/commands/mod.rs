@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod bench;
+pub mod bench_ensemble;
 pub mod bench_gradient;
 pub mod bench_training;
 pub mod generate;
