@@ -238,3 +238,19 @@ fn gradients_from_the_kernels_record_match_the_cpu_engines() {
     assert!(rl <= 1e-4, "loss {} vs {}", walked.loss, cpu.loss);
     assert!(rp <= 1e-3 && ry <= 1e-3, "rates {rp:e}, y0 {ry:e}");
 }
+
+#[test]
+fn every_method_the_kernel_runs_agrees_with_the_cpu_engine() {
+    let mech = rober::robertson();
+    let (rtol, atol) = (1e-4, 1e-8);
+    for name in ["radau5", "radau3", "esdirk4", "sdirk2", "trbdf2", "trapezoid", "backward-euler"] {
+        let req = request(&method(name), &mech.initial, &TIMES[..4], &SolveOptions::adaptive(rtol, atol));
+        let req = Request { y0: perturbed(&mech, 8, 0.1), ..req };
+        let ens = kernel_solve(&mech, &req);
+        assert!(ens.trajectories.iter().all(|t| t.status == TrajectoryStatus::Ok), "{name}: {:?}", ens.trajectories);
+        let cpu = solve(&MassActionField::new(&mech, &DeviceKind::Cpu.open().unwrap()), &req).unwrap();
+        let units = max_weighted(&ens.solution, &cpu, rtol, atol);
+        println!("{name}: {units:.2} tolerance units, {} launches", ens.host_syncs);
+        assert!(units <= 5.0, "{name}: differs by {units} tolerance units");
+    }
+}
