@@ -10,6 +10,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 use stiffnode_solvers::VectorField;
+use stiffnode_solvers::ensemble::{KernelActivation, KernelField, MlpLayer, MlpTables};
 use stiffnode_solvers::field::{HostField, from_host, to_host};
 use stiffnode_solvers::limits::MAX_PARAMS;
 
@@ -156,5 +157,27 @@ impl VectorField for Mlp {
             .collect();
         let y_scale = to_host(self.y_scale.clone().without_autodiff());
         Some(Box::new(HostMlp::new(layers, y_scale, self.t_scale, self.activation)))
+    }
+
+    fn kernel(&self) -> Option<KernelField> {
+        let layers = self
+            .weights
+            .iter()
+            .zip(&self.biases)
+            .map(|(w, b)| {
+                let [fan_in, fan_out] = w.val().dims();
+                let (w, b) = (to_host(w.val().without_autodiff()), to_host(b.val().without_autodiff()));
+                MlpLayer { fan_in, fan_out, w, b }
+            })
+            .collect();
+        let activation = match self.activation {
+            Activation::Gelu => KernelActivation::Gelu,
+            Activation::Tanh => KernelActivation::Tanh,
+            Activation::Softplus => KernelActivation::Softplus,
+            Activation::Relu => KernelActivation::Relu,
+            Activation::Swish => KernelActivation::Swish,
+        };
+        let y_scale = to_host(self.y_scale.clone().without_autodiff());
+        Some(KernelField::Mlp(MlpTables { layers, y_scale, t_scale: self.t_scale, activation }))
     }
 }

@@ -15,6 +15,7 @@ use cubecl::prelude::*;
 
 use super::lu;
 use super::mass_action;
+use super::mlp;
 
 /// Per-trajectory counters written to `counters` (`COUNTERS` per trajectory).
 pub const STEPS: usize = 0;
@@ -205,6 +206,14 @@ pub struct Lane<F: Float> {
     /// Flags: 0 Jacobian held, 1 fresh, 2 real factors held, 3 complex factors held, 4 `f0`
     /// valid, 5 previous step's `Z` held, 6 controller history, 7 last step rejected.
     flag: Array<u32>,
+    /// MLP scratch: `x`, `z` (`width`), their derivatives (`width·d`).
+    mx: Array<F>,
+    mz: Array<F>,
+    mdx: Array<F>,
+    mdz: Array<F>,
+    /// The field is an MLP (else mass action).
+    #[cube(comptime)]
+    mlp: bool,
     /// Scalars: 0 real shift, 1–2 complex shift, 3 previous `h`, 4–5 controller's last accepted
     /// error and step, 6 carried Newton `η`, 7 the attempt's error, 8 its largest contraction
     /// rate, 9 the most iterations one Newton solve of the attempt took.
@@ -246,10 +255,30 @@ fn all_finite<F: Float>(v: &Array<F>, #[comptime] n: usize) -> bool {
     ok
 }
 
+/// `f(tmp)` into `ftmp`: the field the kernel was compiled for.
+#[cube]
+fn field<F: Float>(lane: &mut Lane<F>, fi: &[u32], fd: &[F], #[comptime] d: usize) {
+    if comptime!(lane.mlp) {
+        mlp::eval::<F>(fi, fd, &lane.tmp, &mut lane.ftmp, &mut lane.mx, &mut lane.mz, d);
+    } else {
+        mass_action::eval::<F>(fi, fd, &lane.tmp, &mut lane.ftmp, d);
+    }
+}
+
+/// `∂f/∂y` at `y` into `jac`.
+#[cube]
+fn field_jacobian<F: Float>(lane: &mut Lane<F>, fi: &[u32], fd: &[F], #[comptime] d: usize) {
+    if comptime!(lane.mlp) {
+        mlp::jacobian::<F>(fi, fd, &lane.y, &mut lane.jac, &mut lane.mx, &mut lane.mz, &mut lane.mdx, &mut lane.mdz, d);
+    } else {
+        mass_action::jacobian::<F>(fi, fd, &lane.y, &mut lane.jac, d);
+    }
+}
+
 /// `f(tmp)` into `ftmp`, counted.
 #[cube]
 fn eval<F: Float>(lane: &mut Lane<F>, fi: &[u32], fd: &[F], #[comptime] d: usize) {
-    mass_action::eval::<F>(fi, fd, &lane.tmp, &mut lane.ftmp, d);
+    field::<F>(lane, fi, fd, d);
     lane.cnt[EVALS] += 1;
 }
 
@@ -258,7 +287,7 @@ fn eval<F: Float>(lane: &mut Lane<F>, fi: &[u32], fd: &[F], #[comptime] d: usize
 fn ensure_jacobian<F: Float>(lane: &mut Lane<F>, fi: &[u32], fd: &[F], #[comptime] d: usize) -> bool {
     let mut ok = true;
     if !flag::<F>(lane, 0) {
-        mass_action::jacobian::<F>(fi, fd, &lane.y, &mut lane.jac, d);
+        field_jacobian::<F>(lane, fi, fd, d);
         lane.cnt[JACOBIANS] += 1;
         set_flag::<F>(lane, 0, true);
         set_flag::<F>(lane, 1, true);
@@ -588,7 +617,7 @@ fn full_stages<F: Float>(
                 for p in 0..d {
                     lane.tmp[p] = lane.y[p] + lane.sy[i * d + p];
                 }
-                mass_action::eval::<F>(fi, fd, &lane.tmp, &mut lane.ftmp, d);
+                field::<F>(lane, fi, fd, d);
                 for p in 0..d {
                     lane.dw[i * d + p] = lane.ftmp[p];
                 }
@@ -952,6 +981,8 @@ pub fn solve_ensemble<F: Float>(
     #[comptime] d: usize,
     #[comptime] s: usize,
     #[comptime] full: bool,
+    #[comptime] mlp: bool,
+    #[comptime] width: usize,
 ) {
     let b = ABSOLUTE_POS;
     let batch = ints[I_BATCH] as usize;
@@ -989,6 +1020,11 @@ pub fn solve_ensemble<F: Float>(
         run: Array::new(4usize),
         flag: Array::new(8usize),
         val: Array::new(13usize),
+        mx: Array::new(width),
+        mz: Array::new(width),
+        mdx: Array::new(comptime!(width * d)),
+        mdz: Array::new(comptime!(width * d)),
+        mlp,
     };
     for k in 0..COUNTERS {
         lane.cnt[k] = 0;

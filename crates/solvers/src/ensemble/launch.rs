@@ -16,6 +16,9 @@ pub(super) struct Plan {
     pub d: usize,
     pub s: usize,
     pub full: bool,
+    /// The field is an MLP of this width (else mass action).
+    pub mlp: bool,
+    pub width: usize,
     pub batch: usize,
     pub n_out: usize,
     /// Recorded steps per trajectory (0: no record).
@@ -101,6 +104,8 @@ pub(super) fn run(
             plan.d,
             plan.s,
             plan.full,
+            plan.mlp,
+            plan.width,
         );
         let mut handles = vec![out_h.clone(), counters_h.clone()];
         if plan.capacity > 0 {

@@ -13,12 +13,13 @@ mod kernel;
 mod launch;
 mod lu;
 mod mass_action;
+mod mlp;
 mod program;
 mod record;
 
 use cubecl::wgpu::WgpuDevice;
 
-pub use program::{Coefficients, KERNEL_METHODS, KernelField, MassActionTables};
+pub use program::{Coefficients, KERNEL_METHODS, KernelActivation, KernelField, MassActionTables, MlpLayer, MlpTables};
 
 use burn::module::Module;
 use burn::tensor::Tensor;
@@ -215,8 +216,16 @@ impl EnsembleDevice {
             2,
             self.attempts_per_launch,
         ];
-        let plan =
-            launch::Plan { d, s: coefficients.s, full: coefficients.full, batch, n_out, capacity: capacity as usize };
+        let plan = launch::Plan {
+            d,
+            s: coefficients.s,
+            full: coefficients.full,
+            mlp: field.is_mlp(),
+            width: field.width(),
+            batch,
+            n_out,
+            capacity: capacity as usize,
+        };
         plan.check_sizes(|what, bytes| self.check_size(what, bytes))?;
         launch::run(&self.client, &plan, &input, &ints, field)
     }

@@ -6,6 +6,7 @@ use super::kernel::{
     C_ALPHA, C_BETA, C_COLLOCATION, C_COMPLEX_ROW, C_ERR_ORDER, C_EXPLICIT_FIRST, C_F0, C_FILTER, C_PREDICTIVE,
     C_REAL_GAMMA, C_REAL_ROW, C_SCALARS, b_at, c_at, e_at, m_at, scalars_at, t_at, t_inv_at,
 };
+use super::mlp;
 use crate::engine::full::{Block, FullPlan};
 use crate::error::SetupError;
 use crate::methods::Method;
@@ -110,6 +111,62 @@ fn full_plan(tab: &Tableau, v: &mut [f64]) -> Result<(), String> {
 pub enum KernelField {
     /// A mass-action mechanism.
     MassAction(MassActionTables),
+    /// An MLP on scaled states (Kim et al. 2021).
+    Mlp(MlpTables),
+}
+
+/// The activations the kernel evaluates (those of `stiffnode_models::Activation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelActivation {
+    /// `x·Φ(x)`.
+    Gelu,
+    /// `tanh x`.
+    Tanh,
+    /// `ln(1 + eˣ)`.
+    Softplus,
+    /// `max(x, 0)`.
+    Relu,
+    /// `x·sigmoid(x)`.
+    Swish,
+}
+
+impl KernelActivation {
+    /// The kernel's code for it.
+    fn code(self) -> u32 {
+        match self {
+            Self::Gelu => mlp::GELU,
+            Self::Tanh => mlp::TANH,
+            Self::Softplus => mlp::SOFTPLUS,
+            Self::Relu => mlp::RELU,
+            Self::Swish => mlp::SWISH,
+        }
+    }
+}
+
+/// One layer `z = xW + b`, `W` row-major `[fan_in, fan_out]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MlpLayer {
+    /// Inputs.
+    pub fan_in: usize,
+    /// Outputs.
+    pub fan_out: usize,
+    /// Weights, `fan_in·fan_out`.
+    pub w: Vec<f64>,
+    /// Biases, `fan_out`.
+    pub b: Vec<f64>,
+}
+
+/// An MLP field `f = NN(y/ŷ)·ŷ/t_scale`, the activation after every hidden layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MlpTables {
+    /// Layers, first to last (the last has `d` outputs).
+    pub layers: Vec<MlpLayer>,
+    /// `ŷ`, `d` values.
+    pub y_scale: Vec<f64>,
+    /// `t_scale`.
+    pub t_scale: f64,
+    /// The hidden layers' activation.
+    pub activation: KernelActivation,
 }
 
 /// A mass-action mechanism's reactions: rate constant, orders `(species, power)` and nonzero net
@@ -131,6 +188,20 @@ impl KernelField {
     pub fn dim(&self) -> usize {
         match self {
             Self::MassAction(m) => m.d,
+            Self::Mlp(m) => m.y_scale.len(),
+        }
+    }
+
+    /// Whether it is an MLP (the kernel is compiled for one kind of field).
+    pub fn is_mlp(&self) -> bool {
+        matches!(self, Self::Mlp(_))
+    }
+
+    /// The widest layer, inputs included (the MLP's scratch); 1 for mass action.
+    pub fn width(&self) -> usize {
+        match self {
+            Self::MassAction(_) => 1,
+            Self::Mlp(m) => m.layers.iter().map(|l| l.fan_in.max(l.fan_out)).max().unwrap_or(1).max(m.y_scale.len()),
         }
     }
 
@@ -154,6 +225,21 @@ impl KernelField {
                 ints.extend(orders.iter().chain(&net).map(|&(i, _)| i as u32));
                 let mut floats = m.rates.clone();
                 floats.extend(orders.iter().chain(&net).map(|&(_, x)| x));
+                (ints, floats)
+            }
+            Self::Mlp(m) => {
+                let code = m.activation.code();
+                let mut ints = vec![m.layers.len() as u32, code];
+                let mut floats = vec![m.t_scale];
+                floats.extend(&m.y_scale);
+                let mut at = floats.len() + m.layers.iter().map(|l| l.w.len()).sum::<usize>();
+                let mut w_at = floats.len();
+                for l in &m.layers {
+                    ints.extend([l.fan_in as u32, l.fan_out as u32, w_at as u32, at as u32]);
+                    (w_at, at) = (w_at + l.w.len(), at + l.b.len());
+                }
+                floats.extend(m.layers.iter().flat_map(|l| l.w.iter()));
+                floats.extend(m.layers.iter().flat_map(|l| l.b.iter()));
                 (ints, floats)
             }
         }

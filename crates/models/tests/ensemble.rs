@@ -1,0 +1,71 @@
+//! MLP fields in the GPU ensemble kernel (design.md §11; wgpu, f32 — CI runs it on software
+//! Vulkan) against the CPU f64 engine, for every activation: the same steps and Jacobians and
+//! (within f32 rounding of the contraction-rate decisions) Newton iterations where the f32 and
+//! f64 Newton tolerances agree — a wrong kernel Jacobian would cost many iterations — states
+//! within tolerance, and gradients of the parameters by the device's step record within 1e-3.
+
+use burn::tensor::Tensor;
+use stiffnode_models::{Activation, Mlp, MlpConfig};
+use stiffnode_solvers::ensemble::EnsembleDevice;
+use stiffnode_solvers::gradient::gradient;
+use stiffnode_solvers::gradient::params::flatten;
+use stiffnode_solvers::{DeviceKind, GradientMode, Request, SolveOptions, VectorField, methods, solve};
+
+const Y_HAT: [f64; 3] = [1.0, 3.6e-5, 0.5];
+
+fn initial_states(batch: usize) -> Vec<f64> {
+    (0..batch * 3).map(|k| Y_HAT[k % 3] * (0.5 + 0.37 * ((k * 7) % 5) as f64 / 4.0)).collect()
+}
+
+fn mlp(activation: Activation, device: &burn::tensor::Device) -> Mlp {
+    let config = MlpConfig { hidden: vec![5, 5, 5, 5, 5, 5], activation, scaled: true };
+    Mlp::new(3, &config, Some((&Y_HAT, 1e3)), 11, device)
+}
+
+#[test]
+fn mlp_fields_take_the_cpu_engines_steps_for_every_activation() {
+    let gpu = EnsembleDevice::open(DeviceKind::Wgpu).expect("a wgpu adapter (CI installs mesa-vulkan-drivers)");
+    let cpu = DeviceKind::Cpu.open().unwrap();
+    for name in Activation::NAMES {
+        let field = mlp(name.parse().unwrap(), &cpu);
+        let method = methods::by_name("radau5").unwrap();
+        let req = Request::new(method, initial_states(8), 0.0, vec![1e3, 1e4, 1e5])
+            .with_options(SolveOptions::adaptive(1e-3, 1e-7));
+        let ens = gpu.solve(&field.kernel().unwrap(), &req).unwrap();
+        let reference = solve(&field, &req).unwrap();
+        let (ks, cs) = (&ens.solution.stats, &reference.stats);
+        println!("{name}: kernel {ks:?}\n      cpu    {cs:?}");
+        assert_eq!((ks.steps, ks.rejected, ks.jacobian_evaluations), (cs.steps, cs.rejected, cs.jacobian_evaluations));
+        // More than one Newton iteration per step: the Jacobian matters. f32 rounding can move a
+        // contraction-rate decision by an iteration now and then; a wrong Jacobian costs many.
+        assert!(cs.newton_iterations > cs.steps, "{name}: too mild a field to test the Jacobian");
+        let extra = ks.newton_iterations.abs_diff(cs.newton_iterations) as f64 / cs.newton_iterations as f64;
+        assert!(extra <= 0.05, "{name}: Newton iterations {} vs {}", ks.newton_iterations, cs.newton_iterations);
+        let pairs = ens.solution.states.iter().flatten().zip(reference.states.iter().flatten());
+        let units = pairs.map(|(x, y)| (x - y).abs() / (1e-7 + 1e-3 * y.abs())).fold(0.0, f64::max);
+        assert!(units <= 1.0, "{name}: differs by {units} tolerance units");
+    }
+}
+
+#[test]
+fn mlp_gradients_from_the_kernels_record_match_the_cpu_engines() {
+    let gpu = EnsembleDevice::open(DeviceKind::Wgpu).expect("a wgpu adapter (CI installs mesa-vulkan-drivers)");
+    let ad = DeviceKind::Cpu.open().unwrap().autodiff();
+    let field = mlp(Activation::Gelu, &ad);
+    let method = methods::by_name("radau5").unwrap();
+    let req = Request::new(method, initial_states(16), 0.0, vec![1e3, 1e4, 1e5])
+        .with_options(SolveOptions::adaptive(1e-5, 1e-9))
+        .with_gradient(GradientMode::Adjoint { keep_steps: false });
+    let loss = |s: &[Tensor<2>]| s.iter().map(|x| x.clone().powi_scalar(2).sum()).reduce(|a, b| a + b).unwrap();
+    let cpu = gradient(&field, &req, loss).unwrap();
+    let (_, dev) = gpu.gradient(&field, &req, loss, 1000).unwrap();
+    let (g_cpu, g_dev) = (flatten(&field, &cpu.params), flatten(&field, &dev.params));
+    let scale = g_cpu.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let rel_p = g_dev.iter().zip(&g_cpu).map(|(a, b)| (a - b).abs() / scale).fold(0.0, f64::max);
+    println!("∂L/∂θ ({} parameters) max rel {rel_p:.2e}", g_cpu.len());
+    assert!(rel_p <= 1e-3, "∂L/∂θ differs by {rel_p:e}");
+    let scale = cpu.y0.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let rel = dev.y0.iter().zip(&cpu.y0).map(|(a, b)| (a - b).abs() / scale).fold(0.0, f64::max);
+    println!("∂L/∂y0 max rel {rel:.2e}, loss {} vs {}", dev.loss, cpu.loss);
+    assert!(rel <= 1e-3, "∂L/∂y0 differs by {rel:e}");
+}
