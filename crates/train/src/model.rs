@@ -5,6 +5,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use stiffnode_models::{MassActionField, Mlp};
 use stiffnode_solvers::VectorField;
+use stiffnode_solvers::ensemble::KernelField;
 use stiffnode_solvers::field::HostField;
 use stiffnode_solvers::problems::Mechanism;
 
@@ -105,5 +106,8 @@ impl VectorField for Model {
     }
     fn host(&self) -> Option<Box<dyn HostField + '_>> {
         self.field().host()
+    }
+    fn kernel(&self) -> Option<KernelField> {
+        self.field().kernel()
     }
 }

@@ -4,11 +4,15 @@
 //!
 //! [`Trainer`]: crate::Trainer
 
+use std::cell::Cell;
+
 use burn::module::Module;
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use stiffnode_solvers::dataset::{Dataset, Trajectory};
+use stiffnode_solvers::ensemble::EnsembleDevice;
+use stiffnode_solvers::gradient::Gradient;
 use stiffnode_solvers::problems::{self, Mechanism};
-use stiffnode_solvers::{DeviceKind, Request, SolveError, SolveOptions, solve};
+use stiffnode_solvers::{DeviceKind, Request, SolveError, SolveOptions, VectorField, solve};
 
 use crate::checkpoint;
 use crate::config::{OptimizerKind, TrainConfig};
@@ -31,6 +35,48 @@ pub struct Setup {
     pub options: SolveOptions,
     /// The autodiff device the model lives on.
     pub device: Device,
+    /// On a GPU device, where the model and method have a kernel form and the tolerances suit
+    /// its f32 arithmetic: the kernel that solves every trajectory (design.md §11). The model then lives on the f64 CPU device, which
+    /// holds the parameters, the optimizer and the adjoint walk over the kernel's step records.
+    pub ensemble: Option<Ensemble>,
+}
+
+/// The GPU ensemble kernel of a training run, and the steps per trajectory its record holds
+/// (grown when a solve needs more).
+pub struct Ensemble {
+    /// The device.
+    pub device: EnsembleDevice,
+    /// Record capacity, steps per trajectory.
+    pub capacity: Cell<usize>,
+}
+
+impl Ensemble {
+    /// The first record capacity; doubled whenever a solve needs more.
+    const FIRST_CAPACITY: usize = 512;
+
+    /// The solve of `request` for `model` on the kernel.
+    fn solve(&self, model: &Model, request: &Request) -> Result<Vec<Vec<f64>>, SolveError> {
+        let field = model.kernel().expect("an ensemble run's model has a kernel form");
+        Ok(self.device.solve(&field, request)?.into_result(request)?.states)
+    }
+
+    /// The adjoint-mode gradient of `loss` for `model` (on the CPU autodiff device): the forward
+    /// solve and its record on the kernel, the backward walk on the host.
+    pub fn gradient(
+        &self,
+        model: &Model,
+        request: &Request,
+        loss: impl Fn(&[Tensor<2>]) -> Tensor<1>,
+    ) -> Result<Gradient, SolveError> {
+        loop {
+            match self.device.gradient(model, request, &loss, self.capacity.get()) {
+                Err(SolveError::Trajectory { source, .. }) if matches!(*source, SolveError::RecordFull { .. }) => {
+                    self.capacity.set(self.capacity.get() * 2);
+                }
+                other => return other.map(|(_, g)| g),
+            }
+        }
+    }
 }
 
 impl Setup {
@@ -52,9 +98,31 @@ impl Setup {
                 "train.clip: clipping does not apply to lbfgs (its line search sets the step); remove it".into()
             ));
         }
-        let device = config.train.device.open()?.autodiff();
-        let model = Model::new(&config.model, &mechanism, &data, config.train.seed, &device, file)?;
-        let setup = Self { config, data, mechanism, model, options, device };
+        let kind = config.train.device;
+        let mut device = kind.open()?.autodiff();
+        let mut model = Model::new(&config.model, &mechanism, &data, config.train.seed, &device, file)?;
+        let ensemble = match (kind, model.kernel()) {
+            (DeviceKind::Cpu, _) | (_, None) => None,
+            (_, Some(field)) => {
+                let gpu = EnsembleDevice::open(kind)?;
+                let all: Vec<usize> = (0..data.states.len()).collect();
+                let request = Request::new(
+                    config.solver.method.clone(),
+                    data.initial(&all),
+                    data.times[0],
+                    data.times[1..].to_vec(),
+                )
+                .with_options(options.clone());
+                gpu.check(&field, &request)
+                    .is_ok()
+                    .then(|| Ensemble { device: gpu, capacity: Cell::new(Ensemble::FIRST_CAPACITY) })
+            }
+        };
+        if ensemble.is_some() {
+            device = DeviceKind::Cpu.open()?.autodiff();
+            model = Model::new(&config.model, &mechanism, &data, config.train.seed, &device, file)?;
+        }
+        let setup = Self { config, data, mechanism, model, options, device, ensemble };
         // The options against the data: e.g. an absolute tolerance above all of its values.
         let all: Vec<usize> = (0..setup.data.states.len()).collect();
         let request = setup.request(&all, &setup.data.times[1..]);
@@ -89,7 +157,16 @@ impl Setup {
     /// Predicted states of trajectories `ids` from their initial states at `times` (strictly
     /// increasing, after the data's initial time), `[time][trajectory·d]`.
     pub fn predict_at(&self, ids: &[usize], times: &[f64]) -> Result<Vec<Vec<f64>>, SolveError> {
-        Ok(solve(&self.model.valid(), &self.request(ids, times))?.states)
+        let request = self.request(ids, times);
+        match &self.ensemble {
+            Some(ensemble) => ensemble.solve(&self.model, &request),
+            None => Ok(solve(&self.model.valid(), &request)?.states),
+        }
+    }
+
+    /// The device kind the model's parameters live on: the CPU in an ensemble run.
+    pub fn model_device(&self) -> DeviceKind {
+        if self.ensemble.is_some() { DeviceKind::Cpu } else { self.config.train.device }
     }
 
     /// The model's states for every trajectory at `times` (from the data's initial time on; the

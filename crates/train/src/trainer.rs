@@ -142,7 +142,7 @@ impl Trainer {
         }
         let setup = Setup::new(config, &run.config_file().display().to_string())?;
         let mut t = Self::build(setup, run, RunState::new());
-        let device = t.setup.config.train.device;
+        let device = t.setup.model_device();
         let (model, optim, state) = checkpoint::load(&t.run, name, t.setup.model.clone(), t.optim.clone(), device)?;
         (t.setup.model, t.optim, t.state) = (model, optim, state);
         Ok(t)
@@ -298,7 +298,11 @@ impl Trainer {
             let loss = |states: &[Tensor<2>]| loss.eval(states, &targets);
             let logger = logger.take();
             let keep_steps = logger.is_some();
-            let g = gradient(m, &request.clone().with_gradient(GradientMode::Adjoint { keep_steps }), loss)?;
+            let request = request.clone().with_gradient(GradientMode::Adjoint { keep_steps });
+            let g = match &setup.ensemble {
+                Some(ensemble) => ensemble.gradient(m, &request, loss)?,
+                None => gradient(m, &request, loss)?,
+            };
             if let Some(logger) = logger {
                 logger.add(m, &modes::split(m, &g)?, &g.params);
             }

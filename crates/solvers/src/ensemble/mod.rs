@@ -184,13 +184,37 @@ impl EnsembleDevice {
         Ok((ensemble, from_record(field, record, loss, keep)?))
     }
 
+    /// The smallest relative tolerance the kernel's float type resolves: `10ε` (1.2e-6 in f32;
+    /// below it the error estimate is mostly rounding and steps collapse).
+    pub fn min_rtol(&self) -> f64 {
+        10.0 * self.epsilon
+    }
+
+    /// Whether the kernel runs `request` for `field`: adaptive steps with `rtol` at least
+    /// [`min_rtol`](Self::min_rtol), a method with a kernel form, and a valid request.
+    pub fn check(&self, field: &KernelField, request: &Request) -> Result<(), SetupError> {
+        request.validate(field.dim())?;
+        let StepControl::Adaptive { tol, .. } = &request.options.control else {
+            let why = "the ensemble kernel takes adaptive steps; give tolerances".to_string();
+            return Err(SetupError::InvalidOption { what: "step control", why });
+        };
+        if tol.min_rtol() < self.min_rtol() {
+            let why = format!(
+                "{:e} is below what the kernel's f32 arithmetic resolves (at least {:.1e})",
+                tol.min_rtol(),
+                self.min_rtol()
+            );
+            return Err(SetupError::InvalidOption { what: "rtol", why });
+        }
+        Coefficients::new(&request.method).map(|_| ())
+    }
+
     /// Launch the kernel and read its outputs back, in one read.
     fn run(&self, field: &KernelField, request: &Request, capacity: usize) -> Result<launch::Raw, SolveError> {
         let d = field.dim();
-        request.validate(d)?;
+        self.check(field, request)?;
         let StepControl::Adaptive { tol, h0 } = &request.options.control else {
-            let why = "the ensemble kernel takes adaptive steps; give tolerances".to_string();
-            return Err(SetupError::InvalidOption { what: "step control", why }.into());
+            unreachable!("checked: adaptive steps")
         };
         let coefficients = Coefficients::new(&request.method)?;
         // The input buffer: coefficients, settings, tolerances, output times, initial states.

@@ -1,7 +1,8 @@
 //! `stiffnode bench --training`: time per epoch of a training configuration per method, one
 //! JSON line each: plain epochs, and the same epochs with the per-mode gradient split logged
 //! every epoch (fresh runs in temporary directories, removed afterwards). Logging is an
-//! observer, so both runs take the same optimization path.
+//! observer, so both runs take the same optimization path. Times per epoch leave out the first
+//! epoch (it compiles the GPU kernel on a GPU device), reported on its own.
 
 use std::path::Path;
 
@@ -25,21 +26,22 @@ impl Bench<'_> {
         for method in methods {
             let plain = self.time_epochs(method, 0)?;
             let logged = self.time_epochs(method, 1)?;
+            let first = plain.3;
             println!(
                 "{}",
                 json!({"bench": "train_epoch", "config": self.config_file.display().to_string(),
                        "init": self.init.map(|p| p.display().to_string()), "device": self.device.name(),
                        "method": method.name(), "shared_steps": self.shared_steps, "epochs": self.epochs,
                        "s_per_epoch": plain.0, "s_per_logged_epoch": logged.0, "logged_over_plain": logged.0 / plain.0,
-                       "steps_last_epoch": plain.1, "loss": plain.2})
+                       "first_epoch_s": first, "steps_last_epoch": plain.1, "loss": plain.2})
             );
         }
         Ok(())
     }
 
-    /// Seconds per epoch, steps of the last epoch and its loss, with modes logged every
-    /// `modes_every` epochs (0: never).
-    fn time_epochs(&self, method: &Method, modes_every: usize) -> anyhow::Result<(f64, usize, f64)> {
+    /// Seconds per epoch after the first, steps of the last epoch, its loss, and the first
+    /// epoch's seconds, with modes logged every `modes_every` epochs (0: never).
+    fn time_epochs(&self, method: &Method, modes_every: usize) -> anyhow::Result<(f64, usize, f64, f64)> {
         let mut config = TrainConfig::load(self.config_file)?;
         if let Some(init) = self.init {
             config.train.init = Some(init.to_path_buf());
@@ -53,10 +55,14 @@ impl Bench<'_> {
         let dir = std::env::temp_dir().join(format!("stiffnode-bench-{}-{name}-{modes_every}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut trainer = Trainer::start(config, &self.config_file.display().to_string(), &dir)?;
-        let mut last = None;
-        trainer.run(|m| last = Some(m.clone()))?;
-        let m = last.expect("at least one epoch");
+        let (mut first, mut last) = (None, None);
+        trainer.run(|m| {
+            first.get_or_insert(m.wall_s);
+            last = Some(m.clone());
+        })?;
+        let (m, first) = (last.expect("at least one epoch"), first.expect("at least one epoch"));
         std::fs::remove_dir_all(&dir)?;
-        Ok((m.wall_s / m.epoch as f64, m.steps, m.loss))
+        let per_epoch = if m.epoch > 1 { (m.wall_s - first) / (m.epoch - 1) as f64 } else { m.wall_s };
+        Ok((per_epoch, m.steps, m.loss, first))
     }
 }
