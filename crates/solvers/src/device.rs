@@ -1,5 +1,6 @@
-//! Run-time choice of the compute device: `cpu` (Burn's Flex backend in f64) or `wgpu` (f32,
-//! WGSL has no f64; design.md §6). A [`DeviceKind`] parses from its name (command line) and
+//! Run-time choice of the compute device: `cpu` (Burn's Flex backend in f64), `wgpu` (f32,
+//! WGSL has no f64; design.md §6) or `cuda` (f64, with the `cuda` cargo feature: Burn's CUDA
+//! backend loads the driver at run time, so the build needs no CUDA toolkit). A [`DeviceKind`] parses from its name (command line) and
 //! reads and writes as it (configuration files).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -19,6 +20,8 @@ pub enum DeviceKind {
     Cpu,
     /// wgpu (Vulkan, Metal, DX12 or a software Vulkan driver), f32.
     Wgpu,
+    /// CUDA (an NVIDIA GPU and its driver), f64; needs the `cuda` cargo feature.
+    Cuda,
 }
 
 impl FromStr for DeviceKind {
@@ -27,7 +30,10 @@ impl FromStr for DeviceKind {
         match s {
             "cpu" => Ok(Self::Cpu),
             "wgpu" => Ok(Self::Wgpu),
-            other => Err(SetupError::InvalidOption { what: "device", why: format!("'{other}' (known: cpu, wgpu)") }),
+            "cuda" => Ok(Self::Cuda),
+            other => {
+                Err(SetupError::InvalidOption { what: "device", why: format!("'{other}' (known: cpu, wgpu, cuda)") })
+            }
         }
     }
 }
@@ -44,6 +50,7 @@ impl DeviceKind {
         match self {
             Self::Cpu => "cpu",
             Self::Wgpu => "wgpu",
+            Self::Cuda => "cuda",
         }
     }
 
@@ -53,6 +60,13 @@ impl DeviceKind {
         let (mut device, dtype) = match self {
             Self::Cpu => (Device::flex(), FloatDType::F64),
             Self::Wgpu => (Device::wgpu(Default::default()), FloatDType::F32),
+            #[cfg(feature = "cuda")]
+            Self::Cuda => (Device::cuda(0), FloatDType::F64),
+            #[cfg(not(feature = "cuda"))]
+            Self::Cuda => {
+                let why = "this build has no CUDA backend (build stiffnode with its `cuda` feature)";
+                return Err(self.unavailable(why.into()));
+            }
         };
         // Settings can be set once per device and process; a second open finds them set.
         if device.configure(dtype).is_err() && device.settings().float_dtype != dtype {

@@ -254,3 +254,16 @@ fn every_method_the_kernel_runs_agrees_with_the_cpu_engine() {
         assert!(units <= 5.0, "{name}: differs by {units} tolerance units");
     }
 }
+
+#[test]
+fn outputs_larger_than_a_device_buffer_are_refused_up_front() {
+    let mech = rober::robertson();
+    let field = MassActionField::new(&mech, &DeviceKind::Cpu.open().unwrap()).kernel().unwrap();
+    let req = request(&method("radau5"), &mech.initial, &TIMES, &SolveOptions::adaptive(1e-4, 1e-8));
+    let req = Request { y0: perturbed(&mech, 64, 0.1), ..req };
+    let err = gpu().solve_record(&field, &req, 10_000_000).unwrap_err().to_string();
+    assert!(err.contains("step record") && err.contains("split the batch"), "{err}");
+    let tight = request(&method("radau5"), &mech.initial, &TIMES, &SolveOptions::adaptive(1e-7, 1e-11));
+    let err = gpu().solve(&field, &tight).unwrap_err().to_string();
+    assert!(err.contains("rtol") && err.contains("f32"), "{err}");
+}

@@ -416,3 +416,24 @@ fn bench_ensemble_prints_kernel_figures_against_the_cpu_engine() {
     fails_with(&["bench", "--ensemble", "--device", "cpu"], "runs on a GPU device");
     fails_with(&["bench", "--ensemble", "--device", "wgpu", "--methods", "bdf2"], "'bdf2' has no device kernel");
 }
+
+#[test]
+fn solve_on_wgpu_runs_the_ensemble_kernel_where_it_can() {
+    let base = ["solve", "--problem", "robertson", "--method", "radau5", "--t-end", "40", "--device", "wgpu", "--json"];
+    let v = json(&stiffnode(&[&base[..], &["--rtol", "1e-5", "--atol", "1e-9"]].concat()));
+    assert_eq!(v["kernel"], true, "{v}");
+    let (_, reference) = rober::REFERENCE[0];
+    for (y, r) in v["y"].as_array().unwrap().iter().zip(reference) {
+        assert!((y.as_f64().unwrap() - r).abs() <= 1e-3 * r, "{v}");
+    }
+    // Below what f32 resolves, the tensor path.
+    let v = json(&stiffnode(&[&base[..], &["--rtol", "1e-6", "--atol", "1e-12"]].concat()));
+    assert_eq!(v["kernel"], false, "{v}");
+}
+
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn cuda_without_the_feature_is_a_clear_error() {
+    let args = ["solve", "--problem", "robertson", "--method", "radau5", "--t-end", "1", "--device", "cuda"];
+    fails_with(&args, "no CUDA backend");
+}

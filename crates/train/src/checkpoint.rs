@@ -142,6 +142,7 @@ fn on_default_device<T>(device: DeviceKind, f: impl FnOnce() -> T) -> T {
     let backend = match device {
         DeviceKind::Cpu => "flex",
         DeviceKind::Wgpu => "wgpu",
+        DeviceKind::Cuda => "cuda",
     };
     let before = std::env::var("BURN_DEVICE").ok();
     // SAFETY: std's environment functions are serialized by its own lock; Burn reads the

@@ -39,12 +39,17 @@ impl Plan {
         self.batch * 2 * checkpoint_width(self.d, self.s)
     }
 
-    /// Check each output buffer's size in bytes with `check(what, bytes)`.
-    pub fn check_sizes(&self, check: impl Fn(&str, usize) -> Result<(), SetupError>) -> Result<(), SetupError> {
-        check("states", self.out_len() * 4)?;
+    /// Check each output buffer's size in bytes, for floats of `size` bytes, with
+    /// `check(what, bytes)`.
+    pub fn check_sizes(
+        &self,
+        size: usize,
+        check: impl Fn(&str, usize) -> Result<(), SetupError>,
+    ) -> Result<(), SetupError> {
+        check("states", self.out_len() * size)?;
         check("counters", counters_len(self.batch) * 4)?;
-        check("step record", self.record_len() * 4)?;
-        check("checkpoints", self.state_len() * 4)
+        check("step record", self.record_len() * size)?;
+        check("checkpoints", self.state_len() * size)
     }
 }
 
@@ -54,17 +59,41 @@ pub(super) struct Raw {
     pub s: usize,
     pub batch: usize,
     pub capacity: usize,
-    pub out: Vec<f32>,
+    pub out: Vec<f64>,
     pub counters: Vec<u32>,
-    pub record: Vec<f32>,
+    pub record: Vec<f64>,
     pub host_syncs: usize,
 }
 
-/// Launch the kernel for `plan` and read back its outputs. A launch that leaves trajectories
-/// interrupted by the device's loop limit (software Vulkan) is followed by another that resumes
-/// them from their checkpoints, while each makes progress; on hardware there is one launch and
-/// one read.
-pub(super) fn run(
+/// The kernel's float type: f32 (wgpu) or f64 (CUDA).
+pub(super) trait KernelFloat: Float + CubeElement {
+    fn from_f64(x: f64) -> Self;
+    fn to_f64(self) -> f64;
+}
+
+impl KernelFloat for f32 {
+    fn from_f64(x: f64) -> Self {
+        x as f32
+    }
+    fn to_f64(self) -> f64 {
+        f64::from(self)
+    }
+}
+
+impl KernelFloat for f64 {
+    fn from_f64(x: f64) -> Self {
+        x
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+}
+
+/// Launch the kernel in float type `E` for `plan` and read back its outputs. A launch that
+/// leaves trajectories interrupted by the device's loop limit (software Vulkan) is followed by
+/// another that resumes them from their checkpoints, while each makes progress; on hardware
+/// there is one launch and one read.
+pub(super) fn run<E: KernelFloat>(
     client: &cubecl::client::Client,
     plan: &Plan,
     input: &[f64],
@@ -72,16 +101,18 @@ pub(super) fn run(
     field: &KernelField,
 ) -> Result<Raw, SolveError> {
     let (fi, fd) = field.tables();
-    let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
-    let input_h = client.create_from_slice(f32::as_bytes(&f32s(input)));
+    let floats = |v: &[f64]| v.iter().map(|&x| E::from_f64(x)).collect::<Vec<E>>();
+    let back = |b: &[u8]| E::from_bytes(b).iter().map(|&x| x.to_f64()).collect::<Vec<f64>>();
+    let size = size_of::<E>();
+    let input_h = client.create_from_slice(E::as_bytes(&floats(input)));
     let fi_h = client.create_from_slice(u32::as_bytes(&fi));
-    let fd_h = client.create_from_slice(f32::as_bytes(&f32s(&fd)));
+    let fd_h = client.create_from_slice(E::as_bytes(&floats(&fd)));
     let (out_len, counters_len, record_len, state_len) =
         (plan.out_len(), counters_len(plan.batch), plan.record_len(), plan.state_len());
-    let out_h = client.empty(out_len * 4);
+    let out_h = client.empty(out_len * size);
     let counters_h = client.empty(counters_len * 4);
-    let record_h = client.empty(record_len * 4);
-    let state_h = client.empty(state_len * 4);
+    let record_h = client.empty(record_len * size);
+    let state_h = client.empty(state_len * size);
     let groups = (plan.batch as u32).div_ceil(CUBE);
     // SAFETY: every handle holds at least the number of elements given with it.
     let arg = |h: &cubecl::server::Handle, len: usize| unsafe { BufferArg::from_raw_parts(h.clone(), len) };
@@ -89,7 +120,7 @@ pub(super) fn run(
     let (mut host_syncs, mut progress) = (0, 0);
     loop {
         let ints_h = client.create_from_slice(u32::as_bytes(&ints));
-        kernel::solve_ensemble::launch::<f32>(
+        kernel::solve_ensemble::launch::<E>(
             client,
             CubeCount::Static(groups, 1, 1),
             CubeDim::new_1d(CUBE),
@@ -124,9 +155,9 @@ pub(super) fn run(
                 s: plan.s,
                 batch: plan.batch,
                 capacity: plan.capacity,
-                out: f32::from_bytes(&bytes[0]).to_vec(),
+                out: back(&bytes[0]),
                 counters: live.to_vec(),
-                record: bytes.get(2).map_or_else(Vec::new, |b| f32::from_bytes(b).to_vec()),
+                record: bytes.get(2).map_or_else(Vec::new, |b| back(b)),
                 host_syncs,
             });
         }

@@ -104,6 +104,8 @@ impl EnsembleSolution {
 /// A GPU that solves ensembles: the compute client of the device Burn's `wgpu` device uses.
 pub struct EnsembleDevice {
     client: cubecl::client::Client,
+    /// The kernel computes in f64 (CUDA), else in f32 (wgpu).
+    double: bool,
     /// Machine epsilon of the kernel's float type.
     epsilon: f64,
     /// Step attempts per launch before a trajectory pauses to resume in the next (0: none).
@@ -114,17 +116,32 @@ impl EnsembleDevice {
     /// Open the kernel device for `kind`; only GPU kinds have one.
     pub fn open(kind: DeviceKind) -> Result<Self, SetupError> {
         match kind {
+            // Opening through Burn first turns a missing adapter into an error, not a panic.
             DeviceKind::Wgpu => {
-                // Opening through Burn first turns a missing adapter into an error, not a panic.
                 kind.open()?;
                 let client = cubecl::Device::Wgpu(WgpuDevice::default()).client();
-                Ok(Self { client, epsilon: f32::EPSILON as f64, attempts_per_launch: 0 })
+                Ok(Self { client, double: false, epsilon: f32::EPSILON as f64, attempts_per_launch: 0 })
+            }
+            DeviceKind::Cuda => {
+                kind.open()?;
+                Self::cuda()
             }
             DeviceKind::Cpu => Err(SetupError::InvalidOption {
                 what: "device",
-                why: "the ensemble kernel runs on a GPU device (wgpu); the CPU engine solves each trajectory with its own steps already".into(),
+                why: "the ensemble kernel runs on a GPU device (wgpu or cuda); the CPU engine solves each trajectory with its own steps already".into(),
             }),
         }
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda() -> Result<Self, SetupError> {
+        let client = cubecl::Device::Cuda(cubecl::device::CudaDevice::new(0)).client();
+        Ok(Self { client, double: true, epsilon: f64::EPSILON, attempts_per_launch: 0 })
+    }
+
+    #[cfg(not(feature = "cuda"))]
+    fn cuda() -> Result<Self, SetupError> {
+        unreachable!("DeviceKind::Cuda opens only with the cuda feature")
     }
 
     /// Limit each launch to `attempts` step attempts per trajectory; trajectories that reach it
@@ -250,8 +267,13 @@ impl EnsembleDevice {
             n_out,
             capacity: capacity as usize,
         };
-        plan.check_sizes(|what, bytes| self.check_size(what, bytes))?;
-        launch::run(&self.client, &plan, &input, &ints, field)
+        if self.double {
+            plan.check_sizes(8, |what, bytes| self.check_size(what, bytes))?;
+            launch::run::<f64>(&self.client, &plan, &input, &ints, field)
+        } else {
+            plan.check_sizes(4, |what, bytes| self.check_size(what, bytes))?;
+            launch::run::<f32>(&self.client, &plan, &input, &ints, field)
+        }
     }
 
     fn check_size(&self, what: &str, bytes: usize) -> Result<(), SetupError> {
@@ -270,8 +292,7 @@ impl EnsembleDevice {
 fn decode(request: &Request, raw: &launch::Raw) -> EnsembleSolution {
     let (d, batch, n_out) = (raw.d, raw.batch, request.save_at.len());
     let out = &raw.out;
-    let states: Vec<Vec<f64>> =
-        (0..n_out).map(|o| out[o * batch * d..(o + 1) * batch * d].iter().map(|&x| x as f64).collect()).collect();
+    let states: Vec<Vec<f64>> = (0..n_out).map(|o| out[o * batch * d..(o + 1) * batch * d].to_vec()).collect();
     let fail = &out[n_out * batch * d..];
     let mut total = Stats::default();
     let trajectories: Vec<TrajectoryOutcome> = raw
@@ -296,7 +317,7 @@ fn decode(request: &Request, raw: &launch::Raw) -> EnsembleSolution {
                 kernel::STATUS_RECORD_FULL => TrajectoryStatus::RecordFull,
                 _ => TrajectoryStatus::NonFinite,
             };
-            TrajectoryOutcome { status, stats, t: fail[2 * b] as f64, h: fail[2 * b + 1] as f64 }
+            TrajectoryOutcome { status, stats, t: fail[2 * b], h: fail[2 * b + 1] }
         })
         .collect();
     // A failed trajectory has no state at the output times past the time it reached.

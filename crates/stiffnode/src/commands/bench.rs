@@ -27,7 +27,7 @@ pub struct Args {
     /// Solves per configuration; the fastest is reported.
     #[arg(long, default_value_t = 3)]
     repeats: usize,
-    /// Device: cpu or wgpu.
+    /// Device: cpu, wgpu or cuda (with the cuda feature).
     #[arg(long, default_value = "cpu")]
     device: DeviceKind,
     /// Evaluate the field as Burn tensor programs even on the CPU (no host fast path; the batch

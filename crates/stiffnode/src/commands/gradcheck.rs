@@ -19,7 +19,7 @@ pub struct Args {
     t_end: f64,
     #[command(flatten)]
     steps: StepArgs,
-    /// Device the gradient is computed on: cpu (f64) or wgpu (f32).
+    /// Device the gradient is computed on: cpu (f64), wgpu (f32) or cuda (f64, with the cuda feature).
     #[arg(long, default_value = "cpu")]
     device: DeviceKind,
     /// Fail (exit 1) when the largest relative error exceeds this.

@@ -23,7 +23,7 @@ pub struct Args {
     /// CSV file (default: standard output).
     #[arg(long)]
     output: Option<PathBuf>,
-    /// Device: cpu (f64) or wgpu (f32) [default: the run's].
+    /// Device: cpu (f64), wgpu (f32) or cuda (f64, with the cuda feature) [default: the run's].
     #[arg(long)]
     device: Option<DeviceKind>,
 }

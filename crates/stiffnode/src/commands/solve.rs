@@ -5,8 +5,9 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use serde_json::json;
+use stiffnode_solvers::ensemble::EnsembleDevice;
 use stiffnode_solvers::problems::MassActionField;
-use stiffnode_solvers::{DeviceKind, Request, output_times, solve};
+use stiffnode_solvers::{DeviceKind, Request, Solution, VectorField, output_times, solve};
 
 use super::args::{ProblemArgs, StepArgs};
 
@@ -20,7 +21,7 @@ pub struct Args {
     t_end: f64,
     #[command(flatten)]
     steps: StepArgs,
-    /// Device: cpu (f64) or wgpu (f32).
+    /// Device: cpu (f64), wgpu (f32) or cuda (f64, with the cuda feature).
     #[arg(long, default_value = "cpu")]
     device: DeviceKind,
     /// Output times: logspace:A:B:N, linspace:A:B:N or a comma list (t_end is added).
@@ -55,7 +56,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let field = MassActionField::new(&mech, &device);
     let request = Request::new(method.clone(), mech.initial.clone(), 0.0, times).with_options(opts);
     let start = Instant::now();
-    let sol = solve(&field, &request).with_context(|| format!("solving {} with {}", mech.name, method.name()))?;
+    let (sol, kernel) =
+        solve_on(kind, &field, &request).with_context(|| format!("solving {} with {}", mech.name, method.name()))?;
     let wall = start.elapsed().as_secs_f64();
     if let Some(path) = &args.output {
         write_csv(path, &mech.species, &sol.times, &sol.states)
@@ -69,7 +71,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "stats": {"steps": s.steps, "rejected": s.rejected, "newton_iterations": s.newton_iterations,
                       "jacobian_evaluations": s.jacobian_evaluations, "factorizations": s.factorizations,
                       "rhs_evaluations": s.rhs_evaluations},
-            "device": kind.name(), "wall_s": wall,
+            "device": kind.name(), "kernel": kernel, "wall_s": wall,
         });
         println!("{out}");
         return Ok(());
@@ -83,6 +85,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         s.steps, s.rejected, s.newton_iterations, s.jacobian_evaluations, s.factorizations, s.rhs_evaluations, wall
     );
     Ok(())
+}
+
+/// Solve on `kind`: on a GPU by the ensemble kernel where it runs the request (design.md §11),
+/// else as tensor programs; the bool says which.
+fn solve_on(kind: DeviceKind, field: &MassActionField, request: &Request) -> anyhow::Result<(Solution, bool)> {
+    if kind != DeviceKind::Cpu {
+        let gpu = EnsembleDevice::open(kind)?;
+        let tables = field.kernel().expect("mass action has a kernel form");
+        if gpu.check(&tables, request).is_ok() {
+            return Ok((gpu.solve(&tables, request)?.into_result(request)?, true));
+        }
+    }
+    Ok((solve(field, request)?, false))
 }
 
 fn write_csv(path: &std::path::Path, species: &[String], times: &[f64], states: &[Vec<f64>]) -> std::io::Result<()> {

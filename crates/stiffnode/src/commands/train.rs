@@ -28,7 +28,7 @@ pub struct Args {
     /// Total epochs (with --resume: continue up to this epoch).
     #[arg(long)]
     epochs: Option<usize>,
-    /// Device: cpu (f64) or wgpu (f32).
+    /// Device: cpu (f64), wgpu (f32) or cuda (f64, with the cuda feature).
     #[arg(long)]
     device: Option<DeviceKind>,
     /// Integration method.
