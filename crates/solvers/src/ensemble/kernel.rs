@@ -168,15 +168,15 @@ pub const fn times_at(d: usize, s: usize) -> usize {
     tol_at(s) + 2 * d
 }
 
-/// Values per recorded step: `t`, `t_next`, the new state and the stage values.
+/// Values per recorded step: `t`, `h`, `t_next`, the new state and the stage values.
 pub const fn record_width(d: usize, s: usize) -> usize {
-    2 + d + s * d
+    3 + d + s * d
 }
 
 /// One trajectory's working memory.
 #[derive(CubeType)]
 pub struct Lane<F: Float> {
-    y: Array<F>,
+    pub(super) y: Array<F>,
     y_new: Array<F>,
     /// Newton weights at the step's start, then the error weights.
     wt: Array<F>,
@@ -191,7 +191,7 @@ pub struct Lane<F: Float> {
     w: Array<F>,
     dw: Array<F>,
     z_prev: Array<F>,
-    jac: Array<F>,
+    pub(super) jac: Array<F>,
     lu: Array<F>,
     piv: Array<u32>,
     lu_re: Array<F>,
@@ -267,7 +267,7 @@ fn field<F: Float>(lane: &mut Lane<F>, fi: &[u32], fd: &[F], #[comptime] d: usiz
 
 /// `∂f/∂y` at `y` into `jac`.
 #[cube]
-fn field_jacobian<F: Float>(lane: &mut Lane<F>, fi: &[u32], fd: &[F], #[comptime] d: usize) {
+pub(super) fn field_jacobian<F: Float>(lane: &mut Lane<F>, fi: &[u32], fd: &[F], #[comptime] d: usize) {
     if comptime!(lane.mlp) {
         mlp::jacobian::<F>(fi, fd, &lane.y, &mut lane.jac, &mut lane.mx, &mut lane.mz, &mut lane.mdx, &mut lane.mdz, d);
     } else {
@@ -841,31 +841,87 @@ fn controller_reject<F: Float>(lane: &mut Lane<F>, err: F, k: F, safety: F, pred
     fac
 }
 
-/// Write the accepted step to the record: `t`, `t_next`, `y_new`, the stage values.
+/// Write the accepted step to the record: `t`, `h`, `t_next`, `y_new`, the stage values.
 #[cube]
+#[allow(clippy::too_many_arguments)]
 fn record_step<F: Float>(
     lane: &mut Lane<F>,
     record: &mut [F],
     at: usize,
     t: F,
+    h: F,
     t_next: F,
     #[comptime] d: usize,
     #[comptime] s: usize,
 ) {
     record[at] = t;
-    record[at + 1] = t_next;
+    record[at + 1] = h;
+    record[at + 2] = t_next;
     for p in 0..d {
-        record[at + 2 + p] = lane.y_new[p];
+        record[at + 3 + p] = lane.y_new[p];
     }
     for q in 0..s * d {
-        record[at + 2 + d + q] = lane.sy[q];
+        record[at + 3 + d + q] = lane.sy[q];
     }
+}
+
+/// A lane with its arrays sized for `d`, `s` and the field, counters and flags cleared, the
+/// carried Newton `η` at 1.
+#[cube]
+pub(super) fn new_lane<F: Float>(
+    #[comptime] d: usize,
+    #[comptime] s: usize,
+    #[comptime] mlp: bool,
+    #[comptime] width: usize,
+) -> Lane<F> {
+    let mut lane = Lane::<F> {
+        y: Array::new(d),
+        y_new: Array::new(d),
+        wt: Array::new(d),
+        f0: Array::new(d),
+        tmp: Array::new(d),
+        ftmp: Array::new(d),
+        err: Array::new(d),
+        sy: Array::new(comptime!(s * d)),
+        sf: Array::new(comptime!(s * d)),
+        w: Array::new(comptime!(s * d)),
+        dw: Array::new(comptime!(s * d)),
+        z_prev: Array::new(comptime!(s * d)),
+        jac: Array::new(comptime!(d * d)),
+        lu: Array::new(comptime!(d * d)),
+        piv: Array::new(d),
+        lu_re: Array::new(comptime!(d * d)),
+        lu_im: Array::new(comptime!(d * d)),
+        piv_c: Array::new(d),
+        cr: Array::new(d),
+        ci: Array::new(d),
+        cnt: Array::new(COUNTERS),
+        run: Array::new(4usize),
+        flag: Array::new(8usize),
+        val: Array::new(13usize),
+        mx: Array::new(width),
+        mz: Array::new(width),
+        mdx: Array::new(comptime!(width * d)),
+        mdz: Array::new(comptime!(width * d)),
+        mlp,
+    };
+    for k in 0..COUNTERS {
+        lane.cnt[k] = 0;
+    }
+    for k in 0..8 {
+        lane.flag[k] = 0;
+    }
+    for k in 0..13 {
+        lane.val[k] = F::new(0.0);
+    }
+    lane.val[6] = F::new(1.0);
+    lane
 }
 
 /// Whether the device's loop limiter has fired (software Vulkan ends every loop of an invocation
 /// after 65,535 iterations in all): a loop of `ints[I_TWO]` iterations then runs only once.
 #[cube]
-fn limiter_fired(ints: &[u32]) -> bool {
+pub(super) fn limiter_fired(ints: &[u32]) -> bool {
     let mut n = 0u32;
     for _ in 0..ints[I_TWO] {
         n += 1;
@@ -995,47 +1051,7 @@ pub fn solve_ensemble<F: Float>(
     if resume && counters[b * COUNTERS + STATUS] != STATUS_INTERRUPTED {
         terminate!();
     }
-    let mut lane = Lane::<F> {
-        y: Array::new(d),
-        y_new: Array::new(d),
-        wt: Array::new(d),
-        f0: Array::new(d),
-        tmp: Array::new(d),
-        ftmp: Array::new(d),
-        err: Array::new(d),
-        sy: Array::new(comptime!(s * d)),
-        sf: Array::new(comptime!(s * d)),
-        w: Array::new(comptime!(s * d)),
-        dw: Array::new(comptime!(s * d)),
-        z_prev: Array::new(comptime!(s * d)),
-        jac: Array::new(comptime!(d * d)),
-        lu: Array::new(comptime!(d * d)),
-        piv: Array::new(d),
-        lu_re: Array::new(comptime!(d * d)),
-        lu_im: Array::new(comptime!(d * d)),
-        piv_c: Array::new(d),
-        cr: Array::new(d),
-        ci: Array::new(d),
-        cnt: Array::new(COUNTERS),
-        run: Array::new(4usize),
-        flag: Array::new(8usize),
-        val: Array::new(13usize),
-        mx: Array::new(width),
-        mz: Array::new(width),
-        mdx: Array::new(comptime!(width * d)),
-        mdz: Array::new(comptime!(width * d)),
-        mlp,
-    };
-    for k in 0..COUNTERS {
-        lane.cnt[k] = 0;
-    }
-    for k in 0..8 {
-        lane.flag[k] = 0;
-    }
-    for k in 0..13 {
-        lane.val[k] = F::new(0.0);
-    }
-    lane.val[6] = F::new(1.0);
+    let mut lane = new_lane::<F>(d, s, mlp, width);
     let (st, times) = (comptime!(settings_at(s)), comptime!(times_at(d, s)));
     let y0 = times + ints[I_OUTPUTS] as usize;
     for p in 0..d {
@@ -1142,7 +1158,7 @@ pub fn solve_ensemble<F: Float>(
                             } else {
                                 let width = comptime!(record_width(d, s));
                                 let at = (b * capacity as usize + lane.cnt[STEPS] as usize - 1) * width;
-                                record_step::<F>(&mut lane, record, at, t, t_next, d, s);
+                                record_step::<F>(&mut lane, record, at, t, step, t_next, d, s);
                             }
                         }
                         for p in 0..d {

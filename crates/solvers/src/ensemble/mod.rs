@@ -9,6 +9,9 @@
 //! and controllers) in the device's float type, on a vector field given as tables
 //! ([`KernelField`]) and a method given as coefficients ([`Coefficients`]).
 
+mod adjoint;
+mod backward;
+mod gradient;
 mod kernel;
 mod launch;
 mod lu;
@@ -21,14 +24,9 @@ use cubecl::wgpu::WgpuDevice;
 
 pub use program::{Coefficients, KERNEL_METHODS, KernelActivation, KernelField, MassActionTables, MlpLayer, MlpTables};
 
-use burn::module::Module;
-use burn::tensor::Tensor;
-
 use crate::device::DeviceKind;
 use crate::error::{SetupError, SolveError};
-use crate::field::VectorField;
-use crate::gradient::{Gradient, from_record};
-use crate::request::{GradientMode, Request, StepControl};
+use crate::request::{Request, StepControl};
 use crate::solution::{Solution, SolveRecord, Stats};
 use kernel::{COUNTERS, I_LEN, S_LEN};
 
@@ -171,34 +169,24 @@ impl EnsembleDevice {
         request: &Request,
         capacity: usize,
     ) -> Result<(EnsembleSolution, SolveRecord), SolveError> {
+        let (ensemble, record, _) = self.recorded(field, request, capacity)?;
+        Ok((ensemble, record))
+    }
+
+    /// [`solve_record`](Self::solve_record) with what the kernel read back.
+    fn recorded(
+        &self,
+        field: &KernelField,
+        request: &Request,
+        capacity: usize,
+    ) -> Result<(EnsembleSolution, SolveRecord, launch::Raw), SolveError> {
         let raw = self.run(field, request, capacity.max(1))?;
         let ensemble = decode(request, &raw);
         if let Some(e) = ensemble.failure(request) {
             return Err(e);
         }
         let record = record::build(request, &ensemble, &raw);
-        Ok((ensemble, record))
-    }
-
-    /// The adjoint-mode gradient of `loss` of the output states for `field` (a Burn module on an
-    /// autodiff device whose [`kernel`](crate::VectorField::kernel) form the device runs): the
-    /// forward solve and its step record on the device (at most `capacity` steps per
-    /// trajectory), the backward walk over the recorded steps on the host
-    /// ([`gradient::from_record`](crate::gradient::from_record)).
-    pub fn gradient<F: VectorField + Module>(
-        &self,
-        field: &F,
-        request: &Request,
-        loss: impl Fn(&[Tensor<2>]) -> Tensor<1>,
-        capacity: usize,
-    ) -> Result<(EnsembleSolution, Gradient), SolveError> {
-        let kernel_field = field.kernel().ok_or_else(|| SetupError::InvalidOption {
-            what: "vector field",
-            why: "it has no form the ensemble kernel evaluates (mass action has one)".into(),
-        })?;
-        let keep = matches!(request.gradient, GradientMode::Adjoint { keep_steps: true });
-        let (ensemble, record) = self.solve_record(&kernel_field, request, capacity)?;
-        Ok((ensemble, from_record(field, record, loss, keep)?))
+        Ok((ensemble, record, raw))
     }
 
     /// The smallest relative tolerance the kernel's float type resolves: `10ε` (1.2e-6 in f32;

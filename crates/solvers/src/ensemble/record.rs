@@ -22,10 +22,10 @@ pub(super) fn build(request: &Request, ensemble: &EnsembleSolution, raw: &Raw) -
             rec.points.extend_from_slice(&request.y0[b * d..(b + 1) * d]);
             for n in 0..outcome.stats.steps {
                 let row = &raw.record[(b * raw.capacity + n) * width..][..width];
-                let (t, t_next) = (row[0], row[1]);
-                rec.steps.push(StepRecord { t, h: t_next - t, t_next, kind: StepKind::RungeKutta });
-                rec.points.extend_from_slice(&row[2..2 + d]);
-                rec.stages.extend_from_slice(&row[2 + d..]);
+                let (t, h, t_next) = (row[0], row[1], row[2]);
+                rec.steps.push(StepRecord { t, h, t_next, kind: StepKind::RungeKutta });
+                rec.points.extend_from_slice(&row[3..3 + d]);
+                rec.stages.extend_from_slice(&row[3 + d..]);
             }
             rec.output_points = request
                 .save_at

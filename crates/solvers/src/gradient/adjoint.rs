@@ -271,6 +271,22 @@ fn from_record_with_plain<F: VectorField + Module>(
     loss: impl Fn(&[Tensor<2>]) -> Tensor<1>,
     keep_steps: bool,
 ) -> Result<Gradient, SolveError> {
+    let (loss_value, outputs, direct) = output_cotangents(field, &record, loss);
+    let walked = StepAdjoint::with_plain(field, plain, &record).walk(&outputs, keep_steps)?;
+    let mut acc = GradientsAccumulator::<F>::new();
+    acc.accumulate(field, direct);
+    acc.accumulate(field, walked.params);
+    let step_adjoints = keep_steps.then_some(walked.steps);
+    Ok(Gradient { loss: loss_value, y0: walked.y0, params: acc.grads(), record, step_adjoints })
+}
+
+/// `L` of a recorded solve's output states, the cotangent `∂L/∂y(t_k)` of every output (`batch·d`
+/// each) and the loss's direct parameter gradient, by Burn's autodiff of `loss` alone.
+pub(crate) fn output_cotangents<F: VectorField + Module>(
+    field: &F,
+    record: &SolveRecord,
+    loss: impl Fn(&[Tensor<2>]) -> Tensor<1>,
+) -> (f64, Vec<Vec<f64>>, GradientsParams) {
     let (batch, d) = (record.solution.batch, record.solution.dim);
     let device = field.device();
     let leaves: Vec<Tensor<2>> =
@@ -280,11 +296,5 @@ fn from_record_with_plain<F: VectorField + Module>(
     let mut grads = value.backward();
     let outputs: Vec<Vec<f64>> =
         leaves.iter().map(|x| x.grad(&grads).map_or_else(|| vec![0.0; batch * d], to_host)).collect();
-    let direct = GradientsParams::from_module(&mut grads, field);
-    let walked = StepAdjoint::with_plain(field, plain, &record).walk(&outputs, keep_steps)?;
-    let mut acc = GradientsAccumulator::<F>::new();
-    acc.accumulate(field, direct);
-    acc.accumulate(field, walked.params);
-    let step_adjoints = keep_steps.then_some(walked.steps);
-    Ok(Gradient { loss: loss_value, y0: walked.y0, params: acc.grads(), record, step_adjoints })
+    (loss_value, outputs, GradientsParams::from_module(&mut grads, field))
 }

@@ -14,13 +14,13 @@
 //! fixed, as in diffrax. [`modes`] splits the parameter gradient by eigenmode of the Jacobian
 //! (design.md §5), from the per-step adjoints the adjoint mode keeps when asked.
 
-mod adjoint;
+pub(crate) mod adjoint;
 pub mod check;
 mod graph;
 pub mod modes;
 pub mod params;
 mod replay;
-mod stages;
+pub(crate) mod stages;
 
 pub use adjoint::{StepAdjoint, Walked, from_record};
 pub use graph::{OnGraph, solve_on_graph};

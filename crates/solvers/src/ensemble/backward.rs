@@ -1,0 +1,109 @@
+//! The device backward pass from the host's side (design.md §11): the output cotangents and the
+//! forward's record go up, the stage cotangents `μ` and `∂L/∂y0` come back; relaunched from the
+//! walk's checkpoints where the device stopped the kernel's loops (software Vulkan).
+
+use cubecl::prelude::*;
+
+use super::adjoint::{self, adjoint_state_width};
+use super::kernel::{I_LEN, I_RESUME, I_TWO, STATUS_INTERRUPTED, STATUS_NON_FINITE};
+use super::launch::{KernelFloat, Plan};
+use super::program::KernelField;
+use crate::error::SolveError;
+use crate::tableau::Tableau;
+
+/// Threads per workgroup.
+const CUBE: u32 = 64;
+
+/// What the backward kernel returns: `μ` of every recorded step (`[batch][capacity][s][d]`, only
+/// each trajectory's steps meaningful), `∂L/∂y0` (`batch·d`), read-backs.
+pub(super) struct Walk {
+    pub mu: Vec<f64>,
+    pub y0: Vec<f64>,
+    pub host_syncs: usize,
+}
+
+/// The forward solve the walk goes back over: its record and each trajectory's steps.
+pub(super) struct Recorded<'a> {
+    pub tab: &'a Tableau,
+    pub save_at: &'a [f64],
+    pub steps: &'a [u32],
+    pub record: &'a [f64],
+}
+
+/// Walk `forward` back from the output cotangents `outputs` (`batch·d` per output time).
+pub(super) fn run<E: KernelFloat>(
+    client: &cubecl::client::Client,
+    plan: &Plan,
+    forward: &Recorded,
+    outputs: &[Vec<f64>],
+    field: &KernelField,
+) -> Result<Walk, SolveError> {
+    let (d, s, batch) = (plan.d, plan.s, plan.batch);
+    let mut input: Vec<f64> = forward.tab.a.concat();
+    input.extend(&forward.tab.b);
+    input.extend(forward.save_at);
+    input.extend(outputs.iter().flatten());
+    let mut ints = vec![0u32; I_LEN];
+    (ints[0], ints[1], ints[4], ints[I_TWO]) = (batch as u32, plan.n_out as u32, plan.capacity as u32, 2);
+    ints.extend(forward.steps);
+    let (fi, fd) = field.tables();
+    let floats = |v: &[f64]| v.iter().map(|&x| E::from_f64(x)).collect::<Vec<E>>();
+    let back = |b: &[u8]| E::from_bytes(b).iter().map(|&x| x.to_f64()).collect::<Vec<f64>>();
+    let size = size_of::<E>();
+    let input_h = client.create_from_slice(E::as_bytes(&floats(&input)));
+    let fi_h = client.create_from_slice(u32::as_bytes(&fi));
+    let fd_h = client.create_from_slice(E::as_bytes(&floats(&fd)));
+    let record_h = client.create_from_slice(E::as_bytes(&floats(forward.record)));
+    let (mu_len, state_len) = ((batch * plan.capacity * s * d).max(1), batch * 2 * adjoint_state_width(d));
+    let mu_h = client.empty(mu_len * size);
+    let state_h = client.empty(state_len * size);
+    let slots_h = client.empty(batch * 2 * 4);
+    let groups = (batch as u32).div_ceil(CUBE);
+    // SAFETY: every handle holds at least the number of elements given with it.
+    let arg = |h: &cubecl::server::Handle, len: usize| unsafe { BufferArg::from_raw_parts(h.clone(), len) };
+    let (mut host_syncs, mut progress) = (0, 0.0);
+    loop {
+        let ints_h = client.create_from_slice(u32::as_bytes(&ints));
+        adjoint::adjoint_ensemble::launch::<E>(
+            client,
+            CubeCount::Static(groups, 1, 1),
+            CubeDim::new_1d(CUBE),
+            arg(&input_h, input.len()),
+            arg(&ints_h, ints.len()),
+            arg(&fi_h, fi.len()),
+            arg(&fd_h, fd.len()),
+            arg(&record_h, forward.record.len().max(1)),
+            arg(&mu_h, mu_len),
+            arg(&state_h, state_len),
+            arg(&slots_h, batch * 2),
+            d,
+            s,
+            plan.mlp,
+            plan.width,
+        );
+        let bytes =
+            client.read(vec![state_h.clone(), slots_h.clone()]).map_err(|e| SolveError::Device(e.to_string()))?;
+        host_syncs += 1;
+        let (state, slots) = (back(&bytes[0]), u32::from_bytes(&bytes[1]).to_vec());
+        let width = adjoint_state_width(d);
+        let current = |b: usize| &state[(2 * b + slots[2 * b] as usize) * width..][..width];
+        if let Some(b) = (0..batch).find(|&b| slots[2 * b + 1] == STATUS_NON_FINITE) {
+            let why = format!("trajectory {b}: the adjoint's stage matrix is singular in a recorded step");
+            return Err(SolveError::NonFiniteGradient(why));
+        }
+        let interrupted = (0..batch).filter(|&b| slots[2 * b + 1] == STATUS_INTERRUPTED).count();
+        let walked: f64 = (0..batch).map(|b| current(b)[0]).sum();
+        if interrupted > 0 && (host_syncs == 1 || walked > progress) {
+            progress = walked;
+            ints[I_RESUME] = 1;
+            continue;
+        }
+        if interrupted > 0 {
+            let why = "the backward kernel stopped without progress: one step takes more loop iterations than the device allows";
+            return Err(SolveError::Device(why.into()));
+        }
+        let y0 = (0..batch).flat_map(|b| current(b)[2..].to_vec()).collect();
+        let mu = back(&client.read_one(mu_h.clone()).map_err(|e| SolveError::Device(e.to_string()))?);
+        return Ok(Walk { mu, y0, host_syncs: host_syncs + 1 });
+    }
+}
