@@ -5,8 +5,9 @@
 //! A solve is one [`Request`] (initial states, times, method, options, gradient mode) given to
 //! [`solve`], [`solve_record`], [`gradient::gradient`] or [`gradient::solve_on_graph`]. The state,
 //! the Newton iterations and the step control live on the host in f64; the vector field and its
-//! Jacobian run as Burn tensor programs on the chosen device, batched over trajectories and
-//! stages. `design.md §N` in the documentation refers to the sections of `docs/design.md`.
+//! Jacobian run on the host (their host form) or as Burn tensor programs on the chosen device.
+//! On a GPU, [`ensemble`] runs the whole solve and its backward walk as device kernels, a thread
+//! per trajectory. `design.md §N` in the documentation refers to the sections of `docs/design.md`.
 
 #![warn(missing_docs)]
 

@@ -6,13 +6,10 @@ use cubecl::prelude::*;
 
 use super::adjoint::{self, adjoint_state_width};
 use super::kernel::{I_LEN, I_RESUME, I_TWO, STATUS_INTERRUPTED, STATUS_NON_FINITE};
-use super::launch::{KernelFloat, Plan};
+use super::launch::{CUBE, KernelFloat, Plan, arg, download, upload};
 use super::program::KernelField;
 use crate::error::SolveError;
 use crate::tableau::Tableau;
-
-/// Threads per workgroup.
-const CUBE: u32 = 64;
 
 /// What the backward kernel returns: `μ` of every recorded step (`[batch][capacity][s][d]`, only
 /// each trajectory's steps meaningful), `∂L/∂y0` (`batch·d`), read-backs.
@@ -47,20 +44,16 @@ pub(super) fn run<E: KernelFloat>(
     (ints[0], ints[1], ints[4], ints[I_TWO]) = (batch as u32, plan.n_out as u32, plan.capacity as u32, 2);
     ints.extend(forward.steps);
     let (fi, fd) = field.tables();
-    let floats = |v: &[f64]| v.iter().map(|&x| E::from_f64(x)).collect::<Vec<E>>();
-    let back = |b: &[u8]| E::from_bytes(b).iter().map(|&x| x.to_f64()).collect::<Vec<f64>>();
     let size = size_of::<E>();
-    let input_h = client.create_from_slice(E::as_bytes(&floats(&input)));
+    let input_h = upload::<E>(client, &input);
     let fi_h = client.create_from_slice(u32::as_bytes(&fi));
-    let fd_h = client.create_from_slice(E::as_bytes(&floats(&fd)));
-    let record_h = client.create_from_slice(E::as_bytes(&floats(forward.record)));
+    let fd_h = upload::<E>(client, &fd);
+    let record_h = upload::<E>(client, forward.record);
     let (mu_len, state_len) = ((batch * plan.capacity * s * d).max(1), batch * 2 * adjoint_state_width(d));
     let mu_h = client.empty(mu_len * size);
     let state_h = client.empty(state_len * size);
     let slots_h = client.empty(batch * 2 * 4);
     let groups = (batch as u32).div_ceil(CUBE);
-    // SAFETY: every handle holds at least the number of elements given with it.
-    let arg = |h: &cubecl::server::Handle, len: usize| unsafe { BufferArg::from_raw_parts(h.clone(), len) };
     let (mut host_syncs, mut progress) = (0, 0.0);
     loop {
         let ints_h = client.create_from_slice(u32::as_bytes(&ints));
@@ -84,7 +77,7 @@ pub(super) fn run<E: KernelFloat>(
         let bytes =
             client.read(vec![state_h.clone(), slots_h.clone()]).map_err(|e| SolveError::Device(e.to_string()))?;
         host_syncs += 1;
-        let (state, slots) = (back(&bytes[0]), u32::from_bytes(&bytes[1]).to_vec());
+        let (state, slots) = (download::<E>(&bytes[0]), u32::from_bytes(&bytes[1]).to_vec());
         let width = adjoint_state_width(d);
         let current = |b: usize| &state[(2 * b + slots[2 * b] as usize) * width..][..width];
         if let Some(b) = (0..batch).find(|&b| slots[2 * b + 1] == STATUS_NON_FINITE) {
@@ -103,7 +96,7 @@ pub(super) fn run<E: KernelFloat>(
             return Err(SolveError::Device(why.into()));
         }
         let y0 = (0..batch).flat_map(|b| current(b)[2..].to_vec()).collect();
-        let mu = back(&client.read_one(mu_h.clone()).map_err(|e| SolveError::Device(e.to_string()))?);
+        let mu = download::<E>(&client.read_one(mu_h.clone()).map_err(|e| SolveError::Device(e.to_string()))?);
         return Ok(Walk { mu, y0, host_syncs: host_syncs + 1 });
     }
 }

@@ -9,7 +9,23 @@ use super::program::KernelField;
 use crate::error::{SetupError, SolveError};
 
 /// Threads per workgroup.
-const CUBE: u32 = 64;
+pub(super) const CUBE: u32 = 64;
+
+/// `v` on the device as floats of type `E`.
+pub(super) fn upload<E: KernelFloat>(client: &cubecl::client::Client, v: &[f64]) -> cubecl::server::Handle {
+    client.create_from_slice(E::as_bytes(&v.iter().map(|&x| E::from_f64(x)).collect::<Vec<E>>()))
+}
+
+/// Floats of type `E` read back, as f64.
+pub(super) fn download<E: KernelFloat>(bytes: &[u8]) -> Vec<f64> {
+    E::from_bytes(bytes).iter().map(|&x| x.to_f64()).collect()
+}
+
+/// A kernel argument over the first `len` elements of `handle`, which holds at least that many.
+pub(super) fn arg(handle: &cubecl::server::Handle, len: usize) -> BufferArg {
+    // SAFETY: the callers size every buffer for the lengths they pass.
+    unsafe { BufferArg::from_raw_parts(handle.clone(), len) }
+}
 
 /// The shape of one launch.
 pub(super) struct Plan {
@@ -101,12 +117,10 @@ pub(super) fn run<E: KernelFloat>(
     field: &KernelField,
 ) -> Result<Raw, SolveError> {
     let (fi, fd) = field.tables();
-    let floats = |v: &[f64]| v.iter().map(|&x| E::from_f64(x)).collect::<Vec<E>>();
-    let back = |b: &[u8]| E::from_bytes(b).iter().map(|&x| x.to_f64()).collect::<Vec<f64>>();
     let size = size_of::<E>();
-    let input_h = client.create_from_slice(E::as_bytes(&floats(input)));
+    let input_h = upload::<E>(client, input);
     let fi_h = client.create_from_slice(u32::as_bytes(&fi));
-    let fd_h = client.create_from_slice(E::as_bytes(&floats(&fd)));
+    let fd_h = upload::<E>(client, &fd);
     let (out_len, counters_len, record_len, state_len) =
         (plan.out_len(), counters_len(plan.batch), plan.record_len(), plan.state_len());
     let out_h = client.empty(out_len * size);
@@ -114,8 +128,6 @@ pub(super) fn run<E: KernelFloat>(
     let record_h = client.empty(record_len * size);
     let state_h = client.empty(state_len * size);
     let groups = (plan.batch as u32).div_ceil(CUBE);
-    // SAFETY: every handle holds at least the number of elements given with it.
-    let arg = |h: &cubecl::server::Handle, len: usize| unsafe { BufferArg::from_raw_parts(h.clone(), len) };
     let mut ints = ints.to_vec();
     let (mut host_syncs, mut progress) = (0, 0);
     loop {
@@ -155,9 +167,9 @@ pub(super) fn run<E: KernelFloat>(
                 s: plan.s,
                 batch: plan.batch,
                 capacity: plan.capacity,
-                out: back(&bytes[0]),
+                out: download::<E>(&bytes[0]),
                 counters: live.to_vec(),
-                record: bytes.get(2).map_or_else(Vec::new, |b| back(b)),
+                record: bytes.get(2).map_or_else(Vec::new, |b| download::<E>(b)),
                 host_syncs,
             });
         }

@@ -36,15 +36,21 @@ pub fn power<F: Float>(x: F, p: F) -> F {
     r
 }
 
+/// Offsets in the tables: reactions, net starts, order species, net species, net coefficients
+/// (order starts at 1, order powers at `reactions`).
+#[cube]
+fn layout(ints: &[u32]) -> (usize, usize, usize, usize, usize) {
+    let nr = ints[0] as usize;
+    let ord_species = 3 + 2 * nr;
+    let n_ord = ints[1 + nr] as usize;
+    (nr, 2 + nr, ord_species, ord_species + n_ord, nr + n_ord)
+}
+
 /// `f(y)` into `f`.
 #[cube]
 pub fn eval<F: Float>(ints: &[u32], floats: &[F], y: &Array<F>, f: &mut Array<F>, #[comptime] d: usize) {
-    let nr = ints[0] as usize;
-    let (ord, net) = (1usize, 2 + nr);
-    let ord_species = 3 + 2 * nr;
-    let n_ord = ints[ord + nr] as usize;
-    let net_species = ord_species + n_ord;
-    let (powers, coefs) = (nr, nr + n_ord);
+    let (nr, net, ord_species, net_species, coefs) = layout(ints);
+    let (ord, powers) = (1usize, nr);
     for i in 0..d {
         f[i] = F::new(0.0);
     }
@@ -63,12 +69,8 @@ pub fn eval<F: Float>(ints: &[u32], floats: &[F], y: &Array<F>, f: &mut Array<F>
 /// `∂f/∂y` row-major into `jac` (`d·d` values).
 #[cube]
 pub fn jacobian<F: Float>(ints: &[u32], floats: &[F], y: &Array<F>, jac: &mut Array<F>, #[comptime] d: usize) {
-    let nr = ints[0] as usize;
-    let (ord, net) = (1usize, 2 + nr);
-    let ord_species = 3 + 2 * nr;
-    let n_ord = ints[ord + nr] as usize;
-    let net_species = ord_species + n_ord;
-    let (powers, coefs) = (nr, nr + n_ord);
+    let (nr, net, ord_species, net_species, coefs) = layout(ints);
+    let (ord, powers) = (1usize, nr);
     for i in 0..d * d {
         jac[i] = F::new(0.0);
     }

@@ -99,7 +99,8 @@ impl EnsembleSolution {
     }
 }
 
-/// A GPU that solves ensembles: the compute client of the device Burn's `wgpu` device uses.
+/// A GPU that solves ensembles: the compute client of the device Burn's `wgpu` (f32) or `cuda`
+/// (f64) device uses.
 pub struct EnsembleDevice {
     client: cubecl::client::Client,
     /// The kernel computes in f64 (CUDA), else in f32 (wgpu).
