@@ -9,13 +9,8 @@ use stiffnode_solvers::field::HostField;
 
 use crate::activation::Activation;
 
-/// One layer: `z = xW + b`, `W` row-major `[fan_in, fan_out]`.
-pub(crate) struct HostLayer {
-    pub fan_in: usize,
-    pub fan_out: usize,
-    pub w: Vec<f64>,
-    pub b: Vec<f64>,
-}
+/// One layer: `z = xW + b`, `W` row-major `[fan_in, fan_out]` (the ensemble kernel's layer).
+pub(crate) type HostLayer = stiffnode_solvers::ensemble::MlpLayer;
 
 /// The network. Its scratch space is per thread (the trajectories of a batch are solved on
 /// several), grown once, so that an evaluation allocates nothing.

@@ -10,7 +10,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 use stiffnode_solvers::VectorField;
-use stiffnode_solvers::ensemble::{KernelActivation, KernelField, MlpLayer, MlpTables};
+use stiffnode_solvers::ensemble::{KernelActivation, KernelField, MlpTables};
 use stiffnode_solvers::field::{HostField, from_host, to_host};
 use stiffnode_solvers::limits::MAX_PARAMS;
 
@@ -104,6 +104,18 @@ impl Mlp {
     }
 }
 
+impl Mlp {
+    /// The layers' current weights and biases on the host.
+    fn layers_on_host(&self) -> Vec<HostLayer> {
+        let host = |w: &Param<Tensor<2>>, b: &Param<Tensor<1>>| {
+            let [fan_in, fan_out] = w.val().dims();
+            let (w, b) = (to_host(w.val().without_autodiff()), to_host(b.val().without_autodiff()));
+            HostLayer { fan_in, fan_out, w, b }
+        };
+        self.weights.iter().zip(&self.biases).map(|(w, b)| host(w, b)).collect()
+    }
+}
+
 impl VectorField for Mlp {
     fn dim(&self) -> usize {
         self.y_scale.dims()[1]
@@ -141,35 +153,12 @@ impl VectorField for Mlp {
     }
 
     fn host(&self) -> Option<Box<dyn HostField + '_>> {
-        let layers = self
-            .weights
-            .iter()
-            .zip(&self.biases)
-            .map(|(w, b)| {
-                let [fan_in, fan_out] = w.val().dims();
-                HostLayer {
-                    fan_in,
-                    fan_out,
-                    w: to_host(w.val().without_autodiff()),
-                    b: to_host(b.val().without_autodiff()),
-                }
-            })
-            .collect();
         let y_scale = to_host(self.y_scale.clone().without_autodiff());
-        Some(Box::new(HostMlp::new(layers, y_scale, self.t_scale, self.activation)))
+        Some(Box::new(HostMlp::new(self.layers_on_host(), y_scale, self.t_scale, self.activation)))
     }
 
     fn kernel(&self) -> Option<KernelField> {
-        let layers = self
-            .weights
-            .iter()
-            .zip(&self.biases)
-            .map(|(w, b)| {
-                let [fan_in, fan_out] = w.val().dims();
-                let (w, b) = (to_host(w.val().without_autodiff()), to_host(b.val().without_autodiff()));
-                MlpLayer { fan_in, fan_out, w, b }
-            })
-            .collect();
+        let layers = self.layers_on_host();
         let activation = match self.activation {
             Activation::Gelu => KernelActivation::Gelu,
             Activation::Tanh => KernelActivation::Tanh,
