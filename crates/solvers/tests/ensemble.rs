@@ -270,3 +270,21 @@ fn outputs_larger_than_a_device_buffer_are_refused_up_front() {
     let err = gpu().solve(&field, &tight).unwrap_err().to_string();
     assert!(err.contains("rtol") && err.contains("f32"), "{err}");
 }
+
+#[test]
+fn one_read_back_however_many_steps() {
+    // radau5 on ROBER stays within software Vulkan's loop budget, so the device is read once
+    // per solve whether a trajectory takes 20 steps or several times as many.
+    let mech = rober::robertson();
+    let field = MassActionField::new(&mech, &DeviceKind::Cpu.open().unwrap()).kernel().unwrap();
+    let solves: Vec<EnsembleSolution> = [&TIMES[..1], &TIMES[..]]
+        .iter()
+        .map(|times| {
+            let req = request(&method("radau5"), &mech.initial, times, &SolveOptions::adaptive(1e-5, 1e-9));
+            gpu().solve(&field, &Request { y0: perturbed(&mech, 8, 0.1), ..req }).unwrap()
+        })
+        .collect();
+    let steps: Vec<usize> = solves.iter().map(|e| e.solution.stats.steps).collect();
+    assert!(steps[1] > 3 * steps[0], "{steps:?}");
+    assert!(solves.iter().all(|e| e.host_syncs == 1), "{:?}", solves.iter().map(|e| e.host_syncs).collect::<Vec<_>>());
+}
