@@ -373,7 +373,7 @@ fn newton_check<F: Float>(lane: &mut Lane<F>, norm: F, tol: F, max_iter: u32) ->
         if k > 0 {
             let theta = norm / lane.run[1];
             lane.run[3] = F::max(lane.run[3], theta);
-            if norm <= F::new(1e-3) * tol {
+            if norm <= F::max(F::new(1e-3) * tol, lane.val[13]) {
                 verdict = 1;
             } else if theta >= F::new(0.99) {
                 verdict = 2;
@@ -389,7 +389,7 @@ fn newton_check<F: Float>(lane: &mut Lane<F>, norm: F, tol: F, max_iter: u32) ->
                 }
             }
         }
-        if verdict == 0 && (lane.run[2] * norm <= tol || norm <= F::new(1e-3) * tol) {
+        if verdict == 0 && (lane.run[2] * norm <= tol || norm <= F::max(F::new(1e-3) * tol, lane.val[13])) {
             verdict = 1;
         }
         if verdict == 1 {
@@ -406,12 +406,13 @@ fn newton_check<F: Float>(lane: &mut Lane<F>, norm: F, tol: F, max_iter: u32) ->
     verdict
 }
 
-/// A fresh Newton run: `k = 0`, `η = max(η_carried, ε)^0.8`.
+/// A fresh Newton run: `k = 0`, `η = max(η_carried, ε_f64)^0.8`.
 #[cube]
-fn newton_start<F: Float>(lane: &mut Lane<F>, eps: F) {
+fn newton_start<F: Float>(lane: &mut Lane<F>) {
     lane.run[0] = F::new(0.0);
     lane.run[1] = F::new(0.0);
-    lane.run[2] = F::powf(F::max(lane.val[6], eps), F::new(0.8));
+    // The floor is f64's ε in every precision, as the host engine's (`NewtonControl::start`).
+    lane.run[2] = F::powf(F::max(lane.val[6], F::new(2.220_446e-16)), F::new(0.8));
     lane.run[3] = F::new(0.0);
 }
 
@@ -483,7 +484,7 @@ fn dirk_stages<F: Float>(
                 // W = known + hγ f(W) by simplified Newton from W = known:
                 // (σI − J)Δ = F − σ(W − known), σ = 1/(hγ).
                 let sigma = shift::<F>(g, h);
-                newton_start::<F>(lane, coef[comptime!(settings_at(s)) + S_EPS]);
+                newton_start::<F>(lane);
                 // At most `max_iter` iterations (the check diverges at the cap); a bounded loop
                 // without `break`, as the stages loop around it.
                 let mut verdict = 0u32;
@@ -606,7 +607,7 @@ fn full_stages<F: Float>(
                 lane.w[q] = F::new(0.0);
             }
         }
-        newton_start::<F>(lane, coef[comptime!(settings_at(s)) + S_EPS]);
+        newton_start::<F>(lane);
         let real_row = coef[sc + C_REAL_ROW];
         let complex_row = coef[sc + C_COMPLEX_ROW];
         let mut verdict = 0u32;
@@ -744,9 +745,14 @@ fn error<F: Float>(
 #[cube]
 fn newton_weights<F: Float>(lane: &mut Lane<F>, coef: &[F], #[comptime] d: usize, #[comptime] s: usize) {
     let tol = comptime!(tol_at(s));
+    let mut floor = F::new(0.0);
     for p in 0..d {
         lane.wt[p] = coef[tol + d + p] + coef[tol + p] * F::abs(lane.y[p]);
+        floor = F::max(floor, F::abs(lane.y[p]) / lane.wt[p]);
     }
+    // The smallest correction the float type resolves, in the weighted norm: Newton corrections
+    // at this level are rounding, converged (in f64 it is far below the Newton tolerance).
+    lane.val[13] = F::new(4.0) * coef[comptime!(settings_at(s)) + S_EPS] * floor;
 }
 
 /// Starting step (Hairer, Nørsett & Wanner I, II.4; `driver.rs`, `initial_step`); 0 if `f(y0)`
@@ -898,7 +904,7 @@ pub(super) fn new_lane<F: Float>(
         cnt: Array::new(COUNTERS),
         run: Array::new(4usize),
         flag: Array::new(8usize),
-        val: Array::new(13usize),
+        val: Array::new(14usize),
         mx: Array::new(width),
         mz: Array::new(width),
         mdx: Array::new(comptime!(width * d)),
@@ -911,7 +917,7 @@ pub(super) fn new_lane<F: Float>(
     for k in 0..8 {
         lane.flag[k] = 0;
     }
-    for k in 0..13 {
+    for k in 0..14 {
         lane.val[k] = F::new(0.0);
     }
     lane.val[6] = F::new(1.0);
