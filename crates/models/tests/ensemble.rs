@@ -5,7 +5,7 @@
 
 use burn::tensor::Tensor;
 use stiffnode_models::{Activation, Mlp, MlpConfig};
-use stiffnode_solvers::ensemble::EnsembleDevice;
+use stiffnode_solvers::ensemble::{EnsembleDevice, Walk};
 use stiffnode_solvers::gradient::gradient;
 use stiffnode_solvers::gradient::params::flatten;
 use stiffnode_solvers::{DeviceKind, GradientMode, Request, SolveOptions, VectorField, methods, solve};
@@ -58,7 +58,7 @@ fn mlp_gradients_from_the_kernels_record_match_the_cpu_engines() {
         .with_gradient(GradientMode::Adjoint { keep_steps: false });
     let loss = |s: &[Tensor<2>]| s.iter().map(|x| x.clone().powi_scalar(2).sum()).reduce(|a, b| a + b).unwrap();
     let cpu = gradient(&field, &req, loss).unwrap();
-    let (_, dev) = gpu.gradient(&field, &req, loss, 1000).unwrap();
+    let (_, dev) = gpu.with_walk(Walk::Device).gradient(&field, &req, loss, 1000).unwrap();
     let (g_cpu, g_dev) = (flatten(&field, &cpu.params), flatten(&field, &dev.params));
     let scale = g_cpu.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let rel_p = g_dev.iter().zip(&g_cpu).map(|(a, b)| (a - b).abs() / scale).fold(0.0, f64::max);

@@ -7,7 +7,7 @@
 mod common;
 
 use common::{method, request};
-use stiffnode_solvers::ensemble::{EnsembleDevice, EnsembleSolution, TrajectoryStatus};
+use stiffnode_solvers::ensemble::{EnsembleDevice, EnsembleSolution, TrajectoryStatus, Walk};
 use stiffnode_solvers::problems::{MassActionField, Mechanism, pollu, rober};
 use stiffnode_solvers::{DeviceKind, Request, Solution, SolveError, SolveOptions, VectorField, solve};
 
@@ -231,7 +231,8 @@ fn gradients_from_the_kernels_record_match_the_cpu_engines() {
         let req = request(&method(name), &mech.initial, &TIMES[..4], &SolveOptions::adaptive(1e-5, 1e-9));
         let req = Request { y0: perturbed(&mech, 16, 0.1), ..req }.with_gradient(GradientMode::Adjoint { keep_steps });
         let cpu = gradient(&field, &req, loss).unwrap();
-        let (ens, dev) = gpu().gradient(&field, &req, loss, 2000).unwrap();
+        let walk = if keep_steps { Walk::Auto } else { Walk::Device };
+        let (ens, dev) = gpu().with_walk(walk).gradient(&field, &req, loss, 2000).unwrap();
         let (g_cpu, g_dev) = (to_host(cpu.params.get::<1>(id).unwrap()), to_host(dev.params.get::<1>(id).unwrap()));
         let (rp, ry, rl) = (rel(&g_dev, &g_cpu), rel(&dev.y0, &cpu.y0), (dev.loss - cpu.loss).abs() / cpu.loss);
         println!("{name} (walk on the {}): {} read-backs", if keep_steps { "host" } else { "device" }, ens.host_syncs);

@@ -13,7 +13,7 @@ use crate::tableau::Tableau;
 
 /// What the backward kernel returns: `μ` of every recorded step (`[batch][capacity][s][d]`, only
 /// each trajectory's steps meaningful), `∂L/∂y0` (`batch·d`), read-backs.
-pub(super) struct Walk {
+pub(super) struct Backward {
     pub mu: Vec<f64>,
     pub y0: Vec<f64>,
     pub host_syncs: usize,
@@ -34,7 +34,7 @@ pub(super) fn run<E: KernelFloat>(
     forward: &Recorded,
     outputs: &[Vec<f64>],
     field: &KernelField,
-) -> Result<Walk, SolveError> {
+) -> Result<Backward, SolveError> {
     let (d, s, batch) = (plan.d, plan.s, plan.batch);
     let mut input: Vec<f64> = forward.tab.a.concat();
     input.extend(&forward.tab.b);
@@ -97,6 +97,6 @@ pub(super) fn run<E: KernelFloat>(
         }
         let y0 = (0..batch).flat_map(|b| current(b)[2..].to_vec()).collect();
         let mu = download::<E>(&client.read_one(mu_h.clone()).map_err(|e| SolveError::Device(e.to_string()))?);
-        return Ok(Walk { mu, y0, host_syncs: host_syncs + 1 });
+        return Ok(Backward { mu, y0, host_syncs: host_syncs + 1 });
     }
 }

@@ -7,9 +7,9 @@ use burn::module::Module;
 use burn::optim::GradientsAccumulator;
 use burn::tensor::Tensor;
 
-use super::backward::{self, Recorded, Walk};
+use super::backward::{self, Backward, Recorded};
 use super::launch::{self, Plan};
-use super::{EnsembleDevice, EnsembleSolution, KernelField};
+use super::{EnsembleDevice, EnsembleSolution, KernelField, Walk};
 use crate::error::{SetupError, SolveError};
 use crate::field::VectorField;
 use crate::gradient::adjoint::output_cotangents;
@@ -25,8 +25,9 @@ impl EnsembleDevice {
     /// The adjoint-mode gradient of `loss` of the output states for `field` (a Burn module on an
     /// autodiff device whose [`kernel`](crate::VectorField::kernel) form the device runs): the
     /// forward solve and its step record on the device (at most `capacity` steps per
-    /// trajectory), the backward walk on the device (on the host with `keep_steps`, whose step
-    /// adjoints the mode split reads), the parameter product on the host.
+    /// trajectory), the backward walk where [`with_walk`](Self::with_walk) says (on the host
+    /// with `keep_steps`, whose step adjoints the mode split reads), the parameter product on
+    /// the host.
     pub fn gradient<F: VectorField + Module>(
         &self,
         field: &F,
@@ -39,8 +40,14 @@ impl EnsembleDevice {
             why: "it has no form the ensemble kernel evaluates (mass action has one)".into(),
         })?;
         let (ensemble, record, raw) = self.recorded(&kernel_field, request, capacity)?;
-        if matches!(request.gradient, GradientMode::Adjoint { keep_steps: true }) {
-            return Ok((ensemble, from_record(field, record, loss, true)?));
+        let keep = matches!(request.gradient, GradientMode::Adjoint { keep_steps: true });
+        let on_device = match self.walk {
+            Walk::Device => true,
+            Walk::Host => false,
+            Walk::Auto => raw.batch >= Walk::DEVICE_FROM,
+        };
+        if keep || !on_device {
+            return Ok((ensemble, from_record(field, record, loss, keep)?));
         }
         let (value, outputs, direct) = output_cotangents(field, &record, loss);
         let walk = self.walk(&kernel_field, request, &raw, &outputs)?;
@@ -61,7 +68,7 @@ impl EnsembleDevice {
         request: &Request,
         raw: &launch::Raw,
         outputs: &[Vec<f64>],
-    ) -> Result<Walk, SolveError> {
+    ) -> Result<Backward, SolveError> {
         let Method::RungeKutta(tab) = &request.method else {
             unreachable!("the kernel runs Runge–Kutta methods only (checked)")
         };
@@ -90,7 +97,7 @@ impl EnsembleDevice {
 fn stage_product<F: VectorField + Module>(
     field: &F,
     record: &SolveRecord,
-    walk: &Walk,
+    walk: &Backward,
     capacity: usize,
 ) -> burn::optim::GradientsParams {
     let plain = field.valid();

@@ -109,6 +109,26 @@ pub struct EnsembleDevice {
     epsilon: f64,
     /// Step attempts per launch before a trajectory pauses to resume in the next (0: none).
     attempts_per_launch: u32,
+    /// Where gradients walk the steps back.
+    walk: Walk,
+}
+
+/// Where [`EnsembleDevice::gradient`] walks the recorded steps back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Walk {
+    /// On the device for batches of at least [`Walk::DEVICE_FROM`] trajectories, where the
+    /// device's parallelism pays; smaller batches are latency-bound and walk on the host cores.
+    #[default]
+    Auto,
+    /// On the device (the backward kernel).
+    Device,
+    /// On the host, in f64, on all cores.
+    Host,
+}
+
+impl Walk {
+    /// The batch from which [`Walk::Auto`] walks on the device.
+    pub const DEVICE_FROM: usize = 4096;
 }
 
 impl EnsembleDevice {
@@ -119,7 +139,7 @@ impl EnsembleDevice {
             DeviceKind::Wgpu => {
                 kind.open()?;
                 let client = cubecl::Device::Wgpu(WgpuDevice::default()).client();
-                Ok(Self { client, double: false, epsilon: f32::EPSILON as f64, attempts_per_launch: 0 })
+                Ok(Self { client, double: false, epsilon: f32::EPSILON as f64, attempts_per_launch: 0, walk: Walk::Auto })
             }
             DeviceKind::Cuda => {
                 kind.open()?;
@@ -135,7 +155,7 @@ impl EnsembleDevice {
     #[cfg(feature = "cuda")]
     fn cuda() -> Result<Self, SetupError> {
         let client = cubecl::Device::Cuda(cubecl::device::CudaDevice::new(0)).client();
-        Ok(Self { client, double: true, epsilon: f64::EPSILON, attempts_per_launch: 0 })
+        Ok(Self { client, double: true, epsilon: f64::EPSILON, attempts_per_launch: 0, walk: Walk::Auto })
     }
 
     #[cfg(not(feature = "cuda"))]
@@ -150,6 +170,12 @@ impl EnsembleDevice {
     /// ends the solve with [`SolveError::Interrupted`].
     pub fn with_attempts_per_launch(mut self, attempts: u32) -> Self {
         self.attempts_per_launch = attempts;
+        self
+    }
+
+    /// Walk gradients back where `walk` says ([`Walk::Auto`] by default).
+    pub fn with_walk(mut self, walk: Walk) -> Self {
+        self.walk = walk;
         self
     }
 

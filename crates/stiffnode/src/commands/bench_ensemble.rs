@@ -1,13 +1,13 @@
 //! `stiffnode bench --ensemble`: ROBER batches to t = 1e5 solved by the GPU ensemble kernel
 //! (design.md §11), one JSON line per method, tolerance and batch size, against the CPU f64
 //! engine on the same batch (initial states perturbed ±10 %, each trajectory its own steps).
-//! With `--gradients`, forward + backward (device forward and step record, host adjoint) too.
+//! With `--gradients`, forward + backward (both kernels, the parameter product on the host) too.
 
 use std::time::Instant;
 
 use burn::tensor::Tensor;
 use serde_json::json;
-use stiffnode_solvers::ensemble::EnsembleDevice;
+use stiffnode_solvers::ensemble::{EnsembleDevice, Walk};
 use stiffnode_solvers::gradient::gradient;
 use stiffnode_solvers::problems::{MassActionField, rober};
 use stiffnode_solvers::{DeviceKind, GradientMode, Method, Request, Solution, SolveOptions, VectorField, solve};
@@ -61,7 +61,7 @@ fn differences(a: &Solution, b: &Solution, rtol: f64, atol: f64) -> (f64, f64) {
 
 impl Bench<'_> {
     pub fn run(&self) -> anyhow::Result<()> {
-        let gpu = EnsembleDevice::open(self.device)?;
+        let gpu = EnsembleDevice::open(self.device)?.with_walk(Walk::Device);
         let cpu = DeviceKind::Cpu.open()?;
         let mech = rober::robertson();
         let field = MassActionField::with_learnable(&mech, &cpu.clone().autodiff(), &[0, 1, 2]);
