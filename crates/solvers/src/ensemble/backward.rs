@@ -1,6 +1,7 @@
-//! The device backward pass from the host's side (design.md §11): the output cotangents and the
-//! forward's record go up, the stage cotangents `μ` and `∂L/∂y0` come back; relaunched from the
-//! walk's checkpoints where the device stopped the kernel's loops (software Vulkan).
+//! The device backward pass from the host's side (design.md §11): the output cotangents go up
+//! (the forward's record is still there), the stage cotangents `μ` and `∂L/∂y0` come back;
+//! relaunched from the walk's checkpoints where the device stopped the kernel's loops (software
+//! Vulkan).
 
 use cubecl::prelude::*;
 
@@ -19,12 +20,13 @@ pub(super) struct Backward {
     pub host_syncs: usize,
 }
 
-/// The forward solve the walk goes back over: its record and each trajectory's steps.
+/// The forward solve the walk goes back over: its method, output times, each trajectory's steps
+/// and its record, still on the device (buffer and length).
 pub(super) struct Recorded<'a> {
     pub tab: &'a Tableau,
     pub save_at: &'a [f64],
     pub steps: &'a [u32],
-    pub record: &'a [f64],
+    pub record: &'a (cubecl::server::Handle, usize),
 }
 
 /// Walk `forward` back from the output cotangents `outputs` (`batch·d` per output time).
@@ -48,7 +50,7 @@ pub(super) fn run<E: KernelFloat>(
     let input_h = upload::<E>(client, &input);
     let fi_h = client.create_from_slice(u32::as_bytes(&fi));
     let fd_h = upload::<E>(client, &fd);
-    let record_h = upload::<E>(client, forward.record);
+
     let (mu_len, state_len) = ((batch * plan.capacity * s * d).max(1), batch * 2 * adjoint_state_width(d));
     let mu_h = client.empty(mu_len * size);
     let state_h = client.empty(state_len * size);
@@ -65,7 +67,7 @@ pub(super) fn run<E: KernelFloat>(
             arg(&ints_h, ints.len()),
             arg(&fi_h, fi.len()),
             arg(&fd_h, fd.len()),
-            arg(&record_h, forward.record.len().max(1)),
+            arg(&forward.record.0, forward.record.1),
             arg(&mu_h, mu_len),
             arg(&state_h, state_len),
             arg(&slots_h, batch * 2),

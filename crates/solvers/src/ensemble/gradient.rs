@@ -84,7 +84,7 @@ impl EnsembleDevice {
             n_out: request.save_at.len(),
             capacity: raw.capacity,
         };
-        let forward = Recorded { tab, save_at: &request.save_at, steps: &steps, record: &raw.record };
+        let forward = Recorded { tab, save_at: &request.save_at, steps: &steps, record: &raw.record_on_device };
         if self.double {
             backward::run::<f64>(&self.client, &plan, &forward, outputs, field)
         } else {

@@ -78,6 +78,8 @@ pub(super) struct Raw {
     pub out: Vec<f64>,
     pub counters: Vec<u32>,
     pub record: Vec<f64>,
+    /// The record as it stays on the device, for the backward kernel, and its length.
+    pub record_on_device: (cubecl::server::Handle, usize),
     pub host_syncs: usize,
 }
 
@@ -170,6 +172,7 @@ pub(super) fn run<E: KernelFloat>(
                 out: download::<E>(&bytes[0]),
                 counters: live.to_vec(),
                 record: bytes.get(2).map_or_else(Vec::new, |b| download::<E>(b)),
+                record_on_device: (record_h, record_len),
                 host_syncs,
             });
         }
