@@ -289,3 +289,21 @@ fn one_read_back_however_many_steps() {
     assert!(steps[1] > 3 * steps[0], "{steps:?}");
     assert!(solves.iter().all(|e| e.host_syncs == 1), "{:?}", solves.iter().map(|e| e.host_syncs).collect::<Vec<_>>());
 }
+
+#[test]
+fn without_checkpoints_the_same_results_and_no_resuming() {
+    // Hardware GPUs skip the checkpoints (nothing stops their loops); forced off here: a solve
+    // that fits one launch is unchanged, one that software Vulkan interrupts is a clear error.
+    let mech = rober::robertson();
+    let field = MassActionField::new(&mech, &DeviceKind::Cpu.open().unwrap()).kernel().unwrap();
+    let req = request(&method("radau5"), &mech.initial, &TIMES, &SolveOptions::adaptive(1e-5, 1e-9));
+    let req = Request { y0: perturbed(&mech, 8, 0.1), ..req };
+    let (with, without) =
+        (gpu().solve(&field, &req).unwrap(), gpu().with_checkpoints(false).solve(&field, &req).unwrap());
+    assert_eq!(with.solution.states, without.solution.states);
+    let long = request(&method("esdirk4"), &mech.initial, &TIMES, &SolveOptions::adaptive(1e-5, 1e-9));
+    let ens = gpu().with_checkpoints(false).solve(&field, &long).unwrap();
+    assert_eq!((ens.trajectories[0].status, ens.host_syncs), (TrajectoryStatus::Interrupted, 1));
+    let err = ens.into_result(&long).unwrap_err().to_string();
+    assert!(err.contains("trajectory 0") && err.contains("stopped the solve"), "{err}");
+}

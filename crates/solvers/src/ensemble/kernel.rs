@@ -66,8 +66,11 @@ pub const I_TWO: usize = 6;
 /// Step attempts a launch may make before it stops its trajectories as interrupted, to resume
 /// in the next launch (0: no limit).
 pub const I_BUDGET: usize = 7;
+/// 1 when trajectories write checkpoints (a device that may stop the kernel's loops, or a
+/// budget of attempts per launch); without them an interrupted trajectory cannot resume.
+pub const I_CHECKPOINTS: usize = 8;
 /// Length of `ints`.
-pub const I_LEN: usize = 8;
+pub const I_LEN: usize = 9;
 
 /// Scalars of a checkpoint: `t`, `h`, the next output index, Jacobian held, previous `Z` held,
 /// previous `h`, controller history, its last error and step, the carried Newton `η`.
@@ -1051,6 +1054,7 @@ pub fn solve_ensemble<F: Float>(
     // Counters: live at `b·COUNTERS`, checkpoint sets and the current slot after all live ones.
     let tc = batch * COUNTERS + b * (2 * COUNTERS + 1);
     let resume = ints[I_RESUME] == 1;
+    let checkpoints = ints[I_CHECKPOINTS] == 1;
     if b >= batch {
         terminate!();
     }
@@ -1084,8 +1088,10 @@ pub fn solve_ensemble<F: Float>(
         if h <= F::new(0.0) {
             h = initial_step::<F>(&mut lane, fi, fd, coef[st + S_SPAN], d);
         }
-        counters[tc + 2 * COUNTERS] = 1;
-        checkpoint::<F>(&mut lane, state, counters, ints, at, tc, t, h, o, d, s);
+        if checkpoints {
+            counters[tc + 2 * COUNTERS] = 1;
+            checkpoint::<F>(&mut lane, state, counters, ints, at, tc, t, h, o, d, s);
+        }
     }
     let mut step = h;
     let (budget, mut attempts) = (ints[I_BUDGET], 0u32);
@@ -1195,7 +1201,9 @@ pub fn solve_ensemble<F: Float>(
                         }
                         h = h_next;
                         t = t_next;
-                        checkpoint::<F>(&mut lane, state, counters, ints, at, tc, t, h, o, d, s);
+                        if checkpoints {
+                            checkpoint::<F>(&mut lane, state, counters, ints, at, tc, t, h, o, d, s);
+                        }
                     } else {
                         lane.cnt[REJECTED] += 1;
                         h = step * controller_reject::<F>(&mut lane, err, err_order, safety, predictive);

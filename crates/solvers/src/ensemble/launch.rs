@@ -3,7 +3,8 @@
 use cubecl::prelude::*;
 
 use super::kernel::{
-    self, COUNTERS, I_RESUME, STATUS, STATUS_INTERRUPTED, STEPS, checkpoint_width, counters_len, record_width,
+    self, COUNTERS, I_CHECKPOINTS, I_RESUME, STATUS, STATUS_INTERRUPTED, STEPS, checkpoint_width, counters_len,
+    record_width,
 };
 use super::program::KernelField;
 use crate::error::{SetupError, SolveError};
@@ -163,7 +164,8 @@ pub(super) fn run<E: KernelFloat>(
         let interrupted = live.chunks_exact(COUNTERS).filter(|c| c[STATUS] == STATUS_INTERRUPTED).count();
         // Accepted steps of the whole batch: a relaunch that adds none would repeat itself.
         let steps: usize = live.chunks_exact(COUNTERS).map(|c| c[STEPS] as usize).sum();
-        if interrupted == 0 || (host_syncs > 1 && steps <= progress) {
+        // Without checkpoints (ints[I_CHECKPOINTS] = 0) an interrupted trajectory cannot resume.
+        if interrupted == 0 || ints[I_CHECKPOINTS] == 0 || (host_syncs > 1 && steps <= progress) {
             return Ok(Raw {
                 d: plan.d,
                 s: plan.s,

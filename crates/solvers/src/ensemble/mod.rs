@@ -111,6 +111,11 @@ pub struct EnsembleDevice {
     attempts_per_launch: u32,
     /// Where gradients walk the steps back.
     walk: Walk,
+    /// Trajectories write checkpoints to resume from: on a device that may stop the kernel's
+    /// loops (a software rasterizer, which is no card), or with a budget of attempts per launch.
+    checkpoints: Option<bool>,
+    /// The device is no card (a CPU or software rasterizer: software Vulkan's loop cap).
+    software: bool,
 }
 
 /// Where [`EnsembleDevice::gradient`] walks the recorded steps back.
@@ -139,7 +144,9 @@ impl EnsembleDevice {
             DeviceKind::Wgpu => {
                 kind.open()?;
                 let client = cubecl::Device::Wgpu(WgpuDevice::default()).client();
-                Ok(Self { client, double: false, epsilon: f32::EPSILON as f64, attempts_per_launch: 0, walk: Walk::Auto })
+                let software = client.properties().identity.physical.is_none();
+                let epsilon = f32::EPSILON as f64;
+                Ok(Self { client, double: false, epsilon, attempts_per_launch: 0, walk: Walk::Auto, checkpoints: None, software })
             }
             DeviceKind::Cuda => {
                 kind.open()?;
@@ -155,7 +162,8 @@ impl EnsembleDevice {
     #[cfg(feature = "cuda")]
     fn cuda() -> Result<Self, SetupError> {
         let client = cubecl::Device::Cuda(cubecl::device::CudaDevice::new(0)).client();
-        Ok(Self { client, double: true, epsilon: f64::EPSILON, attempts_per_launch: 0, walk: Walk::Auto })
+        let (epsilon, walk) = (f64::EPSILON, Walk::Auto);
+        Ok(Self { client, double: true, epsilon, attempts_per_launch: 0, walk, checkpoints: None, software: false })
     }
 
     #[cfg(not(feature = "cuda"))]
@@ -171,6 +179,20 @@ impl EnsembleDevice {
     pub fn with_attempts_per_launch(mut self, attempts: u32) -> Self {
         self.attempts_per_launch = attempts;
         self
+    }
+
+    /// Write checkpoints after every accepted step (`true`) or not (`false`); by default only
+    /// where they are needed: on a software rasterizer (software Vulkan stops long kernels'
+    /// loops) or with [`with_attempts_per_launch`](Self::with_attempts_per_launch). Without them
+    /// an interrupted trajectory ends the solve with [`SolveError::Interrupted`].
+    pub fn with_checkpoints(mut self, on: bool) -> Self {
+        self.checkpoints = Some(on);
+        self
+    }
+
+    /// Whether trajectories write checkpoints.
+    fn checkpointing(&self) -> bool {
+        self.checkpoints.unwrap_or(self.software || self.attempts_per_launch > 0)
     }
 
     /// Walk gradients back where `walk` says ([`Walk::Auto`] by default).
@@ -271,6 +293,7 @@ impl EnsembleDevice {
             0,
             2,
             self.attempts_per_launch,
+            u32::from(self.checkpointing()),
         ];
         let plan = launch::Plan {
             d,
