@@ -36,8 +36,9 @@ pub struct Setup {
     /// The autodiff device the model lives on.
     pub device: Device,
     /// On a GPU device, where the model and method have a kernel form and the tolerances suit
-    /// its f32 arithmetic: the kernel that solves every trajectory (design.md §11). The model then lives on the f64 CPU device, which
-    /// holds the parameters, the optimizer and the adjoint walk over the kernel's step records.
+    /// its f32 arithmetic: the kernel that solves every trajectory (design.md §11). The model
+    /// then lives on the f64 CPU device, which holds the parameters, the optimizer and the
+    /// parameter product of the gradients.
     pub ensemble: Option<Ensemble>,
 }
 
@@ -98,36 +99,29 @@ impl Setup {
                 "train.clip: clipping does not apply to lbfgs (its line search sets the step); remove it".into()
             ));
         }
+        // On a GPU the model is built on the CPU first: its kernel form decides whether the
+        // kernel runs the solves (the model then stays there) or the model moves to the GPU.
         let kind = config.train.device;
-        let mut device = kind.open()?.autodiff();
+        let mut device = DeviceKind::Cpu.open()?.autodiff();
         let mut model = Model::new(&config.model, &mechanism, &data, config.train.seed, &device, file)?;
-        let ensemble = match (kind, model.kernel()) {
-            (DeviceKind::Cpu, _) | (_, None) => None,
-            (_, Some(field)) => {
-                let gpu = EnsembleDevice::open(kind)?;
-                let all: Vec<usize> = (0..data.states.len()).collect();
-                let request = Request::new(
-                    config.solver.method.clone(),
-                    data.initial(&all),
-                    data.times[0],
-                    data.times[1..].to_vec(),
-                )
+        // Every trajectory to the data times: what the kernel must run, and what the options are
+        // checked against.
+        let all: Vec<usize> = (0..data.states.len()).collect();
+        let request =
+            Request::new(config.solver.method.clone(), data.initial(&all), data.times[0], data.times[1..].to_vec())
                 .with_options(options.clone());
-                gpu.check(&field, &request)
-                    .is_ok()
-                    .then(|| Ensemble { device: gpu, capacity: Cell::new(Ensemble::FIRST_CAPACITY) })
-            }
+        let gpu = match model.kernel() {
+            Some(field) => EnsembleDevice::for_request(kind, &field, &request)?,
+            None => None,
         };
-        if ensemble.is_some() {
-            device = DeviceKind::Cpu.open()?.autodiff();
+        if gpu.is_none() && kind != DeviceKind::Cpu {
+            device = kind.open()?.autodiff();
             model = Model::new(&config.model, &mechanism, &data, config.train.seed, &device, file)?;
         }
-        let setup = Self { config, data, mechanism, model, options, device, ensemble };
+        let ensemble = gpu.map(|device| Ensemble { device, capacity: Cell::new(Ensemble::FIRST_CAPACITY) });
         // The options against the data: e.g. an absolute tolerance above all of its values.
-        let all: Vec<usize> = (0..setup.data.states.len()).collect();
-        let request = setup.request(&all, &setup.data.times[1..]);
-        request.validate(setup.data.species.len()).map_err(|e| bad(format!("solver: {e}")))?;
-        Ok(setup)
+        request.validate(data.species.len()).map_err(|e| bad(format!("solver: {e}")))?;
+        Ok(Self { config, data, mechanism, model, options, device, ensemble })
     }
 
     /// The run in `run` with the model of its checkpoint `name` (`last` or `best`), on `device`

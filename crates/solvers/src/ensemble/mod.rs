@@ -181,6 +181,16 @@ impl EnsembleDevice {
         self
     }
 
+    /// The kernel device of `kind` if it runs `request` for `field` ([`check`](Self::check));
+    /// `None` for the CPU or a request it does not run, which then takes the tensor path.
+    pub fn for_request(kind: DeviceKind, field: &KernelField, request: &Request) -> Result<Option<Self>, SetupError> {
+        if kind == DeviceKind::Cpu {
+            return Ok(None);
+        }
+        let gpu = Self::open(kind)?;
+        Ok(gpu.check(field, request).is_ok().then_some(gpu))
+    }
+
     /// Write checkpoints after every accepted step (`true`) or not (`false`); by default only
     /// where they are needed: on a software rasterizer (software Vulkan stops long kernels'
     /// loops) or with [`with_attempts_per_launch`](Self::with_attempts_per_launch). Without them

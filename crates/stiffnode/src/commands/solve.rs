@@ -90,14 +90,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// Solve on `kind`: on a GPU by the ensemble kernel where it runs the request (design.md §11),
 /// else as tensor programs; the bool says which.
 fn solve_on(kind: DeviceKind, field: &MassActionField, request: &Request) -> anyhow::Result<(Solution, bool)> {
-    if kind != DeviceKind::Cpu {
-        let gpu = EnsembleDevice::open(kind)?;
-        let tables = field.kernel().expect("mass action has a kernel form");
-        if gpu.check(&tables, request).is_ok() {
-            return Ok((gpu.solve(&tables, request)?.into_result(request)?, true));
-        }
+    let tables = field.kernel().expect("mass action has a kernel form");
+    match EnsembleDevice::for_request(kind, &tables, request)? {
+        Some(gpu) => Ok((gpu.solve(&tables, request)?.into_result(request)?, true)),
+        None => Ok((solve(field, request)?, false)),
     }
-    Ok((solve(field, request)?, false))
 }
 
 fn write_csv(path: &std::path::Path, species: &[String], times: &[f64], states: &[Vec<f64>]) -> std::io::Result<()> {
