@@ -55,18 +55,21 @@ pub struct BatchLu<T> {
     lu: Vec<T>,
     /// Row interchanged with row `k` at step `k`, per matrix.
     piv: Vec<usize>,
+    /// `1/U_kk` per matrix: back substitution multiplies instead of dividing.
+    inv_diag: Vec<T>,
 }
 
 impl<T: Scalar> BatchLu<T> {
     /// Room for `batch` matrices of size `n×n`.
     pub fn new(batch: usize, n: usize) -> Self {
-        Self { n, lu: vec![T::ZERO; batch * n * n], piv: vec![0; batch * n] }
+        Self { n, lu: vec![T::ZERO; batch * n * n], piv: vec![0; batch * n], inv_diag: vec![T::ZERO; batch * n] }
     }
 
     /// Factor the row-major matrices `mats` (`batch·n·n` values).
     pub fn factor_all(mats: &[T], n: usize) -> Self {
         let batch = mats.len() / (n * n);
-        let mut lu = Self { n, lu: mats.to_vec(), piv: vec![0; batch * n] };
+        let mut lu = Self::new(batch, n);
+        lu.lu.copy_from_slice(mats);
         for b in 0..batch {
             lu.factor(b);
         }
@@ -83,58 +86,34 @@ impl<T: Scalar> BatchLu<T> {
     /// singular to working precision, or holds NaN).
     pub fn factor(&mut self, b: usize) -> bool {
         let n = self.n;
-        let (a, piv) = (&mut self.lu[b * n * n..(b + 1) * n * n], &mut self.piv[b * n..(b + 1) * n]);
-        for k in 0..n {
-            let (mut p, mut max) = (k, a[k * n + k].magnitude());
-            for i in k + 1..n {
-                let m = a[i * n + k].magnitude();
-                if m > max {
-                    (p, max) = (i, m);
-                }
-            }
-            piv[k] = p;
-            if !(max > 0.0 && max.is_finite()) {
-                return false;
-            }
-            if p != k {
-                for j in 0..n {
-                    a.swap(k * n + j, p * n + j);
-                }
-            }
-            let inv = T::ONE / a[k * n + k];
-            for i in k + 1..n {
-                let l = a[i * n + k] * inv;
-                a[i * n + k] = l;
-                for j in k + 1..n {
-                    a[i * n + j] = a[i * n + j] - l * a[k * n + j];
-                }
-            }
+        let a = &mut self.lu[b * n * n..(b + 1) * n * n];
+        let (piv, inv) = (&mut self.piv[b * n..(b + 1) * n], &mut self.inv_diag[b * n..(b + 1) * n]);
+        // A constant `n` for the small sizes lets the compiler unroll the loops and drop the
+        // bounds checks.
+        match n {
+            1 => factor_in_place(1, a, piv, inv),
+            2 => factor_in_place(2, a, piv, inv),
+            3 => factor_in_place(3, a, piv, inv),
+            4 => factor_in_place(4, a, piv, inv),
+            6 => factor_in_place(6, a, piv, inv),
+            8 => factor_in_place(8, a, piv, inv),
+            _ => factor_in_place(n, a, piv, inv),
         }
-        true
     }
 
     /// Solve `M_b x = r` in place (`x` holds `n` values).
     pub fn solve(&self, b: usize, x: &mut [T]) {
         let n = self.n;
-        let (a, piv) = (&self.lu[b * n * n..(b + 1) * n * n], &self.piv[b * n..(b + 1) * n]);
-        for (k, &p) in piv.iter().enumerate() {
-            if p != k {
-                x.swap(k, p);
-            }
-        }
-        for i in 0..n {
-            let mut s = x[i];
-            for j in 0..i {
-                s = s - a[i * n + j] * x[j];
-            }
-            x[i] = s;
-        }
-        for i in (0..n).rev() {
-            let mut s = x[i];
-            for j in i + 1..n {
-                s = s - a[i * n + j] * x[j];
-            }
-            x[i] = s / a[i * n + i];
+        let a = &self.lu[b * n * n..(b + 1) * n * n];
+        let (piv, inv) = (&self.piv[b * n..(b + 1) * n], &self.inv_diag[b * n..(b + 1) * n]);
+        match n {
+            1 => solve_in_place(1, a, piv, inv, x),
+            2 => solve_in_place(2, a, piv, inv, x),
+            3 => solve_in_place(3, a, piv, inv, x),
+            4 => solve_in_place(4, a, piv, inv, x),
+            6 => solve_in_place(6, a, piv, inv, x),
+            8 => solve_in_place(8, a, piv, inv, x),
+            _ => solve_in_place(n, a, piv, inv, x),
         }
     }
 
@@ -165,6 +144,80 @@ impl<T: Scalar> BatchLu<T> {
             }
         }
         out
+    }
+}
+
+/// `x.fill(0.0)` by plain stores for the short arrays of the step loop: glibc's memset writes
+/// short arrays with AVX-512 masked stores, from which the loads that follow cannot forward (a
+/// stall of tens of cycles each time). The store of an opaque zero is not turned into a memset.
+#[inline]
+pub(crate) fn zero(x: &mut [f64]) {
+    if x.len() > 32 {
+        x.fill(0.0);
+    } else {
+        let z = std::hint::black_box(0.0);
+        x.iter_mut().for_each(|v| *v = z);
+    }
+}
+
+/// Unblocked LU with partial pivoting of the `n×n` row-major `a` (Golub & Van Loan, Alg. 3.4.1,
+/// LAPACK's interchanges and `izamax` pivot); `inv` receives `1/U_kk`. False at a zero or
+/// non-finite pivot.
+#[inline(always)]
+fn factor_in_place<T: Scalar>(n: usize, a: &mut [T], piv: &mut [usize], inv: &mut [T]) -> bool {
+    let (a, piv, inv) = (&mut a[..n * n], &mut piv[..n], &mut inv[..n]);
+    for k in 0..n {
+        let (mut p, mut max) = (k, a[k * n + k].magnitude());
+        for i in k + 1..n {
+            let m = a[i * n + k].magnitude();
+            if m > max {
+                (p, max) = (i, m);
+            }
+        }
+        piv[k] = p;
+        if !(max > 0.0 && max.is_finite()) {
+            return false;
+        }
+        if p != k {
+            for j in 0..n {
+                a.swap(k * n + j, p * n + j);
+            }
+        }
+        let r = T::ONE / a[k * n + k];
+        inv[k] = r;
+        for i in k + 1..n {
+            let l = a[i * n + k] * r;
+            a[i * n + k] = l;
+            for j in k + 1..n {
+                a[i * n + j] = a[i * n + j] - l * a[k * n + j];
+            }
+        }
+    }
+    true
+}
+
+/// Forward and back substitution with the factors of [`factor_in_place`].
+#[inline(always)]
+fn solve_in_place<T: Scalar>(n: usize, a: &[T], piv: &[usize], inv: &[T], x: &mut [T]) {
+    let (a, piv, inv, x) = (&a[..n * n], &piv[..n], &inv[..n], &mut x[..n]);
+    for (k, &p) in piv.iter().enumerate() {
+        if p != k {
+            x.swap(k, p);
+        }
+    }
+    for i in 0..n {
+        let mut s = x[i];
+        for j in 0..i {
+            s = s - a[i * n + j] * x[j];
+        }
+        x[i] = s;
+    }
+    for i in (0..n).rev() {
+        let mut s = x[i];
+        for j in i + 1..n {
+            s = s - a[i * n + j] * x[j];
+        }
+        x[i] = s * inv[i];
     }
 }
 

@@ -67,16 +67,18 @@ impl Tolerances {
 
 /// `max_b sqrt(mean_i (v_{b,i}/w_{b,i})²)`: the RMS norm per trajectory (Hairer I, II.4,
 /// (4.11)), and the worst trajectory of the batch, since the batch shares one step size.
-/// `v` may hold several blocks (stages) per trajectory-row layout `[blocks][batch][d]`.
-pub fn weighted_norm(v: &[f64], weights: &[f64], batch: usize, d: usize) -> f64 {
+/// `inv_weights` holds `1/w` (from [`inverse_weights_into`]: a norm per Newton iteration then
+/// multiplies instead of dividing). `v` may hold several blocks (stages) per trajectory-row
+/// layout `[blocks][batch][d]`.
+pub fn weighted_norm(v: &[f64], inv_weights: &[f64], batch: usize, d: usize) -> f64 {
     let blocks = v.len() / (batch * d);
     let mut worst: f64 = 0.0;
-    for b in 0..batch {
+    for (b, iw) in inv_weights.chunks_exact(d).enumerate().take(batch) {
         let mut sum = 0.0;
         for k in 0..blocks {
             let off = (k * batch + b) * d;
-            for i in 0..d {
-                let x = v[off + i] / weights[b * d + i];
+            for (x, iw) in v[off..off + d].iter().zip(iw) {
+                let x = x * iw;
                 sum += x * x;
             }
         }
@@ -90,18 +92,19 @@ pub fn weighted_norm(v: &[f64], weights: &[f64], batch: usize, d: usize) -> f64 
     worst
 }
 
-/// Weights `atol + rtol·max(|y0|, |y1|)` per trajectory and component.
-pub fn weights(tol: &Tolerances, y0: &[f64], y1: Option<&[f64]>, d: usize) -> Vec<f64> {
+/// Inverse weights `1/(atol + rtol·max(|y0|, |y1|))` per trajectory and component, for
+/// [`weighted_norm`].
+pub fn inverse_weights(tol: &Tolerances, y0: &[f64], y1: Option<&[f64]>, d: usize) -> Vec<f64> {
     let mut w = vec![0.0; y0.len()];
-    weights_into(tol, y0, y1, d, &mut w);
+    inverse_weights_into(tol, y0, y1, d, &mut w);
     w
 }
 
-/// [`weights`] into `w`.
-pub fn weights_into(tol: &Tolerances, y0: &[f64], y1: Option<&[f64]>, d: usize, w: &mut [f64]) {
+/// [`inverse_weights`] into `w`.
+pub fn inverse_weights_into(tol: &Tolerances, y0: &[f64], y1: Option<&[f64]>, d: usize, w: &mut [f64]) {
     for (k, (w, &a)) in w.iter_mut().zip(y0).enumerate() {
         let m = y1.map_or(a.abs(), |y1| a.abs().max(y1[k].abs()));
-        *w = tol.scale(k % d, m);
+        *w = 1.0 / tol.scale(k % d, m);
     }
 }
 
@@ -124,6 +127,8 @@ pub struct Controller {
     kind: ControllerKind,
     /// `err` and `h` of the last accepted step.
     prev: Option<(f64, f64)>,
+    /// `(k, err_acc^(1/k))` for the predictive controller's next step.
+    prev_root: Option<(f64, f64)>,
     rejected_last: bool,
 }
 
@@ -136,7 +141,7 @@ impl Controller {
 
     /// A controller with no history.
     pub fn new(kind: ControllerKind) -> Self {
-        Self { kind, prev: None, rejected_last: false }
+        Self { kind, prev: None, prev_root: None, rejected_last: false }
     }
 
     /// RADAU5's safety factor for a step that took `newton` Newton iterations out of at most
@@ -162,12 +167,22 @@ impl Controller {
             ControllerKind::Predictive => {
                 let (lo, hi) = Self::PREDICTIVE_BOUNDS;
                 let err = err.max(1e-10);
-                let mut fac = (safety * err.powf(-1.0 / k)).clamp(lo, hi);
+                // (err_acc/err²)^(1/k) = err_acc^(1/k)·q² with q = err^(−1/k): one root per step,
+                // the root of err_acc kept from the step that set it.
+                let q = inverse_root(err, k);
+                let mut fac = (safety * q).clamp(lo, hi);
                 if let Some((err_acc, h_acc)) = self.prev {
-                    let gustafsson = safety * (h / h_acc) * (err_acc / (err * err)).powf(1.0 / k);
+                    let root = match self.prev_root {
+                        Some((kk, root)) if kk == k => root,
+                        _ => 1.0 / inverse_root(err_acc, k),
+                    };
+                    let gustafsson = safety * (h / h_acc) * root * q * q;
                     fac = fac.min(gustafsson.clamp(lo, hi));
                 }
-                self.prev = Some((err.max(1e-2), h));
+                let err_acc = err.max(1e-2);
+                self.prev = Some((err_acc, h));
+                // err_acc^(1/k) = 1/q unless the floor 1e-2 applied.
+                self.prev_root = Some((k, if err_acc == err { 1.0 / q } else { 1.0 / inverse_root(err_acc, k) }));
                 fac
             }
         };
@@ -185,10 +200,22 @@ impl Controller {
             return Self::MIN_FACTOR;
         }
         match self.kind {
-            ControllerKind::Pi => (Self::SAFETY * err.powf(-1.0 / k)).clamp(Self::MIN_FACTOR, 1.0),
+            ControllerKind::Pi => (Self::SAFETY * inverse_root(err, k)).clamp(Self::MIN_FACTOR, 1.0),
             // RADAU5 cuts the very first step by 10 when it is rejected.
             ControllerKind::Predictive if self.prev.is_none() => 0.1,
-            ControllerKind::Predictive => (safety * err.powf(-1.0 / k)).clamp(Self::PREDICTIVE_BOUNDS.0, 1.0),
+            ControllerKind::Predictive => (safety * inverse_root(err, k)).clamp(Self::PREDICTIVE_BOUNDS.0, 1.0),
         }
+    }
+}
+
+/// `x^(−1/k)`: by square roots for the usual error orders `k = 2, 4` (a `sqrt` is a few cycles,
+/// libm's `pow` tens), else by `powf`.
+fn inverse_root(x: f64, k: f64) -> f64 {
+    if k == 4.0 {
+        1.0 / x.sqrt().sqrt()
+    } else if k == 2.0 {
+        1.0 / x.sqrt()
+    } else {
+        x.powf(-1.0 / k)
     }
 }

@@ -8,7 +8,7 @@ use crate::error::SolveError;
 use crate::methods::Bdf2;
 use crate::rhs::Rhs;
 use crate::solution::StepKind;
-use crate::step_control::{Tolerances, weighted_norm, weights_into};
+use crate::step_control::{Tolerances, inverse_weights_into, weighted_norm};
 
 pub(crate) struct Bdf2Stepper<'a> {
     rhs: &'a Rhs<'a>,
@@ -26,7 +26,7 @@ pub(crate) struct Bdf2Stepper<'a> {
     v: Vec<f64>,
     y_new: Vec<f64>,
     err: Vec<f64>,
-    err_weights: Vec<f64>,
+    err_inv_weights: Vec<f64>,
     /// Divided-difference table, one row of `batch·d` per point (at most four).
     table: Vec<Vec<f64>>,
     stage: StageWork,
@@ -47,7 +47,7 @@ impl<'a> Bdf2Stepper<'a> {
             v: vec![0.0; n],
             y_new: vec![0.0; n],
             err: vec![0.0; n],
-            err_weights: vec![0.0; n],
+            err_inv_weights: vec![0.0; n],
             table: vec![vec![0.0; n]; 4],
             stage: StageWork::new(batch, rhs.d),
         }
@@ -139,9 +139,9 @@ impl Stepper for Bdf2Stepper<'_> {
                         2.0
                     }
                 };
-                weights_into(tol, y, Some(&new), self.rhs.d, &mut self.err_weights);
+                inverse_weights_into(tol, y, Some(&new), self.rhs.d, &mut self.err_inv_weights);
                 self.y_new = new;
-                (Some(weighted_norm(&self.err, &self.err_weights, self.batch, self.rhs.d)), k)
+                (Some(weighted_norm(&self.err, &self.err_inv_weights, self.batch, self.rhs.d)), k)
             }
         };
         let newton_iterations = self.newton.iterations - iterations;

@@ -20,7 +20,7 @@ use crate::methods::Method;
 use crate::request::{Request, StepControl};
 use crate::rhs::{Rhs, host_form};
 use crate::solution::{Solution, SolveRecord, Stats, StepRecord, TrajectoryRecord};
-use crate::step_control::{Controller, Tolerances, weighted_norm, weights, weights_into};
+use crate::step_control::{Controller, Tolerances, inverse_weights, inverse_weights_into, weighted_norm};
 use crate::tableau::Structure;
 
 /// Solve `y' = f(t, y)` for the request's batch of trajectories and return the states at its
@@ -135,7 +135,7 @@ struct Drive<'s, 'r> {
     /// The last output time (errors name it).
     t_end: f64,
     controller: Controller,
-    /// Newton weights at the current step's start.
+    /// Inverse Newton weights at the current step's start.
     weights: Vec<f64>,
     stats: Stats,
     /// One record per trajectory when recording, else none.
@@ -244,7 +244,7 @@ impl Drive<'_, '_> {
     }
 
     fn fixed_step_split(&mut self, t: f64, y: &mut [f64], h: f64, depth: u32) -> Result<(), SolveError> {
-        weights_into(self.newton_tol, y, None, self.d, &mut self.weights);
+        inverse_weights_into(self.newton_tol, y, None, self.d, &mut self.weights);
         loop {
             self.count_attempt(t)?;
             match self.stepper.attempt(t, y, h, &self.weights, None)? {
@@ -273,7 +273,7 @@ impl Drive<'_, '_> {
         t_out: f64,
         tol: &Tolerances,
     ) -> Result<(f64, f64), SolveError> {
-        weights_into(tol, y, None, self.d, &mut self.weights);
+        inverse_weights_into(tol, y, None, self.d, &mut self.weights);
         let max_iter = self.request.options.newton_max_iter;
         loop {
             self.count_attempt(t)?;
@@ -320,7 +320,7 @@ impl Drive<'_, '_> {
     fn initial_step(&self, y0: &[f64], tol: &Tolerances) -> Result<f64, SolveError> {
         let t0 = self.request.t0;
         let span = self.request.save_at.iter().copied().find(|&t| t > t0).unwrap_or(t0 + 1.0) - t0;
-        let w = weights(tol, y0, None, self.d);
+        let w = inverse_weights(tol, y0, None, self.d);
         let rows = vec![t0; self.batch];
         let f0 = self.rhs.eval(&rows, y0)?;
         let d0 = weighted_norm(y0, &w, self.batch, self.d);

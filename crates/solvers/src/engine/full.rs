@@ -13,7 +13,7 @@
 use faer::Mat;
 use num_complex::Complex64;
 
-use crate::linalg::invert;
+use crate::linalg::{invert, zero};
 use crate::tableau::Tableau;
 
 /// One diagonal block of `Λ`, at row `k` of `W` (and `k+1` for a pair).
@@ -110,7 +110,7 @@ impl FullPlan {
             return false;
         }
         let (r, ss) = (h / h_prev, self.s * self.s);
-        weights.fill(0.0);
+        zero(weights);
         let mut rk = 1.0;
         for m in self.extrapolation.chunks_exact(ss) {
             rk *= r;

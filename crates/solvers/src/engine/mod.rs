@@ -41,7 +41,7 @@ pub(crate) enum Outcome {
 /// A one-step or multistep method as the driver sees it. Steppers own their buffers: an attempt
 /// allocates nothing.
 pub(crate) trait Stepper {
-    /// Try the step from `(t, y)` of size `h`. `w` holds the Newton weights at `y`; `tol` is
+    /// Try the step from `(t, y)` of size `h`. `w` holds the inverse Newton weights at `y`; `tol` is
     /// given for adaptive steps.
     fn attempt(
         &mut self,

@@ -61,7 +61,7 @@ impl NewtonControl {
     }
 
     pub fn start(&self) -> NewtonRun {
-        NewtonRun { k: 0, prev_norm: 0.0, eta: self.eta_carry.max(f64::EPSILON).powf(0.8), theta: 0.0 }
+        NewtonRun { k: 0, prev_norm: 0.0, eta: self.eta_carry.max(f64::EPSILON), theta: 0.0 }
     }
 
     /// Judge iteration `k` whose correction has weighted norm `norm` (already applied).
@@ -70,7 +70,15 @@ impl NewtonControl {
         if !norm.is_finite() {
             return Verdict::Diverged;
         }
-        if run.k > 0 {
+        if run.k == 0 {
+            // The first iteration's η is RADAU5's `FACCON = max(η_carry, ε)^0.8`. For
+            // `η_carry ≤ 1` it is at least `η_carry`, so when `η_carry·‖Δ‖` already exceeds the
+            // tolerance the iteration goes on and the power is not needed (it is one libm `pow`
+            // per step otherwise).
+            let carry = run.eta;
+            let may_stop = carry > 1.0 || carry * norm <= self.tol || norm <= 1e-3 * self.tol;
+            run.eta = if may_stop { carry.powf(0.8) } else { f64::INFINITY };
+        } else {
             let theta = norm / run.prev_norm;
             run.theta = run.theta.max(theta);
             if norm <= 1e-3 * self.tol {

@@ -8,9 +8,10 @@ use super::full::{Block, FullPlan};
 use super::newton::{ImplicitStage, IterationMatrix, NewtonControl, StageWork, Verdict, shift, solve_stage};
 use super::{Attempt, Outcome, Stepper};
 use crate::error::SolveError;
+use crate::linalg::zero;
 use crate::rhs::Rhs;
 use crate::solution::StepKind;
-use crate::step_control::{Tolerances, weighted_norm, weights_into};
+use crate::step_control::{Tolerances, inverse_weights_into, weighted_norm};
 use crate::tableau::{Structure, Tableau};
 
 /// Runs one [`Tableau`] on a batch of `batch` trajectories of dimension `d`. Stage buffers are
@@ -46,7 +47,7 @@ pub(crate) struct RkStepper<'a> {
     times: Vec<f64>,
     y_new: Vec<f64>,
     err: Vec<f64>,
-    err_weights: Vec<f64>,
+    err_inv_weights: Vec<f64>,
 }
 
 impl<'a> RkStepper<'a> {
@@ -85,7 +86,7 @@ impl<'a> RkStepper<'a> {
             times: vec![0.0; s * batch],
             y_new: vec![0.0; n],
             err: vec![0.0; n],
-            err_weights: vec![0.0; n],
+            err_inv_weights: vec![0.0; n],
         }
     }
 
@@ -176,7 +177,7 @@ impl<'a> RkStepper<'a> {
             None => false,
         };
         if !extrapolated {
-            self.w.fill(0.0);
+            zero(&mut self.w);
         }
         let mut run = self.newton.start();
         loop {
@@ -239,7 +240,7 @@ impl<'a> RkStepper<'a> {
         let tab = self.tab;
         let est = tab.error.as_ref().expect("adaptive requests are validated to have an estimate");
         let n = y.len();
-        self.err.fill(0.0);
+        zero(&mut self.err);
         if est.f0 != 0.0 {
             self.ensure_f0(t, y)?;
             self.err.iter_mut().zip(&self.f0).for_each(|(e, v)| *e += h * est.f0 * v);
@@ -262,8 +263,8 @@ impl<'a> RkStepper<'a> {
                 return Ok(None);
             }
         }
-        weights_into(tol, y, Some(&self.y_new), self.rhs.d, &mut self.err_weights);
-        Ok(Some(weighted_norm(&self.err, &self.err_weights, self.batch, self.rhs.d)))
+        inverse_weights_into(tol, y, Some(&self.y_new), self.rhs.d, &mut self.err_inv_weights);
+        Ok(Some(weighted_norm(&self.err, &self.err_inv_weights, self.batch, self.rhs.d)))
     }
 }
 

@@ -13,6 +13,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use super::mechanism::Mechanism;
 use crate::ensemble::{KernelField, MassActionTables};
 use crate::field::{HostField, VectorField, from_host, to_host};
+use crate::linalg::zero;
 
 #[derive(Module, Debug)]
 struct Slot {
@@ -64,6 +65,7 @@ struct HostMassAction<'a> {
 }
 
 /// `x^p`, by products for the small whole orders of mass action.
+#[inline(always)]
 fn pow(x: f64, p: f64) -> f64 {
     if p == 1.0 {
         x
@@ -95,7 +97,7 @@ impl HostField for HostMassAction<'_> {
     }
 
     fn eval(&self, _t: f64, y: &[f64], f: &mut [f64]) {
-        f.fill(0.0);
+        zero(f);
         for (k, (orders, net)) in self.rates.iter().zip(self.structure) {
             let rate = orders.iter().fold(*k, |acc, &(i, o)| acc * pow(y[i], o));
             for &(i, n) in net {
@@ -105,7 +107,7 @@ impl HostField for HostMassAction<'_> {
     }
 
     fn jacobian(&self, _t: f64, y: &[f64], jac: &mut [f64]) {
-        jac.fill(0.0);
+        zero(jac);
         for (k, (orders, net)) in self.rates.iter().zip(self.structure) {
             for (a, &(l, ol)) in orders.iter().enumerate() {
                 let others = orders
