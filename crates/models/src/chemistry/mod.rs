@@ -1,0 +1,18 @@
+//! Gas-phase chemistry for real mechanisms: Cantera YAML files read into a [`GasMechanism`]
+//! (species with NASA-7 thermo, reactions with elementary, three-body, falloff and PLOG rates),
+//! its rates and equilibrium constants by Cantera's definitions, and ideal-gas states.
+//!
+//! Units inside are SI with kmol (m, s, kmol, K, Pa, J/kmol), as Cantera's.
+
+pub mod cantera;
+pub mod kinetics;
+pub mod mechanism;
+pub mod state;
+pub mod thermo;
+pub mod units;
+
+pub use cantera::{CanteraError, load};
+pub use kinetics::Rates;
+pub use mechanism::{Arrhenius, GasMechanism, GasReaction, Rate, Species, ThirdBody, Troe};
+pub use state::{Composition, GasState};
+pub use thermo::Nasa7;

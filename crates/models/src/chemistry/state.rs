@@ -1,0 +1,86 @@
+//! Ideal-gas states: compositions by species name, mole and mass fractions, density and molar
+//! concentrations (`ρ = P W̄/(R T)`, `C_k = ρ Y_k / W_k`; Kee, Coltrin & Glarborg, ch. 2).
+
+use super::mechanism::GasMechanism;
+use super::units::GAS_CONSTANT;
+
+/// A composition as the file or user gave it, per species in state order (unnormalized).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Composition {
+    /// Mole fractions `X`.
+    Mole(Vec<f64>),
+    /// Mass fractions `Y`.
+    Mass(Vec<f64>),
+}
+
+/// A phase's state as given: any of temperature, pressure and composition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GasState {
+    /// Temperature, K.
+    pub t: Option<f64>,
+    /// Pressure, Pa.
+    pub p: Option<f64>,
+    /// Composition.
+    pub composition: Option<Composition>,
+}
+
+/// `"H2: 2, O2: 1, N2: 3.76"` as name–value pairs.
+pub fn parse_composition(s: &str) -> Result<Vec<(String, f64)>, String> {
+    s.split(',')
+        .map(|item| {
+            let (name, value) =
+                item.split_once(':').ok_or_else(|| format!("'{}' is not 'species: value'", item.trim()))?;
+            let v = value.trim().parse::<f64>().map_err(|_| format!("'{}' is not a number", value.trim()))?;
+            Ok((name.trim().to_string(), v))
+        })
+        .collect()
+}
+
+/// Name–value pairs as one value per species of `mech` (0 where not named); the values must
+/// be finite, non-negative and not all zero.
+pub fn by_species(pairs: &[(String, f64)], mech: &GasMechanism) -> Result<Vec<f64>, String> {
+    let mut out = vec![0.0; mech.species.len()];
+    for (name, v) in pairs {
+        let i = mech.species_index(name).ok_or_else(|| format!("unknown species '{name}'"))?;
+        if !(*v >= 0.0 && v.is_finite()) {
+            return Err(format!("{name}: {v} (must be finite and ≥ 0)"));
+        }
+        out[i] += v;
+    }
+    if out.iter().sum::<f64>() <= 0.0 {
+        return Err("the fractions sum to zero".into());
+    }
+    Ok(out)
+}
+
+/// Mass fractions from a composition, normalized, with molecular weights `w`.
+pub fn mass_fractions(c: &Composition, w: &[f64]) -> Vec<f64> {
+    let y: Vec<f64> = match c {
+        Composition::Mass(y) => y.clone(),
+        Composition::Mole(x) => x.iter().zip(w).map(|(x, w)| x * w).collect(),
+    };
+    let total: f64 = y.iter().sum();
+    y.iter().map(|v| v / total).collect()
+}
+
+/// Mole fractions from mass fractions `y`.
+pub fn mole_fractions(y: &[f64], w: &[f64]) -> Vec<f64> {
+    let n: Vec<f64> = y.iter().zip(w).map(|(y, w)| y / w).collect();
+    let total: f64 = n.iter().sum();
+    n.iter().map(|v| v / total).collect()
+}
+
+/// Mean molecular weight `W̄ = 1/Σ(Y_k/W_k)` (kg/kmol).
+pub fn mean_weight(y: &[f64], w: &[f64]) -> f64 {
+    1.0 / y.iter().zip(w).map(|(y, w)| y / w).sum::<f64>()
+}
+
+/// Density `ρ = P W̄/(R T)` (kg/m³).
+pub fn density(t: f64, p: f64, y: &[f64], w: &[f64]) -> f64 {
+    p * mean_weight(y, w) / (GAS_CONSTANT * t)
+}
+
+/// Molar concentrations `C_k = ρ Y_k / W_k` (kmol/m³).
+pub fn concentrations(rho: f64, y: &[f64], w: &[f64]) -> Vec<f64> {
+    y.iter().zip(w).map(|(y, w)| rho * y / w).collect()
+}
