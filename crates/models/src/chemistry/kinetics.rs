@@ -14,6 +14,9 @@
 //! `log10 F = log10 F_cent / (1 + ((log10 P_r + c)/(n − 0.14 (log10 P_r + c)))²)` with
 //! `c = −0.4 − 0.67 log10 F_cent`, `n = 0.75 − 1.27 log10 F_cent`.
 
+use std::f64::consts::LN_10;
+
+use super::Scalar;
 use super::mechanism::{Arrhenius, GasMechanism, GasReaction, Rate, Troe};
 use super::units::{GAS_CONSTANT, ONE_ATM};
 
@@ -22,26 +25,33 @@ const SMALL: f64 = 1e-300;
 
 /// Everything about the reactions at one state, per reaction.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Rates {
+pub struct Rates<S> {
     /// Forward rate constants (Cantera's convention: without `[M]` for three-body reactions).
-    pub forward_constants: Vec<f64>,
+    pub forward_constants: Vec<S>,
     /// Reverse rate constants (0 for irreversible reactions).
-    pub reverse_constants: Vec<f64>,
+    pub reverse_constants: Vec<S>,
     /// Equilibrium constants in concentration units, `(kmol/m³)^Δν`.
-    pub equilibrium_constants: Vec<f64>,
+    pub equilibrium_constants: Vec<S>,
     /// `[M]` of three-body and falloff reactions.
-    pub third_body: Vec<Option<f64>>,
+    pub third_body: Vec<Option<S>>,
     /// Forward and reverse rates of progress, kmol/(m³·s).
-    pub forward: Vec<f64>,
+    pub forward: Vec<S>,
     /// Reverse rates of progress.
-    pub reverse: Vec<f64>,
+    pub reverse: Vec<S>,
+}
+
+fn sum<S: Scalar>(v: &[S]) -> S {
+    v.iter().fold(S::from(0.0), |acc, &x| acc + x)
 }
 
 impl GasMechanism {
-    /// All rates at temperature `t` (K) and concentrations `conc` (kmol/m³, state order).
-    pub fn rates(&self, t: f64, conc: &[f64]) -> Rates {
-        let g_rt: Vec<f64> = self.species.iter().map(|s| s.thermo.g_rt(t)).collect();
-        let ln_p = (GAS_CONSTANT * t * conc.iter().sum::<f64>()).ln();
+    /// All rates at temperature `t` (K) and concentrations `conc` (kmol/m³, state order); the
+    /// forward (and so the reverse) rate of reaction `r` is multiplied by `multipliers[r]`
+    /// when given (`10^θ` for a learnable `log10` A-factor).
+    pub fn rates<S: Scalar>(&self, t: S, conc: &[S], multipliers: Option<&[S]>) -> Rates<S> {
+        let g_rt: Vec<S> = self.species.iter().map(|s| s.thermo.g_rt(t)).collect();
+        let total = sum(conc);
+        let ln_p = (t * total * GAS_CONSTANT).ln();
         let n = self.reactions.len();
         let mut out = Rates {
             forward_constants: Vec::with_capacity(n),
@@ -51,21 +61,25 @@ impl GasMechanism {
             forward: Vec::with_capacity(n),
             reverse: Vec::with_capacity(n),
         };
-        for r in &self.reactions {
+        for (i, r) in self.reactions.iter().enumerate() {
             let m = r.third_body.as_ref().map(|tb| {
-                let listed: f64 = tb.efficiencies.iter().map(|&(k, e)| (e - tb.default) * conc[k]).sum();
-                tb.default * conc.iter().sum::<f64>() + listed
+                let listed = tb.efficiencies.iter().fold(S::from(0.0), |acc, &(k, e)| acc + conc[k] * (e - tb.default));
+                total * tb.default + listed
             });
-            let kf = forward_constant(r, t, ln_p, m);
+            let mut kf = forward_constant(r, t, ln_p, m);
+            if let Some(mult) = multipliers {
+                kf = kf * mult[i];
+            }
             let kc = equilibrium_constant(r, t, &g_rt);
-            let kr = if r.reversible { kf / kc } else { 0.0 };
+            let kr = if r.reversible { kf / kc } else { S::from(0.0) };
             // [M] multiplies the rates of progress of three-body reactions only; falloff
             // reactions carry it inside k_f.
             let m_factor = match (&r.rate, m) {
-                (Rate::Falloff { .. }, _) | (_, None) => 1.0,
+                (Rate::Falloff { .. }, _) | (_, None) => S::from(1.0),
                 (_, Some(m)) => m,
             };
-            let product = |side: &[(usize, f64)]| side.iter().fold(1.0, |acc, &(k, nu)| acc * power(conc[k], nu));
+            let product =
+                |side: &[(usize, f64)]| side.iter().fold(S::from(1.0), |acc, &(k, nu)| acc * power(conc[k], nu));
             out.forward.push(kf * m_factor * product(&r.orders));
             out.reverse.push(kr * m_factor * product(&r.products));
             out.forward_constants.push(kf);
@@ -76,21 +90,22 @@ impl GasMechanism {
         out
     }
 
-    /// Net production rates `ω̇_k` (kmol/(m³·s)) at `t` and `conc`.
-    pub fn production_rates(&self, t: f64, conc: &[f64]) -> Vec<f64> {
-        let rates = self.rates(t, conc);
-        let mut wdot = vec![0.0; self.species.len()];
-        for ((r, qf), qr) in self.reactions.iter().zip(&rates.forward).zip(&rates.reverse) {
+    /// Net production rates `ω̇_k` (kmol/(m³·s)) at `t` and `conc`, with optional rate
+    /// multipliers as in [`rates`](Self::rates).
+    pub fn production_rates<S: Scalar>(&self, t: S, conc: &[S], multipliers: Option<&[S]>) -> Vec<S> {
+        let rates = self.rates(t, conc, multipliers);
+        let mut wdot = vec![S::from(0.0); self.species.len()];
+        for ((r, &qf), &qr) in self.reactions.iter().zip(&rates.forward).zip(&rates.reverse) {
             let q = qf - qr;
-            r.reactants.iter().for_each(|&(k, nu)| wdot[k] -= nu * q);
-            r.products.iter().for_each(|&(k, nu)| wdot[k] += nu * q);
+            r.reactants.iter().for_each(|&(k, nu)| wdot[k] -= q * nu);
+            r.products.iter().for_each(|&(k, nu)| wdot[k] += q * nu);
         }
         wdot
     }
 }
 
 /// `x^p` by multiplication for the whole orders of elementary reactions.
-fn power(x: f64, p: f64) -> f64 {
+fn power<S: Scalar>(x: S, p: f64) -> S {
     if p == 1.0 {
         x
     } else if p == 2.0 {
@@ -102,56 +117,68 @@ fn power(x: f64, p: f64) -> f64 {
     }
 }
 
+impl Arrhenius {
+    /// `k(T) = A exp(b ln T − T_a/T)`.
+    pub fn at<S: Scalar>(&self, t: S) -> S {
+        (t.ln() * self.b - t.recip() * self.ta).exp() * self.a
+    }
+}
+
 /// `k_f` of `r` at `t`, `ln P`, with `[M]` for falloff.
-fn forward_constant(r: &GasReaction, t: f64, ln_p: f64, m: Option<f64>) -> f64 {
+fn forward_constant<S: Scalar>(r: &GasReaction, t: S, ln_p: S, m: Option<S>) -> S {
     match &r.rate {
         Rate::Arrhenius(k) => k.at(t),
         Rate::Falloff { low, high, troe } => {
             let (k0, kinf) = (low.at(t), high.at(t));
-            let pr = m.unwrap_or(0.0) * k0 / (kinf + SMALL);
-            let f = troe.as_ref().map_or(1.0, |troe| troe_factor(troe, t, pr));
-            kinf * pr / (1.0 + pr) * f
+            let pr = m.unwrap_or(S::from(0.0)) * k0 / (kinf + SMALL);
+            let f = troe.as_ref().map_or(S::from(1.0), |troe| troe_factor(troe, t, pr));
+            kinf * pr / (pr + 1.0) * f
         }
         Rate::Plog(table) => plog(table, t, ln_p),
     }
 }
 
+/// `max(x, SMALL)` for a positive quantity about to be logged.
+fn floored<S: Scalar>(x: S) -> S {
+    if x.re() < SMALL { S::from(SMALL) } else { x }
+}
+
 /// Troe's `F(T, P_r)`.
-fn troe_factor(p: &Troe, t: f64, pr: f64) -> f64 {
-    let decay = |tx: f64| if tx.abs() < SMALL { 0.0 } else { (-t / tx).exp() };
-    let mut fcent = (1.0 - p.a) * decay(p.t3) + p.a * decay(p.t1);
+fn troe_factor<S: Scalar>(p: &Troe, t: S, pr: S) -> S {
+    let decay = |tx: f64| if tx.abs() < SMALL { S::from(0.0) } else { (t * (-1.0 / tx)).exp() };
+    let mut fcent = decay(p.t3) * (1.0 - p.a) + decay(p.t1) * p.a;
     if let Some(t2) = p.t2 {
-        fcent += (-t2 / t).exp();
+        fcent += (t.recip() * -t2).exp();
     }
-    let log_fcent = fcent.max(SMALL).log10();
-    let log_pr = pr.max(SMALL).log10();
-    let c = -0.4 - 0.67 * log_fcent;
-    let n = 0.75 - 1.27 * log_fcent;
-    let f1 = (log_pr + c) / (n - 0.14 * (log_pr + c));
-    10f64.powf(log_fcent / (1.0 + f1 * f1))
+    let log_fcent = floored(fcent).log10();
+    let log_pr = floored(pr).log10();
+    let c = log_fcent * -0.67 - 0.4;
+    let n = log_fcent * -1.27 + 0.75;
+    let f1 = (log_pr + c) / (n - (log_pr + c) * 0.14);
+    (log_fcent / (f1 * f1 + 1.0) * LN_10).exp()
 }
 
 /// PLOG: the summed Arrhenius terms at the bracketing pressures, `ln k` interpolated linearly
 /// in `ln P`; clamped to the first and last pressure outside the table.
-fn plog(table: &[(f64, Vec<Arrhenius>)], t: f64, ln_p: f64) -> f64 {
-    let k_at = |i: usize| table[i].1.iter().map(|k| k.at(t)).sum::<f64>();
+fn plog<S: Scalar>(table: &[(f64, Vec<Arrhenius>)], t: S, ln_p: S) -> S {
+    let k_at = |i: usize| table[i].1.iter().fold(S::from(0.0), |acc, k| acc + k.at(t));
     let last = table.len() - 1;
-    if ln_p <= table[0].0 {
+    if ln_p.re() <= table[0].0 {
         return k_at(0);
     }
-    if ln_p >= table[last].0 {
+    if ln_p.re() >= table[last].0 {
         return k_at(last);
     }
-    let i = table.iter().rposition(|(lp, _)| *lp <= ln_p).expect("ln P is above the first pressure");
+    let i = table.iter().rposition(|(lp, _)| *lp <= ln_p.re()).expect("ln P is above the first pressure");
     let (lp0, lp1) = (table[i].0, table[i + 1].0);
     let (lk0, lk1) = (k_at(i).ln(), k_at(i + 1).ln());
-    (lk0 + (lk1 - lk0) * (ln_p - lp0) / (lp1 - lp0)).exp()
+    (lk0 + (lk1 - lk0) * ((ln_p - lp0) / (lp1 - lp0))).exp()
 }
 
 /// `K_c` of `r` from the species' `g°/RT` at `t`.
-fn equilibrium_constant(r: &GasReaction, t: f64, g_rt: &[f64]) -> f64 {
-    let side = |s: &[(usize, f64)]| s.iter().fold((0.0, 0.0), |(g, n), &(k, nu)| (g + nu * g_rt[k], n + nu));
+fn equilibrium_constant<S: Scalar>(r: &GasReaction, t: S, g_rt: &[S]) -> S {
+    let side = |s: &[(usize, f64)]| s.iter().fold((S::from(0.0), 0.0), |(g, n), &(k, nu)| (g + g_rt[k] * nu, n + nu));
     let ((g_p, n_p), (g_r, n_r)) = (side(&r.products), side(&r.reactants));
-    let c0 = ONE_ATM / (GAS_CONSTANT * t);
-    (-(g_p - g_r)).exp() * c0.powf(n_p - n_r)
+    let c0 = t.recip() * (ONE_ATM / GAS_CONSTANT);
+    (g_r - g_p).exp() * c0.powf(n_p - n_r)
 }

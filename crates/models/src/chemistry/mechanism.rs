@@ -34,13 +34,6 @@ pub struct Arrhenius {
     pub ta: f64,
 }
 
-impl Arrhenius {
-    /// `k(T)`.
-    pub fn at(&self, t: f64) -> f64 {
-        self.a * (self.b * t.ln() - self.ta / t).exp()
-    }
-}
-
 /// Troe's broadening factor parameters (Gilbert, Luther & Troe 1983): `F_cent = (1 − A)
 /// exp(−T/T3) + A exp(−T/T1) + exp(−T2/T)`, the last term only when `T2` is given.
 #[derive(Debug, Clone, Copy, PartialEq)]

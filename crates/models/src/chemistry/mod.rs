@@ -2,11 +2,14 @@
 //! (species with NASA-7 thermo, reactions with elementary, three-body, falloff and PLOG rates),
 //! its rates and equilibrium constants by Cantera's definitions, and ideal-gas states.
 //!
-//! Units inside are SI with kmol (m, s, kmol, K, Pa, J/kmol), as Cantera's.
+//! Units inside are SI with kmol (m, s, kmol, K, Pa, J/kmol), as Cantera's. Thermo and rates
+//! are generic over [`Scalar`]: `f64`, or a dual number (`num_dual`) whose derivative part
+//! carries an exact directional derivative, for Jacobians and parameter gradients.
 
 pub mod cantera;
 pub mod kinetics;
 pub mod mechanism;
+pub mod reactor;
 pub mod state;
 pub mod thermo;
 pub mod units;
@@ -14,5 +17,11 @@ pub mod units;
 pub use cantera::{CanteraError, load};
 pub use kinetics::Rates;
 pub use mechanism::{Arrhenius, GasMechanism, GasReaction, Rate, Species, ThirdBody, Troe};
+pub use reactor::{Reactor, ReactorKind};
 pub use state::{Composition, GasState};
 pub use thermo::Nasa7;
+
+/// A number the chemistry computes with: `f64`, or a forward-mode dual number.
+pub trait Scalar: num_dual::DualNum<Primitive = f64> + Copy {}
+
+impl<T: num_dual::DualNum<Primitive = f64> + Copy> Scalar for T {}

@@ -1,0 +1,193 @@
+//! Closed homogeneous (0-D) ideal-gas reactors as vector fields (Kee, Coltrin & Glarborg,
+//! *Chemically Reacting Flow*, 2003, §9.5; Cantera's `IdealGasConstPressureReactor` and
+//! `IdealGasReactor`):
+//!
+//! * constant pressure, adiabatic — state `[T, Y_1 … Y_K]`:
+//!   `dY_k/dt = ω̇_k W_k/ρ`, `dT/dt = −Σ_k h_k ω̇_k / (ρ c_p)`, `ρ = P W̄/(R T)`;
+//! * constant volume, adiabatic — the same state, `ρ` fixed,
+//!   `dT/dt = −Σ_k u_k ω̇_k / (ρ c_v)`, `u_k = h_k − R T`, `c_v = c_p − R/W̄`;
+//! * isothermal, constant volume — state `[C_1 … C_K]` (kmol/m³): `dC_k/dt = ω̇_k(T, C)`, the
+//!   form of the mass-action TOML mechanisms.
+//!
+//! `h_k`, `u_k` are molar, `c_p`, `c_v` per unit mass. The Jacobian is exact: one forward-mode
+//! pass with a dual number per state component.
+
+use burn::tensor::{Device, Tensor};
+use num_dual::Dual64;
+use stiffnode_solvers::field::{HostField, VectorField, from_host, to_host};
+
+use super::mechanism::GasMechanism;
+use super::units::GAS_CONSTANT;
+use super::{Scalar, state};
+
+/// Which reactor, with what it holds fixed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ReactorKind {
+    /// Adiabatic at constant pressure `p` (Pa); state `[T, Y…]`.
+    ConstPressure {
+        /// Pressure, Pa.
+        p: f64,
+    },
+    /// Adiabatic at constant volume, i.e. constant density `rho` (kg/m³); state `[T, Y…]`.
+    ConstVolume {
+        /// Density, kg/m³.
+        rho: f64,
+    },
+    /// Isothermal at constant volume, temperature `t` (K); state `[C…]` in kmol/m³.
+    Isothermal {
+        /// Temperature, K.
+        t: f64,
+    },
+}
+
+/// A mechanism in a reactor: the vector field of its state.
+#[derive(Debug, Clone)]
+pub struct Reactor {
+    mech: GasMechanism,
+    kind: ReactorKind,
+    weights: Vec<f64>,
+    device: Device,
+}
+
+impl Reactor {
+    /// `mech` in a reactor of `kind`, evaluated for tensors on `device`.
+    pub fn new(mech: GasMechanism, kind: ReactorKind, device: &Device) -> Self {
+        let weights = mech.weights();
+        Self { mech, kind, weights, device: device.clone() }
+    }
+
+    /// The mechanism.
+    pub fn mechanism(&self) -> &GasMechanism {
+        &self.mech
+    }
+
+    /// The reactor kind.
+    pub fn kind(&self) -> ReactorKind {
+        self.kind
+    }
+
+    /// Whether the state starts with the temperature (the adiabatic reactors).
+    pub fn has_temperature(&self) -> bool {
+        !matches!(self.kind, ReactorKind::Isothermal { .. })
+    }
+
+    /// Names of the state components: `T` and the species, or the species.
+    pub fn state_names(&self) -> Vec<String> {
+        let species = self.mech.species.iter().map(|s| s.name.clone());
+        if self.has_temperature() {
+            std::iter::once("T".to_string()).chain(species).collect()
+        } else {
+            species.collect()
+        }
+    }
+
+    /// `dy/dt` at state `y` in any [`Scalar`].
+    pub fn rhs<S: Scalar>(&self, y: &[S], out: &mut [S]) {
+        let w = &self.weights;
+        let (t, rho, conc) = match self.kind {
+            ReactorKind::Isothermal { t } => {
+                let wdot = self.mech.production_rates(S::from(t), y, None);
+                out.copy_from_slice(&wdot);
+                return;
+            }
+            ReactorKind::ConstPressure { p } => {
+                let (t, mass) = (y[0], &y[1..]);
+                let inv_weight = mass.iter().zip(w).fold(S::from(0.0), |acc, (&yk, &wk)| acc + yk / wk);
+                let rho = (t * inv_weight * GAS_CONSTANT).recip() * p;
+                (t, rho, mass.iter().zip(w).map(|(&yk, &wk)| rho * yk / wk).collect::<Vec<S>>())
+            }
+            ReactorKind::ConstVolume { rho } => {
+                let rho = S::from(rho);
+                (y[0], rho, y[1..].iter().zip(w).map(|(&yk, &wk)| rho * yk / wk).collect())
+            }
+        };
+        let wdot = self.mech.production_rates(t, &conc, None);
+        let mass = &y[1..];
+        let (mut cp, mut heat, mut inv_weight) = (S::from(0.0), S::from(0.0), S::from(0.0));
+        for (k, s) in self.mech.species.iter().enumerate() {
+            cp += s.thermo.cp_r(t) * mass[k] / w[k];
+            heat += s.thermo.h_rt(t) * wdot[k];
+            inv_weight += mass[k] / w[k];
+            out[k + 1] = wdot[k] * w[k] / rho;
+        }
+        // cp, heat and 1/W̄ so far in units of R and RT: c_p = R·cp, Σ h_k ω̇_k = RT·heat.
+        out[0] = match self.kind {
+            ReactorKind::ConstPressure { .. } => -(heat * t) / (rho * cp),
+            // u_k = h_k − RT: Σ u_k ω̇_k = RT(heat − Σ ω̇_k); c_v = R(cp − 1/W̄).
+            _ => -((heat - wdot.iter().fold(S::from(0.0), |a, &x| a + x)) * t) / (rho * (cp - inv_weight)),
+        };
+    }
+
+    /// `∂f/∂y` row-major, exact, by one forward-mode pass per column.
+    pub fn jacobian_at(&self, y: &[f64], jac: &mut [f64]) {
+        let d = y.len();
+        let mut dual: Vec<Dual64> = y.iter().map(|&v| Dual64::from(v)).collect();
+        let mut out = vec![Dual64::from(0.0); d];
+        for j in 0..d {
+            dual[j].eps = 1.0;
+            self.rhs(&dual, &mut out);
+            dual[j].eps = 0.0;
+            for (i, o) in out.iter().enumerate() {
+                jac[i * d + j] = o.eps;
+            }
+        }
+    }
+
+    /// The state `[T, Y…]` (or `[C…]` for the isothermal reactor) at temperature `t`, pressure
+    /// `p` and `composition`; also the density that a constant-volume reactor then holds.
+    pub fn initial_state(&self, t: f64, p: f64, composition: &state::Composition) -> (Vec<f64>, f64) {
+        let y = state::mass_fractions(composition, &self.weights);
+        let rho = state::density(t, p, &y, &self.weights);
+        match self.kind {
+            ReactorKind::Isothermal { .. } => (state::concentrations(rho, &y, &self.weights), rho),
+            _ => (std::iter::once(t).chain(y).collect(), rho),
+        }
+    }
+}
+
+/// The reactor on host slices (the CPU fast path).
+struct HostReactor<'a>(&'a Reactor);
+
+impl HostField for HostReactor<'_> {
+    fn eval(&self, _t: f64, y: &[f64], f: &mut [f64]) {
+        self.0.rhs(y, f);
+    }
+
+    fn jacobian(&self, _t: f64, y: &[f64], jac: &mut [f64]) {
+        self.0.jacobian_at(y, jac);
+    }
+}
+
+impl VectorField for Reactor {
+    fn dim(&self) -> usize {
+        self.mech.species.len() + usize::from(self.has_temperature())
+    }
+
+    fn device(&self) -> Device {
+        self.device.clone()
+    }
+
+    fn eval(&self, _t: &[f64], y: Tensor<2>) -> Tensor<2> {
+        let [rows, d] = y.dims();
+        let host = to_host(y);
+        let mut out = vec![0.0; rows * d];
+        for (yr, fr) in host.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
+            self.rhs(yr, fr);
+        }
+        from_host(out, [rows, d], &self.device)
+    }
+
+    fn jacobian(&self, _t: &[f64], y: Tensor<2>) -> Tensor<3> {
+        let [rows, d] = y.dims();
+        let host = to_host(y);
+        let mut out = vec![0.0; rows * d * d];
+        for (yr, jr) in host.chunks_exact(d).zip(out.chunks_exact_mut(d * d)) {
+            self.jacobian_at(yr, jr);
+        }
+        from_host(out, [rows, d, d], &self.device)
+    }
+
+    fn host(&self) -> Option<Box<dyn HostField + '_>> {
+        Some(Box::new(HostReactor(self)))
+    }
+}

@@ -1,0 +1,148 @@
+//! 0-D reactors of the shipped H2/O2 mechanism against Cantera 3.2.0 (`IdealGasConstPressureReactor`,
+//! `IdealGasReactor`, rtol 1e-12): the energy equation at Cantera's states, the exact Jacobian
+//! against central differences, and H2/air ignition solved by stiffnode's RADAU5 — ignition
+//! delay (time of maximum dT/dt) within 0.5 % and the near-equilibrium end state (T and the
+//! major species) within 1e-4. Reference numbers: `tests/data/cantera/ignition.json`, from
+//! `/tmp/ctenv/bin/python scripts/cantera_references.py`.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+use stiffnode_models::chemistry::{self, Composition, Reactor, ReactorKind};
+use stiffnode_solvers::{DeviceKind, Request, SolveOptions, VectorField, methods, solve};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn ignition() -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/cantera/ignition.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn num(v: &Value) -> f64 {
+    v.as_f64().unwrap()
+}
+
+/// The reactor of a case of ignition.json and the case's initial state.
+fn reactor_of(case: &Value) -> (Reactor, Vec<f64>) {
+    let mech = chemistry::load(root().join("datasets/mechanisms/h2o2.yaml").to_str().unwrap(), None).unwrap();
+    let initial = &case["initial"];
+    let y: Vec<f64> = mech.species.iter().map(|s| num(&initial["Y"][&s.name])).collect();
+    let (t0, p0, rho0) = (num(&initial["T"]), num(&initial["P"]), num(&initial["density"]));
+    let kind = match case["reactor"].as_str().unwrap() {
+        "IdealGasConstPressureReactor" => ReactorKind::ConstPressure { p: p0 },
+        _ => ReactorKind::ConstVolume { rho: rho0 },
+    };
+    let reactor = Reactor::new(mech, kind, &DeviceKind::Cpu.open().unwrap());
+    let (state, rho) = reactor.initial_state(t0, p0, &Composition::Mass(y));
+    assert!((rho - rho0).abs() <= 1e-12 * rho0, "density {rho} vs Cantera {rho0}");
+    (reactor, state)
+}
+
+/// `[T, Y…]` of a state object of ignition.json.
+fn state_of(reactor: &Reactor, s: &Value) -> Vec<f64> {
+    std::iter::once(num(&s["T"])).chain(reactor.mechanism().species.iter().map(|sp| num(&s["Y"][&sp.name]))).collect()
+}
+
+#[test]
+fn the_energy_equation_matches_cantera_along_its_trajectories() {
+    let mut checked = 0;
+    for case in ignition()["cases"].as_array().unwrap() {
+        let (reactor, _) = reactor_of(case);
+        for s in case["trajectory"].as_array().unwrap() {
+            let y = state_of(&reactor, s);
+            let mut f = vec![0.0; y.len()];
+            reactor.rhs(&y, &mut f);
+            let expected = num(&s["dTdt"]);
+            // Near equilibrium dT/dt (≪ 1 K/s) is the residue of forward and reverse rates that
+            // cancel to many digits, in Cantera as here: only its size is compared there.
+            if expected.abs() >= 1.0 {
+                checked += 1;
+                let ok = (f[0] - expected).abs() <= 1e-9 * expected.abs();
+                assert!(ok, "{} at t = {}: dT/dt {} vs Cantera {expected}", case["name"], s["t"], f[0]);
+            } else {
+                assert!(f[0].abs() < 1e-3, "{} at t = {}: dT/dt {} near equilibrium", case["name"], s["t"], f[0]);
+            }
+        }
+    }
+    assert!(checked >= 20, "{checked} states compared");
+}
+
+#[test]
+fn the_jacobian_is_exact_against_central_differences() {
+    let all = ignition();
+    for case in all["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"] == "cp_T1000_phi1.0_P1" || c["name"] == "cv_T1000_phi1.0_P1")
+    {
+        let (reactor, _) = reactor_of(case);
+        // Mid-ignition: every reaction is active.
+        let y = state_of(&reactor, &case["trajectory"][2]);
+        let d = y.len();
+        let mut jac = vec![0.0; d * d];
+        reactor.jacobian_at(&y, &mut jac);
+        let mut worst: f64 = 0.0;
+        for j in 0..d {
+            let h = 1e-6 * y[j].abs().max(1e-9);
+            let (mut plus, mut minus) = (y.clone(), y.clone());
+            plus[j] += h;
+            minus[j] -= h;
+            let (mut fp, mut fm) = (vec![0.0; d], vec![0.0; d]);
+            reactor.rhs(&plus, &mut fp);
+            reactor.rhs(&minus, &mut fm);
+            for i in 0..d {
+                let fd = (fp[i] - fm[i]) / (2.0 * h);
+                // Relative to the largest entry of the row: the scale of ∂f_i/∂y.
+                let scale = (0..d).map(|k| jac[i * d + k].abs() * y[k].abs().max(1e-9)).fold(0.0, f64::max)
+                    / y[j].abs().max(1e-9);
+                worst = worst.max((jac[i * d + j] - fd).abs() / scale.max(f64::MIN_POSITIVE));
+            }
+        }
+        assert!(worst < 1e-6, "{}: worst Jacobian entry off by {worst:e} of its row's scale", case["name"]);
+    }
+}
+
+#[test]
+fn h2_air_ignition_matches_cantera() {
+    let all = ignition();
+    for case in all["cases"].as_array().unwrap() {
+        let (reactor, y0) = reactor_of(case);
+        let (tau_ref, t_end) = (num(&case["ignition_delay"]), num(&case["t_end"]));
+        // Dense outputs to 2τ for the maximum of dT/dt, then the end time.
+        let n = 4000;
+        let mut times: Vec<f64> = (1..=n).map(|k| 2.0 * tau_ref * k as f64 / n as f64).collect();
+        times.push(t_end);
+        let request = Request::new(methods::by_name("radau5").unwrap(), y0, 0.0, times.clone())
+            .with_options(SolveOptions { max_steps: 200_000, ..SolveOptions::adaptive(1e-9, 1e-15) });
+        let sol = solve(&reactor, &request).unwrap();
+        let rates: Vec<f64> = (0..n)
+            .map(|k| {
+                let mut f = vec![0.0; reactor.dim()];
+                reactor.rhs(sol.state(k, 0), &mut f);
+                f[0]
+            })
+            .collect();
+        let k = (1..n - 1).max_by(|&a, &b| rates[a].total_cmp(&rates[b])).unwrap();
+        // The vertex of the parabola through the largest sample and its neighbours.
+        let (r0, r1, r2) = (rates[k - 1], rates[k], rates[k + 1]);
+        let dt = times[1] - times[0];
+        let tau = times[k] + 0.5 * dt * (r0 - r2) / (r0 - 2.0 * r1 + r2);
+        let rel = (tau - tau_ref).abs() / tau_ref;
+        println!(
+            "{}: ignition delay {tau:.6e} s vs Cantera {tau_ref:.6e} s ({:.2e} relative), {:?}",
+            case["name"], rel, sol.stats
+        );
+        assert!(rel < 5e-3, "{}: ignition delay {tau} vs Cantera {tau_ref}", case["name"]);
+        let end = sol.state(n, 0);
+        let expected = state_of(&reactor, &case["final"]);
+        let names = reactor.state_names();
+        for (i, (a, b)) in end.iter().zip(&expected).enumerate() {
+            if i == 0 || *b > 1e-3 {
+                assert!((a - b).abs() <= 1e-4 * b.abs(), "{}: {} at t_end {a} vs Cantera {b}", case["name"], names[i]);
+            }
+        }
+    }
+}
