@@ -68,7 +68,7 @@ impl GasMechanism {
             });
             let mut kf = forward_constant(r, t, ln_p, m);
             if let Some(mult) = multipliers {
-                kf = kf * mult[i];
+                kf *= mult[i];
             }
             let kc = equilibrium_constant(r, t, &g_rt);
             let kr = if r.reversible { kf / kc } else { S::from(0.0) };
