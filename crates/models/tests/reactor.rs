@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 use stiffnode_models::chemistry::{self, Composition, Reactor, ReactorKind};
-use stiffnode_solvers::{DeviceKind, Request, SolveOptions, VectorField, methods, solve};
+use stiffnode_solvers::{DeviceKind, Request, SolveOptions, VectorField, methods, solve, solve_record};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -144,5 +144,53 @@ fn h2_air_ignition_matches_cantera() {
                 assert!((a - b).abs() <= 1e-4 * b.abs(), "{}: {} at t_end {a} vs Cantera {b}", case["name"], names[i]);
             }
         }
+    }
+}
+
+#[test]
+fn the_ignition_delay_from_the_solver_steps_matches_cantera() {
+    for case in ignition()["cases"].as_array().unwrap() {
+        let (reactor, y0) = reactor_of(case);
+        let tau_ref = num(&case["ignition_delay"]);
+        let request = Request::new(methods::by_name("radau5").unwrap(), y0, 0.0, vec![num(&case["t_end"])])
+            .with_options(SolveOptions { max_steps: 200_000, ..SolveOptions::adaptive(1e-8, 1e-14) });
+        let record = solve_record(&reactor, &request).unwrap();
+        let tau = reactor.ignition_delay(&record.trajectories()[0], 0.0).expect("it ignites");
+        let rel = (tau - tau_ref).abs() / tau_ref;
+        println!(
+            "{}: {tau:.6e} s from {} steps, Cantera {tau_ref:.6e} s ({rel:.1e})",
+            case["name"],
+            record.solution().stats.steps
+        );
+        assert!(rel < 5e-3, "{}: ignition delay {tau} vs Cantera {tau_ref}", case["name"]);
+    }
+}
+
+#[test]
+fn a_reactor_problem_file_builds_the_reactor_and_its_state() {
+    let problem = chemistry::load_problem(root().join("examples/h2-air-ignition.yaml").to_str().unwrap()).unwrap();
+    let (reactor, y0) = problem.reactor(&DeviceKind::Cpu.open().unwrap());
+    assert_eq!(reactor.state_names()[0], "T");
+    assert_eq!(y0[0], 1000.0);
+    // H2/air at φ = 1: X_H2 = 2/(2 + 1 + 3.76), mass fraction by the molecular weights.
+    let mech = reactor.mechanism();
+    let (h2, o2, n2) =
+        (mech.species_index("H2").unwrap(), mech.species_index("O2").unwrap(), mech.species_index("N2").unwrap());
+    let w = mech.weights();
+    let mass = 2.0 * w[h2] + w[o2] + 3.76 * w[n2];
+    assert!((y0[1 + h2] - 2.0 * w[h2] / mass).abs() < 1e-15);
+    for (bad, expected) in [
+        ("reactor: constant-pressure", "reactor: piston", "reactor: 'piston' is not one of"),
+        ("X: {H2: 2, O2: 1, N2: 3.76}", "X: {H2: 2, XE: 1}", "X: unknown species 'XE'"),
+        ("P: 1 atm", "P: 1 furlong", "P: unknown pressure unit 'furlong'"),
+    ]
+    .map(|(a, b, c)| ((a, b), c))
+    {
+        let text = std::fs::read_to_string(root().join("examples/h2-air-ignition.yaml")).unwrap().replace(bad.0, bad.1);
+        let path = root().join("examples").join(format!("bad-{}.yaml", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        let e = chemistry::load_problem(path.to_str().unwrap()).unwrap_err().to_string();
+        std::fs::remove_file(&path).unwrap();
+        assert!(e.contains(expected) && e.contains("bad-"), "{e}");
     }
 }

@@ -437,3 +437,22 @@ fn cuda_without_the_feature_is_a_clear_error() {
     let args = ["solve", "--problem", "robertson", "--method", "radau5", "--t-end", "1", "--device", "cuda"];
     fails_with(&args, "no CUDA backend");
 }
+
+#[test]
+fn reactor_problems_solve_and_report_the_ignition_delay() {
+    let problem = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/h2-air-ignition.yaml");
+    let args = ["solve", "--problem", problem, "--method", "radau5", "--t-end", "1e-3", "--rtol", "1e-8", "--json"];
+    let v = json(&stiffnode(&args));
+    // Cantera 3.2.0, IdealGasConstPressureReactor (crates/models/tests/data/cantera/ignition.json).
+    let tau = v["ignition_delay"].as_f64().unwrap();
+    assert!((tau / 3.11980405738861e-4 - 1.0).abs() < 5e-3, "ignition delay {tau}");
+    let t_final = v["y"][0].as_f64().unwrap();
+    assert!(t_final > 2600.0 && t_final < 2700.0, "burnt gas temperature {t_final} K");
+    let bad = std::env::temp_dir().join(format!("stiffnode-bad-{}.yaml", std::process::id()));
+    std::fs::write(&bad, "mechanism: nowhere.yaml\nreactor: constant-pressure\nT: 1000\nP: 1 atm\nX: {H2: 1}\n")
+        .unwrap();
+    fails_with(
+        &["solve", "--problem", bad.to_str().unwrap(), "--method", "radau5", "--t-end", "1"],
+        "nowhere.yaml: cannot read",
+    );
+}

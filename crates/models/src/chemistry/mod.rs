@@ -9,6 +9,7 @@
 pub mod cantera;
 pub mod kinetics;
 pub mod mechanism;
+pub mod problem;
 pub mod reactor;
 pub mod state;
 pub mod thermo;
@@ -17,6 +18,7 @@ pub mod units;
 pub use cantera::{CanteraError, load};
 pub use kinetics::Rates;
 pub use mechanism::{Arrhenius, GasMechanism, GasReaction, Rate, Species, ThirdBody, Troe};
+pub use problem::{ReactorProblem, load_problem};
 pub use reactor::{Reactor, ReactorKind};
 pub use state::{Composition, GasState};
 pub use thermo::Nasa7;

@@ -14,6 +14,7 @@
 
 use burn::tensor::{Device, Tensor};
 use num_dual::Dual64;
+use stiffnode_solvers::TrajectoryRecord;
 use stiffnode_solvers::field::{HostField, VectorField, from_host, to_host};
 
 use super::mechanism::GasMechanism;
@@ -142,6 +143,35 @@ impl Reactor {
             ReactorKind::Isothermal { .. } => (state::concentrations(rho, &y, &self.weights), rho),
             _ => (std::iter::once(t).chain(y).collect(), rho),
         }
+    }
+}
+
+impl Reactor {
+    /// The ignition delay of a solve of this reactor from `t0`: the time of the largest `dT/dt`
+    /// among the step points of `record`, refined by the vertex of the parabola through that
+    /// point and its neighbours. `None` without a temperature, or when the largest `dT/dt` is
+    /// at the first or last point (no ignition inside the solve).
+    pub fn ignition_delay(&self, record: &TrajectoryRecord, t0: f64) -> Option<f64> {
+        if !self.has_temperature() || record.n_points() < 3 {
+            return None;
+        }
+        let times: Vec<f64> = std::iter::once(t0).chain(record.steps().iter().map(|s| s.t_next)).collect();
+        let mut f = vec![0.0; self.weights.len() + 1];
+        let rates: Vec<f64> = (0..record.n_points())
+            .map(|k| {
+                self.rhs(record.point(k), &mut f);
+                f[0]
+            })
+            .collect();
+        let k = (0..rates.len()).max_by(|&a, &b| rates[a].total_cmp(&rates[b]))?;
+        if k == 0 || k + 1 == rates.len() {
+            return None;
+        }
+        let (t0, t1, t2) = (times[k - 1], times[k], times[k + 1]);
+        let (f0, f1, f2) = (rates[k - 1], rates[k], rates[k + 1]);
+        let (a, b) = ((t1 - t0) * (f1 - f2), (t1 - t2) * (f1 - f0));
+        let vertex = t1 - 0.5 * ((t1 - t0) * a - (t1 - t2) * b) / (a - b);
+        Some(if vertex.is_finite() && (t0..=t2).contains(&vertex) { vertex } else { t1 })
     }
 }
 

@@ -2,13 +2,15 @@
 //! command-line flag behind a library option, which the library's messages never name.
 
 use anyhow::bail;
+use stiffnode_models::chemistry::{self, ReactorProblem};
 use stiffnode_solvers::problems::{self, Mechanism};
 use stiffnode_solvers::{Method, SetupError, SolveOptions, StepSettings};
 
 /// `--problem NAME|FILE --method NAME`.
 #[derive(clap::Args)]
 pub struct ProblemArgs {
-    /// Built-in problem (robertson, pollu) or the path of a mechanism .toml file.
+    /// Built-in problem (robertson, pollu), the path of a mechanism .toml file, or of a reactor
+    /// problem .yaml file (a Cantera mechanism in a reactor; `solve` only).
     #[arg(long)]
     problem: String,
     /// Method name (see `stiffnode methods`).
@@ -17,8 +19,22 @@ pub struct ProblemArgs {
 }
 
 impl ProblemArgs {
+    /// The reactor problem, when `--problem` names a .yaml file.
+    pub fn reactor(&self) -> anyhow::Result<Option<ReactorProblem>> {
+        let yaml = [".yaml", ".yml"].iter().any(|ext| self.problem.ends_with(ext));
+        Ok(if yaml { Some(chemistry::load_problem(&self.problem)?) } else { None })
+    }
+
+    /// The method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
     /// The method and the mechanism, with `t_end` checked to be finite and positive.
     pub fn load(&self, t_end: f64) -> anyhow::Result<(Method, Mechanism)> {
+        if [".yaml", ".yml"].iter().any(|ext| self.problem.ends_with(ext)) {
+            bail!("--problem {}: reactor problems (.yaml) are solved by `stiffnode solve` only, so far", self.problem);
+        }
         let mech = problems::load(&self.problem)?;
         if !(t_end.is_finite() && t_end > 0.0) {
             bail!("invalid --t-end {t_end}: must be finite and > 0");

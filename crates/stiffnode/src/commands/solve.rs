@@ -1,13 +1,15 @@
-//! `stiffnode solve`: one solve of a built-in problem, with optional output times and CSV.
+//! `stiffnode solve`: one solve of a built-in problem, a mechanism file or a reactor problem,
+//! with optional output times and CSV; reactor problems also report their ignition delay.
 
 use std::io::Write;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use serde_json::json;
+use stiffnode_models::chemistry::ReactorProblem;
 use stiffnode_solvers::ensemble::EnsembleDevice;
 use stiffnode_solvers::problems::MassActionField;
-use stiffnode_solvers::{DeviceKind, Request, Solution, VectorField, output_times, solve};
+use stiffnode_solvers::{DeviceKind, Request, Solution, VectorField, output_times, solve, solve_record};
 
 use super::args::{ProblemArgs, StepArgs};
 
@@ -36,8 +38,56 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(problem) = args.problem.reactor()? {
+        return run_reactor(&args, &problem);
+    }
     let (method, mech) = args.problem.load(args.t_end)?;
     let opts = args.steps.options(&method)?;
+    let times = output_times(&args)?;
+    let kind = args.device;
+    let device = kind.open()?;
+    let field = MassActionField::new(&mech, &device);
+    let request = Request::new(method.clone(), mech.initial.clone(), 0.0, times).with_options(opts);
+    let start = Instant::now();
+    let (sol, kernel) =
+        solve_on(kind, &field, &request).with_context(|| format!("solving {} with {}", mech.name, method.name()))?;
+    let wall = start.elapsed().as_secs_f64();
+    let extra = json!({"device": kind.name(), "kernel": kernel});
+    report(&args, &mech.name, method.name(), &mech.species, &sol, wall, extra)
+}
+
+/// A reactor problem, solved on the CPU engine with its step record: the ignition delay is the
+/// time of the largest dT/dt among the step points.
+fn run_reactor(args: &Args, problem: &ReactorProblem) -> anyhow::Result<()> {
+    let method = args.problem.method();
+    let opts = args.steps.options(method)?;
+    if !(args.t_end.is_finite() && args.t_end > 0.0) {
+        bail!("invalid --t-end {}: must be finite and > 0", args.t_end);
+    }
+    let times = output_times(args)?;
+    let device = args.device.open()?;
+    let (reactor, y0) = problem.reactor(&device);
+    let request = Request::new(method.clone(), y0, 0.0, times).with_options(opts);
+    let start = Instant::now();
+    let record =
+        solve_record(&reactor, &request).with_context(|| format!("solving {} with {}", problem.name, method.name()))?;
+    let wall = start.elapsed().as_secs_f64();
+    let delay = reactor.ignition_delay(&record.trajectories()[0], 0.0);
+    if !args.json {
+        match delay {
+            Some(tau) => println!("ignition delay (time of maximum dT/dt) {tau:.6e} s"),
+            None if reactor.has_temperature() => {
+                println!("no ignition before t = {} (dT/dt is largest at an end)", args.t_end)
+            }
+            None => {}
+        }
+    }
+    let extra = json!({"device": args.device.name(), "kernel": false, "ignition_delay": delay});
+    report(args, &problem.name, method.name(), &reactor.state_names(), record.solution(), wall, extra)
+}
+
+/// The output times: `--save-at` (checked to lie in `[0, t_end]`) and `t_end`.
+fn output_times(args: &Args) -> anyhow::Result<Vec<f64>> {
     let mut times = match &args.save_at {
         Some(spec) => output_times::parse(spec).context("--save-at")?,
         None => Vec::new(),
@@ -51,33 +101,38 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.output.is_some() != args.save_at.is_some() {
         bail!("--output and --save-at go together: the CSV file holds the states at the --save-at times");
     }
-    let kind = args.device;
-    let device = kind.open()?;
-    let field = MassActionField::new(&mech, &device);
-    let request = Request::new(method.clone(), mech.initial.clone(), 0.0, times).with_options(opts);
-    let start = Instant::now();
-    let (sol, kernel) =
-        solve_on(kind, &field, &request).with_context(|| format!("solving {} with {}", mech.name, method.name()))?;
-    let wall = start.elapsed().as_secs_f64();
+    Ok(times)
+}
+
+/// Print the final state (or one JSON object with `extra` merged in) and write the CSV.
+fn report(
+    args: &Args,
+    problem: &str,
+    method: &str,
+    names: &[String],
+    sol: &Solution,
+    wall: f64,
+    extra: serde_json::Value,
+) -> anyhow::Result<()> {
     if let Some(path) = &args.output {
-        write_csv(path, &mech.species, &sol.times, &sol.states)
-            .with_context(|| format!("writing {}", path.display()))?;
+        write_csv(path, names, &sol.times, &sol.states).with_context(|| format!("writing {}", path.display()))?;
     }
     let y = sol.states.last().unwrap();
     let s = &sol.stats;
     if args.json {
-        let out = json!({
-            "method": method.name(), "problem": mech.name, "t_end": args.t_end, "y": y,
+        let mut out = json!({
+            "method": method, "problem": problem, "t_end": args.t_end, "y": y,
             "stats": {"steps": s.steps, "rejected": s.rejected, "newton_iterations": s.newton_iterations,
                       "jacobian_evaluations": s.jacobian_evaluations, "factorizations": s.factorizations,
                       "rhs_evaluations": s.rhs_evaluations},
-            "device": kind.name(), "kernel": kernel, "wall_s": wall,
+            "wall_s": wall,
         });
+        out.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         println!("{out}");
         return Ok(());
     }
-    println!("{} with {} on {} to t = {}", mech.name, method.name(), kind.name(), args.t_end);
-    for (name, v) in mech.species.iter().zip(y) {
+    println!("{problem} with {method} on {} to t = {}", args.device.name(), args.t_end);
+    for (name, v) in names.iter().zip(y) {
         println!("  {name:<8} {v:.15e}");
     }
     println!(
