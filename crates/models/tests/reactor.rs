@@ -194,3 +194,93 @@ fn a_reactor_problem_file_builds_the_reactor_and_its_state() {
         assert!(e.contains(expected) && e.contains("bad-"), "{e}");
     }
 }
+
+/// `L = (T(t1)/1000)² + (Y_OH(t1)/0.01)²` in the ignition front of the stoichiometric 1000 K
+/// case: its gradient with respect to `log10` factors on four rates (elementary, three-body,
+/// falloff) and the initial temperature, by the adjoint and on the autodiff graph, against
+/// central differences of forward solves on the same frozen step grid.
+#[test]
+fn gradients_through_an_ignition_solve_match_finite_differences() {
+    use burn::module::Param;
+    use stiffnode_solvers::field::{from_host, to_host};
+    use stiffnode_solvers::gradient::{self, check::max_rel_err};
+    use stiffnode_solvers::{GradientMode, StepControl};
+
+    let all = ignition();
+    let case = all["cases"].as_array().unwrap().iter().find(|c| c["name"] == "cp_T1000_phi1.0_P1").unwrap();
+    let (plain, y0) = reactor_of(case);
+    let mech = plain.mechanism().clone();
+    let index = |eq: &str| mech.reactions.iter().position(|r| r.equation == eq).unwrap();
+    let learnable = [
+        index("H + O2 <=> O + OH"),
+        index("H + O2 + M <=> HO2 + M"),
+        index("O + H2 <=> H + OH"),
+        index("2 OH (+M) <=> H2O2 (+M)"),
+    ];
+    let oh = 1 + mech.species_index("OH").unwrap();
+    let kind = plain.kind();
+    let t1 = 3.0e-4;
+    let request = Request::new(methods::by_name("radau5").unwrap(), y0.clone(), 0.0, vec![t1])
+        .with_options(SolveOptions::adaptive(1e-8, 1e-14));
+    let cpu = DeviceKind::Cpu.open().unwrap();
+    let ad = cpu.clone().autodiff();
+    let loss = move |states: &[burn::tensor::Tensor<2>]| {
+        let y = states[0].clone();
+        let t = y.clone().narrow(1, 0, 1).div_scalar(1000.0);
+        let c = y.narrow(1, oh, 1).div_scalar(0.01);
+        (t.clone() * t + c.clone() * c).sum()
+    };
+    let mut results = Vec::new();
+    for mode in [GradientMode::Adjoint { keep_steps: false }, GradientMode::Graph] {
+        let field = Reactor::with_learnable(mech.clone(), kind, &ad, &learnable);
+        let g = gradient::gradient(&field, &request.clone().with_gradient(mode), loss).unwrap();
+        let id = field.log10_factors.as_ref().unwrap().id;
+        let mut grad = to_host(g.params.get::<1>(id).unwrap_or_else(|| panic!("{mode:?}: no gradient")));
+        grad.push(g.y0[0]);
+        results.push((mode, grad, g.record.trajectories()[0].grid()));
+    }
+    // Central differences on the adjoint solve's step grid.
+    let grid = SolveOptions { control: StepControl::Grid { times: results[0].2.clone() }, ..request.options.clone() };
+    let host_loss = |theta: &[f64], t0: f64| {
+        let mut r = Reactor::with_learnable(mech.clone(), kind, &cpu, &learnable);
+        r.log10_factors = Some(Param::from_tensor(from_host(theta.to_vec(), [theta.len()], &cpu)));
+        let mut y = y0.clone();
+        y[0] = t0;
+        let sol = solve(&r, &Request { y0: y, options: grid.clone(), ..request.clone() }).unwrap();
+        let s = &sol.states[0];
+        (s[0] / 1000.0).powi(2) + (s[oh] / 0.01).powi(2)
+    };
+    let zero = vec![0.0; learnable.len()];
+    let mut fd = Vec::new();
+    for k in 0..learnable.len() {
+        fd.push(central_difference(
+            |h| {
+                let mut theta = zero.clone();
+                theta[k] = h;
+                host_loss(&theta, y0[0])
+            },
+            1.0,
+        ));
+    }
+    fd.push(central_difference(|h| host_loss(&zero, y0[0] + h), y0[0]));
+    for (mode, grad, _) in &results {
+        let err = max_rel_err(grad, &fd);
+        println!("{mode:?}: gradient {grad:?}\n  finite differences {fd:?}\n  max rel err {err:.2e}");
+        assert!(err < 1e-5, "{mode:?}: {grad:?} vs finite differences {fd:?} ({err:e})");
+    }
+}
+
+/// Fourth-order central differences of `f` at 0, `(f(−2h) − 8f(−h) + 8f(h) − f(2h))/(12h)`,
+/// with steps `h = scale·10^−k`, `k = 2 … 7`: the estimate of the consecutive pair that agree
+/// best (below it rounding and Newton-tolerance noise of the solves dominate, above it
+/// truncation; the loss sits in an ignition front, where both are large).
+fn central_difference(f: impl Fn(f64) -> f64, scale: f64) -> f64 {
+    let estimates: Vec<f64> = (2..=7)
+        .map(|k| {
+            let h = scale * 10f64.powi(-k);
+            (f(-2.0 * h) - 8.0 * f(-h) + 8.0 * f(h) - f(2.0 * h)) / (12.0 * h)
+        })
+        .collect();
+    let best = estimates.windows(2).min_by(|a, b| (a[0] - a[1]).abs().total_cmp(&(b[0] - b[1]).abs())).unwrap();
+    best[1]
+}

@@ -12,6 +12,9 @@
 //! `h_k`, `u_k` are molar, `c_p`, `c_v` per unit mass. The Jacobian is exact: one forward-mode
 //! pass with a dual number per state component.
 
+use std::f64::consts::LN_10;
+
+use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor};
 use num_dual::Dual64;
 use stiffnode_solvers::TrajectoryRecord;
@@ -41,20 +44,54 @@ pub enum ReactorKind {
     },
 }
 
-/// A mechanism in a reactor: the vector field of its state.
-#[derive(Debug, Clone)]
+/// A mechanism in a reactor: the vector field of its state, and a Burn module whose parameters
+/// are `log10` factors on the forward rates of chosen reactions (rate identification: for an
+/// Arrhenius rate the factor is a correction to `log10 A`).
+#[derive(Module, Debug)]
 pub struct Reactor {
+    /// `log10` of the factor on each learnable reaction's forward rate (0: the file's rate), in
+    /// the order of [`learnable`](Self::learnable).
+    pub log10_factors: Option<Param<Tensor<1>>>,
+    #[module(skip)]
     mech: GasMechanism,
+    #[module(skip)]
     kind: ReactorKind,
+    #[module(skip)]
     weights: Vec<f64>,
+    #[module(skip)]
+    learnable: Vec<usize>,
+    #[module(skip)]
     device: Device,
 }
 
 impl Reactor {
     /// `mech` in a reactor of `kind`, evaluated for tensors on `device`.
     pub fn new(mech: GasMechanism, kind: ReactorKind, device: &Device) -> Self {
+        Self::with_learnable(mech, kind, device, &[])
+    }
+
+    /// [`Reactor::new`] with a learnable `log10` rate factor (initially 0) for each reaction
+    /// index in `learnable`.
+    pub fn with_learnable(mech: GasMechanism, kind: ReactorKind, device: &Device, learnable: &[usize]) -> Self {
         let weights = mech.weights();
-        Self { mech, kind, weights, device: device.clone() }
+        let log10_factors = (!learnable.is_empty())
+            .then(|| Param::from_tensor(from_host(vec![0.0; learnable.len()], [learnable.len()], device)));
+        Self { log10_factors, mech, kind, weights, learnable: learnable.to_vec(), device: device.clone() }
+    }
+
+    /// The reactions with a learnable factor.
+    pub fn learnable(&self) -> &[usize] {
+        &self.learnable
+    }
+
+    /// The factor on every reaction's forward rate (1 where not learnable), if any is learnable.
+    pub fn multipliers(&self) -> Option<Vec<f64>> {
+        let p = self.log10_factors.as_ref()?;
+        let mut m = vec![1.0; self.mech.reactions.len()];
+        for (&r, theta) in self.learnable.iter().zip(to_host(p.val().without_autodiff())) {
+            m[r] = 10f64.powf(theta);
+        }
+        Some(m)
     }
 
     /// The mechanism.
@@ -82,12 +119,18 @@ impl Reactor {
         }
     }
 
-    /// `dy/dt` at state `y` in any [`Scalar`].
+    /// `dy/dt` at state `y` in any [`Scalar`], with the current rate factors.
     pub fn rhs<S: Scalar>(&self, y: &[S], out: &mut [S]) {
+        let m: Option<Vec<S>> = self.multipliers().map(|m| m.into_iter().map(S::from).collect());
+        self.rhs_with(y, m.as_deref(), out);
+    }
+
+    /// `dy/dt` at state `y` with forward-rate factors `m` (per reaction; none: the file's rates).
+    pub fn rhs_with<S: Scalar>(&self, y: &[S], m: Option<&[S]>, out: &mut [S]) {
         let w = &self.weights;
         let (t, rho, conc) = match self.kind {
             ReactorKind::Isothermal { t } => {
-                let wdot = self.mech.production_rates(S::from(t), y, None);
+                let wdot = self.mech.production_rates(S::from(t), y, m);
                 out.copy_from_slice(&wdot);
                 return;
             }
@@ -102,7 +145,7 @@ impl Reactor {
                 (y[0], rho, y[1..].iter().zip(w).map(|(&yk, &wk)| rho * yk / wk).collect())
             }
         };
-        let wdot = self.mech.production_rates(t, &conc, None);
+        let wdot = self.mech.production_rates(t, &conc, m);
         let mass = &y[1..];
         let (mut cp, mut heat, mut inv_weight) = (S::from(0.0), S::from(0.0), S::from(0.0));
         for (k, s) in self.mech.species.iter().enumerate() {
@@ -121,15 +164,37 @@ impl Reactor {
 
     /// `∂f/∂y` row-major, exact, by one forward-mode pass per column.
     pub fn jacobian_at(&self, y: &[f64], jac: &mut [f64]) {
+        let m: Option<Vec<Dual64>> = self.multipliers().map(|m| m.into_iter().map(Dual64::from).collect());
+        self.jacobian_with(y, m.as_deref(), jac);
+    }
+
+    fn jacobian_with(&self, y: &[f64], m: Option<&[Dual64]>, jac: &mut [f64]) {
         let d = y.len();
         let mut dual: Vec<Dual64> = y.iter().map(|&v| Dual64::from(v)).collect();
         let mut out = vec![Dual64::from(0.0); d];
         for j in 0..d {
             dual[j].eps = 1.0;
-            self.rhs(&dual, &mut out);
+            self.rhs_with(&dual, m, &mut out);
             dual[j].eps = 0.0;
             for (i, o) in out.iter().enumerate() {
                 jac[i * d + j] = o.eps;
+            }
+        }
+    }
+
+    /// `∂f/∂θ` row-major (`d × learnable`), exact, at rate factors `m` (`10^θ`).
+    fn parameter_jacobian(&self, y: &[f64], m: &[f64], out: &mut [f64]) {
+        let (d, p) = (y.len(), self.learnable.len());
+        let yd: Vec<Dual64> = y.iter().map(|&v| Dual64::from(v)).collect();
+        let mut md: Vec<Dual64> = m.iter().map(|&v| Dual64::from(v)).collect();
+        let mut f = vec![Dual64::from(0.0); d];
+        for (k, &r) in self.learnable.iter().enumerate() {
+            // m = 10^θ: dm/dθ = m ln 10.
+            md[r].eps = m[r] * LN_10;
+            self.rhs_with(&yd, Some(&md), &mut f);
+            md[r].eps = 0.0;
+            for (i, fi) in f.iter().enumerate() {
+                out[i * p + k] = fi.eps;
             }
         }
     }
@@ -175,16 +240,35 @@ impl Reactor {
     }
 }
 
-/// The reactor on host slices (the CPU fast path).
-struct HostReactor<'a>(&'a Reactor);
+/// The reactor on host slices (the CPU fast path), with its rate factors at the time it was
+/// made; it differentiates with respect to them for the adjoint's parameter products.
+struct HostReactor<'a> {
+    reactor: &'a Reactor,
+    multipliers: Option<Vec<f64>>,
+}
 
 impl HostField for HostReactor<'_> {
     fn eval(&self, _t: f64, y: &[f64], f: &mut [f64]) {
-        self.0.rhs(y, f);
+        self.reactor.rhs_with(y, self.multipliers.as_deref(), f);
     }
 
     fn jacobian(&self, _t: f64, y: &[f64], jac: &mut [f64]) {
-        self.0.jacobian_at(y, jac);
+        let m: Option<Vec<Dual64>> = self.multipliers.as_ref().map(|m| m.iter().map(|&v| Dual64::from(v)).collect());
+        self.reactor.jacobian_with(y, m.as_deref(), jac);
+    }
+
+    fn params(&self) -> usize {
+        self.reactor.learnable.len()
+    }
+
+    fn vjp(&self, _t: f64, y: &[f64], c: &[f64], grad: &mut [f64]) {
+        let Some(m) = &self.multipliers else { return };
+        let (d, p) = (y.len(), grad.len());
+        let mut jt = vec![0.0; d * p];
+        self.reactor.parameter_jacobian(y, m, &mut jt);
+        for (k, g) in grad.iter_mut().enumerate() {
+            *g += (0..d).map(|i| c[i] * jt[i * p + k]).sum::<f64>();
+        }
     }
 }
 
@@ -197,14 +281,37 @@ impl VectorField for Reactor {
         self.device.clone()
     }
 
+    /// Evaluated on the host. On an autodiff graph the result also carries the exact first
+    /// derivatives: `f + J_y·(y − ȳ) + J_θ·(θ − θ̄)` with `ȳ`, `θ̄` detached copies (zero in
+    /// value, `∂f/∂y` and `∂f/∂θ` in the backward pass).
     fn eval(&self, _t: &[f64], y: Tensor<2>) -> Tensor<2> {
         let [rows, d] = y.dims();
-        let host = to_host(y);
+        let host = to_host(y.clone().without_autodiff());
+        let m = self.multipliers();
         let mut out = vec![0.0; rows * d];
         for (yr, fr) in host.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
-            self.rhs(yr, fr);
+            self.rhs_with(yr, m.as_deref(), fr);
         }
-        from_host(out, [rows, d], &self.device)
+        let mut f = from_host(out, [rows, d], &self.device);
+        if y.is_require_grad() {
+            let mut jac = vec![0.0; rows * d * d];
+            for (yr, jr) in host.chunks_exact(d).zip(jac.chunks_exact_mut(d * d)) {
+                self.jacobian_at(yr, jr);
+            }
+            let dy = (y.clone() - y.detach()).unsqueeze_dim::<3>(1);
+            f = f + (from_host(jac, [rows, d, d], &self.device) * dy).sum_dim(2).reshape([rows, d]);
+        }
+        if let (Some(p), Some(m)) = (self.log10_factors.as_ref().filter(|p| p.val().is_require_grad()), &m) {
+            let n = self.learnable.len();
+            let mut jt = vec![0.0; rows * d * n];
+            for (yr, jr) in host.chunks_exact(d).zip(jt.chunks_exact_mut(d * n)) {
+                self.parameter_jacobian(yr, m, jr);
+            }
+            let theta = p.val();
+            let dtheta = (theta.clone() - theta.detach()).reshape([1, 1, n]);
+            f = f + (from_host(jt, [rows, d, n], &self.device) * dtheta).sum_dim(2).reshape([rows, d]);
+        }
+        f
     }
 
     fn jacobian(&self, _t: &[f64], y: Tensor<2>) -> Tensor<3> {
@@ -218,6 +325,6 @@ impl VectorField for Reactor {
     }
 
     fn host(&self) -> Option<Box<dyn HostField + '_>> {
-        Some(Box::new(HostReactor(self)))
+        Some(Box::new(HostReactor { reactor: self, multipliers: self.multipliers() }))
     }
 }
