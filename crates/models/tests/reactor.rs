@@ -284,3 +284,59 @@ fn central_difference(f: impl Fn(f64) -> f64, scale: f64) -> f64 {
     let best = estimates.windows(2).min_by(|a, b| (a[0] - a[1]).abs().total_cmp(&(b[0] - b[1]).abs())).unwrap();
     best[1]
 }
+
+#[test]
+fn equivalence_ratio_mixtures_match_cantera() {
+    use stiffnode_models::chemistry::state::{equivalence_ratio_mixture, mole_fractions};
+    let mech = chemistry::load(root().join("datasets/mechanisms/h2o2.yaml").to_str().unwrap(), None).unwrap();
+    let by_name = |pairs: &[(&str, f64)]| {
+        let mut v = vec![0.0; mech.species.len()];
+        pairs.iter().for_each(|(n, x)| v[mech.species_index(n).unwrap()] = *x);
+        v
+    };
+    let (fuel, oxidizer) = (by_name(&[("H2", 1.0)]), by_name(&[("O2", 1.0), ("N2", 3.76)]));
+    let mut checked = 0;
+    for case in ignition()["cases"].as_array().unwrap() {
+        let phi = num(&case["equivalence_ratio"]);
+        let y = equivalence_ratio_mixture(phi, &fuel, &oxidizer, &mech).unwrap();
+        let x = mole_fractions(&y, &mech.weights());
+        for (k, s) in mech.species.iter().enumerate() {
+            let expected = num(&case["initial"]["X"][&s.name]);
+            assert!(
+                (x[k] - expected).abs() <= 1e-14,
+                "{} at φ = {phi}: X_{} {} vs Cantera {expected}",
+                case["name"],
+                s.name,
+                x[k]
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 6 * 10);
+    assert!(equivalence_ratio_mixture(1.0, &oxidizer, &fuel, &mech).is_err());
+}
+
+#[test]
+fn a_problem_given_by_equivalence_ratio_is_the_same_mixture() {
+    let text = std::fs::read_to_string(root().join("examples/h2-air-ignition.yaml")).unwrap();
+    let by_phi = text
+        .replace("X: {H2: 2, O2: 1, N2: 3.76}", "equivalence-ratio: 1.0\nfuel: {H2: 1}\noxidizer: {O2: 1, N2: 3.76}");
+    assert_ne!(by_phi, text);
+    let path = root().join("examples").join(format!("phi-{}.yaml", std::process::id()));
+    std::fs::write(&path, &by_phi).unwrap();
+    let loaded = chemistry::load_problem(path.to_str().unwrap());
+    let only_fuel = chemistry::load_problem(&{
+        std::fs::write(&path, by_phi.replace("oxidizer: {O2: 1, N2: 3.76}\n", "")).unwrap();
+        path.to_str().unwrap().to_string()
+    });
+    std::fs::remove_file(&path).unwrap();
+    let device = DeviceKind::Cpu.open().unwrap();
+    let (_, y_phi) = loaded.unwrap().reactor(&device);
+    let (_, y_x) = chemistry::load_problem(root().join("examples/h2-air-ignition.yaml").to_str().unwrap())
+        .unwrap()
+        .reactor(&device);
+    for (a, b) in y_phi.iter().zip(&y_x) {
+        assert!((a - b).abs() <= 1e-15 * b.abs().max(1.0), "{y_phi:?} vs {y_x:?}");
+    }
+    assert!(only_fuel.unwrap_err().to_string().contains("equivalence-ratio needs 'oxidizer'"));
+}

@@ -7,6 +7,8 @@
 //! T: 1000.0                                      # K
 //! P: 1 atm                                       # Pa, or "<value> <unit>"
 //! X: {H2: 2, O2: 1, N2: 3.76}                    # or Y:, as a map or "H2: 2, O2: 1"
+//! # or, instead of X or Y, a fuel–oxidizer mixture (mole fractions) at an equivalence ratio:
+//! # equivalence-ratio: 1.0, fuel: {H2: 1}, oxidizer: {O2: 1, N2: 3.76}
 //! t_end: 1.0e-3                                  # s, optional
 //! ```
 
@@ -19,7 +21,7 @@ use serde_yaml_ng::Value;
 use super::cantera::{self, CanteraError};
 use super::mechanism::GasMechanism;
 use super::reactor::{Reactor, ReactorKind};
-use super::state::Composition;
+use super::state::{self, Composition};
 use super::units::Units;
 
 #[derive(Deserialize)]
@@ -36,6 +38,9 @@ struct RawProblem {
     x: Option<Value>,
     #[serde(rename = "Y")]
     y: Option<Value>,
+    equivalence_ratio: Option<f64>,
+    fuel: Option<Value>,
+    oxidizer: Option<Value>,
     #[serde(rename = "t_end")]
     t_end: Option<f64>,
     #[allow(dead_code)]
@@ -104,11 +109,32 @@ pub fn load_problem(path: &str) -> Result<ReactorProblem, CanteraError> {
     }
     let mech_path = Path::new(path).parent().unwrap_or(Path::new(".")).join(&raw.mechanism);
     let mechanism = cantera::load(&mech_path.to_string_lossy(), raw.phase.as_deref())?;
-    let composition = match (&raw.x, &raw.y) {
-        (Some(x), None) => Composition::Mole(cantera::fractions(x, &mechanism).map_err(|e| err(format!("X: {e}")))?),
-        (None, Some(y)) => Composition::Mass(cantera::fractions(y, &mechanism).map_err(|e| err(format!("Y: {e}")))?),
-        _ => return Err(err("give the composition as one of X (mole fractions) or Y (mass fractions)".into())),
+    let composition = match (&raw.x, &raw.y, raw.equivalence_ratio) {
+        (Some(x), None, None) => {
+            Composition::Mole(cantera::fractions(x, &mechanism).map_err(|e| err(format!("X: {e}")))?)
+        }
+        (None, Some(y), None) => {
+            Composition::Mass(cantera::fractions(y, &mechanism).map_err(|e| err(format!("Y: {e}")))?)
+        }
+        (None, None, Some(phi)) => {
+            let side = |v: &Option<Value>, what: &str| match v {
+                Some(v) => cantera::fractions(v, &mechanism).map_err(|e| err(format!("{what}: {e}"))),
+                None => Err(err(format!("equivalence-ratio needs '{what}'"))),
+            };
+            let (fuel, oxidizer) = (side(&raw.fuel, "fuel")?, side(&raw.oxidizer, "oxidizer")?);
+            let y = state::equivalence_ratio_mixture(phi, &fuel, &oxidizer, &mechanism)
+                .map_err(|e| err(format!("equivalence-ratio: {e}")))?;
+            Composition::Mass(y)
+        }
+        _ => {
+            return Err(err(
+                "give the composition as one of X (mole fractions), Y (mass fractions) or equivalence-ratio with fuel and oxidizer".into(),
+            ));
+        }
     };
+    if raw.equivalence_ratio.is_none() && (raw.fuel.is_some() || raw.oxidizer.is_some()) {
+        return Err(err("fuel and oxidizer belong with equivalence-ratio".into()));
+    }
     Ok(ReactorProblem {
         name: path.to_string(),
         mechanism,

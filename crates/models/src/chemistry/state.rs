@@ -53,6 +53,45 @@ pub fn by_species(pairs: &[(String, f64)], mech: &GasMechanism) -> Result<Vec<f6
     Ok(out)
 }
 
+/// Mass fractions of the mixture of `fuel` and `oxidizer` (mole fractions, unnormalized) at
+/// equivalence ratio `phi`, as Cantera's `set_equivalence_ratio` forms it: on a mass basis,
+/// `Y = φ·Y_f + (−O₂,f/O₂,o)·Y_o` (then normalized), where `O₂` is the oxygen a composition
+/// needs for complete combustion less the oxygen it holds, per unit mass (`C` and `S` take one
+/// O₂ per atom, `H` a quarter, each `O` atom brings a half). The fuel must need oxygen and the
+/// oxidizer must bring it.
+pub fn equivalence_ratio_mixture(
+    phi: f64,
+    fuel: &[f64],
+    oxidizer: &[f64],
+    mech: &GasMechanism,
+) -> Result<Vec<f64>, String> {
+    if !(phi >= 0.0 && phi.is_finite()) {
+        return Err(format!("equivalence ratio {phi} (must be finite and ≥ 0)"));
+    }
+    let w = mech.weights();
+    let (yf, yo) = (
+        mass_fractions(&Composition::Mole(fuel.to_vec()), &w),
+        mass_fractions(&Composition::Mole(oxidizer.to_vec()), &w),
+    );
+    let atoms = |k: usize, e: &str| {
+        mech.species[k].composition.iter().filter(|(el, _)| el.eq_ignore_ascii_case(e)).map(|(_, n)| n).sum::<f64>()
+    };
+    let o2_balance = |y: &[f64]| {
+        (0..y.len())
+            .map(|k| y[k] / w[k] * (atoms(k, "C") + atoms(k, "S") + 0.25 * atoms(k, "H") - 0.5 * atoms(k, "O")))
+            .sum::<f64>()
+    };
+    let (need_f, need_o) = (o2_balance(&yf), o2_balance(&yo));
+    if need_f <= 0.0 {
+        return Err("the fuel needs no oxygen to burn".into());
+    }
+    if need_o >= 0.0 {
+        return Err("the oxidizer brings no oxygen".into());
+    }
+    let y: Vec<f64> = yf.iter().zip(&yo).map(|(f, o)| phi * f - need_f / need_o * o).collect();
+    Ok(mass_fractions(&Composition::Mass(y), &w))
+}
+
 /// Mass fractions from a composition, normalized, with molecular weights `w`.
 pub fn mass_fractions(c: &Composition, w: &[f64]) -> Vec<f64> {
     let y: Vec<f64> = match c {
