@@ -340,3 +340,37 @@ fn a_problem_given_by_equivalence_ratio_is_the_same_mixture() {
     }
     assert!(only_fuel.unwrap_err().to_string().contains("equivalence-ratio needs 'oxidizer'"));
 }
+
+#[test]
+fn reactor_datasets_draw_their_initial_conditions_from_the_sweep() {
+    use stiffnode_models::chemistry::dataset::{ReactorGeneration, generate};
+    let path = root().join("datasets/problems/h2-air.yaml");
+    let problem = chemistry::load_problem(path.to_str().unwrap()).unwrap();
+    let spec = |n: usize| ReactorGeneration {
+        problem: &problem,
+        source: "h2-air.yaml",
+        texts: ["problem", "mechanism"],
+        times: vec![1e-5, 1e-3],
+        trajectories: n,
+        seed: 3,
+        validation: 0.25,
+        command: "test".into(),
+    };
+    let (data, meta) = generate(&spec(4)).unwrap();
+    assert_eq!((data.trajectories.len(), meta.split.train.len(), meta.split.validation.len()), (4, 3, 1));
+    assert_eq!(data.species[0], "T");
+    let [t_lo, t_hi] = problem.sweep.t.unwrap();
+    let [p_lo, p_hi] = problem.sweep.equivalence_ratio.unwrap();
+    for (c, tr) in meta.initial_conditions.iter().zip(&data.trajectories) {
+        assert!((t_lo..=t_hi).contains(&c.t) && c.p == problem.p, "{c:?}");
+        assert!((p_lo..=p_hi).contains(&c.equivalence_ratio.unwrap()), "{c:?}");
+        assert_eq!(tr.states[0][0], c.t);
+        // Adiabatic at constant pressure: the enthalpy of the mixture is conserved, so the
+        // burnt gas is far hotter than the fresh one after 1 ms at T0 ≥ 950 K.
+        assert!(tr.states[2][0] > c.t + 500.0, "{c:?}: T(1 ms) = {}", tr.states[2][0]);
+    }
+    // One trajectory is the problem's own state.
+    let (one, meta) = generate(&spec(1)).unwrap();
+    assert_eq!((meta.initial_conditions[0].t, meta.initial_conditions[0].equivalence_ratio), (problem.t, Some(1.0)));
+    assert_eq!(one.trajectories[0].states[0][0], problem.t);
+}

@@ -456,3 +456,39 @@ fn reactor_problems_solve_and_report_the_ignition_delay() {
         "nowhere.yaml: cannot read",
     );
 }
+
+#[test]
+fn reactor_problems_generate_datasets_and_bad_sweeps_are_named() {
+    let problem = concat!(env!("CARGO_MANIFEST_DIR"), "/../../datasets/problems/h2-air.yaml");
+    let out = std::env::temp_dir().join(format!("stiffnode-h2-{}", std::process::id()));
+    let status = stiffnode(&[
+        "generate",
+        "--problem",
+        problem,
+        "--times",
+        "1e-4,1e-3",
+        "--trajectories",
+        "2",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let csv = std::fs::read_to_string(out.join("data.csv")).unwrap();
+    assert!(csv.starts_with("trajectory,t,T,H2,H,O,O2,OH,H2O,HO2,H2O2,AR,N2\n"), "{}", &csv[..80]);
+    assert_eq!(csv.lines().count(), 1 + 2 * 3);
+    let text = std::fs::read_to_string(problem).unwrap().replace("T: [950, 1200]", "T: [1200, 950]");
+    let bad = std::env::temp_dir().join(format!("stiffnode-sweep-{}.yaml", std::process::id()));
+    std::fs::write(
+        &bad,
+        text.replace(
+            "../mechanisms/h2o2.yaml",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../datasets/mechanisms/h2o2.yaml"),
+        ),
+    )
+    .unwrap();
+    fails_with(
+        &["generate", "--problem", bad.to_str().unwrap(), "--times", "1e-3", "--output", out.to_str().unwrap()],
+        "sweep: T: [1200, 950] (must be finite, positive and ascending)",
+    );
+    fails_with(&["generate", "--times", "1e-3", "--output", out.to_str().unwrap()], "--mechanism");
+}

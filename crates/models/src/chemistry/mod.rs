@@ -7,6 +7,7 @@
 //! carries an exact directional derivative, for Jacobians and parameter gradients.
 
 pub mod cantera;
+pub mod dataset;
 pub mod kinetics;
 pub mod mechanism;
 pub mod problem;
@@ -18,7 +19,7 @@ pub mod units;
 pub use cantera::{CanteraError, load};
 pub use kinetics::Rates;
 pub use mechanism::{Arrhenius, GasMechanism, GasReaction, Rate, Species, ThirdBody, Troe};
-pub use problem::{ReactorProblem, load_problem};
+pub use problem::{Mixture, ReactorProblem, Sweep, load_problem};
 pub use reactor::{Reactor, ReactorKind};
 pub use state::{Composition, GasState};
 pub use thermo::Nasa7;

@@ -10,6 +10,10 @@
 //! # or, instead of X or Y, a fuel–oxidizer mixture (mole fractions) at an equivalence ratio:
 //! # equivalence-ratio: 1.0, fuel: {H2: 1}, oxidizer: {O2: 1, N2: 3.76}
 //! t_end: 1.0e-3                                  # s, optional
+//! sweep:                                         # optional, for generated datasets:
+//!   T: [950, 1200]                               #   uniform, K
+//!   P: [1 atm, 10 atm]                           #   log-uniform
+//!   equivalence-ratio: [0.5, 2.0]                #   uniform (with fuel and oxidizer)
 //! ```
 
 use std::path::Path;
@@ -43,8 +47,41 @@ struct RawProblem {
     oxidizer: Option<Value>,
     #[serde(rename = "t_end")]
     t_end: Option<f64>,
+    sweep: Option<RawSweep>,
     #[allow(dead_code)]
     description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawSweep {
+    #[serde(rename = "T")]
+    t: Option<[f64; 2]>,
+    #[serde(rename = "P")]
+    p: Option<[Value; 2]>,
+    equivalence_ratio: Option<[f64; 2]>,
+}
+
+/// Ranges of initial conditions that `stiffnode generate` draws one trajectory's from.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Sweep {
+    /// Initial temperature, K, drawn uniformly.
+    pub t: Option<[f64; 2]>,
+    /// Pressure, Pa, drawn log-uniformly.
+    pub p: Option<[f64; 2]>,
+    /// Equivalence ratio, drawn uniformly (for problems given by fuel and oxidizer).
+    pub equivalence_ratio: Option<[f64; 2]>,
+}
+
+/// A fuel–oxidizer mixture: the composition of a problem given by its equivalence ratio.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mixture {
+    /// Equivalence ratio.
+    pub phi: f64,
+    /// Fuel mole fractions (unnormalized), per species.
+    pub fuel: Vec<f64>,
+    /// Oxidizer mole fractions, per species.
+    pub oxidizer: Vec<f64>,
 }
 
 /// A reactor problem: the mechanism, the reactor kind and the initial state.
@@ -52,6 +89,8 @@ struct RawProblem {
 pub struct ReactorProblem {
     /// The problem file.
     pub name: String,
+    /// The mechanism file, as found from the problem file.
+    pub mechanism_path: String,
     /// The mechanism.
     pub mechanism: GasMechanism,
     /// `constant-pressure`, `constant-volume` or `isothermal`, as given.
@@ -64,9 +103,27 @@ pub struct ReactorProblem {
     pub composition: Composition,
     /// Suggested end time, s.
     pub t_end: Option<f64>,
+    /// The fuel–oxidizer mixture, when the composition is given by equivalence ratio.
+    pub mixture: Option<Mixture>,
+    /// Ranges for generated datasets.
+    pub sweep: Sweep,
 }
 
 impl ReactorProblem {
+    /// The same problem at initial temperature `t`, pressure `p` and, for a problem given by
+    /// fuel and oxidizer, equivalence ratio `phi`.
+    pub fn at(&self, t: f64, p: f64, phi: Option<f64>) -> Self {
+        let mut out = self.clone();
+        (out.t, out.p) = (t, p);
+        if let (Some(m), Some(phi)) = (&mut out.mixture, phi) {
+            m.phi = phi;
+            let y = state::equivalence_ratio_mixture(phi, &m.fuel, &m.oxidizer, &self.mechanism)
+                .expect("the fuel and oxidizer were checked when the problem was read");
+            out.composition = Composition::Mass(y);
+        }
+        out
+    }
+
     /// The reactor on `device` and its initial state.
     pub fn reactor(&self, device: &Device) -> (Reactor, Vec<f64>) {
         // The density a constant-volume reactor holds is that of the initial state.
@@ -109,6 +166,20 @@ pub fn load_problem(path: &str) -> Result<ReactorProblem, CanteraError> {
     }
     let mech_path = Path::new(path).parent().unwrap_or(Path::new(".")).join(&raw.mechanism);
     let mechanism = cantera::load(&mech_path.to_string_lossy(), raw.phase.as_deref())?;
+    let mixture = match raw.equivalence_ratio {
+        Some(phi) => {
+            let side = |v: &Option<Value>, what: &str| match v {
+                Some(v) => cantera::fractions(v, &mechanism).map_err(|e| err(format!("{what}: {e}"))),
+                None => Err(err(format!("equivalence-ratio needs '{what}'"))),
+            };
+            Some(Mixture { phi, fuel: side(&raw.fuel, "fuel")?, oxidizer: side(&raw.oxidizer, "oxidizer")? })
+        }
+        None => None,
+    };
+    let sweep = match &raw.sweep {
+        Some(s) => sweep(s, mixture.is_some()).map_err(|e| err(format!("sweep: {e}")))?,
+        None => Sweep::default(),
+    };
     let composition = match (&raw.x, &raw.y, raw.equivalence_ratio) {
         (Some(x), None, None) => {
             Composition::Mole(cantera::fractions(x, &mechanism).map_err(|e| err(format!("X: {e}")))?)
@@ -117,12 +188,8 @@ pub fn load_problem(path: &str) -> Result<ReactorProblem, CanteraError> {
             Composition::Mass(cantera::fractions(y, &mechanism).map_err(|e| err(format!("Y: {e}")))?)
         }
         (None, None, Some(phi)) => {
-            let side = |v: &Option<Value>, what: &str| match v {
-                Some(v) => cantera::fractions(v, &mechanism).map_err(|e| err(format!("{what}: {e}"))),
-                None => Err(err(format!("equivalence-ratio needs '{what}'"))),
-            };
-            let (fuel, oxidizer) = (side(&raw.fuel, "fuel")?, side(&raw.oxidizer, "oxidizer")?);
-            let y = state::equivalence_ratio_mixture(phi, &fuel, &oxidizer, &mechanism)
+            let m = mixture.as_ref().expect("built above");
+            let y = state::equivalence_ratio_mixture(phi, &m.fuel, &m.oxidizer, &mechanism)
                 .map_err(|e| err(format!("equivalence-ratio: {e}")))?;
             Composition::Mass(y)
         }
@@ -137,11 +204,36 @@ pub fn load_problem(path: &str) -> Result<ReactorProblem, CanteraError> {
     }
     Ok(ReactorProblem {
         name: path.to_string(),
+        mechanism_path: mech_path.to_string_lossy().into_owned(),
         mechanism,
         reactor: raw.reactor,
         t: raw.t,
         p,
         composition,
         t_end: raw.t_end,
+        mixture,
+        sweep,
+    })
+}
+
+fn sweep(raw: &RawSweep, by_mixture: bool) -> Result<Sweep, String> {
+    let range = |what: &str, [lo, hi]: [f64; 2]| {
+        if lo.is_finite() && hi.is_finite() && lo > 0.0 && lo <= hi {
+            Ok([lo, hi])
+        } else {
+            Err(format!("{what}: [{lo}, {hi}] (must be finite, positive and ascending)"))
+        }
+    };
+    let pressure = |v: &Value| match v {
+        Value::String(s) => Units::pressure_string(s),
+        other => other.as_f64().ok_or_else(|| "P: numbers (Pa) or '<number> <unit>'".to_string()),
+    };
+    if raw.equivalence_ratio.is_some() && !by_mixture {
+        return Err("equivalence-ratio needs a problem given by equivalence-ratio, fuel and oxidizer".into());
+    }
+    Ok(Sweep {
+        t: raw.t.map(|r| range("T", r)).transpose()?,
+        p: raw.p.as_ref().map(|[a, b]| range("P", [pressure(a)?, pressure(b)?])).transpose()?,
+        equivalence_ratio: raw.equivalence_ratio.map(|r| range("equivalence-ratio", r)).transpose()?,
     })
 }

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use super::{Dataset, Meta, MetaSolver, Split, Trajectory};
 use crate::device::DeviceKind;
 use crate::error::{SetupError, SolveError};
+use crate::field::VectorField;
 use crate::methods;
 use crate::problems::{MassActionField, Mechanism};
 use crate::request::{Request, SolveOptions};
@@ -17,6 +18,57 @@ use crate::solve;
 const METHOD: &str = "radau5";
 const RTOL: f64 = 1e-10;
 const ATOL: f64 = 1e-14;
+
+/// The solver every dataset is generated with: radau5, rtol 1e-10, atol 1e-14, CPU f64.
+pub fn reference_solver() -> MetaSolver {
+    MetaSolver { method: METHOD.into(), rtol: RTOL, atol: ATOL, device: DeviceKind::Cpu.name().into() }
+}
+
+/// The output times of a dataset: all ≥ 0, with t = 0 added first when missing.
+pub fn dataset_times(times: &[f64]) -> Result<Vec<f64>, SolveError> {
+    let mut times = times.to_vec();
+    if let Some(t) = times.first().filter(|t| **t < 0.0) {
+        return Err(SetupError::InvalidOption { what: "times", why: format!("{t} (times must be ≥ 0)") }.into());
+    }
+    if times.first() != Some(&0.0) {
+        times.insert(0, 0.0);
+    }
+    Ok(times)
+}
+
+/// Solve `field` from each initial state to `times` with the [`reference_solver`].
+pub fn solve_trajectories(
+    field: &dyn VectorField,
+    initial: &[Vec<f64>],
+    times: &[f64],
+) -> Result<Vec<Trajectory>, SolveError> {
+    let options = SolveOptions::adaptive(RTOL, ATOL);
+    initial
+        .iter()
+        .map(|y0| {
+            let request =
+                Request::new(methods::by_name(METHOD)?, y0.clone(), 0.0, times.to_vec()).with_options(options.clone());
+            Ok(Trajectory { times: times.to_vec(), states: solve(field, &request)?.states })
+        })
+        .collect()
+}
+
+/// A seeded train/validation split of `n` trajectories: a fraction `validation` (in `[0, 1)`)
+/// held out when there are several, drawn by shuffling with `rng`.
+pub fn split(n: usize, validation: f64, rng: &mut rand::rngs::StdRng) -> Result<Split, SolveError> {
+    if !(0.0..1.0).contains(&validation) {
+        return Err(
+            SetupError::InvalidOption { what: "validation", why: format!("{validation} (must be in [0, 1))") }.into()
+        );
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(rng);
+    let n_val = if n > 1 { (validation * n as f64).round() as usize } else { 0 };
+    let (mut validation, mut train) = (order[..n_val].to_vec(), order[n_val..].to_vec());
+    validation.sort_unstable();
+    train.sort_unstable();
+    Ok(Split { train, validation })
+}
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -45,13 +97,7 @@ pub struct Generation<'a> {
 /// Solve the trajectories `spec` asks for and return them with their metadata.
 pub fn generate(spec: &Generation) -> Result<(Dataset, Meta), SolveError> {
     let bad = |what, why: String| Err(SetupError::InvalidOption { what, why }.into());
-    let mut times = spec.times.clone();
-    if let Some(t) = times.first().filter(|t| **t < 0.0) {
-        return bad("times", format!("{t} (times must be ≥ 0)"));
-    }
-    if times.first() != Some(&0.0) {
-        times.insert(0, 0.0);
-    }
+    let times = dataset_times(&spec.times)?;
     if spec.trajectories == 0 {
         return bad("trajectories", "0 (must be at least 1)".into());
     }
@@ -72,34 +118,28 @@ pub fn generate(spec: &Generation) -> Result<(Dataset, Meta), SolveError> {
         })
         .collect();
     let field = MassActionField::new(mech, &DeviceKind::Cpu.open()?);
-    let options = SolveOptions::adaptive(RTOL, ATOL);
-    let mut trajectories = Vec::with_capacity(initial.len());
-    for y0 in &initial {
-        let request =
-            Request::new(methods::by_name(METHOD)?, y0.clone(), 0.0, times.clone()).with_options(options.clone());
-        trajectories.push(Trajectory { times: times.clone(), states: solve(&field, &request)?.states });
-    }
+    let trajectories = solve_trajectories(&field, &initial, &times)?;
     // The same seeded generator: the split is reproducible.
-    let mut order: Vec<usize> = (0..spec.trajectories).collect();
-    order.shuffle(&mut rng);
-    let n_val = if several { (spec.validation * spec.trajectories as f64).round() as usize } else { 0 };
-    let (mut validation, mut train) = (order[..n_val].to_vec(), order[n_val..].to_vec());
-    validation.sort_unstable();
-    train.sort_unstable();
+    let split = split(spec.trajectories, spec.validation, &mut rng)?;
     let meta = Meta {
         command: spec.command.clone(),
         initial_states: initial,
         mechanism: mech.name.clone(),
-        mechanism_sha256: Sha256::digest(spec.text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect(),
+        mechanism_sha256: sha256(spec.text),
         mechanism_source: spec.source.to_string(),
         perturb: spec.perturb,
         seed: spec.seed,
         species: mech.species.clone(),
-        solver: MetaSolver { method: METHOD.into(), rtol: RTOL, atol: ATOL, device: DeviceKind::Cpu.name().into() },
-        split: Split { train, validation },
+        solver: reference_solver(),
+        split,
         stiffnode_version: env!("CARGO_PKG_VERSION").into(),
         times,
         trajectories: spec.trajectories,
     };
     Ok((Dataset { species: mech.species.clone(), trajectories }, meta))
+}
+
+/// The SHA-256 of `text`, in hex (recorded for the files a dataset was made from).
+pub fn sha256(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }

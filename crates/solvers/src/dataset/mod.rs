@@ -6,7 +6,7 @@
 mod generate;
 mod meta;
 
-pub use generate::{Generation, generate};
+pub use generate::{Generation, dataset_times, generate, reference_solver, sha256, solve_trajectories, split};
 pub use meta::{Meta, MetaSolver, Split, check_meta};
 
 use std::fmt::Write as _;
@@ -77,7 +77,7 @@ impl Dataset {
 impl Dataset {
     /// Write `dir/data.csv` and `dir/meta.json` (creating `dir`), each through a temporary file
     /// and a rename, so that an interruption never leaves a half-written file.
-    pub fn write(&self, dir: &Path, meta: &Meta) -> std::io::Result<()> {
+    pub fn write(&self, dir: &Path, meta: &impl serde::Serialize) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
         crate::files::write_atomic(&dir.join("data.csv"), self.to_csv().as_bytes())?;
         let json = serde_json::to_string_pretty(meta).expect("dataset metadata serializes");

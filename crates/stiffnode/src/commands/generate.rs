@@ -1,10 +1,12 @@
-//! `stiffnode generate`: a dataset from a mechanism, solved at reference accuracy (radau5,
-//! rtol 1e-10, atol 1e-14, CPU f64), written as `DIR/data.csv` and `DIR/meta.json`
-//! (`stiffnode_solvers::dataset::generate`).
+//! `stiffnode generate`: a dataset from a mechanism (`stiffnode_solvers::dataset::generate`) or
+//! a reactor problem with its sweep of initial conditions
+//! (`stiffnode_models::chemistry::dataset::generate`), solved at reference accuracy (radau5,
+//! rtol 1e-10, atol 1e-14, CPU f64), written as `DIR/data.csv` and `DIR/meta.json`.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
+use stiffnode_models::chemistry::{self, dataset::ReactorGeneration};
 use stiffnode_solvers::dataset::{Generation, generate};
 use stiffnode_solvers::problems::{self, mechanism_file};
 use stiffnode_solvers::{SolveError, output_times};
@@ -15,8 +17,12 @@ use super::args::with_flag;
 #[derive(clap::Args)]
 pub struct Args {
     /// Built-in mechanism (robertson, pollu) or a mechanism .toml file.
+    #[arg(long, required_unless_present = "problem", conflicts_with = "problem")]
+    mechanism: Option<String>,
+    /// A reactor problem .yaml file: trajectories from the initial conditions its `sweep`
+    /// ranges give (with --trajectories above 1).
     #[arg(long)]
-    mechanism: String,
+    problem: Option<String>,
     /// Output times: logspace:A:B:N, linspace:A:B:N or a comma list; t = 0 is always included.
     #[arg(long)]
     times: String,
@@ -26,7 +32,8 @@ pub struct Args {
     /// Number of trajectories.
     #[arg(long, default_value_t = 1)]
     trajectories: usize,
-    /// With several trajectories, initial values are scaled by log-uniform factors in [1/F, F].
+    /// With several trajectories of a mechanism, initial values are scaled by log-uniform
+    /// factors in [1/F, F].
     #[arg(long, default_value_t = 2.0)]
     perturb: f64,
     /// Seed of the perturbations and of the train/validation split.
@@ -38,14 +45,18 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let (text, file) = problems::source(&args.mechanism)?;
-    let mechanism = mechanism_file::parse(&text, &file)?;
     let times = output_times::parse(&args.times).context("--times")?;
     let command =
         std::iter::once("stiffnode".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ");
+    let Some(source) = &args.mechanism else {
+        let path = args.problem.as_deref().expect("clap requires --mechanism or --problem");
+        return run_reactor(&args, path, times, command);
+    };
+    let (text, file) = problems::source(source)?;
+    let mechanism = mechanism_file::parse(&text, &file)?;
     let spec = Generation {
         mechanism: &mechanism,
-        source: &args.mechanism,
+        source,
         text: &text,
         times,
         trajectories: args.trajectories,
@@ -54,11 +65,37 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         validation: args.validation,
         command,
     };
-    let (data, meta) = generate(&spec).map_err(|e| match e {
-        SolveError::Setup(e) => with_flag(e),
-        e => e.into(),
-    })?;
+    let (data, meta) = generate(&spec).map_err(flagged)?;
     data.write(&args.output, &meta).with_context(|| format!("writing the dataset to {}", args.output.display()))?;
     println!("wrote {} trajectories × {} times to {}", meta.trajectories, meta.times.len(), args.output.display());
     Ok(())
+}
+
+/// A reactor problem's dataset.
+fn run_reactor(args: &Args, path: &str, times: Vec<f64>, command: String) -> anyhow::Result<()> {
+    let problem = chemistry::load_problem(path)?;
+    let read = |p: &str| std::fs::read_to_string(p).with_context(|| format!("reading {p}"));
+    let (problem_text, mechanism_text) = (read(path)?, read(&problem.mechanism_path)?);
+    let spec = ReactorGeneration {
+        problem: &problem,
+        source: path,
+        texts: [&problem_text, &mechanism_text],
+        times,
+        trajectories: args.trajectories,
+        seed: args.seed,
+        validation: args.validation,
+        command,
+    };
+    let (data, meta) = chemistry::dataset::generate(&spec).map_err(flagged)?;
+    data.write(&args.output, &meta).with_context(|| format!("writing the dataset to {}", args.output.display()))?;
+    println!("wrote {} trajectories × {} times to {}", meta.trajectories, meta.times.len(), args.output.display());
+    Ok(())
+}
+
+/// A set-up error with the flag that sets what it names.
+fn flagged(e: SolveError) -> anyhow::Error {
+    match e {
+        SolveError::Setup(e) => with_flag(e),
+        e => e.into(),
+    }
 }

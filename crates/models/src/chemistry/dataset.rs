@@ -1,0 +1,130 @@
+//! Datasets of a reactor problem: one trajectory per initial condition, drawn with a seed from
+//! the problem's `sweep` (temperature uniform, pressure log-uniform, equivalence ratio uniform;
+//! the problem's own values where the sweep gives no range, and for a single trajectory),
+//! each solved by its own reactor with the reference solver of every stiffnode dataset, with a
+//! seeded train/validation split and the metadata to remake it bit for bit.
+
+use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
+use stiffnode_solvers::dataset::{self, Dataset, MetaSolver, Split};
+use stiffnode_solvers::{DeviceKind, SetupError, SolveError};
+
+use super::problem::ReactorProblem;
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct ReactorGeneration<'a> {
+    /// The problem.
+    pub problem: &'a ReactorProblem,
+    /// The problem file as given, recorded in the metadata.
+    pub source: &'a str,
+    /// The problem file's text and its mechanism file's text (hashed into the metadata).
+    pub texts: [&'a str; 2],
+    /// Output times; t = 0 is added first when missing. All must be ≥ 0.
+    pub times: Vec<f64>,
+    /// Number of trajectories, at least 1.
+    pub trajectories: usize,
+    /// Seed of the initial conditions and of the split.
+    pub seed: u64,
+    /// Fraction of the trajectories held out for validation (with several), in `[0, 1)`.
+    pub validation: f64,
+    /// The command that asked for it, recorded in the metadata.
+    pub command: String,
+}
+
+/// One trajectory's initial condition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Condition {
+    /// Temperature, K.
+    #[serde(rename = "T")]
+    pub t: f64,
+    /// Pressure, Pa.
+    #[serde(rename = "P")]
+    pub p: f64,
+    /// Equivalence ratio, for problems given by fuel and oxidizer.
+    pub equivalence_ratio: Option<f64>,
+}
+
+/// Everything a reactor dataset's `meta.json` records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReactorMeta {
+    /// The command that wrote the dataset.
+    pub command: String,
+    /// Initial condition of each trajectory.
+    pub initial_conditions: Vec<Condition>,
+    /// Initial state of each trajectory (`T` and mass fractions, or concentrations).
+    pub initial_states: Vec<Vec<f64>>,
+    /// SHA-256 of the mechanism file's text.
+    pub mechanism_sha256: String,
+    /// The problem file as it was given.
+    pub problem: String,
+    /// SHA-256 of the problem file's text.
+    pub problem_sha256: String,
+    /// The reactor.
+    pub reactor: String,
+    /// Seed of the initial conditions and the split.
+    pub seed: u64,
+    /// State components, in column order.
+    pub species: Vec<String>,
+    /// The solver and its tolerances.
+    pub solver: MetaSolver,
+    /// The train/validation split.
+    pub split: Split,
+    /// The stiffnode version that wrote it.
+    pub stiffnode_version: String,
+    /// Output times (the first is the initial time).
+    pub times: Vec<f64>,
+    /// Number of trajectories.
+    pub trajectories: usize,
+}
+
+/// Draw the initial conditions, solve each trajectory and return them with their metadata.
+pub fn generate(spec: &ReactorGeneration) -> Result<(Dataset, ReactorMeta), SolveError> {
+    if spec.trajectories == 0 {
+        return Err(SetupError::InvalidOption { what: "trajectories", why: "0 (must be at least 1)".into() }.into());
+    }
+    let times = dataset::dataset_times(&spec.times)?;
+    let problem = spec.problem;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(spec.seed);
+    let several = spec.trajectories > 1;
+    let mut draw = |range: Option<[f64; 2]>, log: bool, own: f64| match range.filter(|_| several) {
+        Some([lo, hi]) if log => rng.random_range(lo.ln()..=hi.ln()).exp(),
+        Some([lo, hi]) => rng.random_range(lo..=hi),
+        None => own,
+    };
+    let sweep = &problem.sweep;
+    let conditions: Vec<Condition> = (0..spec.trajectories)
+        .map(|_| Condition {
+            t: draw(sweep.t, false, problem.t),
+            p: draw(sweep.p, true, problem.p),
+            equivalence_ratio: problem.mixture.as_ref().map(|m| draw(sweep.equivalence_ratio, false, m.phi)),
+        })
+        .collect();
+    let device = DeviceKind::Cpu.open()?;
+    let (mut initial, mut trajectories, mut species) = (Vec::new(), Vec::new(), Vec::new());
+    for c in &conditions {
+        // Each condition has its own reactor: its pressure or density is part of the field.
+        let (reactor, y0) = problem.at(c.t, c.p, c.equivalence_ratio).reactor(&device);
+        trajectories.extend(dataset::solve_trajectories(&reactor, std::slice::from_ref(&y0), &times)?);
+        initial.push(y0);
+        species = reactor.state_names();
+    }
+    let split = dataset::split(spec.trajectories, spec.validation, &mut rng)?;
+    let meta = ReactorMeta {
+        command: spec.command.clone(),
+        initial_conditions: conditions,
+        initial_states: initial,
+        mechanism_sha256: dataset::sha256(spec.texts[1]),
+        problem: spec.source.to_string(),
+        problem_sha256: dataset::sha256(spec.texts[0]),
+        reactor: problem.reactor.clone(),
+        seed: spec.seed,
+        species: species.clone(),
+        solver: dataset::reference_solver(),
+        split,
+        stiffnode_version: env!("CARGO_PKG_VERSION").into(),
+        times,
+        trajectories: spec.trajectories,
+    };
+    Ok((Dataset { species, trajectories }, meta))
+}
