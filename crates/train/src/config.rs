@@ -40,9 +40,12 @@ pub struct DataConfig {
 pub enum ModelConfig {
     /// A neural vector field.
     Mlp(MlpConfig),
-    /// The mechanism's own kinetics with learnable `log10` rate constants.
+    /// The mechanism's own kinetics with learnable `log10` rate constants (`kinetics` is the
+    /// same: for a reactor problem, `log10` factors on the chosen reactions' forward rates).
+    #[serde(alias = "kinetics")]
     MassAction {
-        /// Reaction indices (1-based, as in the mechanism file) or names; empty: all.
+        /// Reaction indices (1-based, as in the mechanism file) or names (a reactor problem's
+        /// reactions by their equations); empty: all.
         #[serde(default)]
         learnable: Vec<ReactionRef>,
         /// Start each learnable rate constant at this factor times the mechanism's.

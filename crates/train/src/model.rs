@@ -1,17 +1,19 @@
-//! The model a configuration describes: an MLP or mass-action kinetics, one Burn module type
-//! that the trainer, checkpoints and prediction share.
+//! The model a configuration describes: an MLP, or the problem's own kinetics with learnable
+//! rates (mass action, or a Cantera mechanism in its reactor), one Burn module type that the
+//! trainer, checkpoints and prediction share.
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
+use stiffnode_models::chemistry::Reactor;
 use stiffnode_models::{MassActionField, Mlp};
 use stiffnode_solvers::VectorField;
 use stiffnode_solvers::ensemble::KernelField;
-use stiffnode_solvers::field::HostField;
-use stiffnode_solvers::problems::Mechanism;
+use stiffnode_solvers::field::{HostField, from_host};
 
 use crate::config::{ModelConfig, ReactionRef};
 use crate::data::TrainingData;
 use crate::error::TrainError;
+use crate::problem::Problem;
 
 /// A trainable vector field. (One per run and never in a hot collection, so the size of the
 /// MLP variant does not matter.)
@@ -22,13 +24,15 @@ pub enum Model {
     Mlp(Mlp),
     /// Mass-action kinetics with learnable rate constants.
     MassAction(MassActionField),
+    /// A Cantera mechanism in its reactor, with learnable `log10` factors on chosen rates.
+    Reactor(Reactor),
 }
 
 impl Model {
     /// Build the configured model for `data` on `device` (an autodiff device for training).
     pub fn new(
         config: &ModelConfig,
-        mech: &Mechanism,
+        problem: &Problem,
         data: &TrainingData,
         seed: u64,
         device: &Device,
@@ -42,7 +46,7 @@ impl Model {
                 Ok(Self::Mlp(Mlp::new(d, c, Some((&data.scale, data.span())), seed, device)))
             }
             ModelConfig::MassAction { learnable, start_factor } => {
-                let idx = learnable_reactions(mech, learnable)
+                let idx = learnable_reactions(problem, learnable)
                     .map_err(|what| TrainError::Config { file: file.to_string(), what })?;
                 if !(start_factor.is_finite() && *start_factor > 0.0) {
                     return Err(TrainError::Config {
@@ -50,11 +54,23 @@ impl Model {
                         what: format!("model.start_factor = {start_factor} must be > 0"),
                     });
                 }
-                let mut start = mech.clone();
-                for &j in &idx {
-                    start.reactions[j].rate *= start_factor;
+                match problem {
+                    Problem::Mechanism(mech) => {
+                        let mut start = mech.clone();
+                        for &j in &idx {
+                            start.reactions[j].rate *= start_factor;
+                        }
+                        Ok(Self::MassAction(MassActionField::with_learnable(&start, device, &idx)))
+                    }
+                    Problem::Reactor(p) => {
+                        let (base, _) = p.reactor(device);
+                        let mut r = Reactor::with_learnable(base.mechanism().clone(), base.kind(), device, &idx);
+                        let theta = vec![start_factor.log10(); idx.len()];
+                        let start = from_host(theta, [idx.len()], device);
+                        r.log10_factors = r.log10_factors.map(|p| p.map(|_| start));
+                        Ok(Self::Reactor(r))
+                    }
                 }
-                Ok(Self::MassAction(MassActionField::with_learnable(&start, device, &idx)))
             }
         }
     }
@@ -63,16 +79,19 @@ impl Model {
         match self {
             Self::Mlp(m) => m,
             Self::MassAction(m) => m,
+            Self::Reactor(r) => r,
         }
     }
 }
 
-/// Indices of the reactions named by 1-based index or name; all when `names` is empty.
-fn learnable_reactions(mech: &Mechanism, refs: &[ReactionRef]) -> Result<Vec<usize>, String> {
+/// Indices of the reactions named by 1-based index or name (a mechanism reaction's `name`, a
+/// reactor problem reaction's equation); all when `names` is empty.
+fn learnable_reactions(problem: &Problem, refs: &[ReactionRef]) -> Result<Vec<usize>, String> {
+    let labels = problem.reactions();
+    let n = labels.len();
     if refs.is_empty() {
-        return Ok((0..mech.reactions.len()).collect());
+        return Ok((0..n).collect());
     }
-    let n = mech.reactions.len();
     refs.iter()
         .map(|r| {
             let (index, name) = match r {
@@ -80,11 +99,11 @@ fn learnable_reactions(mech: &Mechanism, refs: &[ReactionRef]) -> Result<Vec<usi
                 ReactionRef::Name(s) => (s.parse::<usize>().ok(), s.clone()),
             };
             let by_index = index.filter(|&k| (1..=n).contains(&k)).map(|k| k - 1);
-            let by_name = || mech.reactions.iter().position(|r| r.name.as_deref() == Some(name.as_str()));
+            let by_name = || labels.iter().position(|(_, label)| *label == name);
             by_index.or_else(by_name).ok_or_else(|| {
                 format!(
-                    "model.learnable: no reaction '{name}' in mechanism '{}' (give 1-based indices up to {n} or names)",
-                    mech.name
+                    "model.learnable: no reaction '{name}' in '{}' (give 1-based indices up to {n} or names)",
+                    problem.name()
                 )
             })
         })

@@ -11,7 +11,6 @@ use burn::tensor::{Device, Tensor};
 use stiffnode_solvers::dataset::{Dataset, Trajectory};
 use stiffnode_solvers::ensemble::EnsembleDevice;
 use stiffnode_solvers::gradient::Gradient;
-use stiffnode_solvers::problems::{self, Mechanism};
 use stiffnode_solvers::{DeviceKind, Request, SolveError, SolveOptions, VectorField, solve};
 
 use crate::checkpoint;
@@ -19,6 +18,7 @@ use crate::config::{OptimizerKind, TrainConfig};
 use crate::data::TrainingData;
 use crate::error::TrainError;
 use crate::model::Model;
+use crate::problem::Problem;
 use crate::run_dir::RunDir;
 
 /// A configuration's data, mechanism, model and solver options.
@@ -27,8 +27,8 @@ pub struct Setup {
     pub config: TrainConfig,
     /// The data.
     pub data: TrainingData,
-    /// The mechanism that names the data's species.
-    pub mechanism: Mechanism,
+    /// The mechanism or reactor problem that names the data's species.
+    pub mechanism: Problem,
     /// The model, on an autodiff device.
     pub model: Model,
     /// The solve options of the `[solver]` section.
@@ -86,8 +86,8 @@ impl Setup {
     pub fn new(config: TrainConfig, file: &str) -> Result<Self, TrainError> {
         let bad = |what: String| TrainError::Config { file: file.to_string(), what };
         let options = config.solver.options().map_err(|e| bad(format!("solver: {e}")))?;
-        let mechanism = problems::load(&config.data.mechanism)?;
-        let data = TrainingData::load(&config.data.dataset, &mechanism.species)?;
+        let mechanism = Problem::load(&config.data.mechanism)?;
+        let data = TrainingData::load(&config.data.dataset, &mechanism.species())?;
         if let Some(w) = &config.train.weights
             && (w.len() != data.species.len() || w.iter().any(|v| !(v.is_finite() && *v >= 0.0)))
         {
@@ -186,7 +186,15 @@ impl Setup {
     pub fn rate_constants(&self) -> Option<Vec<f64>> {
         match &self.model {
             Model::MassAction(m) => Some(stiffnode_solvers::field::to_host(m.rates().without_autodiff())),
-            Model::Mlp(_) => None,
+            Model::Mlp(_) | Model::Reactor(_) => None,
+        }
+    }
+
+    /// The factors on every reaction's forward rate of a reactor model (1 where not learnable).
+    pub fn rate_factors(&self) -> Option<Vec<f64>> {
+        match &self.model {
+            Model::Reactor(r) => Some(r.multipliers().unwrap_or_else(|| vec![1.0; r.mechanism().reactions.len()])),
+            Model::Mlp(_) | Model::MassAction(_) => None,
         }
     }
 

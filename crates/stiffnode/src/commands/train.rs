@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use stiffnode_solvers::{DeviceKind, Method};
+use stiffnode_train::Problem;
 use stiffnode_train::config::{LossKind, OptimizerKind};
 use stiffnode_train::{Setup, TrainConfig, TrainError, Trainer};
 
@@ -113,10 +114,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     run.write(&file, predictions.as_bytes())?;
     let fit = run.path().join("fit.svg");
     plots::fit::write(&best, &trainer.state, &fit).with_context(|| format!("writing {}", fit.display()))?;
-    if let Some(k) = best.rate_constants() {
-        for (j, (k, r)) in k.iter().zip(&best.mechanism.reactions).enumerate() {
+    if let (Some(k), Problem::Mechanism(mech)) = (best.rate_constants(), &best.mechanism) {
+        for (j, (k, r)) in k.iter().zip(&mech.reactions).enumerate() {
             let name = r.name.clone().unwrap_or_else(|| format!("reaction {}", j + 1));
             println!("  k[{name}] = {k:.6e}  (mechanism file: {:.6e}, ratio {:.4})", r.rate, k / r.rate);
+        }
+    }
+    if let Some(factors) = best.rate_factors() {
+        for ((_, equation), f) in best.mechanism.reactions().iter().zip(&factors).filter(|(_, f)| **f != 1.0) {
+            println!("  k_f[{equation}]: factor {f:.6} on the mechanism file's rate (log10 {:+.5})", f.log10());
         }
     }
     let mae = best.normalized_mae()?;

@@ -46,7 +46,9 @@ pub fn write(setup: &Setup, state: &RunState, path: &Path) -> Result<()> {
     root.fill(&WHITE)?;
     let title = format!(
         "{}: data (trajectory 1) and the best model (loss {:.3e}, epoch {})",
-        setup.mechanism.name, state.best_loss, state.best_epoch
+        setup.mechanism.name(),
+        state.best_loss,
+        state.best_epoch
     );
     let root = root.titled(&title, ("sans-serif", 22))?;
     let first_t = if log { 1 } else { 0 };

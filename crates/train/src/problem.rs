@@ -1,0 +1,72 @@
+//! What a configuration's `data.mechanism` names: a mass-action mechanism (built in, or a
+//! `.toml` file) or a reactor problem (a `.yaml` file: a Cantera mechanism in a reactor), which
+//! names the dataset's columns and builds the mechanism's own kinetics as a model.
+
+use stiffnode_models::chemistry::{self, ReactorProblem};
+use stiffnode_solvers::problems::{self, Mechanism};
+
+use crate::error::TrainError;
+
+/// A mass-action mechanism or a reactor problem.
+// One per run, never in a collection: the size of the reactor variant does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum Problem {
+    /// Isothermal mass-action kinetics.
+    Mechanism(Mechanism),
+    /// A Cantera mechanism in a 0-D reactor.
+    Reactor(ReactorProblem),
+}
+
+impl Problem {
+    /// Load `name_or_path`: a `.yaml`/`.yml` path is a reactor problem, anything else a
+    /// mechanism.
+    pub fn load(name_or_path: &str) -> Result<Self, TrainError> {
+        if [".yaml", ".yml"].iter().any(|ext| name_or_path.ends_with(ext)) {
+            let problem =
+                chemistry::load_problem(name_or_path).map_err(|e| TrainError::Config { file: e.file, what: e.what })?;
+            Ok(Self::Reactor(problem))
+        } else {
+            Ok(Self::Mechanism(problems::load(name_or_path)?))
+        }
+    }
+
+    /// Its name (for titles).
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Mechanism(m) => &m.name,
+            Self::Reactor(r) => &r.name,
+        }
+    }
+
+    /// The state components, in the order of the dataset's columns.
+    pub fn species(&self) -> Vec<String> {
+        match self {
+            Self::Mechanism(m) => m.species.clone(),
+            Self::Reactor(r) => {
+                let species = r.mechanism.species.iter().map(|s| s.name.clone());
+                if r.reactor == "isothermal" {
+                    species.collect()
+                } else {
+                    std::iter::once("T".into()).chain(species).collect()
+                }
+            }
+        }
+    }
+
+    /// Reaction labels in order: each reaction's name (or 1-based index) for a mechanism, its
+    /// equation for a reactor problem.
+    pub fn reactions(&self) -> Vec<(usize, String)> {
+        match self {
+            Self::Mechanism(m) => m
+                .reactions
+                .iter()
+                .enumerate()
+                .map(|(j, r)| (j, r.name.clone().unwrap_or_else(|| (j + 1).to_string())))
+                .collect(),
+            Self::Reactor(r) => {
+                r.mechanism.reactions.iter().enumerate().map(|(j, x)| (j, x.equation.clone())).collect()
+            }
+        }
+    }
+}
