@@ -43,14 +43,7 @@ impl Problem {
     pub fn species(&self) -> Vec<String> {
         match self {
             Self::Mechanism(m) => m.species.clone(),
-            Self::Reactor(r) => {
-                let species = r.mechanism.species.iter().map(|s| s.name.clone());
-                if r.reactor == "isothermal" {
-                    species.collect()
-                } else {
-                    std::iter::once("T".into()).chain(species).collect()
-                }
-            }
+            Self::Reactor(r) => r.state_names(),
         }
     }
 

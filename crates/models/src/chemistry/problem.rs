@@ -110,6 +110,12 @@ pub struct ReactorProblem {
 }
 
 impl ReactorProblem {
+    /// The names of the reactor's state components: `T` and the species, or the species of
+    /// an isothermal reactor.
+    pub fn state_names(&self) -> Vec<String> {
+        super::reactor::state_names(&self.mechanism, self.reactor != "isothermal")
+    }
+
     /// The same problem at initial temperature `t`, pressure `p` and, for a problem given by
     /// fuel and oxidizer, equivalence ratio `phi`.
     pub fn at(&self, t: f64, p: f64, phi: Option<f64>) -> Self {
@@ -127,8 +133,8 @@ impl ReactorProblem {
     /// The reactor on `device` and its initial state.
     pub fn reactor(&self, device: &Device) -> (Reactor, Vec<f64>) {
         // The density a constant-volume reactor holds is that of the initial state.
-        let probe = Reactor::new(self.mechanism.clone(), ReactorKind::ConstPressure { p: self.p }, device);
-        let (_, rho) = probe.initial_state(self.t, self.p, &self.composition);
+        let w = self.mechanism.weights();
+        let rho = state::density(self.t, self.p, &state::mass_fractions(&self.composition, &w), &w);
         let kind = match self.reactor.as_str() {
             "constant-volume" => ReactorKind::ConstVolume { rho },
             "isothermal" => ReactorKind::Isothermal { t: self.t },

@@ -111,12 +111,7 @@ impl Reactor {
 
     /// Names of the state components: `T` and the species, or the species.
     pub fn state_names(&self) -> Vec<String> {
-        let species = self.mech.species.iter().map(|s| s.name.clone());
-        if self.has_temperature() {
-            std::iter::once("T".to_string()).chain(species).collect()
-        } else {
-            species.collect()
-        }
+        state_names(&self.mech, self.has_temperature())
     }
 
     /// `dy/dt` at state `y` in any [`Scalar`], with the current rate factors.
@@ -166,6 +161,17 @@ impl Reactor {
     pub fn jacobian_at(&self, y: &[f64], jac: &mut [f64]) {
         let m: Option<Vec<Dual64>> = self.multipliers().map(|m| m.into_iter().map(Dual64::from).collect());
         self.jacobian_with(y, m.as_deref(), jac);
+    }
+
+    /// `∂f/∂y` of every row of `states` (`d` values each), row-major `d×d` after one another,
+    /// with the rate factors read once.
+    fn jacobians(&self, states: &[f64], d: usize) -> Vec<f64> {
+        let m: Option<Vec<Dual64>> = self.multipliers().map(|m| m.into_iter().map(Dual64::from).collect());
+        let mut out = vec![0.0; states.len() * d];
+        for (yr, jr) in states.chunks_exact(d).zip(out.chunks_exact_mut(d * d)) {
+            self.jacobian_with(yr, m.as_deref(), jr);
+        }
+        out
     }
 
     fn jacobian_with(&self, y: &[f64], m: Option<&[Dual64]>, jac: &mut [f64]) {
@@ -221,10 +227,10 @@ impl Reactor {
             return None;
         }
         let times: Vec<f64> = std::iter::once(t0).chain(record.steps().iter().map(|s| s.t_next)).collect();
-        let mut f = vec![0.0; self.weights.len() + 1];
+        let (m, mut f) = (self.multipliers(), vec![0.0; self.weights.len() + 1]);
         let rates: Vec<f64> = (0..record.n_points())
             .map(|k| {
-                self.rhs(record.point(k), &mut f);
+                self.rhs_with(record.point(k), m.as_deref(), &mut f);
                 f[0]
             })
             .collect();
@@ -238,6 +244,12 @@ impl Reactor {
         let vertex = t1 - 0.5 * ((t1 - t0) * a - (t1 - t2) * b) / (a - b);
         Some(if vertex.is_finite() && (t0..=t2).contains(&vertex) { vertex } else { t1 })
     }
+}
+
+/// The state components of a reactor of `mech`: `T` (when it has a temperature) and the species.
+pub fn state_names(mech: &GasMechanism, temperature: bool) -> Vec<String> {
+    let species = mech.species.iter().map(|s| s.name.clone());
+    if temperature { std::iter::once("T".to_string()).chain(species).collect() } else { species.collect() }
 }
 
 /// The reactor on host slices (the CPU fast path), with its rate factors at the time it was
@@ -294,10 +306,7 @@ impl VectorField for Reactor {
         }
         let mut f = from_host(out, [rows, d], &self.device);
         if y.is_require_grad() {
-            let mut jac = vec![0.0; rows * d * d];
-            for (yr, jr) in host.chunks_exact(d).zip(jac.chunks_exact_mut(d * d)) {
-                self.jacobian_at(yr, jr);
-            }
+            let jac = self.jacobians(&host, d);
             let dy = (y.clone() - y.detach()).unsqueeze_dim::<3>(1);
             f = f + (from_host(jac, [rows, d, d], &self.device) * dy).sum_dim(2).reshape([rows, d]);
         }
@@ -316,12 +325,7 @@ impl VectorField for Reactor {
 
     fn jacobian(&self, _t: &[f64], y: Tensor<2>) -> Tensor<3> {
         let [rows, d] = y.dims();
-        let host = to_host(y);
-        let mut out = vec![0.0; rows * d * d];
-        for (yr, jr) in host.chunks_exact(d).zip(out.chunks_exact_mut(d * d)) {
-            self.jacobian_at(yr, jr);
-        }
-        from_host(out, [rows, d, d], &self.device)
+        from_host(self.jacobians(&to_host(y), d), [rows, d, d], &self.device)
     }
 
     fn host(&self) -> Option<Box<dyn HostField + '_>> {
