@@ -374,3 +374,48 @@ fn reactor_datasets_draw_their_initial_conditions_from_the_sweep() {
     assert_eq!((meta.initial_conditions[0].t, meta.initial_conditions[0].equivalence_ratio), (problem.t, Some(1.0)));
     assert_eq!(one.trajectories[0].states[0][0], problem.t);
 }
+
+#[test]
+fn the_isothermal_reactor_is_cantera_production_rates_with_an_exact_jacobian() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/cantera/rates.json");
+    let rates: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mech = chemistry::load(root().join("datasets/mechanisms/h2o2.yaml").to_str().unwrap(), None).unwrap();
+    let cpu = DeviceKind::Cpu.open().unwrap();
+    let mut checked = 0;
+    for case in rates["mechanisms"]["h2o2"]["cases"].as_array().unwrap() {
+        let t = num(&case["T"]);
+        let conc: Vec<f64> = case["concentrations"].as_array().unwrap().iter().map(num).collect();
+        let reactor = Reactor::new(mech.clone(), ReactorKind::Isothermal { t }, &cpu);
+        let d = conc.len();
+        let mut f = vec![0.0; d];
+        reactor.rhs(&conc, &mut f);
+        // ω̇ sums terms of both signs: compare on the scale of the largest.
+        let expected: Vec<f64> = case["net_production_rates"].as_array().unwrap().iter().map(num).collect();
+        let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        for (a, b) in f.iter().zip(&expected) {
+            assert!((a - b).abs() <= 1e-9 * scale, "T = {t}: ω̇ {a} vs Cantera {b}");
+        }
+        let mut jac = vec![0.0; d * d];
+        reactor.jacobian_at(&conc, &mut jac);
+        for j in 0..d {
+            let h = 1e-7 * conc[j].abs().max(1e-12);
+            let (mut plus, mut minus) = (conc.clone(), conc.clone());
+            plus[j] += h;
+            minus[j] -= h;
+            let (mut fp, mut fm) = (vec![0.0; d], vec![0.0; d]);
+            reactor.rhs(&plus, &mut fp);
+            reactor.rhs(&minus, &mut fm);
+            let col_scale = (0..d).map(|i| jac[i * d + j].abs()).fold(0.0, f64::max).max(f64::MIN_POSITIVE);
+            for i in 0..d {
+                let fd = (fp[i] - fm[i]) / (2.0 * h);
+                assert!(
+                    (jac[i * d + j] - fd).abs() <= 1e-5 * col_scale,
+                    "T = {t}: ∂f{i}/∂C{j} {} vs {fd}",
+                    jac[i * d + j]
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 20);
+}
