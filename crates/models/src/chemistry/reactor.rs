@@ -234,16 +234,22 @@ impl Reactor {
                 f[0]
             })
             .collect();
-        let k = (0..rates.len()).max_by(|&a, &b| rates[a].total_cmp(&rates[b]))?;
-        if k == 0 || k + 1 == rates.len() {
-            return None;
-        }
-        let (t0, t1, t2) = (times[k - 1], times[k], times[k + 1]);
-        let (f0, f1, f2) = (rates[k - 1], rates[k], rates[k + 1]);
-        let (a, b) = ((t1 - t0) * (f1 - f2), (t1 - t2) * (f1 - f0));
-        let vertex = t1 - 0.5 * ((t1 - t0) * a - (t1 - t2) * b) / (a - b);
-        Some(if vertex.is_finite() && (t0..=t2).contains(&vertex) { vertex } else { t1 })
+        peak_time(&times, &rates)
     }
+}
+
+/// The time of the largest of `values` (sampled at `times`), refined by the vertex of the
+/// parabola through it and its neighbours; `None` when the largest is at either end.
+pub fn peak_time(times: &[f64], values: &[f64]) -> Option<f64> {
+    let k = (0..values.len()).max_by(|&a, &b| values[a].total_cmp(&values[b]))?;
+    if k == 0 || k + 1 == values.len() {
+        return None;
+    }
+    let (t0, t1, t2) = (times[k - 1], times[k], times[k + 1]);
+    let (f0, f1, f2) = (values[k - 1], values[k], values[k + 1]);
+    let (a, b) = ((t1 - t0) * (f1 - f2), (t1 - t2) * (f1 - f0));
+    let vertex = t1 - 0.5 * ((t1 - t0) * a - (t1 - t2) * b) / (a - b);
+    Some(if vertex.is_finite() && (t0..=t2).contains(&vertex) { vertex } else { t1 })
 }
 
 /// The state components of a reactor of `mech`: `T` (when it has a temperature) and the species.

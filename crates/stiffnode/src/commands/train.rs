@@ -125,6 +125,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             println!("  k_f[{equation}]: factor {f:.6} on the mechanism file's rate (log10 {:+.5})", f.log10());
         }
     }
+    if let Some(delays) = best.ignition_delays()? {
+        let rel: Vec<f64> =
+            delays.iter().filter_map(|d| Some((d.model? - d.reference?).abs() / d.reference?)).collect();
+        let mean = rel.iter().sum::<f64>() / rel.len().max(1) as f64;
+        let worst = rel.iter().fold(0.0f64, |m, r| m.max(*r));
+        println!(
+            "ignition delay (largest dT/dt) of the best model against the reactor's: mean relative error {mean:.3e}, worst {worst:.3e}, over {} of {} trajectories (the others ignite at an end of the solve or not at all)",
+            rel.len(),
+            delays.len()
+        );
+    }
     let mae = best.normalized_mae()?;
     println!(
         "epoch {}: best loss {:.4e} (epoch {}), normalized MAE of the best model {mae:.3e}, {:.1} s",
