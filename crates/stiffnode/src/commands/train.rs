@@ -130,10 +130,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             delays.iter().filter_map(|d| Some((d.model? - d.reference?).abs() / d.reference?)).collect();
         let mean = rel.iter().sum::<f64>() / rel.len().max(1) as f64;
         let worst = rel.iter().fold(0.0f64, |m, r| m.max(*r));
+        let skipped = delays.len() - rel.len();
+        let note = if skipped > 0 {
+            format!(" ({skipped} with dT/dt largest at an end: no ignition inside)")
+        } else {
+            String::new()
+        };
         println!(
-            "ignition delay (largest dT/dt) of the best model against the reactor's: mean relative error {mean:.3e}, worst {worst:.3e}, over {} of {} trajectories (the others ignite at an end of the solve or not at all)",
-            rel.len(),
-            delays.len()
+            "ignition delay (largest dT/dt) of the best model against the reactor's: mean relative error {mean:.3e}, worst {worst:.3e}, over {} trajectories{note}",
+            rel.len()
         );
     }
     let mae = best.normalized_mae()?;
