@@ -45,6 +45,17 @@ fn state_of(reactor: &Reactor, s: &Value) -> Vec<f64> {
     std::iter::once(num(&s["T"])).chain(reactor.mechanism().species.iter().map(|sp| num(&s["Y"][&sp.name]))).collect()
 }
 
+/// Column `j` of `∂f/∂y` at `y` by central differences with step `h`.
+fn central_column(reactor: &Reactor, y: &[f64], j: usize, h: f64) -> Vec<f64> {
+    let (mut plus, mut minus) = (y.to_vec(), y.to_vec());
+    plus[j] += h;
+    minus[j] -= h;
+    let (mut fp, mut fm) = (vec![0.0; y.len()], vec![0.0; y.len()]);
+    reactor.rhs(&plus, &mut fp);
+    reactor.rhs(&minus, &mut fm);
+    fp.iter().zip(&fm).map(|(p, m)| (p - m) / (2.0 * h)).collect()
+}
+
 #[test]
 fn the_energy_equation_matches_cantera_along_its_trajectories() {
     let mut checked = 0;
@@ -86,15 +97,8 @@ fn the_jacobian_is_exact_against_central_differences() {
         reactor.jacobian_at(&y, &mut jac);
         let mut worst: f64 = 0.0;
         for j in 0..d {
-            let h = 1e-6 * y[j].abs().max(1e-9);
-            let (mut plus, mut minus) = (y.clone(), y.clone());
-            plus[j] += h;
-            minus[j] -= h;
-            let (mut fp, mut fm) = (vec![0.0; d], vec![0.0; d]);
-            reactor.rhs(&plus, &mut fp);
-            reactor.rhs(&minus, &mut fm);
-            for i in 0..d {
-                let fd = (fp[i] - fm[i]) / (2.0 * h);
+            let column = central_column(&reactor, &y, j, 1e-6 * y[j].abs().max(1e-9));
+            for (i, fd) in column.into_iter().enumerate() {
                 // Relative to the largest entry of the row: the scale of ∂f_i/∂y.
                 let scale = (0..d).map(|k| jac[i * d + k].abs() * y[k].abs().max(1e-9)).fold(0.0, f64::max)
                     / y[j].abs().max(1e-9);
@@ -398,16 +402,9 @@ fn the_isothermal_reactor_is_cantera_production_rates_with_an_exact_jacobian() {
         let mut jac = vec![0.0; d * d];
         reactor.jacobian_at(&conc, &mut jac);
         for j in 0..d {
-            let h = 1e-7 * conc[j].abs().max(1e-12);
-            let (mut plus, mut minus) = (conc.clone(), conc.clone());
-            plus[j] += h;
-            minus[j] -= h;
-            let (mut fp, mut fm) = (vec![0.0; d], vec![0.0; d]);
-            reactor.rhs(&plus, &mut fp);
-            reactor.rhs(&minus, &mut fm);
+            let column = central_column(&reactor, &conc, j, 1e-7 * conc[j].abs().max(1e-12));
             let col_scale = (0..d).map(|i| jac[i * d + j].abs()).fold(0.0, f64::max).max(f64::MIN_POSITIVE);
-            for i in 0..d {
-                let fd = (fp[i] - fm[i]) / (2.0 * h);
+            for (i, fd) in column.into_iter().enumerate() {
                 assert!(
                     (jac[i * d + j] - fd).abs() <= 1e-5 * col_scale,
                     "T = {t}: ∂f{i}/∂C{j} {} vs {fd}",
