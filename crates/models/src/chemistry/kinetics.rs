@@ -44,14 +44,37 @@ fn sum<S: Scalar>(v: &[S]) -> S {
     v.iter().fold(S::from(0.0), |acc, &x| acc + x)
 }
 
+/// One reaction's numbers at a state.
+struct ReactionRates<S> {
+    kf: S,
+    kr: S,
+    kc: S,
+    m: Option<S>,
+    qf: S,
+    qr: S,
+}
+
+/// What every reaction of a state shares: `T`, `ln P`, `Σ C`, the concentrations and `g°/RT`.
+struct StateTerms<'c, S> {
+    t: S,
+    ln_p: S,
+    total: S,
+    conc: &'c [S],
+    g_rt: Vec<S>,
+}
+
 impl GasMechanism {
+    fn state_terms<'c, S: Scalar>(&self, t: S, conc: &'c [S]) -> StateTerms<'c, S> {
+        let total = sum(conc);
+        let g_rt = self.species.iter().map(|s| s.thermo.g_rt(t)).collect();
+        StateTerms { t, ln_p: (t * total * GAS_CONSTANT).ln(), total, conc, g_rt }
+    }
+
     /// All rates at temperature `t` (K) and concentrations `conc` (kmol/m³, state order); the
     /// forward (and so the reverse) rate of reaction `r` is multiplied by `multipliers[r]`
     /// when given (`10^θ` for a learnable `log10` A-factor).
     pub fn rates<S: Scalar>(&self, t: S, conc: &[S], multipliers: Option<&[S]>) -> Rates<S> {
-        let g_rt: Vec<S> = self.species.iter().map(|s| s.thermo.g_rt(t)).collect();
-        let total = sum(conc);
-        let ln_p = (t * total * GAS_CONSTANT).ln();
+        let state = self.state_terms(t, conc);
         let n = self.reactions.len();
         let mut out = Rates {
             forward_constants: Vec::with_capacity(n),
@@ -62,30 +85,13 @@ impl GasMechanism {
             reverse: Vec::with_capacity(n),
         };
         for (i, r) in self.reactions.iter().enumerate() {
-            let m = r.third_body.as_ref().map(|tb| {
-                let listed = tb.efficiencies.iter().fold(S::from(0.0), |acc, &(k, e)| acc + conc[k] * (e - tb.default));
-                total * tb.default + listed
-            });
-            let mut kf = forward_constant(r, t, ln_p, m);
-            if let Some(mult) = multipliers {
-                kf *= mult[i];
-            }
-            let kc = equilibrium_constant(r, t, &g_rt);
-            let kr = if r.reversible { kf / kc } else { S::from(0.0) };
-            // [M] multiplies the rates of progress of three-body reactions only; falloff
-            // reactions carry it inside k_f.
-            let m_factor = match (&r.rate, m) {
-                (Rate::Falloff { .. }, _) | (_, None) => S::from(1.0),
-                (_, Some(m)) => m,
-            };
-            let product =
-                |side: &[(usize, f64)]| side.iter().fold(S::from(1.0), |acc, &(k, nu)| acc * power(conc[k], nu));
-            out.forward.push(kf * m_factor * product(&r.orders));
-            out.reverse.push(kr * m_factor * product(&r.products));
-            out.forward_constants.push(kf);
-            out.reverse_constants.push(kr);
-            out.equilibrium_constants.push(kc);
-            out.third_body.push(m);
+            let x = reaction_rates(r, &state, multipliers.map(|m| m[i]));
+            out.forward.push(x.qf);
+            out.reverse.push(x.qr);
+            out.forward_constants.push(x.kf);
+            out.reverse_constants.push(x.kr);
+            out.equilibrium_constants.push(x.kc);
+            out.third_body.push(x.m);
         }
         out
     }
@@ -93,15 +99,47 @@ impl GasMechanism {
     /// Net production rates `ω̇_k` (kmol/(m³·s)) at `t` and `conc`, with optional rate
     /// multipliers as in [`rates`](Self::rates).
     pub fn production_rates<S: Scalar>(&self, t: S, conc: &[S], multipliers: Option<&[S]>) -> Vec<S> {
-        let rates = self.rates(t, conc, multipliers);
         let mut wdot = vec![S::from(0.0); self.species.len()];
-        for ((r, &qf), &qr) in self.reactions.iter().zip(&rates.forward).zip(&rates.reverse) {
-            let q = qf - qr;
+        self.production_rates_into(t, conc, multipliers, &mut wdot);
+        wdot
+    }
+
+    /// [`production_rates`](Self::production_rates) into `wdot` (one value per species),
+    /// reaction by reaction without storing the per-reaction numbers.
+    pub fn production_rates_into<S: Scalar>(&self, t: S, conc: &[S], multipliers: Option<&[S]>, wdot: &mut [S]) {
+        let state = self.state_terms(t, conc);
+        wdot.iter_mut().for_each(|w| *w = S::from(0.0));
+        for (i, r) in self.reactions.iter().enumerate() {
+            let x = reaction_rates(r, &state, multipliers.map(|m| m[i]));
+            let q = x.qf - x.qr;
             r.reactants.iter().for_each(|&(k, nu)| wdot[k] -= q * nu);
             r.products.iter().for_each(|&(k, nu)| wdot[k] += q * nu);
         }
-        wdot
     }
+}
+
+/// Rate constants, `[M]` and rates of progress of `r` at `state`, its forward rate multiplied
+/// by `multiplier`.
+fn reaction_rates<S: Scalar>(r: &GasReaction, state: &StateTerms<S>, multiplier: Option<S>) -> ReactionRates<S> {
+    let conc = state.conc;
+    let m = r.third_body.as_ref().map(|tb| {
+        let listed = tb.efficiencies.iter().fold(S::from(0.0), |acc, &(k, e)| acc + conc[k] * (e - tb.default));
+        state.total * tb.default + listed
+    });
+    let mut kf = forward_constant(r, state.t, state.ln_p, m);
+    if let Some(mult) = multiplier {
+        kf *= mult;
+    }
+    let kc = equilibrium_constant(r, state.t, &state.g_rt);
+    let kr = if r.reversible { kf / kc } else { S::from(0.0) };
+    // [M] multiplies the rates of progress of three-body reactions only; falloff reactions
+    // carry it inside k_f.
+    let m_factor = match (&r.rate, m) {
+        (Rate::Falloff { .. }, _) | (_, None) => S::from(1.0),
+        (_, Some(m)) => m,
+    };
+    let product = |side: &[(usize, f64)]| side.iter().fold(S::from(1.0), |acc, &(k, nu)| acc * power(conc[k], nu));
+    ReactionRates { kf, kr, kc, m, qf: kf * m_factor * product(&r.orders), qr: kr * m_factor * product(&r.products) }
 }
 
 /// `x^p` by multiplication for the whole orders of elementary reactions.

@@ -125,8 +125,7 @@ impl Reactor {
         let w = &self.weights;
         let (t, rho, conc) = match self.kind {
             ReactorKind::Isothermal { t } => {
-                let wdot = self.mech.production_rates(S::from(t), y, m);
-                out.copy_from_slice(&wdot);
+                self.mech.production_rates_into(S::from(t), y, m, out);
                 return;
             }
             ReactorKind::ConstPressure { p } => {
@@ -140,20 +139,24 @@ impl Reactor {
                 (y[0], rho, y[1..].iter().zip(w).map(|(&yk, &wk)| rho * yk / wk).collect())
             }
         };
-        let wdot = self.mech.production_rates(t, &conc, m);
+        // ω̇ into out[1..], then turned into dY/dt in place.
+        self.mech.production_rates_into(t, &conc, m, &mut out[1..]);
         let mass = &y[1..];
-        let (mut cp, mut heat, mut inv_weight) = (S::from(0.0), S::from(0.0), S::from(0.0));
+        let (mut cp, mut heat, mut inv_weight, mut total_rate) =
+            (S::from(0.0), S::from(0.0), S::from(0.0), S::from(0.0));
         for (k, s) in self.mech.species.iter().enumerate() {
+            let wdot = out[k + 1];
             cp += s.thermo.cp_r(t) * mass[k] / w[k];
-            heat += s.thermo.h_rt(t) * wdot[k];
+            heat += s.thermo.h_rt(t) * wdot;
             inv_weight += mass[k] / w[k];
-            out[k + 1] = wdot[k] * w[k] / rho;
+            total_rate += wdot;
+            out[k + 1] = wdot * w[k] / rho;
         }
         // cp, heat and 1/W̄ so far in units of R and RT: c_p = R·cp, Σ h_k ω̇_k = RT·heat.
         out[0] = match self.kind {
             ReactorKind::ConstPressure { .. } => -(heat * t) / (rho * cp),
             // u_k = h_k − RT: Σ u_k ω̇_k = RT(heat − Σ ω̇_k); c_v = R(cp − 1/W̄).
-            _ => -((heat - wdot.iter().fold(S::from(0.0), |a, &x| a + x)) * t) / (rho * (cp - inv_weight)),
+            _ => -((heat - total_rate) * t) / (rho * (cp - inv_weight)),
         };
     }
 
