@@ -322,7 +322,7 @@ fn train_rejects_bad_configurations_in_one_line() {
         .replace("\"../datasets/", &format!("\"{root}/datasets/"));
     for (i, (text, needle)) in [
         (good.replace("lr = 0.005", "lr = 0.005\nmomentum = 0.9"), "momentum"),
-        (good.replace("epochs = 30000", "epochs = -3"), "epochs"),
+        (good.replace("epochs = 50000", "epochs = -3"), "epochs"),
         (good.replace("radau5", "radau9"), "unknown method 'radau9'"),
         (good.replace("datasets/robertson\"", "datasets/none\""), "datasets/none"),
         (good.replace("radau5", "gauss2"), "'gauss2' has no error estimate: set solver.steps"),
