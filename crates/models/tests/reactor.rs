@@ -361,7 +361,10 @@ fn reactor_datasets_draw_their_initial_conditions_from_the_sweep() {
         command: "test".into(),
     };
     let (data, meta) = generate(&spec(4)).unwrap();
-    assert_eq!((data.trajectories.len(), meta.split.train.len(), meta.split.validation.len()), (4, 3, 1));
+    assert_eq!(
+        (data.trajectories.len(), meta.contents.split.train.len(), meta.contents.split.validation.len()),
+        (4, 3, 1)
+    );
     assert_eq!(data.species[0], "T");
     let [t_lo, t_hi] = problem.sweep.t.unwrap();
     let [p_lo, p_hi] = problem.sweep.equivalence_ratio.unwrap();

@@ -22,7 +22,7 @@ impl Problem {
     /// Load `name_or_path`: a `.yaml`/`.yml` path is a reactor problem, anything else a
     /// mechanism.
     pub fn load(name_or_path: &str) -> Result<Self, TrainError> {
-        if [".yaml", ".yml"].iter().any(|ext| name_or_path.ends_with(ext)) {
+        if chemistry::is_problem_file(name_or_path) {
             let problem =
                 chemistry::load_problem(name_or_path).map_err(|e| TrainError::Config { file: e.file, what: e.what })?;
             Ok(Self::Reactor(problem))

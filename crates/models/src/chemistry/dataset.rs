@@ -6,7 +6,7 @@
 
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
-use stiffnode_solvers::dataset::{self, Dataset, MetaSolver, Split};
+use stiffnode_solvers::dataset::{self, Contents, Dataset};
 use stiffnode_solvers::{DeviceKind, SetupError, SolveError};
 
 use super::problem::ReactorProblem;
@@ -64,18 +64,9 @@ pub struct ReactorMeta {
     pub reactor: String,
     /// Seed of the initial conditions and the split.
     pub seed: u64,
-    /// State components, in column order.
-    pub species: Vec<String>,
-    /// The solver and its tolerances.
-    pub solver: MetaSolver,
-    /// The train/validation split.
-    pub split: Split,
-    /// The stiffnode version that wrote it.
-    pub stiffnode_version: String,
-    /// Output times (the first is the initial time).
-    pub times: Vec<f64>,
-    /// Number of trajectories.
-    pub trajectories: usize,
+    /// Columns, times, split and solver, as every dataset records them.
+    #[serde(flatten)]
+    pub contents: Contents,
 }
 
 /// Draw the initial conditions, solve each trajectory and return them with their metadata.
@@ -119,12 +110,7 @@ pub fn generate(spec: &ReactorGeneration) -> Result<(Dataset, ReactorMeta), Solv
         problem_sha256: dataset::sha256(spec.texts[0]),
         reactor: problem.reactor.clone(),
         seed: spec.seed,
-        species: species.clone(),
-        solver: dataset::reference_solver(),
-        split,
-        stiffnode_version: env!("CARGO_PKG_VERSION").into(),
-        times,
-        trajectories: spec.trajectories,
+        contents: Contents::new(species.clone(), times, split),
     };
     Ok((Dataset { species, trajectories }, meta))
 }

@@ -146,6 +146,12 @@ impl ReactorProblem {
     }
 }
 
+/// Whether `path` names a reactor problem file (`.yaml` or `.yml`) rather than a mass-action
+/// mechanism.
+pub fn is_problem_file(path: &str) -> bool {
+    [".yaml", ".yml"].iter().any(|ext| path.ends_with(ext))
+}
+
 /// Read the reactor problem file at `path` and its mechanism.
 pub fn load_problem(path: &str) -> Result<ReactorProblem, CanteraError> {
     let err = |what: String| CanteraError { file: path.to_string(), what };

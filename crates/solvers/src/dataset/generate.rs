@@ -6,7 +6,7 @@ use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use sha2::{Digest, Sha256};
 
-use super::{Dataset, Meta, MetaSolver, Split, Trajectory};
+use super::{Contents, Dataset, Meta, MetaSolver, Split, Trajectory};
 use crate::device::DeviceKind;
 use crate::error::{SetupError, SolveError};
 use crate::field::VectorField;
@@ -129,12 +129,7 @@ pub fn generate(spec: &Generation) -> Result<(Dataset, Meta), SolveError> {
         mechanism_source: spec.source.to_string(),
         perturb: spec.perturb,
         seed: spec.seed,
-        species: mech.species.clone(),
-        solver: reference_solver(),
-        split,
-        stiffnode_version: env!("CARGO_PKG_VERSION").into(),
-        times,
-        trajectories: spec.trajectories,
+        contents: Contents::new(mech.species.clone(), times, split),
     };
     Ok((Dataset { species: mech.species.clone(), trajectories }, meta))
 }

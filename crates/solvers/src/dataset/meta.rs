@@ -48,7 +48,16 @@ pub struct Meta {
     pub perturb: f64,
     /// Seed of the perturbations and the split.
     pub seed: u64,
-    /// Species, in column order.
+    /// What every dataset records about its columns, times, split and solver (last in the
+    /// file).
+    #[serde(flatten)]
+    pub contents: Contents,
+}
+
+/// The part of `meta.json` every dataset has, whatever made it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contents {
+    /// Species (state components), in column order.
     pub species: Vec<String>,
     /// The solver and its tolerances.
     pub solver: MetaSolver,
@@ -60,6 +69,16 @@ pub struct Meta {
     pub times: Vec<f64>,
     /// Number of trajectories.
     pub trajectories: usize,
+}
+
+impl Contents {
+    /// The contents of a dataset of `species` at `times` with `split`, made now by the
+    /// reference solver ([`reference_solver`](super::reference_solver)).
+    pub fn new(species: Vec<String>, times: Vec<f64>, split: Split) -> Self {
+        let trajectories = split.train.len() + split.validation.len();
+        let solver = super::reference_solver();
+        Self { species, solver, split, stiffnode_version: env!("CARGO_PKG_VERSION").into(), times, trajectories }
+    }
 }
 
 /// The split recorded in `dir/meta.json` for `data`, checked against the data: `None` without a

@@ -7,7 +7,7 @@ mod generate;
 mod meta;
 
 pub use generate::{Generation, dataset_times, generate, reference_solver, sha256, solve_trajectories, split};
-pub use meta::{Meta, MetaSolver, Split, check_meta};
+pub use meta::{Contents, Meta, MetaSolver, Split, check_meta};
 
 use std::fmt::Write as _;
 use std::path::Path;

@@ -21,8 +21,7 @@ pub struct ProblemArgs {
 impl ProblemArgs {
     /// The reactor problem, when `--problem` names a .yaml file.
     pub fn reactor(&self) -> anyhow::Result<Option<ReactorProblem>> {
-        let yaml = [".yaml", ".yml"].iter().any(|ext| self.problem.ends_with(ext));
-        Ok(if yaml { Some(chemistry::load_problem(&self.problem)?) } else { None })
+        Ok(if chemistry::is_problem_file(&self.problem) { Some(chemistry::load_problem(&self.problem)?) } else { None })
     }
 
     /// The method.
@@ -32,7 +31,7 @@ impl ProblemArgs {
 
     /// The method and the mechanism, with `t_end` checked to be finite and positive.
     pub fn load(&self, t_end: f64) -> anyhow::Result<(Method, Mechanism)> {
-        if [".yaml", ".yml"].iter().any(|ext| self.problem.ends_with(ext)) {
+        if chemistry::is_problem_file(&self.problem) {
             bail!("--problem {}: reactor problems (.yaml) are solved by `stiffnode solve` only, so far", self.problem);
         }
         let mech = problems::load(&self.problem)?;

@@ -67,7 +67,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let (data, meta) = generate(&spec).map_err(flagged)?;
     data.write(&args.output, &meta).with_context(|| format!("writing the dataset to {}", args.output.display()))?;
-    println!("wrote {} trajectories × {} times to {}", meta.trajectories, meta.times.len(), args.output.display());
+    println!(
+        "wrote {} trajectories × {} times to {}",
+        meta.contents.trajectories,
+        meta.contents.times.len(),
+        args.output.display()
+    );
     Ok(())
 }
 
@@ -88,7 +93,12 @@ fn run_reactor(args: &Args, path: &str, times: Vec<f64>, command: String) -> any
     };
     let (data, meta) = chemistry::dataset::generate(&spec).map_err(flagged)?;
     data.write(&args.output, &meta).with_context(|| format!("writing the dataset to {}", args.output.display()))?;
-    println!("wrote {} trajectories × {} times to {}", meta.trajectories, meta.times.len(), args.output.display());
+    println!(
+        "wrote {} trajectories × {} times to {}",
+        meta.contents.trajectories,
+        meta.contents.times.len(),
+        args.output.display()
+    );
     Ok(())
 }
 
