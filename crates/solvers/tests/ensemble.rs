@@ -307,3 +307,46 @@ fn without_checkpoints_the_same_results_and_no_resuming() {
     let err = ens.into_result(&long).unwrap_err().to_string();
     assert!(err.contains("trajectory 0") && err.contains("stopped the solve"), "{err}");
 }
+
+#[test]
+fn the_ensemble_solve_is_a_differentiable_burn_operation() {
+    // `solve_on_graph` puts the kernel's output states on Burn's autodiff graph; a loss of them
+    // (here with a direct penalty on the rates too) calls `backward()` as usual, and the walk
+    // back on the device reaches the rates and y0. With the field on the wgpu autodiff device
+    // (the operation on Autodiff<Cube>, f32) and on the CPU one (Autodiff<Flex>, f64), against
+    // the CPU engine's f64 adjoint.
+    use burn::tensor::Tensor;
+    use stiffnode_solvers::field::to_host;
+    use stiffnode_solvers::gradient::gradient;
+    let mech = rober::robertson();
+    let req = request(&method("radau5"), &mech.initial, &TIMES[..4], &SolveOptions::adaptive(1e-5, 1e-9));
+    let req = Request { y0: perturbed(&mech, 16, 0.1), ..req };
+    let loss = |field: &MassActionField, s: &[Tensor<2>]| {
+        let fit = s.iter().map(|x| x.clone().powi_scalar(2).sum()).reduce(|a, b| a + b).unwrap();
+        fit + field.log10_rates.as_ref().unwrap().val().powi_scalar(2).sum()
+    };
+    let rates = |field: &MassActionField, grads: &burn::tensor::Gradients| {
+        to_host(field.log10_rates.as_ref().unwrap().val().grad(grads).unwrap())
+    };
+    let rel = |a: &[f64], b: &[f64]| {
+        let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        a.iter().zip(b).map(|(x, y)| (x - y).abs() / scale).fold(0.0, f64::max)
+    };
+    let cpu_ad = DeviceKind::Cpu.open().unwrap().autodiff();
+    let reference = MassActionField::with_learnable(&mech, &cpu_ad, &[0, 1, 2]);
+    let cpu = gradient(&reference, &req, |s| loss(&reference, s)).unwrap();
+    let cpu_rates = to_host(cpu.params.get::<1>(reference.log10_rates.as_ref().unwrap().id).unwrap());
+    for device in [DeviceKind::Wgpu.open().unwrap().autodiff(), cpu_ad] {
+        let field = MassActionField::with_learnable(&mech, &device, &[0, 1, 2]);
+        let (ens, on) = gpu().with_walk(Walk::Device).solve_on_graph(&field, &req, 2000).unwrap();
+        assert!(on.backward.result().is_none(), "nothing walked before backward()");
+        let grads = loss(&field, &on.states).backward();
+        let syncs = on.backward.result().expect("the backward pass reached the solve").unwrap();
+        let (g, y0) = (rates(&field, &grads), to_host(on.y0.grad(&grads).unwrap()));
+        let (rp, ry) = (rel(&g, &cpu_rates), rel(&y0, &cpu.y0));
+        println!("{device:?}: {} + {syncs} read-backs; ∂L/∂log10 k {g:?} (cpu {cpu_rates:?})", ens.host_syncs);
+        println!("  max rel: rates {rp:.2e}, y0 {ry:.2e}");
+        assert!(syncs >= 1, "the walk ran on the device");
+        assert!(rp <= 1e-3 && ry <= 1e-3, "rates {rp:e}, y0 {ry:e}");
+    }
+}

@@ -196,14 +196,27 @@ fn graph_and_adjoint_modes_agree() {
         let opts = if method.info().embedded { opts } else { SolveOptions::fixed(16) };
         let field = MassActionField::with_learnable(&mech, &ad, &[0, 1, 2]);
         let req = request(&method, &y0, times, &opts);
-        let rec = solve_on_graph(&field, &req).unwrap();
-        let grads = loss(&rec.states).backward();
         let id = field.log10_rates.as_ref().unwrap().id;
-        let mut a = to_host(field.log10_rates.as_ref().unwrap().val().grad(&grads).unwrap());
-        a.extend(to_host(rec.y0.grad(&grads).unwrap()));
+        // `solve_on_graph` replaying every step, and as one operation with the adjoint as its
+        // backward pass: `loss(states).backward()` reaches the rates and y0 either way.
+        let on_graph = |mode: GradientMode| {
+            let rec = solve_on_graph(&field, &req.clone().with_gradient(mode)).unwrap();
+            let grads = loss(&rec.states).backward();
+            let mut g = to_host(field.log10_rates.as_ref().unwrap().val().grad(&grads).unwrap());
+            g.extend(to_host(rec.y0.grad(&grads).unwrap()));
+            assert_eq!(rec.backward.result().is_some(), mode != GradientMode::Graph);
+            g
+        };
+        let a = on_graph(GradientMode::Graph);
         let adj = gradient(&field, &req, loss).unwrap();
         let mut b = to_host(adj.params.get::<1>(id).unwrap());
         b.extend(adj.y0.iter());
+        assert_eq!(
+            on_graph(GradientMode::default()),
+            b,
+            "{}: the adjoint operation differs from gradient()",
+            method.name()
+        );
         let rel = a.iter().zip(&b).map(|(x, y)| (x - y).abs() / x.abs().max(y.abs()).max(1e-300)).fold(0.0, f64::max);
         let steps = adj.record.solution().stats.steps;
         println!("{:<18} steps {steps:>4} graph vs adjoint max rel {rel:.1e}", method.name());

@@ -18,7 +18,7 @@ use stiffnode_solvers::{DeviceKind, GradientMode, Request, SolveOptions, methods
 
 /// Take the adjoint gradient of `loss` for `request`, split it into modes; returns the split
 /// and the full gradient.
-fn decompose<F: VectorField + Module>(
+fn decompose<F: VectorField + Module + 'static>(
     field: &F,
     request: &Request,
     loss: impl Fn(&[Tensor<2>]) -> Tensor<1>,

@@ -1,10 +1,12 @@
 //! Gradients of ensemble solves (design.md §4, §11): the forward solve and its step record on
-//! the device, then the backward walk — on the device by the adjoint kernel, or on the host when
-//! the per-step adjoints are kept for the mode split — and the parameter product
-//! `Σ (∂f/∂θ)ᵀμ` over the recorded stages on the host (the field's host form, all cores).
+//! the device, its output states on Burn's autodiff graph as one operation whose backward pass
+//! walks the steps back — on the device by the adjoint kernel, or on the host — and forms the
+//! parameter product `Σ (∂f/∂θ)ᵀμ` over the recorded stages on the host (the field's host form,
+//! all cores). Keeping the per-step adjoints for the mode split walks on the host.
+
+use std::sync::Arc;
 
 use burn::module::Module;
-use burn::optim::GradientsAccumulator;
 use burn::tensor::Tensor;
 
 use super::backward::{self, Backward, Recorded};
@@ -12,53 +14,84 @@ use super::launch::{self, Plan};
 use super::{EnsembleDevice, EnsembleSolution, KernelField, Walk};
 use crate::error::{SetupError, SolveError};
 use crate::field::VectorField;
-use crate::gradient::adjoint::output_cotangents;
-use crate::gradient::params::check_finite;
+use crate::gradient::params::{check_finite, flatten};
 use crate::gradient::stages::field_vjp;
-use crate::gradient::{Gradient, from_record};
+use crate::gradient::{
+    Gradient, OnGraph, Pullback, Pulled, attached, detached, from_record, gradient_through, host_pullback,
+};
 use crate::methods::Method;
 use crate::request::{GradientMode, Request};
 use crate::rhs::host_form;
 use crate::solution::SolveRecord;
 
 impl EnsembleDevice {
-    /// The adjoint-mode gradient of `loss` of the output states for `field` (a Burn module on an
-    /// autodiff device whose [`kernel`](crate::VectorField::kernel) form the device runs): the
-    /// forward solve and its step record on the device (at most `capacity` steps per
-    /// trajectory), the backward walk where [`with_walk`](Self::with_walk) says (on the host
-    /// with `keep_steps`, whose step adjoints the mode split reads), the parameter product on
-    /// the host.
-    pub fn gradient<F: VectorField + Module>(
+    /// Solve `request` for `field` (a Burn module on an autodiff device whose
+    /// [`kernel`](crate::VectorField::kernel) form the device runs; at most `capacity` steps per
+    /// trajectory) and return its output states on Burn's autodiff graph as one differentiable
+    /// operation: a loss of them calls `backward()` as usual, and the backward pass walks the
+    /// device's step record back where [`with_walk`](Self::with_walk) says, reaching
+    /// [`OnGraph::y0`] and the field's parameters.
+    pub fn solve_on_graph<F: VectorField + Module + 'static>(
+        &self,
+        field: &F,
+        request: &Request,
+        capacity: usize,
+    ) -> Result<(EnsembleSolution, OnGraph), SolveError> {
+        let kernel_field = kernel_form(field)?;
+        let (ensemble, record, raw) = self.recorded(&kernel_field, request, capacity)?;
+        let record = Arc::new(record);
+        let on_device = match self.walk {
+            Walk::Device => true,
+            Walk::Host => false,
+            Walk::Auto => raw.batch >= Walk::DEVICE_FROM,
+        };
+        let pullback = match on_device {
+            true => self.device_pullback(detached(field), kernel_field, request.clone(), record.clone(), raw),
+            false => host_pullback(field, record.clone()),
+        };
+        Ok((ensemble, attached(field, request, record, pullback)?))
+    }
+
+    /// The adjoint-mode gradient of `loss` of the output states for `field`, as
+    /// [`solve_on_graph`](Self::solve_on_graph) and `backward()`; with `keep_steps` (the step
+    /// adjoints the mode split reads) the walk runs on the host.
+    pub fn gradient<F: VectorField + Module + 'static>(
         &self,
         field: &F,
         request: &Request,
         loss: impl Fn(&[Tensor<2>]) -> Tensor<1>,
         capacity: usize,
     ) -> Result<(EnsembleSolution, Gradient), SolveError> {
-        let kernel_field = field.kernel().ok_or_else(|| SetupError::InvalidOption {
-            what: "vector field",
-            why: "it has no form the ensemble kernel evaluates (mass action has one)".into(),
-        })?;
-        let (ensemble, record, raw) = self.recorded(&kernel_field, request, capacity)?;
-        let keep = matches!(request.gradient, GradientMode::Adjoint { keep_steps: true });
-        let on_device = match self.walk {
-            Walk::Device => true,
-            Walk::Host => false,
-            Walk::Auto => raw.batch >= Walk::DEVICE_FROM,
-        };
-        if keep || !on_device {
-            return Ok((ensemble, from_record(field, record, loss, keep)?));
+        if let GradientMode::Adjoint { keep_steps: true } = request.gradient {
+            let (ensemble, record) = self.solve_record(&kernel_form(field)?, request, capacity)?;
+            return Ok((ensemble, from_record(field, record, loss, true)?));
         }
-        let (value, outputs, direct) = output_cotangents(field, &record, loss);
-        let walk = self.walk(&kernel_field, request, &raw, &outputs)?;
-        let product = stage_product(field, &record, &walk, raw.capacity);
-        let mut acc = GradientsAccumulator::<F>::new();
-        acc.accumulate(field, direct);
-        acc.accumulate(field, product);
-        let params = acc.grads();
-        check_finite(field, &params)?;
-        let gradient = Gradient { loss: value, y0: walk.y0, params, record, step_adjoints: None };
-        Ok((EnsembleSolution { host_syncs: ensemble.host_syncs + walk.host_syncs, ..ensemble }, gradient))
+        let (ensemble, on) = self.solve_on_graph(field, request, capacity)?;
+        let status = on.backward.clone();
+        let gradient = gradient_through(field, on, loss)?;
+        check_finite(field, &gradient.params)?;
+        let walk_syncs = status.result().and_then(Result::ok).unwrap_or(0);
+        Ok((EnsembleSolution { host_syncs: ensemble.host_syncs + walk_syncs, ..ensemble }, gradient))
+    }
+
+    /// The backward kernel over the forward's record `raw` and the parameter product over
+    /// `record`'s stages, as a pullback (`field` [`detached`] from the solve's graph).
+    fn device_pullback<F: VectorField + Module + 'static>(
+        &self,
+        field: F,
+        kernel_field: KernelField,
+        request: Request,
+        record: Arc<SolveRecord>,
+        raw: launch::Raw,
+    ) -> Pullback {
+        let device = self.clone();
+        // The host copies of the outputs and record are not needed for the walk.
+        let raw = launch::Raw { out: Vec::new(), record: Vec::new(), ..raw };
+        Box::new(move |outputs, want_params| {
+            let walk = device.walk(&kernel_field, &request, &raw, &outputs)?;
+            let params = want_params.then(|| flatten(&field, &stage_product(&field, &record, &walk, raw.capacity)));
+            Ok(Pulled { y0: walk.y0, params, host_syncs: walk.host_syncs })
+        })
     }
 
     /// The backward kernel over the forward's record `raw`.
@@ -91,6 +124,12 @@ impl EnsembleDevice {
             backward::run::<f32>(&self.client, &plan, &forward, outputs, field)
         }
     }
+}
+
+/// The field as the kernel evaluates it, or why it has no such form.
+fn kernel_form<F: VectorField>(field: &F) -> Result<KernelField, SolveError> {
+    let why = "it has no form the ensemble kernel evaluates (mass action and MLPs have one)";
+    field.kernel().ok_or_else(|| SetupError::InvalidOption { what: "vector field", why: why.into() }.into())
 }
 
 /// `Σ_steps Σ_j (∂f(Y_j)/∂θ)ᵀμ_j` over every trajectory's recorded stages.

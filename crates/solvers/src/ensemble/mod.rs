@@ -101,6 +101,7 @@ impl EnsembleSolution {
 
 /// A GPU that solves ensembles: the compute client of the device Burn's `wgpu` (f32) or `cuda`
 /// (f64) device uses.
+#[derive(Clone)]
 pub struct EnsembleDevice {
     client: cubecl::client::Client,
     /// The kernel computes in f64 (CUDA), else in f32 (wgpu).

@@ -36,7 +36,7 @@ pub struct CheckReport {
 
 /// `L = Σ_i (y_i(t_end) / s_i)²`, `s_i` the largest `|y_i|` over the output times (1 for a
 /// species that stays 0), with every rate learnable, for the request's one initial state (the
-/// gradient is taken on the graph, whatever the request's gradient mode).
+/// gradient by the request's gradient mode, through [`solve_on_graph`] and `backward()`).
 pub fn check_mechanism(mech: &Mechanism, device: &Device, request: &Request) -> Result<CheckReport, SolveError> {
     let start = Instant::now();
     let d = mech.species.len();
@@ -58,6 +58,9 @@ pub fn check_mechanism(mech: &Mechanism, device: &Device, request: &Request) -> 
     let loss = (last * inv_scale).powi_scalar(2).sum();
     let loss_value = to_host(loss.clone().without_autodiff())[0];
     let grads = loss.backward();
+    if let Some(Err(e)) = rec.backward.result() {
+        return Err(e);
+    }
     let param = field.log10_rates.as_ref().expect("every rate is learnable");
     let mut gradient = to_host(param.val().grad(&grads).expect("rates take part in the loss"));
     gradient.extend(rec.y0.grad(&grads).map_or_else(|| vec![0.0; d], to_host));

@@ -18,12 +18,16 @@ pub(crate) mod adjoint;
 pub mod check;
 mod graph;
 pub mod modes;
+mod operation;
 pub mod params;
 mod replay;
 pub(crate) mod stages;
 
 pub use adjoint::{StepAdjoint, Walked, from_record};
 pub use graph::{OnGraph, solve_on_graph};
+pub(crate) use graph::{attached, detached, gradient_through, host_pullback};
+pub use operation::BackwardStatus;
+pub(crate) use operation::{Pullback, Pulled};
 
 use burn::module::Module;
 use burn::optim::GradientsParams;
@@ -63,7 +67,7 @@ pub struct StepCotangent {
 /// Solve `request` with `field` (a Burn module on an autodiff device), evaluate `loss` of the
 /// output states (`[batch, d]` tensors on the field's device) and return its gradients, taken
 /// as the request's [`GradientMode`] says.
-pub fn gradient<F: VectorField + Module>(
+pub fn gradient<F: VectorField + Module + 'static>(
     field: &F,
     request: &Request,
     loss: impl Fn(&[Tensor<2>]) -> Tensor<1>,

@@ -8,7 +8,7 @@ use serde_json::json;
 use stiffnode_solvers::field::to_host;
 use stiffnode_solvers::gradient::{gradient, solve_on_graph};
 use stiffnode_solvers::problems::{MassActionField, rober};
-use stiffnode_solvers::{DeviceKind, Method, Request, SolveOptions, solve_record};
+use stiffnode_solvers::{DeviceKind, GradientMode, Method, Request, SolveOptions, solve_record};
 
 use crate::alloc;
 
@@ -53,7 +53,7 @@ pub fn run(
                 let request = Request::new(method.clone(), y0, 0.0, vec![t_end]).with_options(opts.clone());
                 let (fwd_s, fwd_mem, traj) = measure(repeats, || Ok(solve_record(&plain, &request)?))?;
                 let (graph_s, graph_mem, g_graph) = measure(repeats, || {
-                    let rec = solve_on_graph(&field, &request)?;
+                    let rec = solve_on_graph(&field, &request.clone().with_gradient(GradientMode::Graph))?;
                     let grads = loss(&rec.states).backward();
                     Ok(to_host(field.log10_rates.as_ref().unwrap().val().grad(&grads).unwrap()))
                 })?;
