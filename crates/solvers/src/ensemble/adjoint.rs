@@ -2,15 +2,18 @@
 //! reverse with the discrete adjoint of the Runge–Kutta step in stage form (design.md §4; Hager
 //! 2000, Sandu 2006), the formula the host walk uses (`gradient/stages.rs`): with
 //! `a = ∂L/∂y_{n+1}`, `u = hb⊗a`, `Mᵀx = blockdiag(J_j)ᵀu` with `M = I − h(A⊗I)blockdiag(J_j)`,
-//! `μ = u + h(Aᵀ⊗I)x`, `a_n = a + Σ_j x_j`. It writes every step's stage cotangents `μ` (for the
-//! parameter product `Σ (∂f/∂θ)ᵀμ_j`) and `∂L/∂y0`.
+//! `μ = u + h(Aᵀ⊗I)x`, `a_n = a + Σ_j x_j`, and the parameter product `Σ_j (∂f(Y_j)/∂θ)ᵀμ_j`
+//! accumulated per trajectory in the thread (the field's own backpropagation: mass action, MLP).
+//! It writes each trajectory's parameter product and `∂L/∂y0`.
 //!
 //! Inputs: `input = [A (s×s), b (s), output times, output cotangents (outputs·batch·d)]`,
 //! `ints` as the forward kernel's (batch, outputs, record capacity, resume, the number 2) followed
-//! by each trajectory's accepted steps, the field's tables, the forward's `record`. Outputs: `mu`
-//! (`s·d` per recorded step), `state` (two checkpoint slots per trajectory: steps walked, outputs
-//! left, `a`), `slots` (per trajectory: current slot, status). Like the forward kernel it resumes
-//! where software Vulkan's loop limiter stopped it.
+//! by each trajectory's accepted steps, the field's tables, the forward's `record`. Outputs:
+//! `state` (two checkpoint slots per trajectory: steps walked, outputs left, `a`), `grad` (the
+//! parameter product in the same two slots, `grad.len()/(2·batch)` values each: the field's
+//! kernel parameters), `slots` (per trajectory: current slot, status). Like the forward kernel it
+//! resumes where software Vulkan's loop limiter stopped it; a slot's product and state are
+//! committed together.
 
 use cubecl::prelude::*;
 
@@ -18,7 +21,7 @@ use super::kernel::{
     I_BATCH, I_LEN, I_OUTPUTS, I_RECORD, I_RESUME, STATUS_INTERRUPTED, STATUS_NON_FINITE, STATUS_OK, field_jacobian,
     limiter_fired, new_lane, record_width,
 };
-use super::lu;
+use super::{lu, mass_action, mlp};
 
 /// Values per checkpoint slot: steps walked, outputs left, `a`.
 pub const fn adjoint_state_width(d: usize) -> usize {
@@ -54,6 +57,45 @@ fn save<F: Float>(
     committed
 }
 
+/// Copy trajectory `b`'s parameter product from its current slot to the next (to be added to and
+/// committed by the next [`save`]), or zero the next slot.
+#[cube]
+fn carry<F: Float>(grad: &mut [F], slots: &mut [u32], b: usize, params: usize, zero: bool) {
+    let current = (2 * b + slots[2 * b] as usize) * params;
+    let next = (2 * b + 1 - slots[2 * b] as usize) * params;
+    for k in 0..params {
+        let mut v = F::new(0.0);
+        if !zero {
+            v = grad[current + k];
+        }
+        grad[next + k] = v;
+    }
+}
+
+/// Add `(∂f(y)/∂θ)ᵀc` to `grad[at..]` by the field's backpropagation.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn field_vjp<F: Float>(
+    fi: &[u32],
+    fd: &[F],
+    y: &Array<F>,
+    c: &Array<F>,
+    grad: &mut [F],
+    at: usize,
+    st: &mut Array<F>,
+    delta: &mut Array<F>,
+    prev: &mut Array<F>,
+    #[comptime] d: usize,
+    #[comptime] mlp: bool,
+    #[comptime] width: usize,
+) {
+    if comptime!(mlp) {
+        mlp::vjp::<F>(fi, fd, y, c, grad, at, st, delta, prev, d, width);
+    } else {
+        mass_action::vjp::<F>(fi, fd, y, c, grad, at);
+    }
+}
+
 /// The backward walk of trajectory `ABSOLUTE_POS`.
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)]
@@ -63,13 +105,14 @@ pub fn adjoint_ensemble<F: Float>(
     fi: &[u32],
     fd: &[F],
     record: &[F],
-    mu: &mut [F],
+    grad: &mut [F],
     state: &mut [F],
     slots: &mut [u32],
     #[comptime] d: usize,
     #[comptime] s: usize,
     #[comptime] mlp: bool,
     #[comptime] width: usize,
+    #[comptime] depth: usize,
 ) {
     let b = ABSOLUTE_POS;
     let batch = ints[I_BATCH] as usize;
@@ -91,6 +134,12 @@ pub fn adjoint_ensemble<F: Float>(
     let mut x = Array::<F>::new(comptime!(s * d));
     let mut u = Array::<F>::new(comptime!(s * d));
     let mut a = Array::<F>::new(d);
+    let mut mu = Array::<F>::new(d);
+    // The MLP's backpropagation: each layer's input and pre-activation, δ and its successor.
+    let mut st = Array::<F>::new(comptime!(2 * depth * width));
+    let mut delta = Array::<F>::new(width);
+    let mut prev = Array::<F>::new(width);
+    let params = grad.len() / (2 * batch);
     let mut q = 0u32;
     let mut o = n_out as u32;
     let mut status = STATUS_OK.runtime();
@@ -106,6 +155,7 @@ pub fn adjoint_ensemble<F: Float>(
             a[p] = F::new(0.0);
         }
         slots[2 * b] = 1;
+        carry::<F>(grad, slots, b, params, true);
         if !save::<F>(state, slots, ints, b, q, o, &a, d) {
             status = STATUS_INTERRUPTED;
         }
@@ -160,14 +210,18 @@ pub fn adjoint_ensemble<F: Float>(
         }
         if lu::factor::<F>(&mut mt, &mut piv, n) {
             lu::solve::<F>(&mt, &piv, &mut x, n);
+            carry::<F>(grad, slots, b, params, false);
+            let next = (2 * b + 1 - slots[2 * b] as usize) * params;
             for j in 0..s {
                 for p in 0..d {
                     let mut m = u[j * d + p];
                     for i in 0..s {
                         m += h * input[i * s + j] * x[i * d + p];
                     }
-                    mu[((b * capacity + step) * s + j) * d + p] = m;
+                    mu[p] = m;
+                    lane.y[p] = record[at + 3 + d + j * d + p];
                 }
+                field_vjp::<F>(fi, fd, &lane.y, &mu, grad, next, &mut st, &mut delta, &mut prev, d, mlp, width);
             }
             for p in 0..d {
                 for j in 0..s {
@@ -193,6 +247,7 @@ pub fn adjoint_ensemble<F: Float>(
                 a[p] += input[cot + (k * batch + b) * d + p];
             }
         }
+        carry::<F>(grad, slots, b, params, false);
         if !save::<F>(state, slots, ints, b, q, 0, &a, d) {
             status = STATUS_INTERRUPTED;
         }

@@ -1,5 +1,6 @@
 //! The device backward pass from the host's side (design.md §11): the output cotangents go up
-//! (the forward's record is still there), the stage cotangents `μ` and `∂L/∂y0` come back;
+//! (the forward's record is still there), `∂L/∂y0` and the parameter product summed over the
+//! trajectories come back;
 //! relaunched from the walk's checkpoints where the device stopped the kernel's loops (software
 //! Vulkan).
 
@@ -12,10 +13,10 @@ use super::program::KernelField;
 use crate::error::SolveError;
 use crate::tableau::Tableau;
 
-/// What the backward kernel returns: `μ` of every recorded step (`[batch][capacity][s][d]`, only
-/// each trajectory's steps meaningful), `∂L/∂y0` (`batch·d`), read-backs.
+/// What the backward kernel returns: `Σ_b Σ (∂f/∂θ)ᵀμ` in the kernel's parameter order
+/// ([`KernelField::product_width`] values), `∂L/∂y0` (`batch·d`), read-backs.
 pub(super) struct Backward {
-    pub mu: Vec<f64>,
+    pub params: Vec<f64>,
     pub y0: Vec<f64>,
     pub host_syncs: usize,
 }
@@ -51,8 +52,9 @@ pub(super) fn run<E: KernelFloat>(
     let fi_h = client.create_from_slice(u32::as_bytes(&fi));
     let fd_h = upload::<E>(client, &fd);
 
-    let (mu_len, state_len) = ((batch * plan.capacity * s * d).max(1), batch * 2 * adjoint_state_width(d));
-    let mu_h = client.empty(mu_len * size);
+    let n_params = field.product_width();
+    let (grad_len, state_len) = ((batch * 2 * n_params).max(1), batch * 2 * adjoint_state_width(d));
+    let grad_h = client.empty(grad_len * size);
     let state_h = client.empty(state_len * size);
     let slots_h = client.empty(batch * 2 * 4);
     let groups = (batch as u32).div_ceil(CUBE);
@@ -68,13 +70,14 @@ pub(super) fn run<E: KernelFloat>(
             arg(&fi_h, fi.len()),
             arg(&fd_h, fd.len()),
             arg(&forward.record.0, forward.record.1),
-            arg(&mu_h, mu_len),
+            arg(&grad_h, grad_len),
             arg(&state_h, state_len),
             arg(&slots_h, batch * 2),
             d,
             s,
             plan.mlp,
             plan.width,
+            field.depth(),
         );
         let bytes =
             client.read(vec![state_h.clone(), slots_h.clone()]).map_err(|e| SolveError::Device(e.to_string()))?;
@@ -98,7 +101,12 @@ pub(super) fn run<E: KernelFloat>(
             return Err(SolveError::Device(why.into()));
         }
         let y0 = (0..batch).flat_map(|b| current(b)[2..].to_vec()).collect();
-        let mu = download::<E>(&client.read_one(mu_h.clone()).map_err(|e| SolveError::Device(e.to_string()))?);
-        return Ok(Backward { mu, y0, host_syncs: host_syncs + 1 });
+        let grad = download::<E>(&client.read_one(grad_h.clone()).map_err(|e| SolveError::Device(e.to_string()))?);
+        let mut params = vec![0.0; n_params];
+        for b in 0..batch {
+            let own = &grad[(2 * b + slots[2 * b] as usize) * n_params..][..n_params];
+            params.iter_mut().zip(own).for_each(|(p, g)| *p += g);
+        }
+        return Ok(Backward { params, y0, host_syncs: host_syncs + 1 });
     }
 }

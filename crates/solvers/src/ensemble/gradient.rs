@@ -1,8 +1,8 @@
 //! Gradients of ensemble solves (design.md §4, §11): the forward solve and its step record on
 //! the device, its output states on Burn's autodiff graph as one operation whose backward pass
-//! walks the steps back — on the device by the adjoint kernel, or on the host — and forms the
-//! parameter product `Σ (∂f/∂θ)ᵀμ` over the recorded stages on the host (the field's host form,
-//! all cores). Keeping the per-step adjoints for the mode split walks on the host.
+//! walks the steps back — on the device by the adjoint kernel, which also forms the parameter
+//! product `Σ (∂f/∂θ)ᵀμ` in each thread, or on the host cores. Keeping the per-step adjoints for
+//! the mode split walks on the host.
 
 use std::sync::Arc;
 
@@ -14,15 +14,10 @@ use super::launch::{self, Plan};
 use super::{EnsembleDevice, EnsembleSolution, KernelField, Walk};
 use crate::error::{SetupError, SolveError};
 use crate::field::VectorField;
-use crate::gradient::params::{check_finite, flatten};
-use crate::gradient::stages::field_vjp;
-use crate::gradient::{
-    Gradient, OnGraph, Pullback, Pulled, attached, detached, from_record, gradient_through, host_pullback,
-};
+use crate::gradient::params::check_finite;
+use crate::gradient::{Gradient, OnGraph, Pullback, Pulled, attached, from_record, gradient_through, host_pullback};
 use crate::methods::Method;
 use crate::request::{GradientMode, Request};
-use crate::rhs::host_form;
-use crate::solution::SolveRecord;
 
 impl EnsembleDevice {
     /// Solve `request` for `field` (a Burn module on an autodiff device whose
@@ -46,7 +41,7 @@ impl EnsembleDevice {
             Walk::Auto => raw.batch >= Walk::DEVICE_FROM,
         };
         let pullback = match on_device {
-            true => self.device_pullback(detached(field), kernel_field, request.clone(), record.clone(), raw),
+            true => self.device_pullback(kernel_field, request.clone(), raw),
             false => host_pullback(field, record.clone()),
         };
         Ok((ensemble, attached(field, request, record, pullback)?))
@@ -74,22 +69,15 @@ impl EnsembleDevice {
         Ok((EnsembleSolution { host_syncs: ensemble.host_syncs + walk_syncs, ..ensemble }, gradient))
     }
 
-    /// The backward kernel over the forward's record `raw` and the parameter product over
-    /// `record`'s stages, as a pullback (`field` [`detached`] from the solve's graph).
-    fn device_pullback<F: VectorField + Module + 'static>(
-        &self,
-        field: F,
-        kernel_field: KernelField,
-        request: Request,
-        record: Arc<SolveRecord>,
-        raw: launch::Raw,
-    ) -> Pullback {
+    /// The backward kernel over the forward's record `raw`, with the parameter product in the
+    /// kernel, as a pullback.
+    fn device_pullback(&self, kernel_field: KernelField, request: Request, raw: launch::Raw) -> Pullback {
         let device = self.clone();
         // The host copies of the outputs and record are not needed for the walk.
         let raw = launch::Raw { out: Vec::new(), record: Vec::new(), ..raw };
         Box::new(move |outputs, want_params| {
             let walk = device.walk(&kernel_field, &request, &raw, &outputs)?;
-            let params = want_params.then(|| flatten(&field, &stage_product(&field, &record, &walk, raw.capacity)));
+            let params = want_params.then(|| kernel_field.gather(&walk.params));
             Ok(Pulled { y0: walk.y0, params, host_syncs: walk.host_syncs })
         })
     }
@@ -130,26 +118,4 @@ impl EnsembleDevice {
 fn kernel_form<F: VectorField>(field: &F) -> Result<KernelField, SolveError> {
     let why = "it has no form the ensemble kernel evaluates (mass action and MLPs have one)";
     field.kernel().ok_or_else(|| SetupError::InvalidOption { what: "vector field", why: why.into() }.into())
-}
-
-/// `Σ_steps Σ_j (∂f(Y_j)/∂θ)ᵀμ_j` over every trajectory's recorded stages.
-fn stage_product<F: VectorField + Module>(
-    field: &F,
-    record: &SolveRecord,
-    walk: &Backward,
-    capacity: usize,
-) -> burn::optim::GradientsParams {
-    let plain = field.valid();
-    let host = host_form(&plain, record.options().host_fast_path);
-    let Method::RungeKutta(tab) = record.method() else { unreachable!("Runge–Kutta methods only") };
-    let (s, d) = (tab.stages(), record.solution().dim);
-    let (mut times, mut values, mut cot) = (Vec::new(), Vec::new(), Vec::new());
-    for (b, traj) in record.trajectories().iter().enumerate() {
-        for (n, step) in traj.steps().iter().enumerate() {
-            times.extend(tab.c.iter().map(|c| step.t + c * step.h));
-            values.extend_from_slice(traj.stage_values(n));
-            cot.extend_from_slice(&walk.mu[(b * capacity + n) * s * d..][..s * d]);
-        }
-    }
-    field_vjp(field, host.as_deref(), &times, &values, cot)
 }

@@ -93,3 +93,22 @@ pub fn jacobian<F: Float>(ints: &[u32], floats: &[F], y: &Array<F>, jac: &mut Ar
         }
     }
 }
+
+/// Add `(∂f/∂log10 k_r)ᵀc = ln 10 · rate_r(y) · (ν_r·c)` for every reaction `r` to `g[at + r]`
+/// (the host form's parameter product, for all reactions; the host keeps the learnable ones).
+#[cube]
+pub fn vjp<F: Float>(ints: &[u32], floats: &[F], y: &Array<F>, c: &Array<F>, g: &mut [F], at: usize) {
+    let (nr, net, ord_species, net_species, coefs) = layout(ints);
+    let (ord, powers) = (1usize, nr);
+    for r in 0..nr {
+        let mut rate = floats[r] * F::new(core::f32::consts::LN_10);
+        for q in ints[ord + r] as usize..ints[ord + r + 1] as usize {
+            rate *= power::<F>(y[ints[ord_species + q] as usize], floats[powers + q]);
+        }
+        let mut dot = F::new(0.0);
+        for q in ints[net + r] as usize..ints[net + r + 1] as usize {
+            dot += floats[coefs + q] * c[ints[net_species + q] as usize];
+        }
+        g[at + r] += rate * dot;
+    }
+}

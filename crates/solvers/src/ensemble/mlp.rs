@@ -151,3 +151,76 @@ pub fn jacobian<F: Float>(
         }
     }
 }
+
+/// Add `(∂f/∂θ)ᵀc` to `g[at..]` in the module's parameter order (every `W_k`, then every `b_k`:
+/// the float table after `t_scale` and `ŷ`), as the host form's backpropagation: a forward pass
+/// keeping each layer's input `x_k` and pre-activation `z_k` in `st` (`2·width` per layer), then
+/// `δ = c⊙ŷ/t_scale` and per layer from the last `∂b_k += δ`, `∂W_k += x_kᵀδ`,
+/// `δ ← (W_k δ)⊙σ'(z_{k−1})`. `delta`, `prev` are scratch (`width` each).
+#[cube]
+#[allow(clippy::too_many_arguments)]
+pub fn vjp<F: Float>(
+    ints: &[u32],
+    floats: &[F],
+    y: &Array<F>,
+    c: &Array<F>,
+    g: &mut [F],
+    at: usize,
+    st: &mut Array<F>,
+    delta: &mut Array<F>,
+    prev: &mut Array<F>,
+    #[comptime] d: usize,
+    #[comptime] width: usize,
+) {
+    let (layers, kind) = (ints[0] as usize, ints[1]);
+    // Parameter k of the table's float index `k + skip`.
+    let skip = 1 + d;
+    for i in 0..d {
+        st[i] = y[i] / floats[1 + i];
+    }
+    for k in 0..layers {
+        let layer = 2 + 4 * k;
+        let (fan_in, fan_out) = (ints[layer] as usize, ints[layer + 1] as usize);
+        let (w, b) = (ints[layer + 2] as usize, ints[layer + 3] as usize);
+        let (x_at, z_at) = (2 * k * width, (2 * k + 1) * width);
+        for o in 0..fan_out {
+            let mut acc = floats[b + o];
+            for i in 0..fan_in {
+                acc += st[x_at + i] * floats[w + i * fan_out + o];
+            }
+            st[z_at + o] = acc;
+            if k + 1 < layers {
+                let (value, _) = activate::<F>(kind, acc);
+                st[z_at + width + o] = value;
+            }
+        }
+    }
+    for o in 0..d {
+        delta[o] = c[o] * floats[1 + o] / floats[0];
+    }
+    for step in 0..layers {
+        let k = layers - 1 - step;
+        let layer = 2 + 4 * k;
+        let (fan_in, fan_out) = (ints[layer] as usize, ints[layer + 1] as usize);
+        let (w, b) = (ints[layer + 2] as usize, ints[layer + 3] as usize);
+        let x_at = 2 * k * width;
+        for o in 0..fan_out {
+            g[at + b - skip + o] += delta[o];
+        }
+        for i in 0..fan_in {
+            let mut back = F::new(0.0);
+            for o in 0..fan_out {
+                g[at + w - skip + i * fan_out + o] += st[x_at + i] * delta[o];
+                back += floats[w + i * fan_out + o] * delta[o];
+            }
+            prev[i] = back;
+        }
+        if k > 0 {
+            // z_{k−1} sits just before x_k.
+            for i in 0..fan_in {
+                let (_, slope) = activate::<F>(kind, st[x_at - width + i]);
+                delta[i] = prev[i] * slope;
+            }
+        }
+    }
+}

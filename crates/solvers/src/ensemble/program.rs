@@ -181,6 +181,8 @@ pub struct MassActionTables {
     pub orders: Vec<Vec<(usize, f64)>>,
     /// Net coefficients per reaction.
     pub net: Vec<Vec<(usize, f64)>>,
+    /// The reactions whose `log10 k` are the field's parameters, in the field's order.
+    pub learnable: Vec<usize>,
 }
 
 impl KernelField {
@@ -202,6 +204,31 @@ impl KernelField {
         match self {
             Self::MassAction(_) => 1,
             Self::Mlp(m) => m.layers.iter().map(|l| l.fan_in.max(l.fan_out)).max().unwrap_or(1).max(m.y_scale.len()),
+        }
+    }
+
+    /// The MLP's layers (the backward kernel's storage); 1 for mass action.
+    pub fn depth(&self) -> usize {
+        match self {
+            Self::MassAction(_) => 1,
+            Self::Mlp(m) => m.layers.len().max(1),
+        }
+    }
+
+    /// How many values the backward kernel's parameter product has: `∂/∂log10 k` of every
+    /// reaction, or every weight then every bias of the MLP (its parameters, in order).
+    pub fn product_width(&self) -> usize {
+        match self {
+            Self::MassAction(m) => m.rates.len(),
+            Self::Mlp(m) => m.layers.iter().map(|l| l.w.len() + l.b.len()).sum(),
+        }
+    }
+
+    /// The field's parameter gradient, in its order, from the kernel's product.
+    pub fn gather(&self, product: &[f64]) -> Vec<f64> {
+        match self {
+            Self::MassAction(m) => m.learnable.iter().map(|&r| product[r]).collect(),
+            Self::Mlp(_) => product.to_vec(),
         }
     }
 

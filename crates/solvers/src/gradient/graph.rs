@@ -65,7 +65,7 @@ pub(crate) fn host_pullback<F: VectorField + Module + 'static>(field: &F, record
 /// A pullback runs inside Burn's backward pass, which holds the graph the solve is on; where the
 /// parameter product takes Burn's backward of the field's tensor program, it must run on
 /// another graph.
-pub(crate) fn detached<F: VectorField + Module>(field: &F) -> F {
+fn detached<F: VectorField + Module>(field: &F) -> F {
     field.clone().fork(&field.device())
 }
 

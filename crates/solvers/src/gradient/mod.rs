@@ -25,7 +25,7 @@ pub(crate) mod stages;
 
 pub use adjoint::{StepAdjoint, Walked, from_record};
 pub use graph::{OnGraph, solve_on_graph};
-pub(crate) use graph::{attached, detached, gradient_through, host_pullback};
+pub(crate) use graph::{attached, gradient_through, host_pullback};
 pub use operation::BackwardStatus;
 pub(crate) use operation::{Pullback, Pulled};
 

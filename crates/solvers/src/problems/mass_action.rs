@@ -273,7 +273,8 @@ impl VectorField for MassActionField {
     fn kernel(&self) -> Option<KernelField> {
         let rates = to_host(self.rates().without_autodiff());
         let (orders, net) = self.structure.iter().cloned().unzip();
-        Some(KernelField::MassAction(MassActionTables { d: self.dim, rates, orders, net }))
+        let learnable = self.learnable.clone();
+        Some(KernelField::MassAction(MassActionTables { d: self.dim, rates, orders, net, learnable }))
     }
 
     fn jacobian(&self, _t: &[f64], y: Tensor<2>) -> Tensor<3> {
