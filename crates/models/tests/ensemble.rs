@@ -84,3 +84,15 @@ fn mlp_gradients_from_the_kernels_record_match_the_cpu_engines() {
         }
     }
 }
+
+#[test]
+fn a_walk_larger_than_a_device_buffer_is_refused_by_name() {
+    // 100,000 trajectories × 188 parameters × two checkpoint slots of f32: 150 MB of parameter
+    // gradients, more than software Vulkan's 128 MiB buffers (checked before the forward solve).
+    let gpu = EnsembleDevice::open(DeviceKind::Wgpu).expect("a wgpu adapter (CI installs mesa-vulkan-drivers)");
+    let field = mlp(Activation::Tanh, &DeviceKind::Cpu.open().unwrap().autodiff());
+    let req = Request::new(methods::by_name("radau5").unwrap(), initial_states(100_000), 0.0, vec![1e3])
+        .with_options(SolveOptions::adaptive(1e-4, 1e-8));
+    let err = gpu.with_walk(Walk::Device).solve_on_graph(&field, &req, 1).err().expect("refused").to_string();
+    assert!(err.contains("adjoint's parameter gradients") && err.contains("split the batch"), "{err}");
+}

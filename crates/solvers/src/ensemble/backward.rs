@@ -30,6 +30,16 @@ pub(super) struct Recorded<'a> {
     pub record: &'a (cubecl::server::Handle, usize),
 }
 
+/// The device buffers a walk allocates or keeps, `(what, bytes)`, for floats of `size` bytes.
+pub(super) fn buffers(plan: &Plan, field: &KernelField, size: usize) -> [(&'static str, usize); 3] {
+    let batch = plan.batch;
+    [
+        ("adjoint's parameter gradients", batch * 2 * field.product_width() * size),
+        ("adjoint checkpoints", batch * 2 * adjoint_state_width(plan.d) * size),
+        ("step record", plan.buffers(size)[2].1),
+    ]
+}
+
 /// Walk `forward` back from the output cotangents `outputs` (`batch·d` per output time).
 pub(super) fn run<E: KernelFloat>(
     client: &cubecl::client::Client,

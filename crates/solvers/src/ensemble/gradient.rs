@@ -33,13 +33,19 @@ impl EnsembleDevice {
         capacity: usize,
     ) -> Result<(EnsembleSolution, OnGraph), SolveError> {
         let kernel_field = kernel_form(field)?;
-        let (ensemble, record, raw) = self.recorded(&kernel_field, request, capacity)?;
-        let record = Arc::new(record);
+        self.check(&kernel_field, request)?;
         let on_device = match self.walk {
             Walk::Device => true,
             Walk::Host => false,
-            Walk::Auto => raw.batch >= Walk::DEVICE_FROM,
+            Walk::Auto => request.batch(kernel_field.dim()) >= Walk::DEVICE_FROM,
         };
+        if on_device {
+            // Refused before the forward solve, not after it.
+            let plan = walk_plan(&kernel_field, request, capacity.max(1));
+            self.check_buffers(&backward::buffers(&plan, &kernel_field, self.float_size()))?;
+        }
+        let (ensemble, record, raw) = self.recorded(&kernel_field, request, capacity)?;
+        let record = Arc::new(record);
         let pullback = match on_device {
             true => self.device_pullback(kernel_field, request.clone(), raw),
             false => host_pullback(field, record.clone()),
@@ -95,16 +101,7 @@ impl EnsembleDevice {
         };
         let steps: Vec<u32> =
             raw.counters.chunks_exact(super::kernel::COUNTERS).map(|c| c[super::kernel::STEPS]).collect();
-        let plan = Plan {
-            d: raw.d,
-            s: raw.s,
-            full: false,
-            mlp: field.is_mlp(),
-            width: field.width(),
-            batch: raw.batch,
-            n_out: request.save_at.len(),
-            capacity: raw.capacity,
-        };
+        let plan = walk_plan(field, request, raw.capacity);
         let forward = Recorded { tab, save_at: &request.save_at, steps: &steps, record: &raw.record_on_device };
         if self.double {
             backward::run::<f64>(&self.client, &plan, &forward, outputs, field)
@@ -112,6 +109,16 @@ impl EnsembleDevice {
             backward::run::<f32>(&self.client, &plan, &forward, outputs, field)
         }
     }
+}
+
+/// The backward kernel's launch shape for `request` (checked: a Runge–Kutta method the kernel
+/// runs) over `capacity` recorded steps per trajectory.
+fn walk_plan(field: &KernelField, request: &Request, capacity: usize) -> Plan {
+    let Method::RungeKutta(tab) = &request.method else {
+        unreachable!("the kernel runs Runge–Kutta methods only (checked)")
+    };
+    let (d, batch, n_out) = (field.dim(), request.batch(field.dim()), request.save_at.len());
+    Plan { d, s: tab.stages(), full: false, mlp: field.is_mlp(), width: field.width(), batch, n_out, capacity }
 }
 
 /// The field as the kernel evaluates it, or why it has no such form.

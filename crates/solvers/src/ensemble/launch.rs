@@ -56,17 +56,32 @@ impl Plan {
         self.batch * 2 * checkpoint_width(self.d, self.s)
     }
 
-    /// Check each output buffer's size in bytes, for floats of `size` bytes, with
-    /// `check(what, bytes)`.
-    pub fn check_sizes(
-        &self,
-        size: usize,
-        check: impl Fn(&str, usize) -> Result<(), SetupError>,
-    ) -> Result<(), SetupError> {
-        check("states", self.out_len() * size)?;
-        check("counters", counters_len(self.batch) * 4)?;
-        check("step record", self.record_len() * size)?;
-        check("checkpoints", self.state_len() * size)
+    /// The device buffers a launch allocates, `(what, bytes)`, for floats of `size` bytes.
+    pub fn buffers(&self, size: usize) -> [(&'static str, usize); 4] {
+        [
+            ("states", self.out_len() * size),
+            ("counters", counters_len(self.batch) * 4),
+            ("step record", self.record_len() * size),
+            ("checkpoints", self.state_len() * size),
+        ]
+    }
+}
+
+/// Error unless every buffer (`(what, bytes)`) fits the device's largest allocation (`page`
+/// bytes) and all of them together its memory (`total`, where the runtime reports it).
+pub(super) fn check_buffers(buffers: &[(&str, usize)], page: usize, total: Option<usize>) -> Result<(), SetupError> {
+    let refuse = |why: String| Err(SetupError::InvalidOption { what: "batch", why });
+    if let Some(&(what, bytes)) = buffers.iter().find(|(_, bytes)| *bytes > page) {
+        return refuse(format!(
+            "the batch needs {bytes} bytes for its {what}, more than the device's largest buffer ({page} bytes); split the batch"
+        ));
+    }
+    let sum: usize = buffers.iter().map(|(_, bytes)| bytes).sum();
+    match total {
+        Some(total) if sum > total => refuse(format!(
+            "the batch needs {sum} bytes of device memory, more than the device's {total} bytes; split the batch"
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -180,5 +195,21 @@ pub(super) fn run<E: KernelFloat>(
         }
         progress = steps;
         ints[I_RESUME] = 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_buffers;
+
+    #[test]
+    fn buffers_beyond_one_allocation_or_the_whole_memory_are_refused_by_name() {
+        let buffers = [("states", 60), ("step record", 50)];
+        assert!(check_buffers(&buffers, 60, Some(110)).is_ok());
+        assert!(check_buffers(&buffers, 60, None).is_ok());
+        let err = check_buffers(&buffers, 55, None).unwrap_err().to_string();
+        assert!(err.contains("60 bytes for its states") && err.contains("largest buffer (55 bytes)"), "{err}");
+        let err = check_buffers(&buffers, 60, Some(100)).unwrap_err().to_string();
+        assert!(err.contains("needs 110 bytes of device memory") && err.contains("device's 100 bytes"), "{err}");
     }
 }

@@ -316,24 +316,24 @@ impl EnsembleDevice {
             n_out,
             capacity: capacity as usize,
         };
+        self.check_buffers(&plan.buffers(self.float_size()))?;
         if self.double {
-            plan.check_sizes(8, |what, bytes| self.check_size(what, bytes))?;
             launch::run::<f64>(&self.client, &plan, &input, &ints, field)
         } else {
-            plan.check_sizes(4, |what, bytes| self.check_size(what, bytes))?;
             launch::run::<f32>(&self.client, &plan, &input, &ints, field)
         }
     }
 
-    fn check_size(&self, what: &str, bytes: usize) -> Result<(), SetupError> {
-        let max = self.client.properties().memory.max_page_size as usize;
-        if bytes > max {
-            let why = format!(
-                "the batch needs {bytes} bytes for its {what}, more than the device's largest buffer ({max} bytes); split the batch"
-            );
-            return Err(SetupError::InvalidOption { what: "batch", why });
-        }
-        Ok(())
+    /// Bytes of the kernel's float type.
+    fn float_size(&self) -> usize {
+        if self.double { 8 } else { 4 }
+    }
+
+    /// Error unless `buffers` fit the device, one by one and together.
+    fn check_buffers(&self, buffers: &[(&str, usize)]) -> Result<(), SetupError> {
+        let memory = &self.client.properties().memory;
+        let total = memory.max_memory().map(|m| m as usize);
+        launch::check_buffers(buffers, memory.max_page_size as usize, total)
     }
 }
 
