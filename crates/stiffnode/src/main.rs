@@ -3,6 +3,7 @@
 mod alloc;
 mod commands;
 mod plots;
+mod report;
 
 #[global_allocator]
 static ALLOC: alloc::Counting = alloc::Counting;

@@ -236,6 +236,8 @@ fn train_writes_a_run_directory_and_resumes_it() {
         "modes.jsonl",
         "predictions.csv",
         "fit.svg",
+        "report.html",
+        "modes_gradient_vs_z.svg",
         "checkpoints/last.ckpt",
         "checkpoints/best.ckpt",
     ] {
@@ -300,13 +302,29 @@ fn train_writes_a_run_directory_and_resumes_it() {
     );
     for (file, needle) in [
         ("modes_gradient_vs_z.svg", "R&apos;(z)| of radau5"),
+        ("modes_shares_over_epochs.svg", "Share per decade of |hλ|"),
         ("modes_over_epochs.svg", "epoch"),
         ("modes_spectrum.svg", "|Re λ|"),
+        ("loss.svg", "training loss"),
     ] {
         let svg = std::fs::read_to_string(out.join(file)).unwrap();
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>") && svg.contains(needle), "{file}");
     }
     fails_with(&["inspect", out.to_str().unwrap(), "--epoch", "99"], "epoch 99 was not logged");
+    // Two runs (the same one copied) compared, and the report: every plot inline, the tables, the
+    // configurations.
+    let (copy, compared) = (out.with_extension("copy"), out.with_extension("compared"));
+    let _ = std::fs::remove_dir_all(&copy);
+    std::process::Command::new("cp").args(["-r", out.to_str().unwrap(), copy.to_str().unwrap()]).status().unwrap();
+    let args =
+        ["inspect", out.to_str().unwrap(), copy.to_str().unwrap(), "--report", "--out", compared.to_str().unwrap()];
+    let o = Command::new(env!("CARGO_BIN_EXE_stiffnode")).args(args).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(compared.join("report.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 2 + 2 * 5, "two comparisons and five plots per run");
+    assert!(html.contains("Runs compared") && html.contains("eigenvalue λ (median)") && html.contains("[train]"));
+    assert!(compared.join("runs_gradient_vs_z.svg").is_file() && compared.join("runs_fast_share.svg").is_file());
+    let _ = (std::fs::remove_dir_all(&copy), std::fs::remove_dir_all(&compared));
     // Starting a new run over an existing one is refused.
     fails_with(&["train", "--config", &config, "--out", out.to_str().unwrap()], "already holds a training run");
     std::fs::remove_dir_all(&out).unwrap();

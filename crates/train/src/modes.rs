@@ -86,6 +86,54 @@ pub struct BinEntry {
     pub grad_norm: f64,
     /// `‖G‖ / ‖∇L‖`.
     pub share: f64,
+    /// `‖G‖` of each rank's parts in the bin (0 where a rank has none; empty in logs written
+    /// before it was recorded).
+    #[serde(default)]
+    pub by_rank: Vec<f64>,
+}
+
+/// A point of the gradient's decay with `|hλ|`: one populated decade bin.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DecayPoint {
+    /// `log10 |hλ|` at the bin's centre.
+    pub log_z: f64,
+    /// `log10 ‖G‖` of the bin.
+    pub log_grad: f64,
+    /// Modal parts in the bin.
+    pub samples: usize,
+}
+
+impl ModeRecord {
+    /// The gradient per decade of `|hλ|` as a curve: every bin with a nonzero gradient, at the
+    /// decade's centre, or for rank `rank` alone; the end bins, which collect everything beyond
+    /// [`DECADES`], are left out.
+    pub fn decay(&self, rank: Option<usize>) -> Vec<DecayPoint> {
+        self.bins
+            .iter()
+            .filter(|b| b.decade > DECADES.0 && b.decade < DECADES.1)
+            .filter_map(|b| {
+                let g = match rank {
+                    None => b.grad_norm,
+                    Some(k) => b.by_rank.get(k).copied().unwrap_or(0.0),
+                };
+                (g > 0.0).then(|| DecayPoint { log_z: b.decade as f64 + 0.5, log_grad: g.log10(), samples: b.samples })
+            })
+            .collect()
+    }
+}
+
+/// The least-squares slope of `log10 ‖G‖` against `log10 |hλ|` over the points with `log_z` in
+/// `range` (the decay rate to compare with `|R'(z)| ~ |z|^p`); `None` with fewer than two.
+pub fn decay_slope(points: &[DecayPoint], range: std::ops::Range<f64>) -> Option<f64> {
+    let p: Vec<&DecayPoint> = points.iter().filter(|p| range.contains(&p.log_z)).collect();
+    if p.len() < 2 {
+        return None;
+    }
+    let n = p.len() as f64;
+    let (mx, my) = (p.iter().map(|q| q.log_z).sum::<f64>() / n, p.iter().map(|q| q.log_grad).sum::<f64>() / n);
+    let sxy: f64 = p.iter().map(|q| (q.log_z - mx) * (q.log_grad - my)).sum();
+    let sxx: f64 = p.iter().map(|q| (q.log_z - mx).powi(2)).sum();
+    Some(sxy / sxx)
 }
 
 /// `|Re λ|` of each rank at the end time of each step of one trajectory.
@@ -102,6 +150,8 @@ pub struct Spectrum {
 pub struct ModeLogger {
     ranks: Vec<Group>,
     bins: BTreeMap<i32, Group>,
+    /// The gradient of each (decade, rank) cell.
+    cells: BTreeMap<(i32, usize), Vec<f64>>,
     full: Vec<f64>,
     spectrum: Option<Spectrum>,
 }
@@ -119,11 +169,7 @@ impl Group {
         self.z.push(s.eigenvalue * s.h);
     }
     fn add_grad(&mut self, g: Vec<f64>) {
-        if self.grad.is_empty() {
-            self.grad = g;
-        } else {
-            self.grad.iter_mut().zip(g).for_each(|(a, b)| *a += b);
-        }
+        add_to(&mut self.grad, &g);
     }
 }
 
@@ -155,15 +201,12 @@ impl ModeLogger {
         let cells = split.gradients(field, used.len(), |s| Some(cell_of(s, decade(s.eigenvalue * s.h))));
         for (c, g) in cells.into_iter().enumerate().filter(|(c, _)| used[*c]) {
             let g = flatten(field, &g);
-            self.bins.get_mut(&keys[c % keys.len()]).expect("bin exists").add_grad(g.clone());
-            self.ranks[c / keys.len()].add_grad(g);
+            let (decade, rank) = (keys[c % keys.len()], c / keys.len());
+            self.bins.get_mut(&decade).expect("bin exists").add_grad(g.clone());
+            add_to(self.cells.entry((decade, rank)).or_default(), &g);
+            self.ranks[rank].add_grad(g);
         }
-        let f = flatten(field, full);
-        if self.full.is_empty() {
-            self.full = f;
-        } else {
-            self.full.iter_mut().zip(f).for_each(|(a, b)| *a += b);
-        }
+        add_to(&mut self.full, &flatten(field, full));
         if self.spectrum.is_none() {
             self.spectrum = Some(spectrum(split));
         }
@@ -204,6 +247,7 @@ impl ModeLogger {
                 }
             })
             .collect();
+        let ranks = self.ranks.len();
         let bins = self
             .bins
             .iter()
@@ -212,6 +256,7 @@ impl ModeLogger {
                 samples: g.z.len(),
                 grad_norm: norm(&g.grad),
                 share: share(&g.grad),
+                by_rank: (0..ranks).map(|k| self.cells.get(&(decade, k)).map_or(0.0, |c| norm(c))).collect(),
             })
             .collect();
         ModeRecord {
@@ -223,6 +268,15 @@ impl ModeLogger {
             bins,
             spectrum: self.spectrum.unwrap_or_default(),
         }
+    }
+}
+
+/// `acc += g` (`acc` taking `g` when empty).
+fn add_to(acc: &mut Vec<f64>, g: &[f64]) {
+    if acc.is_empty() {
+        acc.extend_from_slice(g);
+    } else {
+        acc.iter_mut().zip(g).for_each(|(a, b)| *a += b);
     }
 }
 

@@ -6,14 +6,17 @@ mod common;
 
 use std::path::Path;
 
-use burn::tensor::Tensor;
+use burn::module::{Module, Param};
+use burn::tensor::{Device, Tensor};
 use common::{losses, scratch};
+use num_complex::Complex64;
 use stiffnode_models::activation::Activation;
 use stiffnode_models::mlp::{Mlp, MlpConfig};
+use stiffnode_solvers::field::{VectorField, from_host, to_host};
 use stiffnode_solvers::gradient::gradient;
 use stiffnode_solvers::gradient::modes::split;
-use stiffnode_solvers::{DeviceKind, GradientMode, Request, SolveOptions, methods};
-use stiffnode_train::modes::{self, ModeLogger};
+use stiffnode_solvers::{DeviceKind, GradientMode, Request, SolveOptions, methods, stability};
+use stiffnode_train::modes::{self, DecayPoint, ModeLogger, decay_slope};
 use stiffnode_train::{RunDir, TrainConfig, TrainError, Trainer};
 
 /// The run's mode log.
@@ -48,6 +51,67 @@ fn modes_of_an_mlp_field_add_up_to_its_gradient_for_every_method() {
         assert!(!r.modes.is_empty() && r.modes.len() <= 3, "{}: {} modes", method.name(), r.modes.len());
         let samples: usize = r.modes.iter().map(|m| m.samples).sum();
         assert_eq!(samples, r.bins.iter().map(|b| b.samples).sum::<usize>(), "{}", method.name());
+    }
+}
+
+/// The linear test problem `y' = diag(λ)y` with the `λ` as parameters.
+#[derive(Module, Debug)]
+struct Linear {
+    lambda: Param<Tensor<1>>,
+}
+
+impl VectorField for Linear {
+    fn dim(&self) -> usize {
+        self.lambda.val().dims()[0]
+    }
+    fn device(&self) -> Device {
+        self.lambda.val().device()
+    }
+    fn eval(&self, _t: &[f64], y: Tensor<2>) -> Tensor<2> {
+        y * self.lambda.val().unsqueeze_dim(0)
+    }
+    fn jacobian(&self, t: &[f64], _y: Tensor<2>) -> Tensor<3> {
+        let (lambda, d) = (to_host(self.lambda.val()), self.dim());
+        let diag: Vec<f64> = (0..d * d).map(|k| if k % (d + 1) == 0 { lambda[k / (d + 1)] } else { 0.0 }).collect();
+        from_host(diag.repeat(t.len()), [t.len(), d, d], &self.device())
+    }
+}
+
+#[test]
+fn the_plotted_gradient_decays_with_hz_as_the_stability_function_predicts() {
+    // One fixed step h = 1 of y' = diag(λ)y from y0 = 1 with λ from −1e2 to −1e6, ten per
+    // decade, and L = Σ y(h): mode i's gradient is h·R'(hλ_i), so the per-decade curve that
+    // `inspect` draws falls like |R'(z)| — slope −2 for backward Euler and radau5, −3 for
+    // lobatto3c3 — and so does the stability function's own R' over the same z.
+    let ad = DeviceKind::Cpu.open().unwrap().autodiff();
+    let lambda: Vec<f64> = (0..40).map(|k| -(10f64.powf(2.0 + k as f64 / 10.0))).collect();
+    let loss = |s: &[Tensor<2>]| s[0].clone().sum();
+    for (name, expected) in [("backward-euler", -2.0), ("radau5", -2.0), ("lobatto3c3", -3.0)] {
+        let method = methods::by_name(name).unwrap();
+        let field = Linear { lambda: Param::from_tensor(from_host(lambda.clone(), [40], &ad)) };
+        let request = Request::new(method.clone(), vec![1.0; 40], 0.0, vec![1.0])
+            .with_options(SolveOptions::fixed(1))
+            .with_gradient(GradientMode::Adjoint { keep_steps: true });
+        let g = gradient(&field, &request, loss).unwrap();
+        let mut logger = ModeLogger::default();
+        logger.add(&field, &split(&field, &g).unwrap(), &g.params);
+        let record = logger.record(1, &method);
+        let points = record.decay(None);
+        let slope = decay_slope(&points, 2.0..6.0).unwrap();
+        // |R'(z)| at the same z, binned the same way.
+        let theory: Vec<DecayPoint> = (2..6)
+            .map(|decade| {
+                let in_bin = lambda.iter().filter(|l| (l.abs().log10().floor() as i32) == decade);
+                let norm =
+                    in_bin.map(|&l| stability::evaluate(&method, Complex64::new(l, 0.0)).dr.norm_sqr()).sum::<f64>();
+                DecayPoint { log_z: decade as f64 + 0.5, log_grad: norm.sqrt().log10(), samples: 10 }
+            })
+            .collect();
+        let predicted = decay_slope(&theory, 2.0..6.0).unwrap();
+        println!("{name}: {} bins, slope {slope:.3} (R' predicts {predicted:.3})", points.len());
+        assert_eq!(points.iter().map(|p| p.samples).sum::<usize>(), 40, "{name}: {points:?}");
+        assert!((slope - predicted).abs() <= 0.05, "{name}: slope {slope} against R'’s {predicted}");
+        assert!((slope - expected).abs() <= 0.1, "{name}: slope {slope}, expected {expected}");
     }
 }
 

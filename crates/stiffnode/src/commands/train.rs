@@ -146,6 +146,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "epoch {}: best loss {:.4e} (epoch {}), normalized MAE of the best model {mae:.3e}, {:.1} s",
         trainer.state.epoch, trainer.state.best_loss, trainer.state.best_epoch, trainer.state.wall_s
     );
+    println!("fit: {}", fit.display());
+    if let Some(report) = super::inspect::report_for(run.path())? {
+        println!("per-mode gradient plots and report: {} (stiffnode inspect for more)", report.display());
+    }
     Ok(())
 }
 

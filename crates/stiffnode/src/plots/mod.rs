@@ -1,8 +1,9 @@
-//! SVG plots for people: the fit of a trained model (`fit.svg`) and the per-mode gradient
+//! SVG plots for people: the fit of a trained model (`fit.svg`), its loss curve and the per-mode gradient
 //! views of `stiffnode inspect`. Logarithmic axes are drawn as log10 of the values on a linear
 //! axis, labelled `1e<k>`.
 
 pub mod fit;
+pub mod metrics;
 pub mod modes;
 
 use plotters::prelude::*;
@@ -13,6 +14,21 @@ pub const SIZE: (u32, u32) = (900, 600);
 /// Axis label of a log10-transformed axis.
 pub fn decade_label(v: &f64) -> String {
     if (v - v.round()).abs() < 1e-9 { format!("1e{}", v.round() as i64) } else { format!("{:.2e}", 10f64.powf(*v)) }
+}
+
+/// A log10 axis over `[lo, hi]` widened to whole decades, with the number of labels that puts
+/// one on every decade (every second or fifth one on a long axis).
+pub fn decades(lo: f64, hi: f64) -> (std::ops::Range<f64>, usize) {
+    let (a, b) = (lo.floor(), hi.ceil().max(lo.floor() + 1.0));
+    let n = (b - a) as usize;
+    let step = if n <= 12 {
+        1
+    } else if n <= 24 {
+        2
+    } else {
+        5
+    };
+    (a..b, n / step + 1)
 }
 
 /// `[lo, hi]` padded by `pad` of its width (or ±1 when it is a point).
