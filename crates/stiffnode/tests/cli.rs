@@ -238,11 +238,16 @@ fn train_writes_a_run_directory_and_resumes_it() {
         "fit.svg",
         "report.html",
         "modes_gradient_vs_z.svg",
+        "modes_gradient_vs_z.png",
+        "fit.png",
         "checkpoints/last.ckpt",
         "checkpoints/best.ckpt",
     ] {
         assert!(out.join(file).is_file(), "{file} missing");
     }
+    // PNG copies, drawn with the shipped font.
+    let png = std::fs::read(out.join("fit.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "fit.png: {} bytes", png.len());
     let fit = std::fs::read_to_string(out.join("fit.svg")).unwrap();
     assert!(
         fit.starts_with("<svg")

@@ -42,48 +42,56 @@ pub fn write(setup: &Setup, state: &RunState, path: &Path) -> Result<()> {
     let cols = (d as f64).sqrt().ceil() as usize;
     let rows = d.div_ceil(cols);
     let size = (SIZE.0.max(320 * cols as u32), SIZE.1.max(260 * rows as u32));
-    let root = SVGBackend::new(path, size).into_drawing_area();
-    root.fill(&WHITE)?;
-    let title = format!(
-        "{}: data (trajectory 1) and the best model (loss {:.3e}, epoch {})",
-        setup.mechanism.name(),
-        state.best_loss,
-        state.best_epoch
-    );
-    let root = root.titled(&title, ("sans-serif", 22))?;
-    let first_t = if log { 1 } else { 0 };
-    for (k, area) in root.split_evenly((rows, cols)).iter().enumerate().take(d) {
-        let points: Vec<(f64, f64)> =
-            data.times.iter().zip(&data.states[0]).skip(first_t).map(|(&t, s)| (x(t), s[k])).collect();
-        let model: Vec<(f64, f64)> = curve.iter().zip(&pred).map(|(&t, p)| (x(t), p[k])).collect();
-        let (y0, y1) = extent(points.iter().chain(&model).map(|p| p.1)).unwrap_or((0.0, 1.0));
-        let (x0, x1) = (x(data.times[first_t]), x(t_last));
-        let mut chart = ChartBuilder::on(area)
-            .caption(&data.species[k], ("sans-serif", 16))
-            .margin(6)
-            .x_label_area_size(32)
-            .y_label_area_size(64)
-            .build_cartesian_2d(padded(x0, x1, 0.02), padded(y0, y1, 0.08))?;
-        let x_desc = if log { "time (log scale)" } else { "time" };
-        let mut mesh = chart.configure_mesh();
-        mesh.x_desc(x_desc).y_desc("concentration").y_label_formatter(&|v| format!("{v:.2e}")).x_labels(6).y_labels(5);
-        if log {
-            mesh.x_label_formatter(&decade_label);
+    svg_and_png!(path, size, |root| {
+        root.fill(&WHITE)?;
+        let title = format!(
+            "{}: data (trajectory 1) and the best model (loss {:.3e}, epoch {})",
+            setup.mechanism.name(),
+            state.best_loss,
+            state.best_epoch
+        );
+        let root = root.titled(&title, ("sans-serif", 22))?;
+        let first_t = if log { 1 } else { 0 };
+        for (k, area) in root.split_evenly((rows, cols)).iter().enumerate().take(d) {
+            let points: Vec<(f64, f64)> =
+                data.times.iter().zip(&data.states[0]).skip(first_t).map(|(&t, s)| (x(t), s[k])).collect();
+            let model: Vec<(f64, f64)> = curve.iter().zip(&pred).map(|(&t, p)| (x(t), p[k])).collect();
+            let (y0, y1) = extent(points.iter().chain(&model).map(|p| p.1)).unwrap_or((0.0, 1.0));
+            let (x0, x1) = (x(data.times[first_t]), x(t_last));
+            let mut chart = ChartBuilder::on(area)
+                .caption(&data.species[k], ("sans-serif", 16))
+                .margin(6)
+                .x_label_area_size(32)
+                .y_label_area_size(64)
+                .build_cartesian_2d(padded(x0, x1, 0.02), padded(y0, y1, 0.08))?;
+            let x_desc = if log { "time (log scale)" } else { "time" };
+            let mut mesh = chart.configure_mesh();
+            mesh.x_desc(x_desc)
+                .y_desc("concentration")
+                .y_label_formatter(&|v| format!("{v:.2e}"))
+                .x_labels(6)
+                .y_labels(5);
+            if log {
+                mesh.x_label_formatter(&decade_label);
+            }
+            mesh.draw()?;
+            chart
+                .draw_series(LineSeries::new(model, colour(0).stroke_width(2)))?
+                .label("model")
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour(0).stroke_width(2)));
+            chart
+                .draw_series(points.iter().map(|&p| Circle::new(p, 3, BLACK.filled())))?
+                .label("data")
+                .legend(|(x, y)| Circle::new((x + 8, y), 3, BLACK.filled()));
+            // The legend goes to the right-hand corner the data leave free.
+            let ends_high = points.last().is_some_and(|p| p.1 > 0.5 * (y0 + y1));
+            let corner = if ends_high { SeriesLabelPosition::LowerRight } else { SeriesLabelPosition::UpperRight };
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .position(corner)
+                .draw()?;
         }
-        mesh.draw()?;
-        chart
-            .draw_series(LineSeries::new(model, colour(0).stroke_width(2)))?
-            .label("model")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour(0).stroke_width(2)));
-        chart
-            .draw_series(points.iter().map(|&p| Circle::new(p, 3, BLACK.filled())))?
-            .label("data")
-            .legend(|(x, y)| Circle::new((x + 8, y), 3, BLACK.filled()));
-        // The legend goes to the right-hand corner the data leave free.
-        let ends_high = points.last().is_some_and(|p| p.1 > 0.5 * (y0 + y1));
-        let corner = if ends_high { SeriesLabelPosition::LowerRight } else { SeriesLabelPosition::UpperRight };
-        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).position(corner).draw()?;
-    }
-    root.present()?;
-    Ok(())
+    })
 }

@@ -2,11 +2,53 @@
 //! views of `stiffnode inspect`. Logarithmic axes are drawn as log10 of the values on a linear
 //! axis, labelled `1e<k>`.
 
+/// Draw `$draw` (a block using the drawing area `$root`) into the SVG file `$path` and again into a
+/// PNG beside it (same stem). Text is laid out with the DejaVu Sans font shipped in the binary,
+/// so the PNG renders the same without system fonts.
+macro_rules! svg_and_png {
+    ($path:expr, $size:expr, |$root:ident| $draw:block) => {{
+        let path: &std::path::Path = $path;
+        // Text is measured with the shipped font for both backends.
+        $crate::plots::register_font()?;
+        {
+            let $root = plotters::prelude::SVGBackend::new(path, $size).into_drawing_area();
+            let run = || -> anyhow::Result<()> {
+                $draw;
+                $root.present()?;
+                Ok(())
+            };
+            run()?;
+        }
+        {
+            let png = path.with_extension("png");
+            let $root = plotters::prelude::BitMapBackend::new(&png, $size).into_drawing_area();
+            let run = || -> anyhow::Result<()> {
+                $draw;
+                $root.present()?;
+                Ok(())
+            };
+            run()?;
+        }
+        anyhow::Ok(())
+    }};
+}
+
 pub mod fit;
 pub mod metrics;
 pub mod modes;
 
 use plotters::prelude::*;
+
+/// The font of the PNG copies (DejaVu Sans; its licence is beside it).
+const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+
+/// Make the shipped font plotters' "sans-serif" for bitmaps (once).
+pub fn register_font() -> anyhow::Result<()> {
+    static REGISTERED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_ok());
+    anyhow::ensure!(ok, "the shipped font (DejaVu Sans) could not be read");
+    Ok(())
+}
 
 /// Width and height of one plot.
 pub const SIZE: (u32, u32) = (900, 600);

@@ -49,78 +49,88 @@ pub fn gradient_vs_z(record: &ModeRecord, method: &Method, path: &Path) -> Resul
     let ys = total.iter().map(|p| p.log_grad).chain(dots.iter().map(|d| d.2));
     let (y0, y1) = extent(ys).unwrap_or((-6.0, 0.0));
     let (yr, y_labels) = decades(y0 - 0.3, y1 + 0.3);
-    let root = SVGBackend::new(path, SIZE).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(format!("Gradient against |hλ| — epoch {}, {}", record.epoch, record.method), ("sans-serif", 20))
-        .margin(10)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(xr.clone(), yr.clone())?;
-    chart
-        .configure_mesh()
-        .x_desc("|z| = |hλ| (dimensionless; per step and mode)")
-        .y_desc("‖G‖ (gradient norm)")
-        .x_labels(x_labels)
-        .y_labels(y_labels)
-        .x_label_formatter(&decade_label)
-        .y_label_formatter(&decade_label)
-        .draw()?;
-    let grey = RGBColor(150, 150, 150);
-    if let Some((ax, ay)) = anchor {
-        for slope in [-1.0, -2.0, -3.0] {
-            let line = [(ax, ay), (xr.end, ay + slope * (xr.end - ax))];
-            chart.draw_series(DashedLineSeries::new(line, 4, 4, grey.stroke_width(1)))?;
-            let (lx, ly) = (ax + 1.0, ay + slope);
-            if xr.contains(&lx) && yr.contains(&ly) {
-                chart.draw_series(std::iter::once(Text::new(
-                    format!("slope {slope}"),
-                    (lx, ly),
-                    ("sans-serif", 13),
-                )))?;
+    svg_and_png!(path, SIZE, |root| {
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("Gradient against |hλ| — epoch {}, {}", record.epoch, record.method), ("sans-serif", 20))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(xr.clone(), yr.clone())?;
+        chart
+            .configure_mesh()
+            .x_desc("|z| = |hλ| (dimensionless; per step and mode)")
+            .y_desc("‖G‖ (gradient norm)")
+            .x_labels(x_labels)
+            .y_labels(y_labels)
+            .x_label_formatter(&decade_label)
+            .y_label_formatter(&decade_label)
+            .draw()?;
+        let grey = RGBColor(150, 150, 150);
+        if let Some((ax, ay)) = anchor {
+            for slope in [-1.0, -2.0, -3.0] {
+                // Plotters clamps points to the plot instead of clipping lines: end on its edge.
+                let end = xr.end.min(ax + (yr.start - ay) / slope);
+                let line = [(ax, ay), (end, ay + slope * (end - ax))];
+                chart.draw_series(DashedLineSeries::new(line, 4, 4, grey.stroke_width(1)))?;
+                let (lx, ly) = (ax + 1.0, ay + slope);
+                if xr.contains(&lx) && yr.contains(&ly) {
+                    chart.draw_series(std::iter::once(Text::new(
+                        format!("slope {slope}"),
+                        (lx, ly),
+                        ("sans-serif", 13),
+                    )))?;
+                }
+            }
+            // Drawn where it is inside the plot (not along its floor), in pieces between the dips.
+            let pieces = curve.split(|p| !yr.contains(&p.1)).filter(|piece| piece.len() > 1);
+            for piece in pieces.clone().skip(1) {
+                chart.draw_series(DashedLineSeries::new(piece.to_vec(), 8, 4, BLACK.stroke_width(2)))?;
+            }
+            let first = pieces.clone().next().map(<[(f64, f64)]>::to_vec).unwrap_or_default();
+            chart
+                .draw_series(DashedLineSeries::new(first, 8, 4, BLACK.stroke_width(2)))?
+                .label(format!("|R'(z)| of {} at z = −|z|, scaled to the slow decades' gradient", record.method))
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK.stroke_width(2)));
+        }
+        let blue = RGBColor(20, 60, 160);
+        let line: Vec<(f64, f64)> = total.iter().map(|p| (p.log_z, p.log_grad)).collect();
+        chart
+            .draw_series(LineSeries::new(line.clone(), blue.stroke_width(3)))?
+            .label("‖G‖ per decade of |hλ| (all modes)")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], blue.stroke_width(3)));
+        chart.draw_series(line.iter().map(|&p| Circle::new(p, 4, blue.filled())))?;
+        chart.draw_series(
+            total
+                .iter()
+                .map(|p| Text::new(format!("n={}", p.samples), (p.log_z, p.log_grad + 0.15), ("sans-serif", 12))),
+        )?;
+        if record.modes.len() <= RANK_CURVES {
+            for m in &record.modes {
+                let ranked: Vec<(f64, f64)> =
+                    record.decay(Some(m.rank)).iter().map(|p| (p.log_z, p.log_grad)).collect();
+                if ranked.len() > 1 {
+                    chart.draw_series(LineSeries::new(ranked, colour(m.rank).stroke_width(1)))?;
+                }
             }
         }
-        chart
-            .draw_series(DashedLineSeries::new(curve, 8, 4, BLACK.stroke_width(2)))?
-            .label(format!("|R'(z)| of {} at z = −|z|, scaled to the slow decades' gradient", record.method))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK.stroke_width(2)));
-    }
-    let blue = RGBColor(20, 60, 160);
-    let line: Vec<(f64, f64)> = total.iter().map(|p| (p.log_z, p.log_grad)).collect();
-    chart
-        .draw_series(LineSeries::new(line.clone(), blue.stroke_width(3)))?
-        .label("‖G‖ per decade of |hλ| (all modes)")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], blue.stroke_width(3)));
-    chart.draw_series(line.iter().map(|&p| Circle::new(p, 4, blue.filled())))?;
-    chart.draw_series(
-        total.iter().map(|p| Text::new(format!("n={}", p.samples), (p.log_z, p.log_grad + 0.15), ("sans-serif", 12))),
-    )?;
-    if record.modes.len() <= RANK_CURVES {
-        for m in &record.modes {
-            let ranked: Vec<(f64, f64)> = record.decay(Some(m.rank)).iter().map(|p| (p.log_z, p.log_grad)).collect();
-            if ranked.len() > 1 {
-                chart.draw_series(LineSeries::new(ranked, colour(m.rank).stroke_width(1)))?;
-            }
+        for &(rank, x, y) in &dots {
+            let m = &record.modes[rank];
+            chart
+                .draw_series(std::iter::once(Circle::new((x, y), 6, colour(rank).filled())))?
+                .label(format!(
+                    "mode {rank} at its median |hλ| (thin: its decades): λ ≈ {:.2e}, share {:.1e}",
+                    m.eigenvalue[0], m.share
+                ))
+                .legend(move |(x, y)| Circle::new((x + 8, y), 5, colour(rank).filled()));
         }
-    }
-    for &(rank, x, y) in &dots {
-        let m = &record.modes[rank];
         chart
-            .draw_series(std::iter::once(Circle::new((x, y), 6, colour(rank).filled())))?
-            .label(format!(
-                "mode {rank} at its median |hλ| (thin: its decades): λ ≈ {:.2e}, share {:.1e}",
-                m.eigenvalue[0], m.share
-            ))
-            .legend(move |(x, y)| Circle::new((x + 8, y), 5, colour(rank).filled()));
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()?;
-    root.present()?;
-    Ok(())
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperLeft)
+            .draw()?;
+    })
 }
 
 /// (b) `‖G_i‖` per mode over the logged epochs.
@@ -138,38 +148,40 @@ pub fn gradient_over_epochs(records: &[ModeRecord], path: &Path) -> Result<()> {
         .collect();
     let (x0, x1) = extent(records.iter().map(|r| r.epoch as f64)).unwrap_or((0.0, 1.0));
     let (y0, y1) = extent(series.iter().flatten().map(|p| p.1)).unwrap_or((-6.0, 0.0));
-    let root = SVGBackend::new(path, SIZE).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(format!("Gradient norm per mode over training — {}", records[0].method), ("sans-serif", 20))
-        .margin(10)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(padded(x0, x1, 0.03), padded(y0, y1, 0.1))?;
-    chart
-        .configure_mesh()
-        .x_desc("epoch")
-        .y_desc("‖G_i‖ (gradient norm of mode i)")
-        .x_label_formatter(&|v| format!("{v:.0}"))
-        .y_label_formatter(&decade_label)
-        .draw()?;
-    for (k, s) in series.into_iter().enumerate() {
-        let label = format!(
-            "mode {k} ({})",
-            if k == 0 {
-                "fastest"
-            } else if k + 1 == ranks {
-                "slowest"
-            } else {
-                "middle"
-            }
-        );
-        chart.draw_series(LineSeries::new(s.clone(), colour(k).stroke_width(2)))?.label(label).legend(legend_line(k));
-        chart.draw_series(s.into_iter().map(|p| Circle::new(p, 3, colour(k).filled())))?;
-    }
-    chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw()?;
-    root.present()?;
-    Ok(())
+    svg_and_png!(path, SIZE, |root| {
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("Gradient norm per mode over training — {}", records[0].method), ("sans-serif", 20))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(padded(x0, x1, 0.03), padded(y0, y1, 0.1))?;
+        chart
+            .configure_mesh()
+            .x_desc("epoch")
+            .y_desc("‖G_i‖ (gradient norm of mode i)")
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&decade_label)
+            .draw()?;
+        for (k, s) in series.clone().into_iter().enumerate() {
+            let label = format!(
+                "mode {k} ({})",
+                if k == 0 {
+                    "fastest"
+                } else if k + 1 == ranks {
+                    "slowest"
+                } else {
+                    "middle"
+                }
+            );
+            chart
+                .draw_series(LineSeries::new(s.clone(), colour(k).stroke_width(2)))?
+                .label(label)
+                .legend(legend_line(k));
+            chart.draw_series(s.into_iter().map(|p| Circle::new(p, 3, colour(k).filled())))?;
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw()?;
+    })
 }
 
 /// (c) `|Re λ|` of each mode along the first trajectory at the epoch of `record`.
@@ -191,30 +203,32 @@ pub fn spectrum(record: &ModeRecord, path: &Path) -> Result<()> {
         .collect();
     let (x0, x1) = extent(sp.t.iter().map(|&t| tx(t))).unwrap_or((0.0, 1.0));
     let (y0, y1) = extent(series.iter().flatten().map(|p| p.1)).unwrap_or((-3.0, 3.0));
-    let root = SVGBackend::new(path, SIZE).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(format!("Jacobian spectrum along trajectory 1 — epoch {}", record.epoch), ("sans-serif", 20))
-        .margin(10)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(padded(x0, x1, 0.02), padded(y0, y1, 0.1))?;
-    let mut mesh = chart.configure_mesh();
-    mesh.x_desc(if log_t { "time (log scale, model time units)" } else { "time (model time units)" })
-        .y_desc("|Re λ| (1 / time unit)")
-        .y_label_formatter(&decade_label);
-    if log_t {
-        mesh.x_label_formatter(&decade_label);
-    }
-    mesh.draw()?;
-    for (k, s) in series.into_iter().enumerate() {
-        let label =
-            if s.is_empty() { format!("mode {k}: λ = 0 (conservation law), not drawn") } else { format!("mode {k}") };
-        chart.draw_series(LineSeries::new(s, colour(k).stroke_width(2)))?.label(label).legend(legend_line(k));
-    }
-    chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw()?;
-    root.present()?;
-    Ok(())
+    svg_and_png!(path, SIZE, |root| {
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("Jacobian spectrum along trajectory 1 — epoch {}", record.epoch), ("sans-serif", 20))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(padded(x0, x1, 0.02), padded(y0, y1, 0.1))?;
+        let mut mesh = chart.configure_mesh();
+        mesh.x_desc(if log_t { "time (log scale, model time units)" } else { "time (model time units)" })
+            .y_desc("|Re λ| (1 / time unit)")
+            .y_label_formatter(&decade_label);
+        if log_t {
+            mesh.x_label_formatter(&decade_label);
+        }
+        mesh.draw()?;
+        for (k, s) in series.clone().into_iter().enumerate() {
+            let label = if s.is_empty() {
+                format!("mode {k}: λ = 0 (conservation law), not drawn")
+            } else {
+                format!("mode {k}")
+            };
+            chart.draw_series(LineSeries::new(s, colour(k).stroke_width(2)))?.label(label).legend(legend_line(k));
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw()?;
+    })
 }
 
 /// Size of the two-panel plot (d).
@@ -230,75 +244,77 @@ fn ramp(v: f64) -> RGBColor {
 /// (d) Over the logged epochs: each mode's share `‖G_i‖/‖∇L‖` of the gradient (left), and the
 /// share of each decade of `|hλ|` as a heat map (right; white 1e-8 or less, dark blue 1).
 pub fn shares_over_epochs(records: &[ModeRecord], path: &Path) -> Result<()> {
-    let root = SVGBackend::new(path, WIDE).into_drawing_area();
-    root.fill(&WHITE)?;
-    let (left, right) = root.split_horizontally(WIDE.0 / 2);
-    let epochs: Vec<f64> = records.iter().map(|r| r.epoch as f64).collect();
-    let (x0, x1) = extent(epochs.iter().copied()).unwrap_or((0.0, 1.0));
-    let ranks = records.iter().map(|r| r.modes.len()).max().unwrap_or(0);
-    let share = |v: f64| v.max(1e-8).log10();
-    let series: Vec<Vec<(f64, f64)>> = (0..ranks)
-        .map(|k| records.iter().filter_map(|r| r.modes.get(k).map(|m| (r.epoch as f64, share(m.share)))).collect())
-        .collect();
-    let (y0, y1) = extent(series.iter().flatten().map(|p| p.1)).unwrap_or((-6.0, 0.0));
-    let (yr, y_labels) = decades(y0, y1.max(y0 + 1.0));
-    let mut chart = ChartBuilder::on(&left)
-        .caption(format!("Share of the gradient per mode — {}", records[0].method), ("sans-serif", 18))
-        .margin(10)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(padded(x0, x1, 0.03), yr)?;
-    chart
-        .configure_mesh()
-        .x_desc("epoch")
-        .y_desc("‖G_i‖ / ‖∇L‖ (1e-8 or less at the floor)")
-        .y_labels(y_labels)
-        .x_label_formatter(&|v| format!("{v:.0}"))
-        .y_label_formatter(&decade_label)
-        .draw()?;
-    for (k, s) in series.into_iter().enumerate() {
-        let label = if k == 0 { "mode 0 (fastest)".to_string() } else { format!("mode {k}") };
-        chart.draw_series(LineSeries::new(s.clone(), colour(k).stroke_width(2)))?.label(label).legend(legend_line(k));
-        chart.draw_series(s.into_iter().map(|p| Circle::new(p, 3, colour(k).filled())))?;
-    }
-    chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw()?;
+    svg_and_png!(path, WIDE, |root| {
+        root.fill(&WHITE)?;
+        let (left, right) = root.split_horizontally(WIDE.0 / 2);
+        let epochs: Vec<f64> = records.iter().map(|r| r.epoch as f64).collect();
+        let (x0, x1) = extent(epochs.iter().copied()).unwrap_or((0.0, 1.0));
+        let ranks = records.iter().map(|r| r.modes.len()).max().unwrap_or(0);
+        let share = |v: f64| v.max(1e-8).log10();
+        let series: Vec<Vec<(f64, f64)>> = (0..ranks)
+            .map(|k| records.iter().filter_map(|r| r.modes.get(k).map(|m| (r.epoch as f64, share(m.share)))).collect())
+            .collect();
+        let (y0, y1) = extent(series.iter().flatten().map(|p| p.1)).unwrap_or((-6.0, 0.0));
+        let (yr, y_labels) = decades(y0, y1.max(y0 + 1.0));
+        let mut chart = ChartBuilder::on(&left)
+            .caption(format!("Share of the gradient per mode — {}", records[0].method), ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(padded(x0, x1, 0.03), yr)?;
+        chart
+            .configure_mesh()
+            .x_desc("epoch")
+            .y_desc("‖G_i‖ / ‖∇L‖ (1e-8 or less at the floor)")
+            .y_labels(y_labels)
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&decade_label)
+            .draw()?;
+        for (k, s) in series.clone().into_iter().enumerate() {
+            let label = if k == 0 { "mode 0 (fastest)".to_string() } else { format!("mode {k}") };
+            chart
+                .draw_series(LineSeries::new(s.clone(), colour(k).stroke_width(2)))?
+                .label(label)
+                .legend(legend_line(k));
+            chart.draw_series(s.into_iter().map(|p| Circle::new(p, 3, colour(k).filled())))?;
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw()?;
 
-    let decades_seen: Vec<i32> = {
-        let mut d: Vec<i32> = records.iter().flat_map(|r| r.bins.iter().map(|b| b.decade)).collect();
-        d.sort_unstable();
-        d.dedup();
-        d
-    };
-    let (d0, d1) = (decades_seen.first().copied().unwrap_or(0), decades_seen.last().copied().unwrap_or(0) + 1);
-    let columns = records.len();
-    let mut heat = ChartBuilder::on(&right)
-        .caption("Share per decade of |hλ| (white ≤ 1e-8 … dark blue ≥ 1)", ("sans-serif", 18))
-        .margin(10)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0.0..columns as f64, f64::from(d0)..f64::from(d1))?;
-    let every = columns.div_ceil(10).max(1);
-    heat.configure_mesh()
-        .disable_mesh()
-        .x_desc("epoch")
-        .y_desc("|z| = |hλ|")
-        .x_labels(columns.min(10) + 1)
-        .y_labels((d1 - d0) as usize + 1)
-        .x_label_formatter(&|v| {
-            let k = v.floor() as usize;
-            if k < columns && k.is_multiple_of(every) { records[k].epoch.to_string() } else { String::new() }
-        })
-        .y_label_formatter(&decade_label)
-        .draw()?;
-    heat.draw_series(records.iter().enumerate().flat_map(|(k, r)| {
-        r.bins.iter().map(move |b| {
-            let v = (b.share.max(1e-8).log10() + 8.0) / 8.0;
-            let (x, y) = (k as f64, f64::from(b.decade));
-            Rectangle::new([(x, y), (x + 1.0, y + 1.0)], ramp(v).filled())
-        })
-    }))?;
-    root.present()?;
-    Ok(())
+        let decades_seen: Vec<i32> = {
+            let mut d: Vec<i32> = records.iter().flat_map(|r| r.bins.iter().map(|b| b.decade)).collect();
+            d.sort_unstable();
+            d.dedup();
+            d
+        };
+        let (d0, d1) = (decades_seen.first().copied().unwrap_or(0), decades_seen.last().copied().unwrap_or(0) + 1);
+        let columns = records.len();
+        let mut heat = ChartBuilder::on(&right)
+            .caption("Share per decade of |hλ| (white ≤ 1e-8 … dark blue ≥ 1)", ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.0..columns as f64, f64::from(d0)..f64::from(d1))?;
+        let every = columns.div_ceil(10).max(1);
+        heat.configure_mesh()
+            .disable_mesh()
+            .x_desc("epoch")
+            .y_desc("|z| = |hλ|")
+            .x_labels(columns.min(10) + 1)
+            .y_labels((d1 - d0) as usize + 1)
+            .x_label_formatter(&|v| {
+                let k = v.floor() as usize;
+                if k < columns && k.is_multiple_of(every) { records[k].epoch.to_string() } else { String::new() }
+            })
+            .y_label_formatter(&decade_label)
+            .draw()?;
+        heat.draw_series(records.iter().enumerate().flat_map(|(k, r)| {
+            r.bins.iter().map(move |b| {
+                let v = (b.share.max(1e-8).log10() + 8.0) / 8.0;
+                let (x, y) = (k as f64, f64::from(b.decade));
+                Rectangle::new([(x, y), (x + 1.0, y + 1.0)], ramp(v).filled())
+            })
+        }))?;
+    })
 }
 
 /// (e) Several runs: each one's gradient per decade of `|hλ|` (at its shown epoch).
@@ -308,33 +324,32 @@ pub fn runs_vs_z(runs: &[(String, &ModeRecord)], path: &Path) -> Result<()> {
     let (x0, x1) = extent(curves.iter().flatten().map(|p| p.0)).unwrap_or((-2.0, 2.0));
     let (y0, y1) = extent(curves.iter().flatten().map(|p| p.1)).unwrap_or((-6.0, 0.0));
     let ((xr, x_labels), (yr, y_labels)) = (decades(x0 - 0.5, x1 + 0.5), decades(y0 - 0.3, y1 + 0.3));
-    let root = SVGBackend::new(path, SIZE).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption("Gradient against |hλ| — runs compared", ("sans-serif", 20))
-        .margin(10)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(xr, yr)?;
-    chart
-        .configure_mesh()
-        .x_desc("|z| = |hλ| (dimensionless; per step and mode)")
-        .y_desc("‖G‖ per decade of |hλ|")
-        .x_labels(x_labels)
-        .y_labels(y_labels)
-        .x_label_formatter(&decade_label)
-        .y_label_formatter(&decade_label)
-        .draw()?;
-    for (k, ((name, r), c)) in runs.iter().zip(curves).enumerate() {
+    svg_and_png!(path, SIZE, |root| {
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Gradient against |hλ| — runs compared", ("sans-serif", 20))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(xr.clone(), yr.clone())?;
         chart
-            .draw_series(LineSeries::new(c.clone(), colour(k).stroke_width(2)))?
-            .label(format!("{name} (epoch {}, {})", r.epoch, r.method))
-            .legend(legend_line(k));
-        chart.draw_series(c.into_iter().map(|p| Circle::new(p, 3, colour(k).filled())))?;
-    }
-    chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw()?;
-    root.present()?;
-    Ok(())
+            .configure_mesh()
+            .x_desc("|z| = |hλ| (dimensionless; per step and mode)")
+            .y_desc("‖G‖ per decade of |hλ|")
+            .x_labels(x_labels)
+            .y_labels(y_labels)
+            .x_label_formatter(&decade_label)
+            .y_label_formatter(&decade_label)
+            .draw()?;
+        for (k, ((name, r), c)) in runs.iter().zip(curves.clone()).enumerate() {
+            chart
+                .draw_series(LineSeries::new(c.clone(), colour(k).stroke_width(2)))?
+                .label(format!("{name} (epoch {}, {})", r.epoch, r.method))
+                .legend(legend_line(k));
+            chart.draw_series(c.into_iter().map(|p| Circle::new(p, 3, colour(k).filled())))?;
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw()?;
+    })
 }
 
 /// (e) Several runs: each one's fastest mode's share of the gradient over its logged epochs.
@@ -348,30 +363,29 @@ pub fn runs_fast_share(runs: &[(String, &[ModeRecord])], path: &Path) -> Result<
     let (x0, x1) = extent(curves.iter().flatten().map(|p| p.0)).unwrap_or((0.0, 1.0));
     let (y0, y1) = extent(curves.iter().flatten().map(|p| p.1)).unwrap_or((-6.0, 0.0));
     let (yr, y_labels) = decades(y0, y1.max(y0 + 1.0));
-    let root = SVGBackend::new(path, SIZE).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption("Fastest mode's share of the gradient — runs compared", ("sans-serif", 20))
-        .margin(10)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(padded(x0, x1, 0.03), yr)?;
-    chart
-        .configure_mesh()
-        .x_desc("epoch")
-        .y_desc("‖G_0‖ / ‖∇L‖")
-        .y_labels(y_labels)
-        .x_label_formatter(&|v| format!("{v:.0}"))
-        .y_label_formatter(&decade_label)
-        .draw()?;
-    for (k, ((name, _), c)) in runs.iter().zip(curves).enumerate() {
+    svg_and_png!(path, SIZE, |root| {
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Fastest mode's share of the gradient — runs compared", ("sans-serif", 20))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(padded(x0, x1, 0.03), yr.clone())?;
         chart
-            .draw_series(LineSeries::new(c.clone(), colour(k).stroke_width(2)))?
-            .label(name.clone())
-            .legend(legend_line(k));
-        chart.draw_series(c.into_iter().map(|p| Circle::new(p, 3, colour(k).filled())))?;
-    }
-    chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw()?;
-    root.present()?;
-    Ok(())
+            .configure_mesh()
+            .x_desc("epoch")
+            .y_desc("‖G_0‖ / ‖∇L‖")
+            .y_labels(y_labels)
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&decade_label)
+            .draw()?;
+        for (k, ((name, _), c)) in runs.iter().zip(curves.clone()).enumerate() {
+            chart
+                .draw_series(LineSeries::new(c.clone(), colour(k).stroke_width(2)))?
+                .label(name.clone())
+                .legend(legend_line(k));
+            chart.draw_series(c.into_iter().map(|p| Circle::new(p, 3, colour(k).filled())))?;
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw()?;
+    })
 }
