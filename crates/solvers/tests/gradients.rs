@@ -6,10 +6,11 @@ mod common;
 use burn::module::{Module, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
-use common::{Diagonal, method, request, sum_of_squares};
+use common::{method, request, sum_of_squares};
 use stiffnode_solvers::field::{VectorField, from_host, to_host};
 use stiffnode_solvers::gradient::check::{check_mechanism, max_rel_err};
 use stiffnode_solvers::gradient::{StepAdjoint, gradient, solve_on_graph};
+use stiffnode_solvers::problems::linear::Diagonal;
 use stiffnode_solvers::problems::{MassActionField, rober};
 use stiffnode_solvers::{DeviceKind, GradientMode, Method, SolveError, SolveOptions, methods, solve};
 

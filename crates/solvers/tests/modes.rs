@@ -9,10 +9,11 @@ mod common;
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
-use common::{Diagonal, method, norm, request, sum_of_squares};
+use common::{method, norm, request, sum_of_squares};
 use stiffnode_solvers::field::{VectorField, to_host};
 use stiffnode_solvers::gradient::modes::{ModalSplit, split};
 use stiffnode_solvers::gradient::{gradient, solve_on_graph};
+use stiffnode_solvers::problems::linear::Diagonal;
 use stiffnode_solvers::problems::{MassActionField, rober};
 use stiffnode_solvers::{DeviceKind, GradientMode, Request, SolveOptions, methods};
 

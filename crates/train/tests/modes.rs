@@ -6,15 +6,14 @@ mod common;
 
 use std::path::Path;
 
-use burn::module::{Module, Param};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Tensor;
 use common::{losses, scratch};
 use num_complex::Complex64;
 use stiffnode_models::activation::Activation;
 use stiffnode_models::mlp::{Mlp, MlpConfig};
-use stiffnode_solvers::field::{VectorField, from_host, to_host};
 use stiffnode_solvers::gradient::gradient;
 use stiffnode_solvers::gradient::modes::split;
+use stiffnode_solvers::problems::linear::Diagonal;
 use stiffnode_solvers::{DeviceKind, GradientMode, Request, SolveOptions, methods, stability};
 use stiffnode_train::modes::{self, DecayPoint, ModeLogger, decay_slope};
 use stiffnode_train::{RunDir, TrainConfig, TrainError, Trainer};
@@ -54,29 +53,6 @@ fn modes_of_an_mlp_field_add_up_to_its_gradient_for_every_method() {
     }
 }
 
-/// The linear test problem `y' = diag(λ)y` with the `λ` as parameters.
-#[derive(Module, Debug)]
-struct Linear {
-    lambda: Param<Tensor<1>>,
-}
-
-impl VectorField for Linear {
-    fn dim(&self) -> usize {
-        self.lambda.val().dims()[0]
-    }
-    fn device(&self) -> Device {
-        self.lambda.val().device()
-    }
-    fn eval(&self, _t: &[f64], y: Tensor<2>) -> Tensor<2> {
-        y * self.lambda.val().unsqueeze_dim(0)
-    }
-    fn jacobian(&self, t: &[f64], _y: Tensor<2>) -> Tensor<3> {
-        let (lambda, d) = (to_host(self.lambda.val()), self.dim());
-        let diag: Vec<f64> = (0..d * d).map(|k| if k % (d + 1) == 0 { lambda[k / (d + 1)] } else { 0.0 }).collect();
-        from_host(diag.repeat(t.len()), [t.len(), d, d], &self.device())
-    }
-}
-
 #[test]
 fn the_plotted_gradient_decays_with_hz_as_the_stability_function_predicts() {
     // One fixed step h = 1 of y' = diag(λ)y from y0 = 1 with λ from −1e2 to −1e6, ten per
@@ -88,7 +64,7 @@ fn the_plotted_gradient_decays_with_hz_as_the_stability_function_predicts() {
     let loss = |s: &[Tensor<2>]| s[0].clone().sum();
     for (name, expected) in [("backward-euler", -2.0), ("radau5", -2.0), ("lobatto3c3", -3.0)] {
         let method = methods::by_name(name).unwrap();
-        let field = Linear { lambda: Param::from_tensor(from_host(lambda.clone(), [40], &ad)) };
+        let field = Diagonal::new(&lambda, &ad);
         let request = Request::new(method.clone(), vec![1.0; 40], 0.0, vec![1.0])
             .with_options(SolveOptions::fixed(1))
             .with_gradient(GradientMode::Adjoint { keep_steps: true });

@@ -1,6 +1,7 @@
-//! Problems: reaction mechanisms (built in, or read from mechanism files) and reference
-//! solutions.
+//! Problems: reaction mechanisms (built in, or read from mechanism files), reference solutions,
+//! and the linear test problem.
 
+pub mod linear;
 pub mod mass_action;
 pub mod mechanism;
 pub mod mechanism_file;

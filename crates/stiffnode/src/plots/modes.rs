@@ -8,6 +8,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use num_complex::Complex64;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use stiffnode_solvers::{Method, stability};
 use stiffnode_train::modes::ModeRecord;
@@ -20,6 +21,21 @@ fn legend_line(i: usize) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
 
 /// Ranks drawn as curves of their own in (a); more would hide the total.
 const RANK_CURVES: usize = 6;
+
+/// A line through `points` with a marker at each, in series colour `k`, with its legend entry.
+fn marked_line<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    points: &[(f64, f64)],
+    k: usize,
+    label: impl Into<String>,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    chart.draw_series(LineSeries::new(points.to_vec(), colour(k).stroke_width(2)))?.label(label).legend(legend_line(k));
+    chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, colour(k).filled())))?;
+    Ok(())
+}
 
 /// (a) The gradient per decade of `|z| = |hλ|` (its sample counts beside it, and per rank where
 /// there are few), with the method's `|R'(z)|` scaled to meet the data at its slowest decade and
@@ -174,11 +190,7 @@ pub fn gradient_over_epochs(records: &[ModeRecord], path: &Path) -> Result<()> {
                     "middle"
                 }
             );
-            chart
-                .draw_series(LineSeries::new(s.clone(), colour(k).stroke_width(2)))?
-                .label(label)
-                .legend(legend_line(k));
-            chart.draw_series(s.into_iter().map(|p| Circle::new(p, 3, colour(k).filled())))?;
+            marked_line(&mut chart, &s, k, label)?;
         }
         chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw()?;
     })
@@ -272,11 +284,7 @@ pub fn shares_over_epochs(records: &[ModeRecord], path: &Path) -> Result<()> {
             .draw()?;
         for (k, s) in series.clone().into_iter().enumerate() {
             let label = if k == 0 { "mode 0 (fastest)".to_string() } else { format!("mode {k}") };
-            chart
-                .draw_series(LineSeries::new(s.clone(), colour(k).stroke_width(2)))?
-                .label(label)
-                .legend(legend_line(k));
-            chart.draw_series(s.into_iter().map(|p| Circle::new(p, 3, colour(k).filled())))?;
+            marked_line(&mut chart, &s, k, label)?;
         }
         chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw()?;
 
@@ -342,11 +350,7 @@ pub fn runs_vs_z(runs: &[(String, &ModeRecord)], path: &Path) -> Result<()> {
             .y_label_formatter(&decade_label)
             .draw()?;
         for (k, ((name, r), c)) in runs.iter().zip(curves.clone()).enumerate() {
-            chart
-                .draw_series(LineSeries::new(c.clone(), colour(k).stroke_width(2)))?
-                .label(format!("{name} (epoch {}, {})", r.epoch, r.method))
-                .legend(legend_line(k));
-            chart.draw_series(c.into_iter().map(|p| Circle::new(p, 3, colour(k).filled())))?;
+            marked_line(&mut chart, &c, k, format!("{name} (epoch {}, {})", r.epoch, r.method))?;
         }
         chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw()?;
     })
@@ -380,11 +384,7 @@ pub fn runs_fast_share(runs: &[(String, &[ModeRecord])], path: &Path) -> Result<
             .y_label_formatter(&decade_label)
             .draw()?;
         for (k, ((name, _), c)) in runs.iter().zip(curves.clone()).enumerate() {
-            chart
-                .draw_series(LineSeries::new(c.clone(), colour(k).stroke_width(2)))?
-                .label(name.clone())
-                .legend(legend_line(k));
-            chart.draw_series(c.into_iter().map(|p| Circle::new(p, 3, colour(k).filled())))?;
+            marked_line(&mut chart, &c, k, name.clone())?;
         }
         chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw()?;
     })
