@@ -86,6 +86,18 @@ impl Pending {
                 why: "it reached a solve a second time (a solve's graph is walked back once)".into(),
             })),
         };
+        // A pullback whose products do not match the parents would make Burn panic.
+        let result = result.and_then(|p| match p.params.as_ref().map_or(self.params, Vec::len) {
+            got if p.y0.len() == n && got == self.params => Ok(p),
+            got => Err(SolveError::Setup(SetupError::InvalidOption {
+                what: "vector field",
+                why: format!(
+                    "its adjoint gave {} initial-state and {got} parameter gradients for {n} initial-state values and {} parameters",
+                    p.y0.len(),
+                    self.params
+                ),
+            })),
+        });
         let outcome = result.as_ref().map(|p| p.host_syncs).map_err(Clone::clone);
         *self.status.lock() = Some(outcome);
         result.unwrap_or_else(|_| Pulled {
@@ -226,6 +238,17 @@ mod tests {
         assert_eq!(to_host(y0.grad(&grads).unwrap()), [10.0, 20.0, 30.0, 40.0]);
         assert_eq!(to_host(theta.grad(&grads).unwrap()), [-1.0, 0.0, 1.0]);
         assert_eq!(status.result(), Some(Ok(3)));
+    }
+
+    #[test]
+    fn a_pullback_of_the_wrong_shape_is_an_error_not_a_panic() {
+        let pullback: Pullback =
+            Box::new(|_, _| Ok(Pulled { y0: vec![0.0; 4], params: Some(vec![1.0]), host_syncs: 0 }));
+        let (y0, _, loss, status) = setup(pullback);
+        let grads = loss.backward();
+        assert!(to_host(y0.grad(&grads).unwrap()).iter().all(|v| v.is_nan()));
+        let err = status.result().unwrap().unwrap_err().to_string();
+        assert!(err.contains("1 parameter gradients for 4 initial-state values and 3 parameters"), "{err}");
     }
 
     #[test]
