@@ -4,10 +4,12 @@
 //! epochs; (c) the spectrum `|Re λ|` along the trajectory; (d) each mode's share and each
 //! decade's share of the gradient over the epochs; (e) several runs overlaid.
 
+use std::ops::Range;
 use std::path::Path;
 
 use anyhow::Result;
 use num_complex::Complex64;
+use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use stiffnode_solvers::{Method, stability};
@@ -35,6 +37,36 @@ where
     chart.draw_series(LineSeries::new(points.to_vec(), colour(k).stroke_width(2)))?.label(label).legend(legend_line(k));
     chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, colour(k).filled())))?;
     Ok(())
+}
+
+/// A white plot of `log10 |hλ|` (x) against a log10 gradient (y), decade ticks on both axes.
+fn z_chart<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    caption: &str,
+    (xr, x_labels): (Range<f64>, usize),
+    (yr, y_labels): (Range<f64>, usize),
+    y_desc: &str,
+) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(caption, ("sans-serif", 20))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(xr, yr)?;
+    chart
+        .configure_mesh()
+        .x_desc("|z| = |hλ| (dimensionless; per step and mode)")
+        .y_desc(y_desc)
+        .x_labels(x_labels)
+        .y_labels(y_labels)
+        .x_label_formatter(&decade_label)
+        .y_label_formatter(&decade_label)
+        .draw()?;
+    Ok(chart)
 }
 
 /// (a) The gradient per decade of `|z| = |hλ|` (its sample counts beside it, and per rank where
@@ -66,22 +98,9 @@ pub fn gradient_vs_z(record: &ModeRecord, method: &Method, path: &Path) -> Resul
     let (y0, y1) = extent(ys).unwrap_or((-6.0, 0.0));
     let (yr, y_labels) = decades(y0 - 0.3, y1 + 0.3);
     svg_and_png!(path, SIZE, |root| {
-        root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(format!("Gradient against |hλ| — epoch {}, {}", record.epoch, record.method), ("sans-serif", 20))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(xr.clone(), yr.clone())?;
-        chart
-            .configure_mesh()
-            .x_desc("|z| = |hλ| (dimensionless; per step and mode)")
-            .y_desc("‖G‖ (gradient norm)")
-            .x_labels(x_labels)
-            .y_labels(y_labels)
-            .x_label_formatter(&decade_label)
-            .y_label_formatter(&decade_label)
-            .draw()?;
+        let caption = format!("Gradient against |hλ| — epoch {}, {}", record.epoch, record.method);
+        let x = (xr.clone(), x_labels);
+        let mut chart = z_chart(&root, &caption, x, (yr.clone(), y_labels), "‖G‖ (gradient norm)")?;
         let grey = RGBColor(150, 150, 150);
         if let Some((ax, ay)) = anchor {
             for slope in [-1.0, -2.0, -3.0] {
@@ -333,22 +352,8 @@ pub fn runs_vs_z(runs: &[(String, &ModeRecord)], path: &Path) -> Result<()> {
     let (y0, y1) = extent(curves.iter().flatten().map(|p| p.1)).unwrap_or((-6.0, 0.0));
     let ((xr, x_labels), (yr, y_labels)) = (decades(x0 - 0.5, x1 + 0.5), decades(y0 - 0.3, y1 + 0.3));
     svg_and_png!(path, SIZE, |root| {
-        root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption("Gradient against |hλ| — runs compared", ("sans-serif", 20))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(xr.clone(), yr.clone())?;
-        chart
-            .configure_mesh()
-            .x_desc("|z| = |hλ| (dimensionless; per step and mode)")
-            .y_desc("‖G‖ per decade of |hλ|")
-            .x_labels(x_labels)
-            .y_labels(y_labels)
-            .x_label_formatter(&decade_label)
-            .y_label_formatter(&decade_label)
-            .draw()?;
+        let (x, y) = ((xr.clone(), x_labels), (yr.clone(), y_labels));
+        let mut chart = z_chart(&root, "Gradient against |hλ| — runs compared", x, y, "‖G‖ per decade of |hλ|")?;
         for (k, ((name, r), c)) in runs.iter().zip(curves.clone()).enumerate() {
             marked_line(&mut chart, &c, k, format!("{name} (epoch {}, {})", r.epoch, r.method))?;
         }
