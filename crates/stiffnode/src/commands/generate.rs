@@ -3,11 +3,12 @@
 //! (`stiffnode_models::chemistry::dataset::generate`), solved at reference accuracy (radau5,
 //! rtol 1e-10, atol 1e-14, CPU f64), written as `DIR/data.csv` and `DIR/meta.json`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use serde::Serialize;
 use stiffnode_models::chemistry::{self, dataset::ReactorGeneration};
-use stiffnode_solvers::dataset::{Generation, generate};
+use stiffnode_solvers::dataset::{Contents, Dataset, Generation, generate};
 use stiffnode_solvers::problems::{self, mechanism_file};
 use stiffnode_solvers::{SolveError, output_times};
 
@@ -66,14 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         command,
     };
     let (data, meta) = generate(&spec).map_err(flagged)?;
-    data.write(&args.output, &meta).with_context(|| format!("writing the dataset to {}", args.output.display()))?;
-    println!(
-        "wrote {} trajectories × {} times to {}",
-        meta.contents.trajectories,
-        meta.contents.times.len(),
-        args.output.display()
-    );
-    Ok(())
+    write(&data, &meta, &meta.contents, &args.output)
 }
 
 /// A reactor problem's dataset.
@@ -92,13 +86,13 @@ fn run_reactor(args: &Args, path: &str, times: Vec<f64>, command: String) -> any
         command,
     };
     let (data, meta) = chemistry::dataset::generate(&spec).map_err(flagged)?;
-    data.write(&args.output, &meta).with_context(|| format!("writing the dataset to {}", args.output.display()))?;
-    println!(
-        "wrote {} trajectories × {} times to {}",
-        meta.contents.trajectories,
-        meta.contents.times.len(),
-        args.output.display()
-    );
+    write(&data, &meta, &meta.contents, &args.output)
+}
+
+/// Write `data` with its `meta` (whose common part is `contents`) into `output`, and say so.
+fn write(data: &Dataset, meta: &impl Serialize, contents: &Contents, output: &Path) -> anyhow::Result<()> {
+    data.write(output, meta).with_context(|| format!("writing the dataset to {}", output.display()))?;
+    println!("wrote {} trajectories × {} times to {}", contents.trajectories, contents.times.len(), output.display());
     Ok(())
 }
 
