@@ -76,7 +76,10 @@ impl Activation {
         match self {
             Self::Gelu => {
                 let p = phi_host(x);
-                (x * p, p + x * (-0.5 * x * x).exp() * (FRAC_2_SQRT_PI / (2.0 * SQRT_2)))
+                // Past −745.2, e^u is exactly 0 in f64: skip libm's slow underflow path.
+                let u = -0.5 * x * x;
+                let slope = if u < -745.2 { p } else { p + x * u.exp() * (FRAC_2_SQRT_PI / (2.0 * SQRT_2)) };
+                (x * p, slope)
             }
             Self::Tanh => {
                 let t = x.tanh();

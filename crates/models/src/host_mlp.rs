@@ -80,14 +80,14 @@ impl HostField for HostMlp {
 }
 
 impl HostMlp {
-    /// `(∂f/∂θ)ᵀc`: a forward pass keeping every layer's input `x_k` and pre-activation `z_k`,
+    /// `(∂f/∂θ)ᵀc`: a forward pass keeping every layer's input `x_k` and slope `σ'(z_k)`,
     /// then `g = c⊙ŷ/t_scale`, and per layer from the last: `∂b_k += g`, `∂W_k += x_kᵀg`,
     /// `g ← (W_k g)⊙σ'(z_{k−1})`.
     fn vjp_with(&self, y: &[f64], c: &[f64], grad: &mut [f64], scratch: &mut [f64]) {
         let n_layers = self.layers.len();
         let (stored, rest) = scratch.split_at_mut(scratch.len() - 2 * self.width);
         let (mut g, mut g_prev) = rest.split_at_mut(self.width);
-        // x_k at `offset`, z_k right after it, per layer.
+        // x_k at `offset`, then z_k (replaced by σ'(z_k) on hidden layers), per layer.
         let offsets = |k: usize| self.layers[..k].iter().map(|l| l.fan_in + l.fan_out).sum::<usize>();
         stored[..y.len()].iter_mut().zip(y.iter().zip(&self.y_scale)).for_each(|(x, (y, s))| *x = y / s);
         for (k, l) in self.layers.iter().enumerate() {
@@ -95,8 +95,9 @@ impl HostMlp {
             let (head, tail) = stored.split_at_mut(x_at + l.fan_in);
             affine(l, &head[x_at..], &mut tail[..l.fan_out]);
             if k + 1 < n_layers {
+                // σ'(z_k) replaces z_k: the backward pass needs only the slope.
                 for o in 0..l.fan_out {
-                    tail[l.fan_out + o] = self.activation.apply_host(tail[o]);
+                    (tail[l.fan_out + o], tail[o]) = self.activation.apply_and_derivative_host(tail[o]);
                 }
             }
         }
@@ -116,12 +117,12 @@ impl HostMlp {
                 row.iter_mut().zip(&g[..l.fan_out]).for_each(|(w, g)| *w += xi * g);
             }
             if k > 0 {
-                // z_{k−1} sits right before x_k.
-                let z_prev = x_at - l.fan_in;
+                // σ'(z_{k−1}) sits right before x_k.
+                let slope = &stored[x_at - l.fan_in..x_at];
                 for (i, gp) in g_prev[..l.fan_in].iter_mut().enumerate() {
                     let s: f64 =
                         l.w[i * l.fan_out..(i + 1) * l.fan_out].iter().zip(&g[..l.fan_out]).map(|(w, g)| w * g).sum();
-                    *gp = s * self.activation.apply_and_derivative_host(stored[z_prev + i]).1;
+                    *gp = s * slope[i];
                 }
                 std::mem::swap(&mut g, &mut g_prev);
             }
