@@ -21,6 +21,8 @@ pub(crate) struct HostMlp {
     activation: Activation,
     /// Widest layer (inputs included).
     width: usize,
+    /// Components with `f_i = 0` (see [`Mlp::with_constant_components`](crate::Mlp::with_constant_components)).
+    constant: Vec<usize>,
 }
 
 thread_local! {
@@ -32,7 +34,13 @@ impl HostMlp {
     pub fn new(layers: Vec<HostLayer>, y_scale: Vec<f64>, t_scale: f64, activation: Activation) -> Self {
         let d = y_scale.len();
         let width = layers.iter().map(|l| l.fan_in.max(l.fan_out)).max().unwrap_or(d).max(d);
-        Self { layers, y_scale, t_scale, activation, width }
+        Self { layers, y_scale, t_scale, activation, width, constant: Vec::new() }
+    }
+
+    /// The same network with `f_i = 0` at the components `constant`.
+    pub fn with_constant_components(mut self, constant: &[usize]) -> Self {
+        self.constant = constant.to_vec();
+        self
     }
 
     /// Run `f` with this thread's scratch: `2·width + 2·width·d` values (the Jacobian's
@@ -105,6 +113,7 @@ impl HostMlp {
         for (o, g) in g[..last.fan_out].iter_mut().enumerate() {
             *g = c[o] * self.y_scale[o] / self.t_scale;
         }
+        self.constant.iter().for_each(|&i| g[i] = 0.0);
         let (mut w_at, mut b_at) = (self.layers.iter().map(|l| l.fan_in * l.fan_out).sum::<usize>(), grad.len());
         for (k, l) in self.layers.iter().enumerate().rev() {
             let x_at = offsets(k);
@@ -141,6 +150,7 @@ impl HostMlp {
             }
         }
         f.iter_mut().zip(z.iter().zip(&self.y_scale)).for_each(|(f, (z, s))| *f = z * s / self.t_scale);
+        self.constant.iter().for_each(|&i| f[i] = 0.0);
     }
 
     fn jacobian_with(&self, y: &[f64], jac: &mut [f64], scratch: &mut [f64]) {
@@ -174,5 +184,6 @@ impl HostMlp {
             let s = self.y_scale[i] / self.t_scale;
             jac[i * d..(i + 1) * d].iter_mut().zip(row).for_each(|(j, v)| *j = v * s);
         }
+        self.constant.iter().for_each(|&i| jac[i * d..(i + 1) * d].fill(0.0));
     }
 }

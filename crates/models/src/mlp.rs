@@ -62,6 +62,10 @@ pub struct Mlp {
     activation: Activation,
     #[module(skip)]
     t_scale: f64,
+    /// State components held constant (`f_i = 0`): a reactor's carried pressure, density or
+    /// temperature, which the network reads but must not change.
+    #[module(skip)]
+    constant: Vec<usize>,
 }
 
 impl Mlp {
@@ -84,7 +88,26 @@ impl Mlp {
             (true, Some((y, t))) => (y.to_vec(), t),
             _ => (vec![1.0; dim], 1.0),
         };
-        Self { weights, biases, y_scale: from_host(y_scale, [1, dim], device), activation: config.activation, t_scale }
+        let y_scale = from_host(y_scale, [1, dim], device);
+        Self { weights, biases, y_scale, activation: config.activation, t_scale, constant: Vec::new() }
+    }
+
+    /// The same network with the state components `constant` held fixed: their derivatives
+    /// are 0 (the output is masked, so their weights get no gradient either).
+    pub fn with_constant_components(mut self, constant: &[usize]) -> Self {
+        self.constant = constant.to_vec();
+        self
+    }
+
+    /// `ŷ/t_scale`, 0 at the constant components: the factor on the last layer's output.
+    fn output_factor(&self) -> Tensor<2> {
+        let factor = self.y_scale.clone().div_scalar(self.t_scale);
+        if self.constant.is_empty() {
+            return factor;
+        }
+        let d = self.dim();
+        let mask = (0..d).map(|i| if self.constant.contains(&i) { 0.0 } else { 1.0 }).collect();
+        factor * from_host(mask, [1, d], &self.y_scale.device())
     }
 
     /// Pre-activations of every layer for the scaled input `x = u/ŷ`.
@@ -127,7 +150,7 @@ impl VectorField for Mlp {
 
     fn eval(&self, _t: &[f64], y: Tensor<2>) -> Tensor<2> {
         let out = self.layers(y).pop().expect("at least one layer");
-        out * self.y_scale.clone().div_scalar(self.t_scale)
+        out * self.output_factor()
     }
 
     fn jacobian(&self, _t: &[f64], y: Tensor<2>) -> Tensor<3> {
@@ -147,17 +170,22 @@ impl VectorField for Mlp {
                 lin
             });
         }
-        let left = self.y_scale.clone().div_scalar(self.t_scale).reshape([1, d, 1]);
+        let left = self.output_factor().reshape([1, d, 1]);
         let right = self.y_scale.clone().recip().reshape([1, 1, d]);
         jac.expect("at least one layer") * left * right
     }
 
     fn host(&self) -> Option<Box<dyn HostField + '_>> {
         let y_scale = to_host(self.y_scale.clone().without_autodiff());
-        Some(Box::new(HostMlp::new(self.layers_on_host(), y_scale, self.t_scale, self.activation)))
+        let host = HostMlp::new(self.layers_on_host(), y_scale, self.t_scale, self.activation);
+        Some(Box::new(host.with_constant_components(&self.constant)))
     }
 
+    /// None with constant components (the kernel's MLP has no output mask).
     fn kernel(&self) -> Option<KernelField> {
+        if !self.constant.is_empty() {
+            return None;
+        }
         let layers = self.layers_on_host();
         let activation = match self.activation {
             Activation::Gelu => KernelActivation::Gelu,

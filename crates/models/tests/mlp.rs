@@ -58,14 +58,17 @@ fn seeded_initialization_is_reproducible_and_seed_dependent() {
     assert_ne!(f(1), f(2));
 }
 
+/// Every activation, scaled and unscaled, and with component 1 held constant (a reactor's
+/// carried pressure): `f_1 = 0` and row 1 of the Jacobian 0 in both forms.
 #[test]
 fn host_form_agrees_with_the_tensor_program() {
     let device = DeviceKind::Cpu.open().unwrap();
     let y_hat = [1.0, 3.6e-5, 0.5];
     for name in Activation::NAMES {
-        for scaled in [false, true] {
+        for (scaled, constant) in [(false, &[][..]), (true, &[]), (true, &[1])] {
             let config = MlpConfig { hidden: vec![5, 4, 5], activation: name.parse().unwrap(), scaled };
-            let mlp = Mlp::new(3, &config, Some((&y_hat, 1e5)), 11, &device);
+            let mlp = Mlp::new(3, &config, Some((&y_hat, 1e5)), 11, &device).with_constant_components(constant);
+            assert_eq!(mlp.kernel().is_some(), constant.is_empty(), "the kernel has no output mask");
             let rows = 5;
             let y: Vec<f64> = (0..rows * 3).map(|k| y_hat[k % 3] * (-1.7 + 0.31 * k as f64)).collect();
             let t = vec![0.0; rows];
@@ -81,8 +84,15 @@ fn host_form_agrees_with_the_tensor_program() {
                 let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
                 a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max) / scale
             };
+            for &i in constant {
+                for r in 0..rows {
+                    assert_eq!((f[r * 3 + i], hf[r * 3 + i]), (0.0, 0.0), "{name}: f_{i} of row {r}");
+                    let rows_of = |j: &[f64]| j[r * 9 + i * 3..r * 9 + i * 3 + 3].iter().all(|&v| v == 0.0);
+                    assert!(rows_of(&jac) && rows_of(&hj), "{name}: row {i} of the Jacobian of row {r}");
+                }
+            }
             let (ef, ej) = (rel(&hf, &f), rel(&hj, &jac));
-            println!("{name} scaled={scaled}: host vs tensor f {ef:.1e}, J {ej:.1e}");
+            println!("{name} scaled={scaled} constant={constant:?}: host vs tensor f {ef:.1e}, J {ej:.1e}");
             assert!(ef <= 1e-14 && ej <= 1e-14, "{name} scaled={scaled}: f {ef:.1e}, J {ej:.1e}");
         }
     }
@@ -98,9 +108,9 @@ fn host_parameter_products_agree_with_burns_backward_pass() {
     let ad = DeviceKind::Cpu.open().unwrap().autodiff();
     let y_hat = [1.0, 3.6e-5, 0.5];
     for name in Activation::NAMES {
-        for scaled in [false, true] {
+        for (scaled, constant) in [(false, &[][..]), (true, &[]), (true, &[1])] {
             let config = MlpConfig { hidden: vec![5, 4, 5], activation: name.parse().unwrap(), scaled };
-            let mlp = Mlp::new(3, &config, Some((&y_hat, 1e5)), 13, &ad);
+            let mlp = Mlp::new(3, &config, Some((&y_hat, 1e5)), 13, &ad).with_constant_components(constant);
             let rows = 4;
             let y: Vec<f64> = (0..rows * 3).map(|k| y_hat[k % 3] * (-1.1 + 0.37 * k as f64)).collect();
             let c: Vec<f64> = (0..rows * 3).map(|k| (k as f64 * 0.7).sin()).collect();
@@ -115,7 +125,7 @@ fn host_parameter_products_agree_with_burns_backward_pass() {
             }
             let scale = burn.iter().fold(0.0f64, |m, v| m.max(v.abs()));
             let err = ours.iter().zip(&burn).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max) / scale;
-            println!("{name} scaled={scaled}: host vs Burn (∂f/∂θ)ᵀc {err:.1e}");
+            println!("{name} scaled={scaled} constant={constant:?}: host vs Burn (∂f/∂θ)ᵀc {err:.1e}");
             assert!(scale > 0.0 && err <= 1e-13, "{name} scaled={scaled}: {ours:?} vs {burn:?}");
         }
     }

@@ -419,3 +419,137 @@ fn the_isothermal_reactor_is_cantera_production_rates_with_an_exact_jacobian() {
     }
     assert_eq!(checked, 20);
 }
+
+/// One constant-pressure field carrying `P` in its state serves the five constant-pressure
+/// cases of ignition.json (1, 5 and 10 atm) in one batch: its right-hand side is the per-case
+/// reactor's bit for bit with `dP/dt = 0`, its Jacobian (the `P` column included) is exact
+/// against central differences, and the batch's ignition delays match Cantera's within 0.5 %.
+/// The constant-volume case carries its density the same way.
+#[test]
+fn a_reactor_carrying_its_condition_serves_a_pressure_sweep_with_one_field() {
+    let all = ignition();
+    let cases: Vec<&Value> = all["cases"].as_array().unwrap().iter().collect();
+    let cpu = DeviceKind::Cpu.open().unwrap();
+    let (mut y0s, mut taus) = (Vec::new(), Vec::new());
+    let mut carrying = None;
+    for case in &cases {
+        let (plain, y0) = reactor_of(case);
+        let held = match plain.kind() {
+            ReactorKind::ConstPressure { p } => p,
+            ReactorKind::ConstVolume { rho } => rho,
+            ReactorKind::Isothermal { t } => t,
+        };
+        // The default held value (the kind's) differs from the case's: the state's must win.
+        let default = match plain.kind() {
+            ReactorKind::ConstPressure { .. } => ReactorKind::ConstPressure { p: 1.0 },
+            _ => ReactorKind::ConstVolume { rho: 1.0 },
+        };
+        let field = Reactor::new(plain.mechanism().clone(), default, &cpu).carrying_condition();
+        let expected = if matches!(plain.kind(), ReactorKind::ConstPressure { .. }) { "P" } else { "rho" };
+        assert_eq!(field.state_names().last().map(String::as_str), Some(expected));
+        let y = state_of(&plain, &case["trajectory"][2]);
+        let mut carried = y.clone();
+        carried.push(held);
+        let (mut f, mut g) = (vec![0.0; y.len()], vec![1.0; carried.len()]);
+        plain.rhs(&y, &mut f);
+        field.rhs(&carried, &mut g);
+        assert_eq!((&g[..y.len()], g[y.len()]), (&f[..], 0.0), "{}", case["name"]);
+        // The Jacobian's last column, ∂f/∂P (or ∂f/∂ρ), against central differences.
+        let d = carried.len();
+        let mut jac = vec![0.0; d * d];
+        field.jacobian_at(&carried, &mut jac);
+        let column = central_column(&field, &carried, d - 1, 1e-6 * held);
+        for (i, fd) in column.iter().enumerate() {
+            let exact = jac[i * d + d - 1];
+            assert!(
+                (exact - fd).abs() <= 1e-6 * exact.abs().max(1e-9 * g[i].abs() / held),
+                "{}: ∂f_{i}/∂held {exact} vs {fd}",
+                case["name"]
+            );
+        }
+        assert!(jac[(d - 1) * d..].iter().all(|&v| v == 0.0), "the held row is 0");
+        if matches!(plain.kind(), ReactorKind::ConstPressure { .. }) {
+            y0s.extend(y0.iter().copied().chain([held]));
+            taus.push(num(&case["ignition_delay"]));
+            carrying = Some(field);
+        } else {
+            // Constant volume: one solve of the carried density against Cantera.
+            let mut y = y0.clone();
+            y.push(held);
+            let request = Request::new(methods::by_name("radau5").unwrap(), y, 0.0, vec![num(&case["t_end"])])
+                .with_options(SolveOptions { max_steps: 200_000, ..SolveOptions::adaptive(1e-8, 1e-14) });
+            let record = solve_record(&field, &request).unwrap();
+            let tau = field.ignition_delay(&record.trajectories()[0], 0.0).expect("it ignites");
+            let tau_ref = num(&case["ignition_delay"]);
+            assert!((tau - tau_ref).abs() < 5e-3 * tau_ref, "{}: {tau} vs Cantera {tau_ref}", case["name"]);
+        }
+    }
+    let field = carrying.unwrap();
+    let t_end = cases.iter().map(|c| num(&c["t_end"])).fold(0.0, f64::max);
+    let request = Request::new(methods::by_name("radau5").unwrap(), y0s, 0.0, vec![t_end])
+        .with_options(SolveOptions { max_steps: 200_000, ..SolveOptions::adaptive(1e-8, 1e-14) });
+    let record = solve_record(&field, &request).unwrap();
+    assert_eq!(record.trajectories().len(), taus.len());
+    for (k, (tr, tau_ref)) in record.trajectories().iter().zip(&taus).enumerate() {
+        let tau = field.ignition_delay(tr, 0.0).expect("it ignites");
+        let rel = (tau - tau_ref).abs() / tau_ref;
+        println!("trajectory {k}: ignition delay {tau:.6e} s, Cantera {tau_ref:.6e} s ({rel:.1e})");
+        assert!(rel < 5e-3, "trajectory {k}: {tau} vs Cantera {tau_ref}");
+        assert_eq!(tr.point(tr.n_points() - 1).last(), tr.point(0).last(), "P stays where it started");
+    }
+}
+
+/// A sweep that varies what a reactor holds puts it in the state: the pressure of a
+/// constant-pressure problem swept over pressures, the density of a swept constant-volume one,
+/// the temperature of an isothermal one swept over temperatures. A dataset of a pressure sweep
+/// then has a `P` column, constant along each trajectory at the trajectory's drawn pressure.
+#[test]
+fn a_sweep_over_the_held_quantity_carries_it_in_the_state() {
+    use stiffnode_models::chemistry::dataset::{ReactorGeneration, generate};
+    let text = std::fs::read_to_string(root().join("datasets/problems/h2-air.yaml")).unwrap();
+    let device = DeviceKind::Cpu.open().unwrap();
+    let load = |text: &str| {
+        let path = root().join("datasets/problems").join(format!("sweep-{}.yaml", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        let problem = chemistry::load_problem(path.to_str().unwrap());
+        std::fs::remove_file(&path).unwrap();
+        problem.unwrap()
+    };
+    let swept = text.replace("sweep:\n", "sweep:\n  P: [1 atm, 10 atm]\n");
+    for (text, carries, last) in [
+        (text.clone(), false, "N2"),
+        (swept.clone(), true, "P"),
+        (text.replace("constant-pressure", "constant-volume"), true, "rho"),
+        (swept.replace("constant-pressure", "isothermal"), true, "T"),
+        (
+            swept.replace("constant-pressure", "isothermal").replace("  T: [950, 1200]\n", "").replace("  P:", "  #"),
+            false,
+            "N2",
+        ),
+    ] {
+        let problem = load(&text);
+        let (reactor, y0) = problem.reactor(&device);
+        let names = problem.state_names();
+        assert_eq!((problem.carries_condition(), names.last().unwrap().as_str()), (carries, last), "{text}");
+        assert_eq!((reactor.state_names(), y0.len(), reactor.dim()), (names.clone(), names.len(), names.len()));
+    }
+    let problem = load(&swept);
+    let spec = ReactorGeneration {
+        problem: &problem,
+        source: "sweep.yaml",
+        texts: ["problem", "mechanism"],
+        times: vec![1e-5, 1e-3],
+        trajectories: 4,
+        seed: 5,
+        validation: 0.0,
+        command: "test".into(),
+    };
+    let (data, meta) = generate(&spec).unwrap();
+    assert_eq!(data.species.last().unwrap(), "P");
+    let p = data.species.len() - 1;
+    for (c, tr) in meta.initial_conditions.iter().zip(&data.trajectories) {
+        assert!((101325.0..=1013250.0).contains(&c.p), "{c:?}");
+        assert!(tr.states.iter().all(|s| s[p] == c.p), "{c:?}: the P column is the drawn pressure");
+    }
+    assert!(meta.initial_conditions.windows(2).any(|w| w[0].p != w[1].p), "pressures drawn, not fixed");
+}

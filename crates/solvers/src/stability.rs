@@ -11,6 +11,7 @@ use faer::Mat;
 use faer::linalg::solvers::{PartialPivLu, Solve};
 use num_complex::Complex64;
 
+use crate::linalg::BatchLu;
 use crate::methods::{Bdf2, Method};
 use crate::tableau::{Structure, Tableau};
 
@@ -37,6 +38,36 @@ pub fn evaluate(method: &Method, z: Complex64) -> StabilityPoint {
             StabilityPoint { z, r, dr, beta: None }
         }
     }
+}
+
+/// `R'(z)` of `method` at every `z` of `zs`, as [`evaluate`] gives it but without the rest:
+/// `R'(z) = bᵀ(I − zA)⁻²𝟙` by one small LU per point, with one workspace for them all (the
+/// mode-balanced updates weigh every step sample by `1/|R'(z)|`).
+pub fn derivatives(method: &Method, zs: &[Complex64]) -> Vec<Complex64> {
+    let t = match method {
+        Method::RungeKutta(t) if t.structure() != Structure::Explicit => t,
+        _ => return zs.iter().map(|&z| evaluate(method, z).dr).collect(),
+    };
+    let s = t.stages();
+    let mut lu = BatchLu::<Complex64>::new(1, s);
+    let mut v = vec![Complex64::new(0.0, 0.0); s];
+    zs.iter()
+        .map(|&z| {
+            let m = lu.matrix_mut(0);
+            for i in 0..s {
+                for j in 0..s {
+                    m[i * s + j] = Complex64::new(if i == j { 1.0 } else { 0.0 }, 0.0) - z * t.a[i][j];
+                }
+            }
+            if !lu.factor(0) {
+                return Complex64::new(f64::NAN, f64::NAN);
+            }
+            v.fill(Complex64::new(1.0, 0.0));
+            lu.solve(0, &mut v);
+            lu.solve(0, &mut v);
+            v.iter().zip(&t.b).map(|(v, b)| v * b).sum()
+        })
+        .collect()
 }
 
 fn runge_kutta(t: &Tableau, z: Complex64) -> StabilityPoint {

@@ -190,3 +190,31 @@ fn complex_numbers_parse_as_the_cli_spells_them() {
     assert_eq!(parse_complex("nan"), None);
     assert_eq!(parse_complex(""), None);
 }
+
+/// `derivatives` (one workspace, `R'` only) gives `evaluate`'s `R'` for every method, and the
+/// derivative of the closed forms by central differences where there is one.
+#[test]
+fn batched_derivatives_are_evaluate_s() {
+    use stiffnode_solvers::stability::derivatives;
+    let zs = points();
+    for method in methods::all() {
+        let batched = derivatives(&method, &zs);
+        for (z, dr) in zs.iter().zip(&batched) {
+            let one = evaluate(&method, *z).dr;
+            if !one.is_finite() {
+                // BDF2's branch point z = −1/2 (a double root): R' is infinite there.
+                assert!(!dr.is_finite(), "{}: {dr} at {z}", method.name());
+                continue;
+            }
+            // bᵀ(I − zA)⁻²𝟙 sums terms of size about 1 into R' (4e-8 at z = −1e4 for the
+            // trapezoid): both are exact to rounding of those terms.
+            assert!((dr - one).norm() <= 1e-13 * one.norm().max(1.0), "{}: {dr} vs {one} at {z}", method.name());
+            if closed_form(method.name(), *z).is_some() {
+                let r = |w: C| closed_form(method.name(), w).unwrap();
+                let h = 1e-6 * z.norm().max(1.0);
+                let fd = (r(*z + h) - r(*z - h)) / (2.0 * h);
+                assert!((dr - fd).norm() <= 1e-6 * fd.norm() + 1e-12, "{}: {dr} vs {fd} at {z}", method.name());
+            }
+        }
+    }
+}

@@ -44,6 +44,20 @@ pub fn mode_rows(r: &ModeRecord) -> Vec<[String; 8]> {
         .collect()
 }
 
+/// The mode-balanced weights of `r`'s epoch in one line, when its updates used them.
+pub fn balance_line(r: &ModeRecord) -> Option<String> {
+    let b = r.balance.as_ref()?;
+    let weights: Vec<String> = b.weights.iter().map(|w| format!("{w:.3e}")).collect();
+    Some(format!(
+        "mode-balanced updates ({:?} rule): weights by mode [{}], smallest cos(G̃, ∇L) {:.3}, {} of {} steps took ∇L instead",
+        b.rule,
+        weights.join(", "),
+        b.cosine,
+        b.fallbacks,
+        b.steps
+    ))
+}
+
 /// Write `out/report.html` for `runs` (each with its `figures`) and the plots `compared` across
 /// them; returns its path.
 pub fn write(out: &Path, runs: &[RunView], figures: &[Vec<Figure>], compared: &[Figure]) -> anyhow::Result<PathBuf> {
@@ -103,9 +117,11 @@ fn table(html: &mut String, r: &ModeRecord) {
         }
         html.push_str("</tr>\n");
     }
-    html.push_str(
-        "</table>\n<table><tr><th>|hλ| from</th><th>to</th><th>samples</th><th>‖G‖</th><th>share</th></tr>\n",
-    );
+    html.push_str("</table>\n");
+    if let Some(line) = balance_line(r) {
+        let _ = writeln!(html, "<p>{}</p>", escape(&line));
+    }
+    html.push_str("<table><tr><th>|hλ| from</th><th>to</th><th>samples</th><th>‖G‖</th><th>share</th></tr>\n");
     for b in &r.bins {
         let _ = writeln!(
             html,

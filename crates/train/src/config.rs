@@ -8,6 +8,7 @@ use stiffnode_models::MlpConfig;
 use stiffnode_solvers::{DeviceKind, Method, SetupError, SolveOptions, StepSettings};
 
 use crate::error::TrainError;
+use crate::remedy::{BalanceRule, Remedy};
 
 /// A training run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -172,6 +173,19 @@ pub struct TrainingConfig {
     /// Log the per-mode gradient split every this many epochs (0: never; default: a tenth of
     /// the epochs).
     pub modes_every: Option<usize>,
+    /// A remedy for the vanishing fast-mode gradient [default: none] (see `remedy`).
+    #[serde(default)]
+    pub remedy: Remedy,
+    /// The mode-balanced weights' rule [default: damping].
+    #[serde(default)]
+    pub balance: BalanceRule,
+    /// Cap on the mode-balanced weights [default: 1000].
+    #[serde(default = "c_max")]
+    pub c_max: f64,
+}
+
+fn c_max() -> f64 {
+    1e3
 }
 
 fn adamw() -> OptimizerKind {
@@ -226,6 +240,9 @@ impl TrainConfig {
             && !(f.is_finite() && f >= 0.0)
         {
             return Err(bad(format!("train.lr_final = {f} must be ≥ 0")));
+        }
+        if !(t.c_max.is_finite() && t.c_max >= 1.0) {
+            return Err(bad(format!("train.c_max = {} must be ≥ 1 (a cap on weights that undo damping)", t.c_max)));
         }
         if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
             return Err(bad(format!("train.weight_decay = {} must be ≥ 0", t.weight_decay)));

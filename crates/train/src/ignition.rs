@@ -1,7 +1,8 @@
 //! Ignition delays of a model trained on a reactor problem's data, against the reactor's own:
 //! for each trajectory, the time of the largest `dT/dt` (the first state component) among the
 //! step points of the model's solve from the trajectory's initial state, beside the same for
-//! the problem's reactor (its pressure, or density) solved at the reference tolerances.
+//! the problem's reactor solved at the reference tolerances (carrying its pressure or density
+//! in the state where the data sweep it, so each trajectory's own).
 
 use burn::module::Module;
 use stiffnode_models::chemistry::reactor::peak_time;

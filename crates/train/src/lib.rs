@@ -16,6 +16,7 @@ pub mod model;
 pub mod modes;
 pub mod optimizer;
 pub mod problem;
+pub mod remedy;
 pub mod run_dir;
 pub mod setup;
 pub mod trainer;

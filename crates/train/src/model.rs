@@ -43,7 +43,8 @@ impl Model {
                 let d = data.species.len();
                 c.validate(d)
                     .map_err(|what| TrainError::Config { file: file.to_string(), what: format!("model: {what}") })?;
-                Ok(Self::Mlp(Mlp::new(d, c, Some((&data.scale, data.span())), seed, device)))
+                let mlp = Mlp::new(d, c, Some((&data.scale, data.span())), seed, device);
+                Ok(Self::Mlp(mlp.with_constant_components(&problem.constant_components())))
             }
             ModelConfig::MassAction { learnable, start_factor } => {
                 let idx = learnable_reactions(problem, learnable)
@@ -63,8 +64,7 @@ impl Model {
                         Ok(Self::MassAction(MassActionField::with_learnable(&start, device, &idx)))
                     }
                     Problem::Reactor(p) => {
-                        let (base, _) = p.reactor(device);
-                        let mut r = Reactor::with_learnable(base.mechanism().clone(), base.kind(), device, &idx);
+                        let (mut r, _) = p.reactor_learning(device, &idx);
                         let theta = vec![start_factor.log10(); idx.len()];
                         let start = from_host(theta, [idx.len()], device);
                         r.log10_factors = r.log10_factors.map(|p| p.map(|_| start));

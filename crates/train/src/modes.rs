@@ -15,6 +15,7 @@ use stiffnode_solvers::gradient::params::flatten;
 use stiffnode_solvers::{Method, stability};
 
 use crate::error::TrainError;
+use crate::remedy::BalanceLog;
 use crate::run_dir::{Log, RunDir};
 
 /// Decades of `|hλ|` below and above these go to the end bins (zero eigenvalues to the lowest).
@@ -39,6 +40,9 @@ pub struct ModeRecord {
     pub bins: Vec<BinEntry>,
     /// `|Re λ|` by rank along the first trajectory.
     pub spectrum: Spectrum,
+    /// The mode-balanced weights the epoch's updates used (with `train.remedy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<BalanceLog>,
 }
 
 /// One mode (a rank by `|Re λ|`) aggregated over the steps and trajectories.
@@ -267,6 +271,7 @@ impl ModeLogger {
             modes,
             bins,
             spectrum: self.spectrum.unwrap_or_default(),
+            balance: None,
         }
     }
 }

@@ -47,6 +47,15 @@ impl Problem {
         }
     }
 
+    /// The state components no model may change: a reactor problem's carried pressure,
+    /// density or temperature (see [`ReactorProblem::carries_condition`]).
+    pub fn constant_components(&self) -> Vec<usize> {
+        match self {
+            Self::Reactor(r) if r.carries_condition() => vec![r.state_names().len() - 1],
+            _ => Vec::new(),
+        }
+    }
+
     /// Reaction labels in order: each reaction's name (or 1-based index) for a mechanism, its
     /// equation for a reactor problem.
     pub fn reactions(&self) -> Vec<(usize, String)> {

@@ -19,6 +19,7 @@ use crate::data::TrainingData;
 use crate::error::TrainError;
 use crate::model::Model;
 use crate::problem::Problem;
+use crate::remedy::Remedy;
 use crate::run_dir::RunDir;
 
 /// A configuration's data, mechanism, model and solver options.
@@ -93,6 +94,11 @@ impl Setup {
         {
             let d = data.species.len();
             return Err(bad(format!("train.weights: {d} non-negative numbers expected (one per species), got {w:?}")));
+        }
+        if config.train.optimizer == OptimizerKind::Lbfgs && config.train.remedy == Remedy::ModeBalanced {
+            return Err(bad(
+                "train.remedy: mode-balanced updates change the direction, which lbfgs's line search cannot take (use adam or adamw)".into(),
+            ));
         }
         if config.train.optimizer == OptimizerKind::Lbfgs && config.train.clip.is_some() {
             return Err(bad(
@@ -198,14 +204,16 @@ impl Setup {
         }
     }
 
-    /// Normalized MAE `mean |y − y_data|/ŷ` over all trajectories, times and species.
+    /// Normalized MAE `mean |y − y_data|/ŷ` over all trajectories, times and species (the
+    /// components held constant left out).
     pub fn normalized_mae(&self) -> Result<f64, SolveError> {
         let all: Vec<usize> = (0..self.data.states.len()).collect();
         let pred = self.predict(&all)?;
         let d = self.data.species.len();
+        let constant = self.mechanism.constant_components();
         let (mut sum, mut n) = (0.0, 0usize);
         for (j, p) in pred.iter().enumerate() {
-            for (k, v) in p.iter().enumerate() {
+            for (k, v) in p.iter().enumerate().filter(|(k, _)| !constant.contains(&(k % d))) {
                 sum += (v - self.data.states[k / d][j + 1][k % d]).abs() / self.data.scale[k % d];
                 n += 1;
             }

@@ -28,6 +28,7 @@ use crate::error::TrainError;
 use crate::loss::Loss;
 use crate::modes::ModeLogger;
 use crate::optimizer::Optimizer;
+use crate::remedy::{self, BalanceLog, Remedy};
 use crate::run_dir::{Log, RunDir};
 use crate::setup::Setup;
 
@@ -57,6 +58,10 @@ pub struct EpochMetrics {
     /// Updates taken back in this epoch because the next solve failed at the updated model
     /// (each redone at half the learning rate).
     pub retreats: usize,
+    /// What the mode-balanced updates did (with `train.remedy`; `grad_norm` is then the norm
+    /// of the balanced direction).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub balance: Option<BalanceLog>,
 }
 
 /// A training run in a run directory.
@@ -151,7 +156,8 @@ impl Trainer {
     fn build(setup: Setup, run: RunDir, state: RunState) -> Self {
         let t = &setup.config.train;
         let optim = Optimizer::new(t);
-        let loss = Loss::new(t.loss, &setup.data.scale, t.weights.as_deref(), &setup.device);
+        let constant = setup.mechanism.constant_components();
+        let loss = Loss::new(t.loss, &setup.data.scale, t.weights.as_deref(), &constant, &setup.device);
         Self { setup, run, state, optim, loss, undo: None }
     }
 
@@ -190,9 +196,10 @@ impl Trainer {
         let size = if train.batch_size == 0 { ids.len() } else { train.batch_size };
         let (mut total, mut grad_norm, mut work, mut retreats) = (0.0, 0.0, Stats::default(), 0);
         let mut logger = self.logs_modes(e).then(ModeLogger::default);
+        let mut balance = (train.remedy == Remedy::ModeBalanced).then(|| BalanceLog::new(train.balance));
         for batch in ids.chunks(size) {
             let (loss, norm, stats) = self
-                .guarded_step(batch, lr, logger.as_mut(), &mut retreats)
+                .guarded_step(batch, lr, logger.as_mut(), balance.as_mut(), &mut retreats)
                 .map_err(|error| TrainError::Solve { epoch: e, error })?;
             total += loss * batch.len() as f64;
             grad_norm = norm;
@@ -219,6 +226,7 @@ impl Trainer {
             newton_iterations: work.newton_iterations,
             jacobian_evaluations: work.jacobian_evaluations,
             retreats,
+            balance: balance.clone(),
         };
         let watched = val_loss.unwrap_or(loss);
         let improved = watched < self.state.best_loss;
@@ -227,7 +235,8 @@ impl Trainer {
         }
         self.run.append(Log::Metrics, &m)?;
         if let Some(logger) = logger {
-            self.run.append(Log::Modes, &logger.record(e, &self.setup.config.solver.method))?;
+            let record = logger.record(e, &self.setup.config.solver.method);
+            self.run.append(Log::Modes, &crate::modes::ModeRecord { balance, ..record })?;
         }
         checkpoint::save(&self.run, "last", &self.setup.model, &self.optim, &self.state)?;
         if improved {
@@ -257,12 +266,13 @@ impl Trainer {
         ids: &[usize],
         lr: f64,
         mut logger: Option<&mut ModeLogger>,
+        mut balance: Option<&mut BalanceLog>,
         retreats: &mut usize,
     ) -> Result<(f64, f64, Stats), SolveError> {
         let mut halvings = 0;
         loop {
             let before = Undo { model: self.setup.model.clone(), optim: self.optim.clone(), ids: ids.to_vec(), lr };
-            let error = match self.step(ids, lr, logger.as_deref_mut()) {
+            let error = match self.step(ids, lr, logger.as_deref_mut(), balance.as_deref_mut()) {
                 Ok(done) => {
                     self.undo = Some(before);
                     return Ok(done);
@@ -275,38 +285,54 @@ impl Trainer {
             *retreats += 1;
             (self.setup.model, self.optim) = (undo.model.clone(), undo.optim.clone());
             let (redo, rate) = (undo.ids.clone(), undo.lr * 0.5f64.powi(halvings));
-            self.step(&redo, rate, None)?;
+            self.step(&redo, rate, None, balance.as_deref_mut())?;
         }
     }
 
     /// One optimizer step on the trajectories `ids`: loss, gradient norm, solver work. With a
     /// `logger`, the gradient at the step's starting point is also split into modes (from the
-    /// same adjoint pass: an observer, the update is the same with or without it).
+    /// same adjoint pass: an observer, the update is the same with or without it). With a
+    /// `balance` log (`train.remedy = "mode-balanced"`), the update takes the mode-balanced
+    /// direction of that split ([`remedy`]) and the log records it.
     fn step(
         &mut self,
         ids: &[usize],
         lr: f64,
         mut logger: Option<&mut ModeLogger>,
+        mut balance: Option<&mut BalanceLog>,
     ) -> Result<(f64, f64, Stats), SolveError> {
         let Self { setup, loss, optim, .. } = self;
         let targets: Vec<Vec<f64>> = (1..setup.data.times.len()).map(|j| setup.data.target(ids, j - 1)).collect();
         let request = setup.request(ids, &setup.data.times[1..]);
-        let clip = setup.config.train.clip;
+        let (clip, c_max) = (setup.config.train.clip, setup.config.train.c_max);
+        let method = &setup.config.solver.method;
         // Loss, gradient and solver work of the batch for a model; the first evaluation of a
         // logged step also splits its per-step adjoints into eigenmodes (design.md §5).
         let evaluate = |m: &crate::model::Model| -> Result<(f64, GradientsParams, Stats), SolveError> {
             let loss = |states: &[Tensor<2>]| loss.eval(states, &targets);
-            let logger = logger.take();
-            let keep_steps = logger.is_some();
+            let (logger, balance) = (logger.take(), balance.take());
+            let keep_steps = logger.is_some() || balance.is_some();
             let request = request.clone().with_gradient(GradientMode::Adjoint { keep_steps });
             let g = match &setup.ensemble {
                 Some(ensemble) => ensemble.gradient(m, &request, loss)?,
                 None => gradient(m, &request, loss)?,
             };
-            if let Some(logger) = logger {
-                logger.add(m, &modes::split(m, &g)?, &g.params);
+            let stats = g.record.solution().stats.clone();
+            if !keep_steps {
+                return Ok((g.loss, g.params, stats));
             }
-            Ok((g.loss, g.params, g.record.solution().stats.clone()))
+            let split = modes::split(m, &g)?;
+            if let Some(logger) = logger {
+                logger.add(m, &split, &g.params);
+            }
+            match balance {
+                Some(log) => {
+                    let b = remedy::balance(m, &split, &g.params, method, log.rule, c_max);
+                    log.add(&b);
+                    Ok((g.loss, b.params, stats))
+                }
+                None => Ok((g.loss, g.params, stats)),
+            }
         };
         let (updated, value, norm, stats) = optim.step(lr, setup.model.clone(), clip, evaluate)?;
         setup.model = updated;

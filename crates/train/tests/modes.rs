@@ -177,3 +177,57 @@ fn rober_fast_mode_share_vanishes_unless_the_loss_amplifies_the_fast_species() {
     let (fast, slow) = shares("");
     assert!(fast > 0.1 * slow && fast > 1e3 * damped, "scaled loss: fast share {fast:e}, slow {slow:e}");
 }
+
+/// The mode-balanced update in closed form (issue 18): one backward Euler step `h` of
+/// `y' = diag(λ)y` from `y0` with `L = Σ_i ½(y_1,i − t_i)²`. Then `y_1,i = y0_i/(1 − hλ_i)`,
+/// `∂L/∂λ_i = (y_1,i − t_i)·h·y0_i/(1 − hλ_i)²`, and the modes are the axes, one parameter
+/// each: the damping rule's component `i` is `∂L/∂λ_i` divided by `|R'(hλ_i)| = (1 − hλ_i)⁻²`,
+/// capped at `c_max`; the rank rule's is `sign(∂L/∂λ_i)·‖∇L‖`, capped at `c_max·|∂L/∂λ_i|`.
+/// Both are descent directions here (orthogonal shares), as the log says.
+#[test]
+fn the_mode_balanced_update_undoes_the_damping_in_closed_form() {
+    use stiffnode_solvers::gradient::params::flatten;
+    use stiffnode_train::remedy::{BalanceRule, balance};
+    let ad = DeviceKind::Cpu.open().unwrap().autodiff();
+    let lambda = [-0.5, -20.0, -3e3, -4e5];
+    let (y0, target, h, c_max) = ([1.0, 0.7, -0.4, 0.9], [0.2, 0.1, 0.3, -0.5], 0.1, 1e4);
+    let method = methods::by_name("backward-euler").unwrap();
+    let field = Diagonal::new(&lambda, &ad);
+    let request = Request::new(method.clone(), y0.to_vec(), 0.0, vec![h])
+        .with_options(SolveOptions::fixed(1))
+        .with_gradient(GradientMode::Adjoint { keep_steps: true });
+    let targets = Tensor::<2>::from_data(burn::tensor::TensorData::new(target.to_vec(), [1, 4]), &ad);
+    let loss = move |s: &[Tensor<2>]| (s[0].clone() - targets.clone()).powi_scalar(2).sum().mul_scalar(0.5);
+    let g = gradient(&field, &request, loss).unwrap();
+    let s = split(&field, &g).unwrap();
+    let plain: Vec<f64> = (0..4)
+        .map(|i| {
+            let den = 1.0 - h * lambda[i];
+            (y0[i] / den - target[i]) * h * y0[i] / (den * den)
+        })
+        .collect();
+    let norm = plain.iter().map(|v| v * v).sum::<f64>().sqrt();
+    // To rounding: the fastest mode's step solves with 1 − hλ = 4·10⁴ (≈ 4e4·ε).
+    let got = flatten(&field, &g.params);
+    assert!(max_rel(&got, &plain) < 1e-10, "the plain gradient {got:?} is the closed form {plain:?}");
+    for rule in [BalanceRule::Damping, BalanceRule::Rank] {
+        let b = balance(&field, &s, &g.params, &method, rule, c_max);
+        let expected: Vec<f64> = (0..4)
+            .map(|i| match rule {
+                BalanceRule::Damping => plain[i] * (1.0 - h * lambda[i]).powi(2).min(c_max),
+                BalanceRule::Rank => plain[i].signum() * norm.min(c_max * plain[i].abs()),
+            })
+            .collect();
+        let got = flatten(&field, &b.params);
+        println!("{rule:?}: plain {plain:?}\n  balanced {got:?}\n  weights {:?}, cos {:.3}", b.weights, b.cosine);
+        assert!(max_rel(&got, &expected) < 1e-10, "{rule:?}: {got:?} vs {expected:?}");
+        assert!(b.cosine > 0.0 && !b.fallback, "{rule:?}: a descent direction");
+    }
+    // The fastest mode's weight hit the cap: (1 + 4e4)² > c_max.
+    let b = balance(&field, &s, &g.params, &method, BalanceRule::Damping, c_max);
+    assert_eq!(b.weights[0], c_max);
+}
+
+fn max_rel(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs() / y.abs().max(1e-300)).fold(0.0, f64::max)
+}

@@ -111,9 +111,37 @@ pub struct ReactorProblem {
 
 impl ReactorProblem {
     /// The names of the reactor's state components: `T` and the species, or the species of
-    /// an isothermal reactor.
+    /// an isothermal reactor; then the held quantity when the state carries it.
     pub fn state_names(&self) -> Vec<String> {
-        super::reactor::state_names(&self.mechanism, self.reactor != "isothermal")
+        super::reactor::state_names(&self.mechanism, self.kind(), self.carries_condition())
+    }
+
+    /// Whether the reactor's state carries its held quantity: when the sweep varies it from one
+    /// trajectory to the next (the pressure of a constant-pressure reactor; the density of a
+    /// constant-volume one, which every swept quantity changes; the temperature of an
+    /// isothermal one), so that one field serves the whole dataset.
+    pub fn carries_condition(&self) -> bool {
+        let s = &self.sweep;
+        match self.kind() {
+            ReactorKind::ConstPressure { .. } => s.p.is_some(),
+            ReactorKind::ConstVolume { .. } => s.t.is_some() || s.p.is_some() || s.equivalence_ratio.is_some(),
+            ReactorKind::Isothermal { .. } => s.t.is_some(),
+        }
+    }
+
+    /// The reactor kind with the quantity it holds at this problem's initial state.
+    pub fn kind(&self) -> ReactorKind {
+        match self.reactor.as_str() {
+            "constant-volume" => {
+                // The density a constant-volume reactor holds is that of the initial state.
+                let w = self.mechanism.weights();
+                ReactorKind::ConstVolume {
+                    rho: state::density(self.t, self.p, &state::mass_fractions(&self.composition, &w), &w),
+                }
+            }
+            "isothermal" => ReactorKind::Isothermal { t: self.t },
+            _ => ReactorKind::ConstPressure { p: self.p },
+        }
     }
 
     /// The same problem at initial temperature `t`, pressure `p` and, for a problem given by
@@ -132,15 +160,16 @@ impl ReactorProblem {
 
     /// The reactor on `device` and its initial state.
     pub fn reactor(&self, device: &Device) -> (Reactor, Vec<f64>) {
-        // The density a constant-volume reactor holds is that of the initial state.
-        let w = self.mechanism.weights();
-        let rho = state::density(self.t, self.p, &state::mass_fractions(&self.composition, &w), &w);
-        let kind = match self.reactor.as_str() {
-            "constant-volume" => ReactorKind::ConstVolume { rho },
-            "isothermal" => ReactorKind::Isothermal { t: self.t },
-            _ => ReactorKind::ConstPressure { p: self.p },
-        };
-        let reactor = Reactor::new(self.mechanism.clone(), kind, device);
+        self.reactor_learning(device, &[])
+    }
+
+    /// [`reactor`](Self::reactor) with learnable `log10` factors on the forward rates of the
+    /// reactions `learnable` (see [`Reactor::with_learnable`]).
+    pub fn reactor_learning(&self, device: &Device, learnable: &[usize]) -> (Reactor, Vec<f64>) {
+        let mut reactor = Reactor::with_learnable(self.mechanism.clone(), self.kind(), device, learnable);
+        if self.carries_condition() {
+            reactor = reactor.carrying_condition();
+        }
         let (y0, _) = reactor.initial_state(self.t, self.p, &self.composition);
         (reactor, y0)
     }

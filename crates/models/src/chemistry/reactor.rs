@@ -11,6 +11,12 @@
 //!
 //! `h_k`, `u_k` are molar, `c_p`, `c_v` per unit mass. The Jacobian is exact: one forward-mode
 //! pass with a dual number per state component.
+//!
+//! One field serves trajectories whose held quantity differs (a dataset swept over pressures, or
+//! constant-volume trajectories of different densities) when the reactor *carries its
+//! condition*: `P`, `ρ` or `T` is then the state's last component, with zero derivative — the
+//! usual augmented state of a parameter (Hairer, Nørsett & Wanner I, §I.14), and what a neural
+//! ODE of the same data needs to see.
 
 use std::f64::consts::LN_10;
 
@@ -60,6 +66,9 @@ pub struct Reactor {
     weights: Vec<f64>,
     #[module(skip)]
     learnable: Vec<usize>,
+    /// Whether the held quantity is the state's last component (see the module header).
+    #[module(skip)]
+    carried: bool,
     #[module(skip)]
     device: Device,
 }
@@ -76,7 +85,20 @@ impl Reactor {
         let weights = mech.weights();
         let log10_factors = (!learnable.is_empty())
             .then(|| Param::from_tensor(from_host(vec![0.0; learnable.len()], [learnable.len()], device)));
-        Self { log10_factors, mech, kind, weights, learnable: learnable.to_vec(), device: device.clone() }
+        let learnable = learnable.to_vec();
+        Self { log10_factors, mech, kind, weights, learnable, carried: false, device: device.clone() }
+    }
+
+    /// The same reactor reading its held quantity (`P`, `ρ` or `T` by its kind) from the
+    /// state's last component instead of its kind, whose value then only names the default.
+    pub fn carrying_condition(mut self) -> Self {
+        self.carried = true;
+        self
+    }
+
+    /// Whether the state ends with the held quantity ([`carrying_condition`](Self::carrying_condition)).
+    pub fn carries_condition(&self) -> bool {
+        self.carried
     }
 
     /// The reactions with a learnable factor.
@@ -109,9 +131,10 @@ impl Reactor {
         !matches!(self.kind, ReactorKind::Isothermal { .. })
     }
 
-    /// Names of the state components: `T` and the species, or the species.
+    /// Names of the state components: `T` and the species, or the species; then `P`, `rho` or
+    /// `T` when it carries its condition.
     pub fn state_names(&self) -> Vec<String> {
-        state_names(&self.mech, self.has_temperature())
+        state_names(&self.mech, self.kind, self.carried)
     }
 
     /// `dy/dt` at state `y` in any [`Scalar`], with the current rate factors.
@@ -123,19 +146,27 @@ impl Reactor {
     /// `dy/dt` at state `y` with forward-rate factors `m` (per reaction; none: the file's rates).
     pub fn rhs_with<S: Scalar>(&self, y: &[S], m: Option<&[S]>, out: &mut [S]) {
         let w = &self.weights;
+        // The held quantity: the state's last component (derivative 0), or the kind's value.
+        let (y, out, held) = match (self.carried, y.split_last(), out.split_last_mut()) {
+            (true, Some((&held, y)), Some((last, out))) => {
+                *last = S::from(0.0);
+                (y, out, Some(held))
+            }
+            _ => (y, out, None),
+        };
         let (t, rho, conc) = match self.kind {
             ReactorKind::Isothermal { t } => {
-                self.mech.production_rates_into(S::from(t), y, m, out);
+                self.mech.production_rates_into(held.unwrap_or(S::from(t)), y, m, out);
                 return;
             }
             ReactorKind::ConstPressure { p } => {
                 let (t, mass) = (y[0], &y[1..]);
                 let inv_weight = mass.iter().zip(w).fold(S::from(0.0), |acc, (&yk, &wk)| acc + yk / wk);
-                let rho = (t * inv_weight * GAS_CONSTANT).recip() * p;
+                let rho = (t * inv_weight * GAS_CONSTANT).recip() * held.unwrap_or(S::from(p));
                 (t, rho, mass.iter().zip(w).map(|(&yk, &wk)| rho * yk / wk).collect::<Vec<S>>())
             }
             ReactorKind::ConstVolume { rho } => {
-                let rho = S::from(rho);
+                let rho = held.unwrap_or(S::from(rho));
                 (y[0], rho, y[1..].iter().zip(w).map(|(&yk, &wk)| rho * yk / wk).collect())
             }
         };
@@ -209,14 +240,20 @@ impl Reactor {
     }
 
     /// The state `[T, Y…]` (or `[C…]` for the isothermal reactor) at temperature `t`, pressure
-    /// `p` and `composition`; also the density that a constant-volume reactor then holds.
+    /// `p` and `composition`, ending with `P`, `ρ` or `T` when the reactor carries its
+    /// condition; also the density that a constant-volume reactor then holds.
     pub fn initial_state(&self, t: f64, p: f64, composition: &state::Composition) -> (Vec<f64>, f64) {
         let y = state::mass_fractions(composition, &self.weights);
         let rho = state::density(t, p, &y, &self.weights);
-        match self.kind {
-            ReactorKind::Isothermal { .. } => (state::concentrations(rho, &y, &self.weights), rho),
-            _ => (std::iter::once(t).chain(y).collect(), rho),
+        let (mut state, held) = match self.kind {
+            ReactorKind::Isothermal { .. } => (state::concentrations(rho, &y, &self.weights), t),
+            ReactorKind::ConstPressure { .. } => (std::iter::once(t).chain(y).collect(), p),
+            ReactorKind::ConstVolume { .. } => (std::iter::once(t).chain(y).collect(), rho),
+        };
+        if self.carried {
+            state.push(held);
         }
+        (state, rho)
     }
 }
 
@@ -230,7 +267,7 @@ impl Reactor {
             return None;
         }
         let times: Vec<f64> = std::iter::once(t0).chain(record.steps().iter().map(|s| s.t_next)).collect();
-        let (m, mut f) = (self.multipliers(), vec![0.0; self.weights.len() + 1]);
+        let (m, mut f) = (self.multipliers(), vec![0.0; self.dim()]);
         let rates: Vec<f64> = (0..record.n_points())
             .map(|k| {
                 self.rhs_with(record.point(k), m.as_deref(), &mut f);
@@ -255,10 +292,17 @@ pub fn peak_time(times: &[f64], values: &[f64]) -> Option<f64> {
     Some(if vertex.is_finite() && (t0..=t2).contains(&vertex) { vertex } else { t1 })
 }
 
-/// The state components of a reactor of `mech`: `T` (when it has a temperature) and the species.
-pub fn state_names(mech: &GasMechanism, temperature: bool) -> Vec<String> {
+/// The state components of a reactor of `kind` for `mech`: `T` (adiabatic reactors) and the
+/// species, then the held quantity (`P`, `rho` or `T`) when the state `carries` it.
+pub fn state_names(mech: &GasMechanism, kind: ReactorKind, carries: bool) -> Vec<String> {
+    let (temperature, held) = match kind {
+        ReactorKind::ConstPressure { .. } => (true, "P"),
+        ReactorKind::ConstVolume { .. } => (true, "rho"),
+        ReactorKind::Isothermal { .. } => (false, "T"),
+    };
     let species = mech.species.iter().map(|s| s.name.clone());
-    if temperature { std::iter::once("T".to_string()).chain(species).collect() } else { species.collect() }
+    let first = temperature.then(|| "T".to_string());
+    first.into_iter().chain(species).chain(carries.then(|| held.to_string())).collect()
 }
 
 /// The reactor on host slices (the CPU fast path), with its rate factors at the time it was
@@ -295,7 +339,7 @@ impl HostField for HostReactor<'_> {
 
 impl VectorField for Reactor {
     fn dim(&self) -> usize {
-        self.mech.species.len() + usize::from(self.has_temperature())
+        self.mech.species.len() + usize::from(self.has_temperature()) + usize::from(self.carried)
     }
 
     fn device(&self) -> Device {

@@ -115,17 +115,36 @@ impl ModalSplit {
         groups: usize,
         group_of: impl Fn(&ModeSample) -> Option<usize>,
     ) -> Vec<GradientsParams> {
+        self.products(field, groups, |_, s| group_of(s).map(|g| (g, 1.0)))
+    }
+
+    /// `Σ_s c_s G_s` with weights `c` in the order of [`samples`](Self::samples): the modes'
+    /// shares recombined (a mode-balanced update) by one vector–Jacobian product — the product
+    /// is linear in the cotangents, so the weights go on the `μ`.
+    pub fn weighted<F: VectorField + Module>(&self, field: &F, c: &[f64]) -> GradientsParams {
+        assert_eq!(c.len(), self.samples.len(), "one weight per sample");
+        self.products(field, 1, |k, _| Some((0, c[k]))).pop().expect("one group")
+    }
+
+    /// Per group, `Σ c_s G_s` over the samples (index, sample) that `assign` puts in it with
+    /// weight `c_s`.
+    fn products<F: VectorField + Module>(
+        &self,
+        field: &F,
+        groups: usize,
+        assign: impl Fn(usize, &ModeSample) -> Option<(usize, f64)>,
+    ) -> Vec<GradientsParams> {
         let d = self.d;
         let plain = field.valid();
         let host = host_form(&plain, self.host_fast_path);
         // Per group: its cotangent by stage row (a group holds a row's modes of one step).
         let mut cot: Vec<BTreeMap<usize, Vec<f64>>> = vec![BTreeMap::new(); groups];
-        for s in &self.samples {
-            let Some(g) = group_of(s) else { continue };
+        for (k, s) in self.samples.iter().enumerate() {
+            let Some((g, w)) = assign(k, s) else { continue };
             for (i, mu) in s.mu.chunks_exact(d).enumerate() {
                 let row = s.first + i;
                 let c = cot[g].entry(row).or_insert_with(|| vec![0.0; d]);
-                c.iter_mut().zip(mu).for_each(|(c, m)| *c += m);
+                c.iter_mut().zip(mu).for_each(|(c, m)| *c += w * m);
             }
         }
         cot.into_iter()

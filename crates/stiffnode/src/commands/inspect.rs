@@ -176,6 +176,9 @@ fn print_table(r: &ModeRecord) {
             row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7]
         );
     }
+    if let Some(line) = report::balance_line(r) {
+        println!("{line}");
+    }
     println!("by decade of |hλ|:");
     for b in &r.bins {
         println!(

@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use stiffnode_solvers::{DeviceKind, Method};
 use stiffnode_train::Problem;
 use stiffnode_train::config::{LossKind, OptimizerKind};
+use stiffnode_train::remedy::Remedy;
 use stiffnode_train::{Setup, TrainConfig, TrainError, Trainer};
 
 use crate::plots;
@@ -50,6 +51,10 @@ pub struct Args {
     /// Loss: mae or mse.
     #[arg(long, conflicts_with = "resume", value_parser = serde_value::<LossKind>)]
     loss: Option<LossKind>,
+    /// Remedy for the vanishing fast-mode gradient: none or mode-balanced (its rule and cap
+    /// from the configuration's train.balance and train.c_max).
+    #[arg(long, conflicts_with = "resume", value_parser = serde_value::<Remedy>)]
+    remedy: Option<Remedy>,
     /// Log the per-mode gradient split (modes.jsonl) every K epochs; 0 = off
     /// [default: a tenth of the epochs].
     #[arg(long, value_name = "K", conflicts_with = "resume")]
@@ -167,6 +172,7 @@ fn override_config(config: &mut TrainConfig, args: &Args) {
     let t = &mut config.train;
     t.loss = args.loss.unwrap_or(t.loss);
     t.optimizer = args.optimizer.unwrap_or(t.optimizer);
+    t.remedy = args.remedy.unwrap_or(t.remedy);
     t.epochs = args.epochs.unwrap_or(t.epochs);
     t.device = args.device.unwrap_or(t.device);
     t.lr = args.lr.unwrap_or(t.lr);
