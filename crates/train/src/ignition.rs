@@ -5,6 +5,7 @@
 //! in the state where the data sweep it, so each trajectory's own).
 
 use burn::module::Module;
+use stiffnode_models::chemistry::ReactorType;
 use stiffnode_models::chemistry::reactor::peak_time;
 use stiffnode_solvers::dataset::reference_solver;
 use stiffnode_solvers::field::{from_host, to_host};
@@ -31,7 +32,7 @@ impl Setup {
     /// with a temperature; `None` for other problems.
     pub fn ignition_delays(&self) -> Result<Option<Vec<IgnitionDelay>>, SolveError> {
         let Problem::Reactor(problem) = &self.mechanism else { return Ok(None) };
-        if problem.reactor == "isothermal" {
+        if problem.reactor == ReactorType::Isothermal {
             return Ok(None);
         }
         let (reactor, _) = problem.reactor(&DeviceKind::Cpu.open()?);

@@ -47,6 +47,16 @@ pub enum BalanceRule {
     Rank,
 }
 
+impl BalanceRule {
+    /// The name as configuration files spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Damping => "damping",
+            Self::Rank => "rank",
+        }
+    }
+}
+
 /// The balanced gradient of one step and what it did.
 pub struct Balanced {
     /// The direction the optimizer takes: `G̃`, or `∇L` where `G̃` is no descent direction.

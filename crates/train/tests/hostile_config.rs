@@ -92,8 +92,15 @@ fn train() -> impl Strategy<Value = String> {
         prop_oneof![8 => Just(String::new()), 1 => optional("init", Just("\"/nonexistent/run\"".to_string()))],
     )
         .prop_map(|(a, b, c, d, e, f, g, h, i)| [a, b, c, d, e, f, g, h, i].concat());
-    (count(1..3), number(), optional("loss", loss), optional("optimizer", optimizer), rest)
-        .prop_map(|(epochs, lr, loss, opt, rest)| format!("[train]\nepochs = {epochs}\nlr = {lr}\n{loss}{opt}{rest}"))
+    let remedy = prop_oneof![4 => Just("\"none\""), 4 => Just("\"mode-balanced\""), 1 => Just("\"cure\"")];
+    let rule = prop_oneof![4 => Just("\"damping\""), 4 => Just("\"rank\""), 1 => Just("\"median\"")];
+    let remedy = (optional("remedy", remedy), optional("balance", rule), optional("c_max", number()))
+        .prop_map(|(a, b, c)| [a, b, c].concat());
+    (count(1..3), number(), optional("loss", loss), optional("optimizer", optimizer), rest, remedy).prop_map(
+        |(epochs, lr, loss, opt, rest, remedy)| {
+            format!("[train]\nepochs = {epochs}\nlr = {lr}\n{loss}{opt}{rest}{remedy}")
+        },
+    )
 }
 
 proptest! {

@@ -126,6 +126,14 @@ fn lbfgs_identifies_rates_in_an_epoch_and_resumes_exactly() {
         .map(|c| Trainer::start(c, "c.toml", &scratch("clip")));
     let err = err.unwrap().err().expect("clip with lbfgs is refused").to_string();
     assert!(err.contains("c.toml") && err.contains("clip") && err.contains("lbfgs"), "{err}");
+    // Mode-balanced directions do not suit a line search; a cap below 1 would damp, not undo.
+    let balanced = lbfgs(1).replace("seed = 3", "seed = 3\nremedy = \"mode-balanced\"");
+    let err = Trainer::start(TrainConfig::parse(&balanced, "r.toml").unwrap(), "r.toml", &scratch("remedy"));
+    let err = err.err().expect("mode-balanced with lbfgs is refused").to_string();
+    assert!(err.contains("r.toml") && err.contains("train.remedy") && err.contains("lbfgs"), "{err}");
+    let err =
+        TrainConfig::parse(&common::rates_config(1, 8, "c_max = 0.5"), "m.toml").expect_err("c_max < 1").to_string();
+    assert!(err.contains("m.toml") && err.contains("train.c_max = 0.5"), "{err}");
 }
 
 #[test]

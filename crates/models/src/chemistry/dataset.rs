@@ -108,7 +108,7 @@ pub fn generate(spec: &ReactorGeneration) -> Result<(Dataset, ReactorMeta), Solv
         mechanism_sha256: dataset::sha256(spec.texts[1]),
         problem: spec.source.to_string(),
         problem_sha256: dataset::sha256(spec.texts[0]),
-        reactor: problem.reactor.clone(),
+        reactor: problem.reactor.name().to_string(),
         seed: spec.seed,
         contents: Contents::new(species.clone(), times, split),
     };

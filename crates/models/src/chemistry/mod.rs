@@ -19,7 +19,7 @@ pub mod units;
 pub use cantera::{CanteraError, load};
 pub use kinetics::Rates;
 pub use mechanism::{Arrhenius, GasMechanism, GasReaction, Rate, Species, ThirdBody, Troe};
-pub use problem::{Mixture, ReactorProblem, Sweep, is_problem_file, load_problem};
+pub use problem::{Mixture, ReactorProblem, ReactorType, Sweep, is_problem_file, load_problem};
 pub use reactor::{Reactor, ReactorKind};
 pub use state::{Composition, GasState};
 pub use thermo::Nasa7;

@@ -73,6 +73,35 @@ pub struct Sweep {
     pub equivalence_ratio: Option<[f64; 2]>,
 }
 
+/// The reactor a problem file names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReactorType {
+    /// `constant-pressure`: adiabatic at the problem's pressure.
+    ConstantPressure,
+    /// `constant-volume`: adiabatic at the density of the initial state.
+    ConstantVolume,
+    /// `isothermal`: constant volume at the initial temperature.
+    Isothermal,
+}
+
+impl ReactorType {
+    /// Every type, as problem files spell them.
+    pub const NAMES: [&'static str; 3] = ["constant-pressure", "constant-volume", "isothermal"];
+
+    /// The name as problem files spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ConstantPressure => Self::NAMES[0],
+            Self::ConstantVolume => Self::NAMES[1],
+            Self::Isothermal => Self::NAMES[2],
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        [Self::ConstantPressure, Self::ConstantVolume, Self::Isothermal].into_iter().find(|t| t.name() == name)
+    }
+}
+
 /// A fuel–oxidizer mixture: the composition of a problem given by its equivalence ratio.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mixture {
@@ -93,8 +122,8 @@ pub struct ReactorProblem {
     pub mechanism_path: String,
     /// The mechanism.
     pub mechanism: GasMechanism,
-    /// `constant-pressure`, `constant-volume` or `isothermal`, as given.
-    pub reactor: String,
+    /// The reactor.
+    pub reactor: ReactorType,
     /// Initial temperature, K.
     pub t: f64,
     /// Initial pressure, Pa.
@@ -131,16 +160,16 @@ impl ReactorProblem {
 
     /// The reactor kind with the quantity it holds at this problem's initial state.
     pub fn kind(&self) -> ReactorKind {
-        match self.reactor.as_str() {
-            "constant-volume" => {
+        match self.reactor {
+            ReactorType::ConstantVolume => {
                 // The density a constant-volume reactor holds is that of the initial state.
                 let w = self.mechanism.weights();
                 ReactorKind::ConstVolume {
                     rho: state::density(self.t, self.p, &state::mass_fractions(&self.composition, &w), &w),
                 }
             }
-            "isothermal" => ReactorKind::Isothermal { t: self.t },
-            _ => ReactorKind::ConstPressure { p: self.p },
+            ReactorType::Isothermal => ReactorKind::Isothermal { t: self.t },
+            ReactorType::ConstantPressure => ReactorKind::ConstPressure { p: self.p },
         }
     }
 
@@ -186,12 +215,8 @@ pub fn load_problem(path: &str) -> Result<ReactorProblem, CanteraError> {
     let err = |what: String| CanteraError { file: path.to_string(), what };
     let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
     let raw: RawProblem = serde_yaml_ng::from_str(&text).map_err(|e| err(e.to_string()))?;
-    if !matches!(raw.reactor.as_str(), "constant-pressure" | "constant-volume" | "isothermal") {
-        return Err(err(format!(
-            "reactor: '{}' is not one of constant-pressure, constant-volume, isothermal",
-            raw.reactor
-        )));
-    }
+    let reactor = ReactorType::parse(&raw.reactor)
+        .ok_or_else(|| err(format!("reactor: '{}' is not one of {}", raw.reactor, ReactorType::NAMES.join(", "))))?;
     if !(raw.t > 0.0 && raw.t.is_finite()) {
         return Err(err(format!("T: {} K (must be finite and > 0)", raw.t)));
     }
@@ -247,7 +272,7 @@ pub fn load_problem(path: &str) -> Result<ReactorProblem, CanteraError> {
         name: path.to_string(),
         mechanism_path: mech_path.to_string_lossy().into_owned(),
         mechanism,
-        reactor: raw.reactor,
+        reactor,
         t: raw.t,
         p,
         composition,
