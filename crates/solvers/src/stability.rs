@@ -37,6 +37,10 @@ pub fn evaluate(method: &Method, z: Complex64) -> StabilityPoint {
             let (r, dr) = Bdf2::stability(z);
             StabilityPoint { z, r, dr, beta: None }
         }
+        Method::Rosenbrock(m) => {
+            let (r, dr) = m.stability(z);
+            StabilityPoint { z, r, dr, beta: None }
+        }
     }
 }
 

@@ -29,7 +29,7 @@ fn rober_setup(method: &Method) -> (Vec<f64>, usize) {
 fn rober_gradients_match_finite_differences_with_fixed_steps() {
     let device = DeviceKind::Cpu.open().unwrap();
     let mech = rober::robertson();
-    for method in methods::all() {
+    for method in methods::all().into_iter().filter(|m| m.has_gradients()) {
         let (times, substeps) = rober_setup(&method);
         let r =
             check_mechanism(&mech, &device, &request(&method, &mech.initial, &times, &SolveOptions::fixed(substeps)))
@@ -130,7 +130,7 @@ fn mlp_parameter_gradients_match_finite_differences_with_fixed_steps() {
     let y0 = [0.5, -0.3, 0.8];
     let times = [0.5, 1.0];
     let opts = SolveOptions::fixed(20);
-    for method in methods::all() {
+    for method in methods::all().into_iter().filter(|m| m.has_gradients()) {
         let field = TanhMlp::new(&p, &ad);
         let req = request(&method, &y0, &times, &opts);
         let rec = solve_on_graph(&field, &req).unwrap();
@@ -189,7 +189,7 @@ fn graph_and_adjoint_modes_agree() {
     let mech = rober::robertson();
     let y0 = [1.0, 0.0, 0.0, 0.9, 1e-6, 0.1];
     let loss = |s: &[Tensor<2>]| sum_of_squares(s);
-    for (method, opts) in methods::all().into_iter().map(|m| {
+    for (method, opts) in methods::all().into_iter().filter(|m| m.has_gradients()).map(|m| {
         let opts = if m.name() == "dopri5" { SolveOptions::fixed(20) } else { SolveOptions::adaptive(1e-6, 1e-10) };
         (m, opts)
     }) {
@@ -301,4 +301,24 @@ fn scalar_products_differentiate_exactly_in_f64() {
         (1.0f32 / 0.3f32) as f64,
         "Burn's div_scalar backward changed: the mul_scalar workarounds in replay.rs and activation.rs can go"
     );
+}
+
+/// Rosenbrock methods solve but do not differentiate yet: every gradient entry refuses them
+/// with an error naming the method, in both modes and through the differentiable operation.
+#[test]
+fn gradients_through_rosenbrock_steps_are_refused_by_name() {
+    let ad = DeviceKind::Cpu.open().unwrap().autodiff();
+    let mech = rober::robertson();
+    let field = MassActionField::with_learnable(&mech, &ad, &[0, 1, 2]);
+    for name in ["rodas4", "rodas5p"] {
+        let method = methods::by_name(name).unwrap();
+        assert!(!method.has_gradients());
+        for mode in [GradientMode::Graph, GradientMode::Adjoint { keep_steps: false }] {
+            let req = request(&method, &mech.initial, &[1.0], &SolveOptions::adaptive(1e-6, 1e-10)).with_gradient(mode);
+            let e = gradient(&field, &req, sum_of_squares).err().expect("refused").to_string();
+            assert!(e.contains(name) && e.contains("no gradients yet"), "{e}");
+            let e = solve_on_graph(&field, &req).err().expect("refused").to_string();
+            assert!(e.contains(name), "{e}");
+        }
+    }
 }

@@ -96,6 +96,8 @@ fn r_prime_decays_like_z_to_minus_2_or_3() {
         ("trbdf2", -2.0),
         ("lobatto3c2", -3.0),
         ("lobatto3c3", -3.0),
+        ("rodas4", -2.0),
+        ("rodas5p", -2.0),
     ];
     for (name, slope) in expected {
         let got = decay_slope(&methods::by_name(name).unwrap());
@@ -215,6 +217,35 @@ fn batched_derivatives_are_evaluate_s() {
                 let fd = (r(*z + h) - r(*z - h)) / (2.0 * h);
                 assert!((dr - fd).norm() <= 1e-6 * fd.norm() + 1e-12, "{}: {dr} vs {fd} at {z}", method.name());
             }
+        }
+    }
+}
+
+/// A Rosenbrock method's `R(z)` is what one step of the engine does to `y' = λy`: the stepper
+/// and the stability function agree at real `z` from −0.5 to −1e6; and `R'` is the derivative
+/// of that `R` (central differences, complex `z` too).
+#[test]
+fn rosenbrock_stability_functions_are_one_step_of_the_engine() {
+    use stiffnode_solvers::problems::linear::Diagonal;
+    use stiffnode_solvers::{DeviceKind, Request, SolveOptions, solve};
+    let device = DeviceKind::Cpu.open().unwrap();
+    let lambda = [-0.5, -3.0, -100.0, -1e4, -1e6];
+    let field = Diagonal::new(&lambda, &device);
+    for name in ["rodas4", "rodas5p"] {
+        let m = methods::by_name(name).unwrap();
+        let request =
+            Request::new(m.clone(), vec![1.0; lambda.len()], 0.0, vec![1.0]).with_options(SolveOptions::fixed(1));
+        let y = solve(&field, &request).unwrap().states[0].clone();
+        for (l, y) in lambda.iter().zip(&y) {
+            let r = evaluate(&m, C::new(*l, 0.0)).r;
+            // To rounding of the O(1) stage terms that sum to R (8.8e-4 at z = −1e4).
+            assert!((y - r.re).abs() <= 1e-12 && r.im == 0.0, "{name} at z = {l}: step {y}, R {r}");
+        }
+        for z in points() {
+            let h = 1e-5 * z.norm().max(1.0);
+            let fd = (evaluate(&m, z + h).r - evaluate(&m, z - h).r) / (2.0 * h);
+            let dr = evaluate(&m, z).dr;
+            assert!((dr - fd).norm() <= 1e-7 * fd.norm() + 1e-12, "{name}: R'({z}) = {dr}, differences {fd}");
         }
     }
 }

@@ -95,6 +95,12 @@ impl Setup {
             let d = data.species.len();
             return Err(bad(format!("train.weights: {d} non-negative numbers expected (one per species), got {w:?}")));
         }
+        if !config.solver.method.has_gradients() {
+            return Err(bad(format!(
+                "solver.method: '{}' solves but has no gradients yet (Rosenbrock steps); train with a Runge–Kutta method or bdf2",
+                config.solver.method.name()
+            )));
+        }
         if config.train.optimizer == OptimizerKind::Lbfgs && config.train.remedy == Remedy::ModeBalanced {
             return Err(bad(
                 "train.remedy: mode-balanced updates change the direction, which lbfgs's line search cannot take (use adam or adamw)".into(),

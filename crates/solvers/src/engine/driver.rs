@@ -13,6 +13,7 @@ use super::bdf2::Bdf2Stepper;
 use super::full::FullPlan;
 use super::newton::NewtonControl;
 use super::rk::RkStepper;
+use super::rosenbrock::RosenbrockStepper;
 use super::{Attempt, Outcome, Stepper};
 use crate::error::SolveError;
 use crate::field::VectorField;
@@ -99,6 +100,7 @@ fn drive(rhs: &Rhs, request: &Request, plan: Option<&FullPlan>, y0: &[f64], reco
     let mut stepper: Box<dyn Stepper + '_> = match &request.method {
         Method::RungeKutta(tab) => Box::new(RkStepper::new(tab, plan, rhs, rows, newton)),
         Method::Bdf2(_) => Box::new(Bdf2Stepper::new(rhs, rows, newton)),
+        Method::Rosenbrock(m) => Box::new(RosenbrockStepper::new(m, rhs, rows)),
     };
     let t_end = request.save_at[request.save_at.len() - 1];
     let mut drive = Drive {

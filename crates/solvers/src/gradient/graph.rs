@@ -41,6 +41,7 @@ pub struct OnGraph {
 /// [`GradientMode::Graph`] every step is replayed on the graph; with [`GradientMode::Adjoint`]
 /// the solve is one operation whose backward pass walks the record.
 pub fn solve_on_graph<F: VectorField + Module + 'static>(field: &F, request: &Request) -> Result<OnGraph, SolveError> {
+    super::differentiable(request)?;
     let plain = field.valid();
     let record = Arc::new(solve_record(&plain, request)?);
     match request.gradient {

@@ -33,7 +33,7 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 
-use crate::error::SolveError;
+use crate::error::{SetupError, SolveError};
 use crate::field::VectorField;
 use crate::request::{GradientMode, Request};
 use crate::solution::SolveRecord;
@@ -51,6 +51,21 @@ pub struct Gradient {
     /// The adjoint after every step with a non-zero one (each trajectory's last step first),
     /// when the request's mode is `Adjoint { keep_steps: true }`.
     pub step_adjoints: Option<Vec<StepCotangent>>,
+}
+
+/// Refuse a request whose method has no exact gradient yet (Rosenbrock steps: their gradient
+/// needs derivatives of the Jacobian).
+pub(crate) fn differentiable(request: &Request) -> Result<(), SetupError> {
+    if request.method.has_gradients() {
+        return Ok(());
+    }
+    Err(SetupError::InvalidOption {
+        what: "method",
+        why: format!(
+            "'{}' solves but has no gradients yet (a Rosenbrock step's exact gradient needs derivatives of the Jacobian); take gradients with a Runge–Kutta method or bdf2",
+            request.method.name()
+        ),
+    })
 }
 
 /// The adjoint `a_{n+1} = ∂L/∂y_{n+1}` after step `n` of one trajectory.
@@ -72,6 +87,7 @@ pub fn gradient<F: VectorField + Module + 'static>(
     request: &Request,
     loss: impl Fn(&[Tensor<2>]) -> Tensor<1>,
 ) -> Result<Gradient, SolveError> {
+    differentiable(request)?;
     let g = match request.gradient {
         GradientMode::Graph => graph::gradient(field, request, loss)?,
         GradientMode::Adjoint { keep_steps } => adjoint::gradient(field, request, loss, keep_steps)?,

@@ -64,6 +64,7 @@ impl<'a> Replay<'a> {
             (StepKind::RungeKutta, Method::Bdf2(_)) => {
                 unreachable!("a solve record's Runge–Kutta steps come from its Runge–Kutta method")
             }
+            (_, Method::Rosenbrock(_)) => unreachable!("gradients refuse Rosenbrock methods before any replay"),
         }
     }
 

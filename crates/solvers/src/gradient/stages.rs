@@ -48,6 +48,7 @@ impl StageForm {
             (StepKind::RungeKutta, Method::Bdf2(_)) => {
                 unreachable!("a solve record's Runge–Kutta steps come from its Runge–Kutta method")
             }
+            (_, Method::Rosenbrock(_)) => unreachable!("gradients refuse Rosenbrock methods before any walk"),
         }
     }
 

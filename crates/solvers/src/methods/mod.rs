@@ -8,6 +8,7 @@ mod kvaerno;
 mod lobatto;
 mod one_stage;
 mod radau;
+pub mod rosenbrock;
 mod sdirk;
 
 use serde::{Deserialize, Serialize};
@@ -17,10 +18,11 @@ use crate::step_control::ControllerKind;
 use crate::tableau::Tableau;
 
 pub use bdf2::Bdf2;
+pub use rosenbrock::Rosenbrock;
 
-/// A time-stepping method: a Runge–Kutta tableau run by the generic engine, or the
-/// variable-step BDF2 multistep method. In configuration files it is its name, checked when the
-/// file is read.
+/// A time-stepping method: a Runge–Kutta tableau run by the generic engine, a Rosenbrock
+/// method, or the variable-step BDF2 multistep method. In configuration files it is its name,
+/// checked when the file is read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Method {
@@ -28,6 +30,9 @@ pub enum Method {
     RungeKutta(Tableau),
     /// Variable-step BDF2.
     Bdf2(Bdf2),
+    /// A Rosenbrock–Wanner method (linearly implicit; forward solves only so far: its exact
+    /// gradient needs derivatives of the Jacobian).
+    Rosenbrock(Rosenbrock),
 }
 
 /// What the `methods` table shows for one method.
@@ -64,6 +69,8 @@ pub fn all() -> Vec<Method> {
         Method::RungeKutta(lobatto::lobatto3c2()),
         Method::RungeKutta(lobatto::lobatto3c3()),
         Method::Bdf2(Bdf2),
+        Method::Rosenbrock(rosenbrock::rodas4()),
+        Method::Rosenbrock(rosenbrock::rodas5p()),
         Method::RungeKutta(dopri5::dopri5()),
     ]
 }
@@ -82,7 +89,14 @@ impl Method {
         match self {
             Method::RungeKutta(t) => t.name,
             Method::Bdf2(_) => Bdf2::NAME,
+            Method::Rosenbrock(r) => r.name,
         }
+    }
+
+    /// Whether gradients can be taken through its steps (exact discrete gradients exist for
+    /// the Runge–Kutta methods and BDF2; Rosenbrock steps need derivatives of the Jacobian).
+    pub fn has_gradients(&self) -> bool {
+        !matches!(self, Method::Rosenbrock(_))
     }
 
     /// The step-size controller its error estimate drives (PI where it has none).
@@ -90,6 +104,8 @@ impl Method {
         match self {
             Method::RungeKutta(t) => t.error.as_ref().map_or(ControllerKind::Pi, |e| e.controller),
             Method::Bdf2(_) => ControllerKind::Pi,
+            // As rodas.f: Gustafsson's predictive controller.
+            Method::Rosenbrock(_) => ControllerKind::Predictive,
         }
     }
 
@@ -106,6 +122,15 @@ impl Method {
                 embedded: t.error.is_some(),
             },
             Method::Bdf2(_) => Bdf2::info(),
+            Method::Rosenbrock(r) => MethodInfo {
+                name: r.name,
+                order: r.order,
+                stages: r.stages(),
+                a_stable: r.a_stable,
+                l_stable: r.l_stable,
+                stiffly_accurate: true,
+                embedded: true,
+            },
         }
     }
 }
