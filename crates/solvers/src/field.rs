@@ -26,6 +26,14 @@ pub trait VectorField {
         finite_difference_jacobian(self, t, y)
     }
 
+    /// Whether [`jacobian`](Self::jacobian) is a tensor program that Burn differentiates (the
+    /// default, finite differences of `eval`, is). Gradients through Rosenbrock steps, which
+    /// solve with `J`, differentiate it; a field whose Jacobian is computed elsewhere and
+    /// handed over as a constant says false, and such gradients are refused.
+    fn jacobian_differentiates(&self) -> bool {
+        true
+    }
+
     /// The same field evaluated directly on host f64 slices, if the field has such a form.
     /// The forward solve on the CPU device uses it to skip tensor dispatch (a few µs per
     /// operation); it must agree with [`eval`](Self::eval) and [`jacobian`](Self::jacobian).

@@ -35,7 +35,7 @@ fn modes_of_rober_with_learnable_rates_add_up_to_the_gradient_for_every_method()
     // Two trajectories; fixed steps (dopri5 on the short span its stability allows) and, for
     // methods with an error estimate, adaptive steps as well.
     let y0 = [1.0, 0.0, 0.0, 0.9, 1e-6, 0.1];
-    for method in methods::all().into_iter().filter(|m| m.has_gradients()) {
+    for method in methods::all().into_iter().filter(|m| m.has_step_adjoints()) {
         let explicit = method.name() == "dopri5";
         let times: &[f64] = if explicit { &[0.005, 0.01] } else { &[1.0, 10.0] };
         let mut runs = vec![SolveOptions::fixed(if explicit { 25 } else { 16 })];

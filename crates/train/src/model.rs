@@ -123,6 +123,9 @@ impl VectorField for Model {
     fn jacobian(&self, t: &[f64], y: Tensor<2>) -> Tensor<3> {
         self.field().jacobian(t, y)
     }
+    fn jacobian_differentiates(&self) -> bool {
+        self.field().jacobian_differentiates()
+    }
     fn host(&self) -> Option<Box<dyn HostField + '_>> {
         self.field().host()
     }

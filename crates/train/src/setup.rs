@@ -95,9 +95,10 @@ impl Setup {
             let d = data.species.len();
             return Err(bad(format!("train.weights: {d} non-negative numbers expected (one per species), got {w:?}")));
         }
-        if !config.solver.method.has_gradients() {
+        let t = &config.train;
+        if !config.solver.method.has_step_adjoints() && (t.modes_every != Some(0) || t.remedy != Remedy::None) {
             return Err(bad(format!(
-                "solver.method: '{}' solves but has no gradients yet (Rosenbrock steps); train with a Runge–Kutta method or bdf2",
+                "solver.method: '{}' has no per-step adjoints for the mode log or a remedy: set train.modes_every = 0 and no remedy, or train with a Runge–Kutta method or bdf2",
                 config.solver.method.name()
             )));
         }

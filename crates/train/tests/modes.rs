@@ -29,7 +29,7 @@ fn modes_of_an_mlp_field_add_up_to_its_gradient_for_every_method() {
     let config = MlpConfig { hidden: vec![6, 6], activation: Activation::Tanh, scaled: false };
     let y0 = [0.5, -0.3, 0.8, 0.1, 0.2, -0.4];
     let loss = |s: &[Tensor<2>]| s.iter().map(|x| x.clone().powi_scalar(2).sum()).reduce(|a, b| a + b).unwrap();
-    for method in methods::all().into_iter().filter(|m| m.has_gradients()) {
+    for method in methods::all().into_iter().filter(|m| m.has_step_adjoints()) {
         let field = Mlp::new(3, &config, None, 7, &ad);
         let request = Request::new(method.clone(), y0.to_vec(), 0.0, vec![0.5, 1.0])
             .with_options(SolveOptions::fixed(20))

@@ -381,6 +381,11 @@ impl VectorField for Reactor {
         from_host(self.jacobians(&to_host(y), d), [rows, d, d], &self.device)
     }
 
+    /// The Jacobian is exact but computed on the host: a constant on the graph.
+    fn jacobian_differentiates(&self) -> bool {
+        false
+    }
+
     fn host(&self) -> Option<Box<dyn HostField + '_>> {
         Some(Box::new(HostReactor { reactor: self, multipliers: self.multipliers() }))
     }

@@ -12,7 +12,7 @@ mod driver;
 pub(crate) mod full;
 mod newton;
 mod rk;
-mod rosenbrock;
+pub(crate) mod rosenbrock;
 
 pub use driver::{solve, solve_record};
 

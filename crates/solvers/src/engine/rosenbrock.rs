@@ -62,18 +62,17 @@ impl<'a> RosenbrockStepper<'a> {
     }
 
     /// `J`, `f(t, y)` and `∂f/∂t` at the step's start: the last by a forward difference in `t`
-    /// over `√ε·max(|t|, h)` (exactly 0 for a field that does not depend on `t`).
-    fn ensure_start(&mut self, t: f64, y: &[f64], h: f64) -> Result<(), SolveError> {
+    /// ([`time_step`]; exactly 0 for a field that does not depend on `t`).
+    fn ensure_start(&mut self, t: f64, y: &[f64]) -> Result<(), SolveError> {
         if self.held {
             return Ok(());
         }
         self.times.fill(t);
         self.rhs.jacobian_into(&self.times, y, &mut self.jac)?;
         self.rhs.eval_into(&self.times, y, &mut self.f0)?;
-        let dt = f64::EPSILON.sqrt() * t.abs().max(h.abs());
-        self.times.fill(t + dt);
+        let (t_plus, inv) = time_step(t);
+        self.times.fill(t_plus);
         self.rhs.eval_into(&self.times, y, &mut self.f_t)?;
-        let inv = 1.0 / ((t + dt) - t);
         self.f_t.iter_mut().zip(&self.f0).for_each(|(ft, f0)| *ft = (*ft - f0) * inv);
         self.held = true;
         Ok(())
@@ -92,6 +91,14 @@ impl<'a> RosenbrockStepper<'a> {
     }
 }
 
+/// The forward difference of `∂f/∂t` at `t`: `t + δ` with `δ = √(ε·max(1e-5, |t|))` (as
+/// `rodas.f`), and `1/((t + δ) − t)`. A function of `t` alone, so that a step's replay takes the
+/// same difference.
+pub(crate) fn time_step(t: f64) -> (f64, f64) {
+    let t_plus = t + (f64::EPSILON * t.abs().max(1e-5)).sqrt();
+    (t_plus, 1.0 / (t_plus - t))
+}
+
 impl Stepper for RosenbrockStepper<'_> {
     fn attempt(
         &mut self,
@@ -102,7 +109,7 @@ impl Stepper for RosenbrockStepper<'_> {
         tol: Option<&Tolerances>,
     ) -> Result<Outcome, SolveError> {
         let (m, n, batch) = (self.m, y.len(), self.batch);
-        self.ensure_start(t, y, h)?;
+        self.ensure_start(t, y)?;
         if !self.factor(h) {
             return Ok(Outcome::NewtonFailed);
         }
@@ -174,8 +181,9 @@ impl Stepper for RosenbrockStepper<'_> {
         StepKind::RungeKutta
     }
 
+    /// The `u_i` (the graph replay of a step linearizes its stage equations at them).
     fn stage_values(&self) -> Option<&[f64]> {
-        None
+        Some(&self.u)
     }
 
     fn accepted(&mut self, _h: f64, _theta: f64) {

@@ -41,11 +41,13 @@ pub struct OnGraph {
 /// [`GradientMode::Graph`] every step is replayed on the graph; with [`GradientMode::Adjoint`]
 /// the solve is one operation whose backward pass walks the record.
 pub fn solve_on_graph<F: VectorField + Module + 'static>(field: &F, request: &Request) -> Result<OnGraph, SolveError> {
-    super::differentiable(request)?;
+    super::differentiable(request, field)?;
     let plain = field.valid();
     let record = Arc::new(solve_record(&plain, request)?);
     match request.gradient {
         GradientMode::Graph => replayed(field, &plain, request, record),
+        // Rosenbrock steps have no host adjoint walk: replayed in either mode.
+        GradientMode::Adjoint { .. } if !request.method.has_step_adjoints() => replayed(field, &plain, request, record),
         GradientMode::Adjoint { .. } => {
             let pullback = host_pullback(field, record.clone());
             attached(field, request, record, pullback)

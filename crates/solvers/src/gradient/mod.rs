@@ -53,19 +53,25 @@ pub struct Gradient {
     pub step_adjoints: Option<Vec<StepCotangent>>,
 }
 
-/// Refuse a request whose method has no exact gradient yet (Rosenbrock steps: their gradient
-/// needs derivatives of the Jacobian).
-pub(crate) fn differentiable(request: &Request) -> Result<(), SetupError> {
-    if request.method.has_gradients() {
+/// Refuse what has no exact gradient: a Rosenbrock step (which solves with `J`) of a field
+/// whose Jacobian is not a differentiable program, or its per-step adjoints (it has no host
+/// stage form).
+pub(crate) fn differentiable(request: &Request, field: &dyn VectorField) -> Result<(), SetupError> {
+    let name = request.method.name();
+    let why = if request.method.has_step_adjoints() {
         return Ok(());
-    }
-    Err(SetupError::InvalidOption {
-        what: "method",
-        why: format!(
-            "'{}' solves but has no gradients yet (a Rosenbrock step's exact gradient needs derivatives of the Jacobian); take gradients with a Runge–Kutta method or bdf2",
-            request.method.name()
-        ),
-    })
+    } else if !field.jacobian_differentiates() {
+        format!(
+            "'{name}' solves with the Jacobian, and this field's Jacobian is a constant on the graph: its gradients would miss ∂J; take gradients with a Runge–Kutta method or bdf2"
+        )
+    } else if let GradientMode::Adjoint { keep_steps: true } = request.gradient {
+        format!(
+            "'{name}' has no per-step adjoints (the split by eigenmode, mode-balanced updates): use a Runge–Kutta method or bdf2 for them"
+        )
+    } else {
+        return Ok(());
+    };
+    Err(SetupError::InvalidOption { what: "method", why })
 }
 
 /// The adjoint `a_{n+1} = ∂L/∂y_{n+1}` after step `n` of one trajectory.
@@ -87,9 +93,13 @@ pub fn gradient<F: VectorField + Module + 'static>(
     request: &Request,
     loss: impl Fn(&[Tensor<2>]) -> Tensor<1>,
 ) -> Result<Gradient, SolveError> {
-    differentiable(request)?;
+    differentiable(request, field)?;
     let g = match request.gradient {
         GradientMode::Graph => graph::gradient(field, request, loss)?,
+        // Rosenbrock steps have no host stage form: their gradient is the replay's.
+        GradientMode::Adjoint { keep_steps: false } if !request.method.has_step_adjoints() => {
+            graph::gradient(field, request, loss)?
+        }
         GradientMode::Adjoint { keep_steps } => adjoint::gradient(field, request, loss, keep_steps)?,
     };
     params::check_finite(field, &g.params)?;

@@ -9,10 +9,11 @@
 
 use burn::tensor::{Device, Tensor};
 
+use crate::engine::rosenbrock::time_step;
 use crate::error::SolveError;
-use crate::field::{HostField, VectorField, from_host};
+use crate::field::{HostField, VectorField, from_host, to_host};
 use crate::linalg::{BatchLu, invert, stage_matrix};
-use crate::methods::Method;
+use crate::methods::{Method, Rosenbrock};
 use crate::rhs::{Rhs, host_form};
 use crate::solution::{SolveRecord, StepKind, StepRecord};
 use crate::tableau::{Structure, Tableau};
@@ -64,7 +65,7 @@ impl<'a> Replay<'a> {
             (StepKind::RungeKutta, Method::Bdf2(_)) => {
                 unreachable!("a solve record's Runge–Kutta steps come from its Runge–Kutta method")
             }
-            (_, Method::Rosenbrock(_)) => unreachable!("gradients refuse Rosenbrock methods before any replay"),
+            (StepKind::RungeKutta, Method::Rosenbrock(m)) => self.rosenbrock(m, rec, inputs[0].clone(), stages),
         }
     }
 
@@ -100,6 +101,50 @@ impl<'a> Replay<'a> {
         Ok(f.into_iter()
             .zip(&tab.b)
             .fold(y, |acc, (fi, bi)| if *bi == 0.0 { acc } else { acc + fi.mul_scalar(h * bi) }))
+    }
+
+    /// A Rosenbrock step: with `W = I/(hγ) − J(t_n, y_n)` on the graph (through the field's
+    /// Jacobian program) and `M⁻¹` its value's inverse (a constant), each stage is
+    /// `u_i = ũ_i − M⁻¹(Wũ_i − r_i)`, `r_i = f(t + c_i h, y + Σ a_ij u_j) + Σ (C_ij/h) u_j +
+    /// h d_i ∂f/∂t`: the recorded `ũ_i` in value, and in derivative the linear stage equation
+    /// differentiated, `∂J` included; then `y_{n+1} = y + Σ m_i u_i`.
+    fn rosenbrock(
+        &self,
+        m: &Rosenbrock,
+        rec: &StepRecord,
+        y: Tensor<2>,
+        stages: &[f64],
+    ) -> Result<Tensor<2>, SolveError> {
+        let (h, d, t) = (rec.h, self.d, rec.t);
+        let shift = 1.0 / (h * m.gamma);
+        let times = [t];
+        let y_value = to_host(y.clone().without_autodiff());
+        let mut mat: Vec<f64> = Rhs::new(self.plain, self.host.as_deref()).jacobian(&times, &y_value)?;
+        mat.iter_mut().for_each(|v| *v = -*v);
+        (0..d).for_each(|i| mat[i * d + i] += shift);
+        let minv = from_host(BatchLu::factor_all(&mat, d).inverse(), [1, d, d], &self.device);
+        let jac = self.field.jacobian(&times, y.clone());
+        let f0 = self.field.eval(&times, y.clone());
+        let (t_plus, inv) = time_step(t);
+        let f_t = (self.field.eval(&[t_plus], y.clone()) - f0.clone()).mul_scalar(inv);
+        let mut u: Vec<Tensor<2>> = Vec::with_capacity(m.stages());
+        for i in 0..m.stages() {
+            let mut arg = y.clone();
+            for (j, uj) in u.iter().enumerate().filter(|(j, _)| m.a[i][*j] != 0.0) {
+                arg = arg + uj.clone().mul_scalar(m.a[i][j]);
+            }
+            let mut r = if i == 0 && m.c[0] == 0.0 { f0.clone() } else { self.field.eval(&[t + m.c[i] * h], arg) };
+            for (j, uj) in u.iter().enumerate().filter(|(j, _)| m.c_mat[i][*j] != 0.0) {
+                r = r + uj.clone().mul_scalar(m.c_mat[i][j] / h);
+            }
+            if m.d[i] != 0.0 {
+                r = r + f_t.clone().mul_scalar(h * m.d[i]);
+            }
+            let ut = from_host(stages[i * d..(i + 1) * d].to_vec(), [1, d], &self.device);
+            let w_ut = ut.clone().mul_scalar(shift) - apply(jac.clone(), ut.clone());
+            u.push(ut - apply(minv.clone(), w_ut - r));
+        }
+        Ok(u.into_iter().zip(&m.m).fold(y, |acc, (ui, mi)| if *mi == 0.0 { acc } else { acc + ui.mul_scalar(*mi) }))
     }
 
     /// `W = v + hγ f(t, W)` at its converged value `w̃`: `W = w̃ − M⁻¹(w̃ − v − hγ f(t, w̃))`,

@@ -30,8 +30,8 @@ pub enum Method {
     RungeKutta(Tableau),
     /// Variable-step BDF2.
     Bdf2(Bdf2),
-    /// A Rosenbrock–Wanner method (linearly implicit; forward solves only so far: its exact
-    /// gradient needs derivatives of the Jacobian).
+    /// A Rosenbrock–Wanner method (linearly implicit; its gradients replay its steps on the
+    /// graph, through the field's Jacobian program).
     Rosenbrock(Rosenbrock),
 }
 
@@ -93,9 +93,11 @@ impl Method {
         }
     }
 
-    /// Whether gradients can be taken through its steps (exact discrete gradients exist for
-    /// the Runge–Kutta methods and BDF2; Rosenbrock steps need derivatives of the Jacobian).
-    pub fn has_gradients(&self) -> bool {
+    /// Whether its steps have the stage form the host adjoint walk, the per-step adjoints and
+    /// the split by eigenmode run on (Runge–Kutta methods and BDF2). Rosenbrock steps are
+    /// differentiated by replaying them on the graph instead (their Jacobian's derivatives come
+    /// from the field's Jacobian program).
+    pub fn has_step_adjoints(&self) -> bool {
         !matches!(self, Method::Rosenbrock(_))
     }
 
