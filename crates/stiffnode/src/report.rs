@@ -49,10 +49,10 @@ pub fn balance_line(r: &ModeRecord) -> Option<String> {
     let b = r.balance.as_ref()?;
     let weights: Vec<String> = b.weights.iter().map(|w| format!("{w:.3e}")).collect();
     Some(format!(
-        "mode-balanced updates ({} rule): weights by mode [{}], smallest cos(G̃, ∇L) {:.3}, {} of {} steps took ∇L instead",
+        "mode-balanced updates ({} rule): weights by mode [{}], smallest cos(G̃, ∇L) {}, {} of {} steps took ∇L instead",
         b.rule.name(),
         weights.join(", "),
-        b.cosine,
+        b.cosine.map_or("none finite".to_string(), |c| format!("{c:.3}")),
         b.fallbacks,
         b.steps
     ))

@@ -78,8 +78,9 @@ pub struct BalanceLog {
     pub rule: BalanceRule,
     /// Weight per mode rank (fastest first), averaged over the epoch's steps.
     pub weights: Vec<f64>,
-    /// The smallest `cos(G̃, ∇L)` of the epoch's steps.
-    pub cosine: f64,
+    /// The smallest finite `cos(G̃, ∇L)` of the epoch's steps (none if no step had one, e.g.
+    /// a zero gradient).
+    pub cosine: Option<f64>,
     /// Steps that took `∇L` because `G̃` was no descent direction.
     pub fallbacks: usize,
     /// Balanced steps.
@@ -89,7 +90,7 @@ pub struct BalanceLog {
 impl BalanceLog {
     /// An empty log for `rule`.
     pub fn new(rule: BalanceRule) -> Self {
-        Self { rule, weights: Vec::new(), cosine: f64::INFINITY, fallbacks: 0, steps: 0 }
+        Self { rule, weights: Vec::new(), cosine: None, fallbacks: 0, steps: 0 }
     }
 
     /// Add one step.
@@ -97,7 +98,9 @@ impl BalanceLog {
         let n = self.steps as f64;
         self.weights.resize(self.weights.len().max(b.weights.len()), 1.0);
         self.weights.iter_mut().zip(&b.weights).for_each(|(w, c)| *w = (*w * n + c) / (n + 1.0));
-        self.cosine = self.cosine.min(b.cosine);
+        if b.cosine.is_finite() {
+            self.cosine = Some(self.cosine.map_or(b.cosine, |c| c.min(b.cosine)));
+        }
         self.fallbacks += usize::from(b.fallback);
         self.steps += 1;
     }
@@ -154,4 +157,30 @@ pub fn balance<F: VectorField + Module>(
     let fallback = !(cosine.is_finite() && cosine > 0.0);
     let params = unflatten(field, if fallback { &grad } else { &balanced });
     Balanced { params, weights, cosine, fallback }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(cosine: f64, weights: Vec<f64>) -> Balanced {
+        Balanced { params: GradientsParams::new(), weights, cosine, fallback: cosine.is_nan() || cosine <= 0.0 }
+    }
+
+    /// The epoch's log averages the weights, keeps the smallest finite cosine, counts the
+    /// fallbacks, and reads back from its JSON line (a step with no finite cosine included).
+    #[test]
+    fn the_epoch_log_summarizes_its_steps_and_reads_back() {
+        let mut log = BalanceLog::new(BalanceRule::Damping);
+        log.add(&step(0.9, vec![800.0, 1.0]));
+        log.add(&step(f64::NAN, vec![600.0, 1.0]));
+        log.add(&step(0.4, vec![1000.0, 1.0]));
+        assert_eq!((log.weights.clone(), log.cosine, log.fallbacks, log.steps), (vec![800.0, 1.0], Some(0.4), 1, 3));
+        let back: BalanceLog = serde_json::from_str(&serde_json::to_string(&log).unwrap()).unwrap();
+        assert_eq!(back, log);
+        let mut none = BalanceLog::new(BalanceRule::Rank);
+        none.add(&step(f64::NAN, vec![1.0]));
+        let back: BalanceLog = serde_json::from_str(&serde_json::to_string(&none).unwrap()).unwrap();
+        assert_eq!((back.cosine, back.fallbacks), (None, 1));
+    }
 }

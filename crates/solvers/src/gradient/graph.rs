@@ -39,7 +39,8 @@ pub struct OnGraph {
 /// of any scalar loss of them reaches the initial states ([`OnGraph::y0`]) and the field's
 /// parameters. `field` should live on an autodiff device (`Device::autodiff()`). With
 /// [`GradientMode::Graph`] every step is replayed on the graph; with [`GradientMode::Adjoint`]
-/// the solve is one operation whose backward pass walks the record.
+/// the solve is one operation whose backward pass walks the record (Rosenbrock methods, which
+/// have no host walk, are replayed in either mode).
 pub fn solve_on_graph<F: VectorField + Module + 'static>(field: &F, request: &Request) -> Result<OnGraph, SolveError> {
     super::differentiable(request, field)?;
     let plain = field.valid();

@@ -57,10 +57,11 @@ pub struct Gradient {
 /// whose Jacobian is not a differentiable program, or its per-step adjoints (it has no host
 /// stage form).
 pub(crate) fn differentiable(request: &Request, field: &dyn VectorField) -> Result<(), SetupError> {
-    let name = request.method.name();
-    let why = if request.method.has_step_adjoints() {
+    if request.method.has_step_adjoints() {
         return Ok(());
-    } else if !field.jacobian_differentiates() {
+    }
+    let name = request.method.name();
+    let why = if !field.jacobian_differentiates() {
         format!(
             "'{name}' solves with the Jacobian, and this field's Jacobian is a constant on the graph: its gradients would miss ∂J; take gradients with a Runge–Kutta method or bdf2"
         )
