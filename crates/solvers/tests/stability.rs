@@ -16,6 +16,11 @@ fn closed_form(name: &str, z: C) -> Option<C> {
         "lobatto3c2" => 2.0 / (2.0 - 2.0 * z + z * z),
         "lobatto3c3" => (24.0 + 6.0 * z) / (24.0 - 18.0 * z + 6.0 * z * z - z * z * z),
         "sdirk2" | "trbdf2" => (1.0 + (1.0 - 2.0 * g) * z) / ((1.0 - g * z) * (1.0 - g * z)),
+        // Shampine & Reichelt (1997), d = 1/(2 + √2): the same function as SDIRK2's.
+        "rosenbrock23" => {
+            let d = 1.0 / (2.0 + 2f64.sqrt());
+            (1.0 + (1.0 - 2.0 * d) * z) / ((1.0 - d * z) * (1.0 - d * z))
+        }
         // Dormand–Prince 5(4): Σ_{k≤5} z^k/k! + z⁶/600 (Hairer, Nørsett & Wanner I, IV.2).
         "dopri5" => {
             let mut r = C::new(0.0, 0.0);
@@ -56,7 +61,7 @@ fn r_matches_closed_forms_to_1e_12() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 11, "every Runge–Kutta method but esdirk4 has a closed form here");
+    assert_eq!(checked, 12, "every Runge–Kutta method but esdirk4, and rosenbrock23, have a closed form here");
 }
 
 #[test]
@@ -96,6 +101,7 @@ fn r_prime_decays_like_z_to_minus_2_or_3() {
         ("trbdf2", -2.0),
         ("lobatto3c2", -3.0),
         ("lobatto3c3", -3.0),
+        ("rosenbrock23", -2.0),
         ("rodas4", -2.0),
         ("rodas5p", -2.0),
     ];
@@ -231,7 +237,7 @@ fn rosenbrock_stability_functions_are_one_step_of_the_engine() {
     let device = DeviceKind::Cpu.open().unwrap();
     let lambda = [-0.5, -3.0, -100.0, -1e4, -1e6];
     let field = Diagonal::new(&lambda, &device);
-    for name in ["rodas4", "rodas5p"] {
+    for name in ["rosenbrock23", "rodas4", "rodas5p"] {
         let m = methods::by_name(name).unwrap();
         let request =
             Request::new(m.clone(), vec![1.0; lambda.len()], 0.0, vec![1.0]).with_options(SolveOptions::fixed(1));

@@ -30,7 +30,8 @@ pub(crate) struct RosenbrockStepper<'a> {
     /// The `u_i`.
     u: Vec<f64>,
     arg: Vec<f64>,
-    f: Vec<f64>,
+    /// The stages' evaluations `F_i` (the `G` coupling reads earlier ones).
+    fs: Vec<f64>,
     times: Vec<f64>,
     y_new: Vec<f64>,
     err: Vec<f64>,
@@ -53,7 +54,7 @@ impl<'a> RosenbrockStepper<'a> {
             factorizations: 0,
             u: vec![0.0; s * n],
             arg: vec![0.0; n],
-            f: vec![0.0; n],
+            fs: vec![0.0; s * n],
             times: vec![0.0; batch],
             y_new: vec![0.0; n],
             err: vec![0.0; n],
@@ -122,24 +123,29 @@ impl Stepper for RosenbrockStepper<'_> {
                     self.arg.iter_mut().zip(&self.u[j * n..(j + 1) * n]).for_each(|(x, u)| *x += a * u);
                 }
             }
+            let (earlier, fi) = self.fs.split_at_mut(i * n);
+            let fi = &mut fi[..n];
             if i == 0 && m.c[0] == 0.0 {
-                self.f.copy_from_slice(&self.f0);
+                fi.copy_from_slice(&self.f0);
             } else {
                 self.times.fill(t + m.c[i] * h);
-                match self.rhs.eval_into(&self.times[..batch], &self.arg, &mut self.f) {
+                match self.rhs.eval_into(&self.times[..batch], &self.arg, fi) {
                     Ok(()) => {}
                     Err(SolveError::NonFinite { .. }) => return Ok(Outcome::NewtonFailed),
                     Err(e) => return Err(e),
                 }
             }
-            // r = f + Σ (C_ij/h) u_j + h d_i ∂f/∂t, then u_i = (I/(hγ) − J)⁻¹ r.
+            // r = F_i + Σ (C_ij/h) u_j + Σ G_ij F_j + h d_i ∂f/∂t, then u_i = (I/(hγ) − J)⁻¹ r.
             let (done, rest) = self.u.split_at_mut(i * n);
             let ui = &mut rest[..n];
-            ui.copy_from_slice(&self.f);
-            for (j, uj) in done.chunks_exact(n).enumerate() {
-                let c = m.c_mat[i][j] / h;
+            ui.copy_from_slice(fi);
+            for (j, (uj, fj)) in done.chunks_exact(n).zip(earlier.chunks_exact(n)).enumerate() {
+                let (c, g) = (m.c_mat[i][j] / h, m.g(i, j));
                 if c != 0.0 {
                     ui.iter_mut().zip(uj).for_each(|(x, u)| *x += c * u);
+                }
+                if g != 0.0 {
+                    ui.iter_mut().zip(fj).for_each(|(x, f)| *x += g * f);
                 }
             }
             if m.d[i] != 0.0 {

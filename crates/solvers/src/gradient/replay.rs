@@ -105,8 +105,8 @@ impl<'a> Replay<'a> {
 
     /// A Rosenbrock step: with `W = I/(hγ) − J(t_n, y_n)` on the graph (through the field's
     /// Jacobian program) and `M⁻¹` its value's inverse (a constant), each stage is
-    /// `u_i = ũ_i − M⁻¹(Wũ_i − r_i)`, `r_i = f(t + c_i h, y + Σ a_ij u_j) + Σ (C_ij/h) u_j +
-    /// h d_i ∂f/∂t`: the recorded `ũ_i` in value, and in derivative the linear stage equation
+    /// `u_i = ũ_i − M⁻¹(Wũ_i − r_i)`, `r_i = F_i + Σ (C_ij/h) u_j + Σ G_ij F_j + h d_i ∂f/∂t`,
+    /// `F_i = f(t + c_i h, y + Σ a_ij u_j)`: the recorded `ũ_i` in value, and in derivative the linear stage equation
     /// differentiated, `∂J` included; then `y_{n+1} = y + Σ m_i u_i`.
     fn rosenbrock(
         &self,
@@ -127,16 +127,21 @@ impl<'a> Replay<'a> {
         let f0 = self.field.eval(&times, y.clone());
         let (t_plus, inv) = time_step(t);
         let f_t = (self.field.eval(&[t_plus], y.clone()) - f0.clone()).mul_scalar(inv);
-        let mut u: Vec<Tensor<2>> = Vec::with_capacity(m.stages());
+        let (mut u, mut fs): (Vec<Tensor<2>>, Vec<Tensor<2>>) = (Vec::new(), Vec::new());
         for i in 0..m.stages() {
             let mut arg = y.clone();
             for (j, uj) in u.iter().enumerate().filter(|(j, _)| m.a[i][*j] != 0.0) {
                 arg = arg + uj.clone().mul_scalar(m.a[i][j]);
             }
-            let mut r = if i == 0 && m.c[0] == 0.0 { f0.clone() } else { self.field.eval(&[t + m.c[i] * h], arg) };
+            let fi = if i == 0 && m.c[0] == 0.0 { f0.clone() } else { self.field.eval(&[t + m.c[i] * h], arg) };
+            let mut r = fi.clone();
             for (j, uj) in u.iter().enumerate().filter(|(j, _)| m.c_mat[i][*j] != 0.0) {
                 r = r + uj.clone().mul_scalar(m.c_mat[i][j] / h);
             }
+            for (j, fj) in fs.iter().enumerate().filter(|(j, _)| m.g(i, *j) != 0.0) {
+                r = r + fj.clone().mul_scalar(m.g(i, j));
+            }
+            fs.push(fi);
             if m.d[i] != 0.0 {
                 r = r + f_t.clone().mul_scalar(h * m.d[i]);
             }

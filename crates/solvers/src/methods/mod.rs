@@ -69,6 +69,7 @@ pub fn all() -> Vec<Method> {
         Method::RungeKutta(lobatto::lobatto3c2()),
         Method::RungeKutta(lobatto::lobatto3c3()),
         Method::Bdf2(Bdf2),
+        Method::Rosenbrock(rosenbrock::rosenbrock23()),
         Method::Rosenbrock(rosenbrock::rodas4()),
         Method::Rosenbrock(rosenbrock::rodas5p()),
         Method::RungeKutta(dopri5::dopri5()),
@@ -130,7 +131,7 @@ impl Method {
                 stages: r.stages(),
                 a_stable: r.a_stable,
                 l_stable: r.l_stable,
-                stiffly_accurate: true,
+                stiffly_accurate: r.stiffly_accurate,
                 embedded: true,
             },
         }

@@ -2,10 +2,11 @@
 //! per step, no Newton iteration (Hairer & Wanner II, IV.7). Stored in the transformed form of
 //! HW (7.25)–(7.26), the form of Hairer's `rodas.f` and of OrdinaryDiffEq.jl:
 //!
-//! `(I/(hγ) − J) u_i = f(t + c_i h, y + Σ_{j<i} a_ij u_j) + Σ_{j<i} (C_ij/h) u_j + h d_i ∂f/∂t`,
-//! `y_{n+1} = y + Σ m_i u_i`, error estimate `Σ e_i u_i`,
+//! `(I/(hγ) − J) u_i = F_i + Σ_{j<i} (C_ij/h) u_j + Σ_{j<i} G_ij F_j + h d_i ∂f/∂t`,
+//! `F_i = f(t + c_i h, y + Σ_{j<i} a_ij u_j)`, `y_{n+1} = y + Σ m_i u_i`, error `Σ e_i u_i`,
 //!
-//! with `J = ∂f/∂y` and `∂f/∂t` at `(t_n, y_n)`. With `Γ⁻¹ = diag(1/γ) − C`, the standard form
+//! with `J = ∂f/∂y` and `∂f/∂t` at `(t_n, y_n)`. `G` (zero for the RODAS family) couples the
+//! stages' own evaluations, as Shampine & Reichelt's `ode23s` error stage does. With `Γ⁻¹ = diag(1/γ) − C`, the standard form
 //! is `α = aΓ`, `b = mΓ`, and the stability function is that of the Runge–Kutta method with
 //! `A = α + Γ` and weights `b` (HW IV.7, (7.14)); [`Rosenbrock::stability`] evaluates it in the
 //! transformed form.
@@ -23,6 +24,8 @@ pub struct Rosenbrock {
     pub a: Vec<Vec<f64>>,
     /// `C_ij`, strictly lower triangular, `s×s`.
     pub c_mat: Vec<Vec<f64>>,
+    /// `G_ij` on earlier stages' evaluations `F_j`, strictly lower triangular (empty: none).
+    pub g_mat: Vec<Vec<f64>>,
     /// Stage times `c_i`.
     pub c: Vec<f64>,
     /// `d_i = Σ_j γ_ij`, the weights of `h ∂f/∂t`.
@@ -35,6 +38,8 @@ pub struct Rosenbrock {
     pub order: u32,
     /// Order of the embedded solution (the estimate's).
     pub embedded_order: u32,
+    /// Stiffly accurate: `y_{n+1}` is the last stage's argument plus its `u`.
+    pub stiffly_accurate: bool,
     /// A-stable.
     pub a_stable: bool,
     /// L-stable.
@@ -49,24 +54,30 @@ impl Rosenbrock {
         self.m.len()
     }
 
+    /// `G_ij`, 0 where the method has no such coupling.
+    pub fn g(&self, i: usize, j: usize) -> f64 {
+        self.g_mat.get(i).map_or(0.0, |row| row[j])
+    }
+
     /// `R(z)` and `R'(z)`: one step of size 1 on `y' = λy` from `y = 1` with `z = λ`, in the
-    /// transformed form the stepper uses, `(1/γ − z) u_i = z(1 + Σ a_ij u_j) + Σ C_ij u_j`,
-    /// `R = 1 + Σ m_i u_i`, differentiated in `z` alongside. (The standard form, `A = α + Γ`
+    /// transformed form the stepper uses, `(1/γ − z) u_i = F_i + Σ C_ij u_j + Σ G_ij F_j`,
+    /// `F_i = z(1 + Σ a_ij u_j)`, `R = 1 + Σ m_i u_i`, differentiated in `z` alongside. (The standard form, `A = α + Γ`
     /// with `Γ = (diag(1/γ) − C)⁻¹`, gives the same function in exact arithmetic but loses
     /// digits to the large entries of `Γ`.)
     pub fn stability(&self, z: Complex64) -> (Complex64, Complex64) {
         let s = self.stages();
         let zero = Complex64::new(0.0, 0.0);
-        let (mut u, mut du) = (vec![zero; s], vec![zero; s]);
+        let (mut u, mut du, mut f, mut df) = (vec![zero; s], vec![zero; s], vec![zero; s], vec![zero; s]);
         let shift = 1.0 / self.gamma - z;
         for i in 0..s {
             let arg = 1.0 + (0..i).map(|j| self.a[i][j] * u[j]).sum::<Complex64>();
             let darg = (0..i).map(|j| self.a[i][j] * du[j]).sum::<Complex64>();
-            let coupling = (0..i).map(|j| self.c_mat[i][j] * u[j]).sum::<Complex64>();
-            let dcoupling = (0..i).map(|j| self.c_mat[i][j] * du[j]).sum::<Complex64>();
-            u[i] = (z * arg + coupling) / shift;
-            // d/dz of (shift·u_i) = arg + z·darg + dcoupling, and d(shift)/dz = −1.
-            du[i] = (arg + z * darg + dcoupling + u[i]) / shift;
+            (f[i], df[i]) = (z * arg, arg + z * darg);
+            let coupling = (0..i).map(|j| self.c_mat[i][j] * u[j] + self.g(i, j) * f[j]).sum::<Complex64>();
+            let dcoupling = (0..i).map(|j| self.c_mat[i][j] * du[j] + self.g(i, j) * df[j]).sum::<Complex64>();
+            u[i] = (f[i] + coupling) / shift;
+            // d/dz of (shift·u_i) = F_i' + coupling', and d(shift)/dz = −1.
+            du[i] = (df[i] + dcoupling + u[i]) / shift;
         }
         let r = 1.0 + (0..s).map(|i| self.m[i] * u[i]).sum::<Complex64>();
         let dr = (0..s).map(|i| self.m[i] * du[i]).sum::<Complex64>();
@@ -107,12 +118,14 @@ pub fn rodas4() -> Rosenbrock {
         gamma: 0.25,
         a: lower(&a),
         c_mat: lower(&c),
+        g_mat: Vec::new(),
         c: vec![0.0, 0.386, 0.21, 0.63, 1.0, 1.0],
         d: vec![0.25, -0.1043, 0.1035, -0.03620000000000023, 0.0, 0.0],
         m: vec![a51, a52, a53, a54, 1.0, 1.0],
         e: vec![0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
         order: 4,
         embedded_order: 3,
+        stiffly_accurate: true,
         a_stable: true,
         l_stable: true,
         reference: "Hairer & Wanner II, VI.10 (RODAS, rodas.f 1996, METH = 1)",
@@ -165,6 +178,7 @@ pub fn rodas5p() -> Rosenbrock {
         gamma: 0.21193756319429014,
         a: lower(&a),
         c_mat: lower(&c),
+        g_mat: Vec::new(),
         c: vec![0.0, 0.6358126895828704, 0.4095798393397535, 0.9769306725060716, 0.4288403609558664, 1.0, 1.0, 1.0],
         d: vec![
             0.21193756319429014,
@@ -180,8 +194,40 @@ pub fn rodas5p() -> Rosenbrock {
         e: vec![0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
         order: 5,
         embedded_order: 4,
+        stiffly_accurate: true,
         a_stable: true,
         l_stable: true,
         reference: "Steinebach 2023, BIT 63:27 (Rodas5P; OrdinaryDiffEq.jl's tableau)",
+    }
+}
+
+/// Rosenbrock23 (Shampine & Reichelt 1997, MATLAB's `ode23s`; OrdinaryDiffEq.jl's
+/// `Rosenbrock23`): order 2 with an error estimate of order 3, L-stable, `γ = d = 1/(2 + √2)`.
+/// Its steps, with `W = I − hdJ`: `k₁ = W⁻¹(f₀ + hd f_t)`, `f₁ = f(t + h/2, y + hk₁/2)`,
+/// `k₂ = W⁻¹(f₁ − k₁) + k₁`, `y_{n+1} = y + hk₂`, `f₂ = f(t + h, y_{n+1})`,
+/// `k₃ = W⁻¹(f₂ − e₃₂(k₂ − f₁) − 2(k₁ − f₀) + hd f_t)`, error `h(k₁ − 2k₂ + k₃)/6`, `e₃₂ = 6 + √2`.
+/// With `u_i` the solves of `(I/(hd) − J)u = …`, `k₁ = u₁/(hd)`, `k₂ = (u₁ + u₂)/(hd)`,
+/// `k₃ = u₃/(hd)`, which gives the coefficients below; the error stage couples the evaluations
+/// `f₀, f₁` (`G`). Its `f_t` term is `hd f_t` as in the paper and `ode23s` (OrdinaryDiffEq.jl
+/// writes `h f_t` there, which leaves the estimate O(h²) for non-autonomous fields).
+pub fn rosenbrock23() -> Rosenbrock {
+    let d = 1.0 / (2.0 + 2f64.sqrt());
+    let e32 = 6.0 + 2f64.sqrt();
+    Rosenbrock {
+        name: "rosenbrock23",
+        gamma: d,
+        a: lower(&[&[], &[0.5 / d], &[1.0 / d, 1.0 / d]]),
+        c_mat: lower(&[&[], &[-1.0 / d], &[-(e32 + 2.0) / d, -e32 / d]]),
+        g_mat: lower(&[&[], &[0.0], &[2.0, e32]]),
+        c: vec![0.0, 0.5, 1.0],
+        d: vec![d, 0.0, d],
+        m: vec![1.0 / d, 1.0 / d, 0.0],
+        e: vec![-1.0 / (6.0 * d), -2.0 / (6.0 * d), 1.0 / (6.0 * d)],
+        order: 2,
+        embedded_order: 3,
+        stiffly_accurate: false,
+        a_stable: true,
+        l_stable: true,
+        reference: "Shampine & Reichelt 1997, SIAM J. Sci. Comput. 18:1 (ode23s)",
     }
 }
