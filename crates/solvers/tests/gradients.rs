@@ -352,6 +352,10 @@ fn rosenbrock_gradients_are_refused_where_they_would_not_be_exact() {
             request(&method, &mech.initial, &[1.0], &opts).with_gradient(GradientMode::Adjoint { keep_steps: true });
         let e = gradient(&field, &keep, sum_of_squares).err().expect("refused").to_string();
         assert!(e.contains(name) && e.contains("no per-step adjoints"), "{e}");
+        // The public walk over such a record is the same error, not a panic.
+        let record = stiffnode_solvers::solve_record(&field.valid(), &keep).unwrap();
+        let e = StepAdjoint::new(&field, &record).walk(&[vec![1.0; 3]], false).err().expect("refused").to_string();
+        assert!(e.contains(name) && e.contains("no per-step adjoints"), "{e}");
         let constant = ConstantJacobian { inner: MassActionField::new(&mech, &ad) };
         let req = request(&method, &mech.initial, &[1.0], &opts).with_gradient(GradientMode::Graph);
         let e = solve_on_graph(&constant, &req).err().expect("refused").to_string();

@@ -65,6 +65,9 @@ impl<'a, F: VectorField + Module> StepAdjoint<'a, F> {
     /// not depend on the number of threads.
     pub fn walk(&self, outputs: &[Vec<f64>], keep: bool) -> Result<Walked, SolveError> {
         let record = self.record;
+        if !record.method.has_step_adjoints() {
+            return Err(super::no_step_adjoints(&record.method).into());
+        }
         let host = host_form(&self.plain, record.options.host_fast_path);
         let (batch, d) = (record.solution.batch, record.solution.dim);
         let chunk = self.chunk;

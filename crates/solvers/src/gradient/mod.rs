@@ -35,6 +35,7 @@ use burn::tensor::Tensor;
 
 use crate::error::{SetupError, SolveError};
 use crate::field::VectorField;
+use crate::methods::Method;
 use crate::request::{GradientMode, Request};
 use crate::solution::SolveRecord;
 
@@ -66,13 +67,23 @@ pub(crate) fn differentiable(request: &Request, field: &dyn VectorField) -> Resu
             "'{name}' solves with the Jacobian, and this field's Jacobian is a constant on the graph: its gradients would miss ∂J; take gradients with a Runge–Kutta method or bdf2"
         )
     } else if let GradientMode::Adjoint { keep_steps: true } = request.gradient {
-        format!(
-            "'{name}' has no per-step adjoints (the split by eigenmode, mode-balanced updates): use a Runge–Kutta method or bdf2 for them"
-        )
+        return Err(no_step_adjoints(&request.method));
     } else {
         return Ok(());
     };
     Err(SetupError::InvalidOption { what: "method", why })
+}
+
+/// The error for what needs a method's host stage form — the adjoint walk, the per-step
+/// adjoints, the split by eigenmode — where its steps have none (Rosenbrock).
+pub(crate) fn no_step_adjoints(method: &Method) -> SetupError {
+    SetupError::InvalidOption {
+        what: "method",
+        why: format!(
+            "'{}' has no per-step adjoints (the adjoint walk, the split by eigenmode, mode-balanced updates): use a Runge–Kutta method or bdf2 for them",
+            method.name()
+        ),
+    }
 }
 
 /// The adjoint `a_{n+1} = ∂L/∂y_{n+1}` after step `n` of one trajectory.

@@ -71,6 +71,9 @@ pub fn split<F: VectorField + Module>(field: &F, gradient: &Gradient) -> Result<
         .into());
     };
     let (plain, record) = (field.valid(), &gradient.record);
+    if !record.method.has_step_adjoints() {
+        return Err(super::no_step_adjoints(&record.method).into());
+    }
     let host = host_form(&plain, record.options.host_fast_path);
     let rhs = Rhs::new(&plain, host.as_deref());
     let d = record.solution.dim;
