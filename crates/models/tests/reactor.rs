@@ -244,7 +244,10 @@ fn gradients_through_an_ignition_solve_match_finite_differences() {
         results.push((mode, grad, g.record.trajectories()[0].grid()));
     }
     // Central differences on the adjoint solve's step grid.
-    let grid = SolveOptions { control: StepControl::Grid { times: results[0].2.clone() }, ..request.options.clone() };
+    let grid = SolveOptions {
+        control: StepControl::Grid { times: results[0].2.clone(), orders: Vec::new() },
+        ..request.options.clone()
+    };
     let host_loss = |theta: &[f64], t0: f64| {
         let mut r = Reactor::with_learnable(mech.clone(), kind, &cpu, &learnable);
         r.log10_factors = Some(Param::from_tensor(from_host(theta.to_vec(), [theta.len()], &cpu)));

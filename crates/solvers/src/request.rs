@@ -12,6 +12,7 @@
 use crate::error::SetupError;
 use crate::limits::{MAX_DIM, MAX_RECORD_BYTES, MAX_STATE, MAX_STEPS};
 use crate::methods::Method;
+use crate::methods::bdf::MAX_ORDER;
 use crate::step_control::Tolerances;
 
 /// How step sizes are chosen.
@@ -36,6 +37,11 @@ pub enum StepControl {
     Grid {
         /// The step end times.
         times: Vec<f64>,
+        /// A variable-order method's order for each step ([`TrajectoryRecord::orders`]); empty,
+        /// the method's own rule for fixed steps (the highest order the points allow).
+        ///
+        /// [`TrajectoryRecord::orders`]: crate::TrajectoryRecord::orders
+        orders: Vec<usize>,
     },
 }
 
@@ -262,7 +268,7 @@ impl Request {
         match &self.options.control {
             StepControl::Fixed { substeps: 0 } => bad("steps", "0 (must be at least 1)".into()),
             StepControl::Fixed { .. } => Ok(()),
-            StepControl::Grid { times } => self.validate_grid(times),
+            StepControl::Grid { times, orders } => self.validate_grid(times, orders),
             StepControl::Adaptive { tol, h0 } => {
                 self.options.check_method(&self.method)?;
                 tol.validate(d)?;
@@ -282,8 +288,14 @@ impl Request {
         }
     }
 
-    fn validate_grid(&self, times: &[f64]) -> Result<(), SetupError> {
+    fn validate_grid(&self, times: &[f64], orders: &[usize]) -> Result<(), SetupError> {
         let bad = |why: String| Err(SetupError::InvalidOption { what: "step grid", why });
+        if !orders.is_empty() && orders.len() != times.len() {
+            return bad(format!("{} orders given for {} steps", orders.len(), times.len()));
+        }
+        if let Some((n, q)) = orders.iter().enumerate().find(|(_, q)| !(1..=MAX_ORDER).contains(*q)) {
+            return bad(format!("order {q} of step {} (orders run from 1 to {MAX_ORDER})", n + 1));
+        }
         let mut prev = self.t0;
         for &t in times {
             if !(t > prev && t.is_finite()) {

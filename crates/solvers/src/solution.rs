@@ -7,6 +7,7 @@
 use std::ops::AddAssign;
 
 use crate::methods::Method;
+use crate::methods::bdf::MAX_INPUTS;
 use crate::request::SolveOptions;
 
 /// Work counters of a solve.
@@ -65,24 +66,35 @@ impl Solution {
 pub enum StepKind {
     /// A Runge–Kutta step.
     RungeKutta,
-    /// `y_{n+1} = α₁y_n + α₀y_{n−1} + hβ f(t_{n+1}, y_{n+1})`: BDF2, or backward Euler
-    /// (`α₁ = 1, α₀ = 0, β = 1`) while BDF2 starts. Its one stage value is `y_{n+1}`.
+    /// `y_{n+1} = Σ_j α_j y_{n−j} + hβ f(t_{n+1}, y_{n+1})` over `inputs` past points: a step of
+    /// BDF2 (backward Euler while it starts) or of the variable-order BDF. Its one stage value is
+    /// `y_{n+1}`.
     Bdf {
-        /// Weight of `y_n`.
-        alpha1: f64,
-        /// Weight of `y_{n−1}`.
-        alpha0: f64,
+        /// The formula's order.
+        order: usize,
+        /// `α_j`, weight of `y_{n−j}` (the first `inputs`).
+        alpha: [f64; MAX_INPUTS],
+        /// Number of past points read.
+        inputs: usize,
         /// Weight of `h f(t_{n+1}, y_{n+1})`.
         beta: f64,
     },
 }
 
 impl StepKind {
-    /// Number of past points the step reads (`y_n`, and `y_{n−1}` for a BDF2 step).
+    /// Number of past points the step reads (`y_n`, and earlier ones for a BDF step).
     pub fn inputs(&self) -> usize {
         match self {
-            Self::Bdf { alpha0, .. } if *alpha0 != 0.0 => 2,
-            _ => 1,
+            Self::Bdf { inputs, .. } => *inputs,
+            Self::RungeKutta => 1,
+        }
+    }
+
+    /// The formula's order, for a BDF step.
+    pub fn order(&self) -> Option<usize> {
+        match self {
+            Self::Bdf { order, .. } => Some(*order),
+            Self::RungeKutta => None,
         }
     }
 }
@@ -152,6 +164,13 @@ impl TrajectoryRecord {
     /// repeats this step sequence (finite-difference checks with frozen steps use it).
     pub fn grid(&self) -> Vec<f64> {
         self.steps.iter().map(|s| s.t_next).collect()
+    }
+
+    /// The order of every step, for a variable-order method's record (empty otherwise): with
+    /// [`grid`](Self::grid), the step sequence that [`StepControl::Grid`](crate::StepControl::Grid)
+    /// repeats.
+    pub fn orders(&self) -> Vec<usize> {
+        self.steps.iter().map_while(|s| s.kind.order()).collect()
     }
 }
 

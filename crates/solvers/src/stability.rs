@@ -12,7 +12,7 @@ use faer::linalg::solvers::{PartialPivLu, Solve};
 use num_complex::Complex64;
 
 use crate::linalg::BatchLu;
-use crate::methods::{Bdf2, Method};
+use crate::methods::{Bdf, Bdf2, Method};
 use crate::tableau::{Structure, Tableau};
 
 /// `R`, `R'` and the per-stage weights `β` at one point `z`.
@@ -24,17 +24,22 @@ pub struct StabilityPoint {
     pub r: Complex64,
     /// `R'(z)`.
     pub dr: Complex64,
-    /// `β(z) = (I − zA)⁻ᵀb` per stage; `None` for BDF2, which has no stages.
+    /// `β(z) = (I − zA)⁻ᵀb` per stage; `None` for the multistep and Rosenbrock methods.
     pub beta: Option<Vec<Complex64>>,
 }
 
-/// Evaluate the stability function of `method` at `z`. For BDF2, `R` is the principal root of
-/// the characteristic equation (the growth factor of a smooth solution).
+/// Evaluate the stability function of `method` at `z`. For BDF2 and BDF (at its highest order),
+/// `R` is the principal root of the characteristic equation (the growth factor of a smooth
+/// solution).
 pub fn evaluate(method: &Method, z: Complex64) -> StabilityPoint {
     match method {
         Method::RungeKutta(t) => runge_kutta(t, z),
         Method::Bdf2(_) => {
             let (r, dr) = Bdf2::stability(z);
+            StabilityPoint { z, r, dr, beta: None }
+        }
+        Method::Bdf(b) => {
+            let (r, dr) = Bdf::stability(b.max_order(), z);
             StabilityPoint { z, r, dr, beta: None }
         }
         Method::Rosenbrock(m) => {

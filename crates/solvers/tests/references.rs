@@ -1,6 +1,6 @@
 //! ROBER and POLLU against the Test Set for IVP Solvers' reference solutions, with the two
-//! high-order adaptive methods (radau5, esdirk4) and the Rosenbrock methods (rodas4, rodas5p) at
-//! rtol 1e-10, atol 1e-14 (= rtol·1e-4) on the CPU (f64).
+//! high-order adaptive methods (radau5, esdirk4), the Rosenbrock methods (rodas4, rodas5p) and the
+//! variable-order BDF at rtol 1e-10, atol 1e-14 (= rtol·1e-4) on the CPU (f64).
 
 mod common;
 
@@ -18,7 +18,7 @@ fn rober_matches_reference_at_40_1e5_1e11() {
     let mech = rober::robertson();
     let field = MassActionField::new(&mech, &device);
     let times: Vec<f64> = rober::REFERENCE.iter().map(|(t, _)| *t).collect();
-    for name in ["radau5", "esdirk4", "rodas4", "rodas5p"] {
+    for name in ["radau5", "esdirk4", "rodas4", "rodas5p", "bdf"] {
         let sol = solve(&field, &request(&method(name), &mech.initial, &times, &SolveOptions::adaptive(1e-10, 1e-14)))
             .unwrap();
         for (k, (t, reference)) in rober::REFERENCE.iter().enumerate() {
@@ -34,7 +34,7 @@ fn pollu_matches_reference_at_60() {
     let device = DeviceKind::Cpu.open().unwrap();
     let mech = pollu::pollu();
     let field = MassActionField::new(&mech, &device);
-    for name in ["radau5", "esdirk4", "rodas4", "rodas5p"] {
+    for name in ["radau5", "esdirk4", "rodas4", "rodas5p", "bdf"] {
         let sol = solve(&field, &request(&method(name), &mech.initial, &[60.0], &SolveOptions::adaptive(1e-10, 1e-14)))
             .unwrap();
         let err = max_rel_err(sol.state(0, 0), &pollu::REFERENCE_T60, 1e-12);

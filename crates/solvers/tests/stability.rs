@@ -81,7 +81,12 @@ fn r_prime_matches_derivative_of_closed_form() {
 
 /// Least-squares slope of log|R'(z)| against log|z| over z = −10^k, k ∈ [2, 6].
 fn decay_slope(m: &Method) -> f64 {
-    let xs: Vec<f64> = (0..=40).map(|i| 2.0 + 4.0 * i as f64 / 40.0).collect();
+    decay_slope_over(m, 2.0, 6.0)
+}
+
+/// Least-squares slope of log|R'(z)| against log|z| over z = −10^k, k ∈ [lo, hi].
+fn decay_slope_over(m: &Method, lo: f64, hi: f64) -> f64 {
+    let xs: Vec<f64> = (0..=40).map(|i| lo + (hi - lo) * i as f64 / 40.0).collect();
     let ys: Vec<f64> = xs.iter().map(|&x| evaluate(m, C::new(-(10f64.powf(x)), 0.0)).dr.norm().log10()).collect();
     let (mx, my) = (xs.iter().sum::<f64>() / xs.len() as f64, ys.iter().sum::<f64>() / ys.len() as f64);
     let cov: f64 = xs.iter().zip(&ys).map(|(x, y)| (x - mx) * (y - my)).sum();
@@ -108,6 +113,13 @@ fn r_prime_decays_like_z_to_minus_2_or_3() {
     for (name, slope) in expected {
         let got = decay_slope(&methods::by_name(name).unwrap());
         assert!((got - slope).abs() <= 0.05, "{name}: slope {got}, expected {slope}");
+    }
+    // BDF_k's roots of ρ(ζ) = zζ^k shrink like |z|^(−1/k), so R' decays like |z|^(−1−1/k): at
+    // order 5 the roots are still 0.4 at |z| = 100, so the slope is fitted further out.
+    for k in 1..=5 {
+        let got = decay_slope_over(&Method::Bdf(methods::Bdf::new(k).unwrap()), 4.0, 10.0);
+        let slope = -1.0 - 1.0 / k as f64;
+        assert!((got - slope).abs() <= 0.05, "bdf order {k}: slope {got}, expected {slope}");
     }
 }
 

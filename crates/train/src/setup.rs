@@ -98,7 +98,7 @@ impl Setup {
         let t = &config.train;
         if !config.solver.method.has_step_adjoints() && (t.modes_every != Some(0) || t.remedy != Remedy::None) {
             return Err(bad(format!(
-                "solver.method: '{}' has no per-step adjoints for the mode log or a remedy: set train.modes_every = 0 and no remedy, or train with a Runge–Kutta method or bdf2",
+                "solver.method: '{}' has no per-step adjoints for the mode log or a remedy: set train.modes_every = 0 and no remedy, or train with a Runge–Kutta or BDF method",
                 config.solver.method.name()
             )));
         }

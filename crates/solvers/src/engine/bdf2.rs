@@ -6,6 +6,7 @@ use super::newton::{ImplicitStage, IterationMatrix, NewtonControl, StageWork, so
 use super::{Attempt, Outcome, Stepper};
 use crate::error::SolveError;
 use crate::methods::Bdf2;
+use crate::methods::bdf::MAX_INPUTS;
 use crate::rhs::Rhs;
 use crate::solution::StepKind;
 use crate::step_control::{Tolerances, inverse_weights_into, weighted_norm};
@@ -43,7 +44,7 @@ impl<'a> Bdf2Stepper<'a> {
             past: [(0.0, vec![0.0; n]), (0.0, vec![0.0; n])],
             n_past: 0,
             current: (0.0, vec![0.0; n]),
-            kind: StepKind::Bdf { alpha1: 1.0, alpha0: 0.0, beta: 1.0 },
+            kind: bdf_kind(1.0, 0.0, 1.0),
             v: vec![0.0; n],
             y_new: vec![0.0; n],
             err: vec![0.0; n],
@@ -69,6 +70,15 @@ impl<'a> Bdf2Stepper<'a> {
         }
         self.err.iter_mut().zip(&self.table[0]).for_each(|(e, x)| *e = c * x);
     }
+}
+
+/// The record of a BDF2 step `y_{n+1} = α₁y_n + α₀y_{n−1} + hβ f(y_{n+1})`, or of a starting
+/// backward Euler step (`α₀ = 0`).
+fn bdf_kind(alpha1: f64, alpha0: f64, beta: f64) -> StepKind {
+    let mut alpha = [0.0; MAX_INPUTS];
+    (alpha[0], alpha[1]) = (alpha1, alpha0);
+    let (order, inputs) = if alpha0 != 0.0 { (2, 2) } else { (1, 1) };
+    StepKind::Bdf { order, alpha, inputs, beta }
 }
 
 impl Stepper for Bdf2Stepper<'_> {
@@ -100,7 +110,7 @@ impl Stepper for Bdf2Stepper<'_> {
             self.y_new.copy_from_slice(y);
             (1.0, 0.0, 1.0)
         };
-        self.kind = StepKind::Bdf { alpha1, alpha0, beta: g };
+        self.kind = bdf_kind(alpha1, alpha0, g);
         self.matrix.ensure(self.rhs, t, y)?;
         let stage = ImplicitStage { t: t + h, v: &self.v, h, gamma: g };
         let Some(theta) =
@@ -145,7 +155,7 @@ impl Stepper for Bdf2Stepper<'_> {
             }
         };
         let newton_iterations = self.newton.iterations - iterations;
-        Ok(Outcome::Done(Attempt { err, err_order, theta, newton_iterations }))
+        Ok(Outcome::Done(Attempt { err, err_order, theta, newton_iterations, proposal: None }))
     }
 
     fn y_new(&self) -> &[f64] {

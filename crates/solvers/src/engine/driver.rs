@@ -9,6 +9,7 @@
 
 use rayon::prelude::*;
 
+use super::bdf::BdfStepper;
 use super::bdf2::Bdf2Stepper;
 use super::full::FullPlan;
 use super::newton::NewtonControl;
@@ -100,6 +101,7 @@ fn drive(rhs: &Rhs, request: &Request, plan: Option<&FullPlan>, y0: &[f64], reco
     let mut stepper: Box<dyn Stepper + '_> = match &request.method {
         Method::RungeKutta(tab) => Box::new(RkStepper::new(tab, plan, rhs, rows, newton)),
         Method::Bdf2(_) => Box::new(Bdf2Stepper::new(rhs, rows, newton)),
+        Method::Bdf(b) => Box::new(BdfStepper::new(b, rhs, rows, newton)),
         Method::Rosenbrock(m) => Box::new(RosenbrockStepper::new(m, rhs, rows)),
     };
     let t_end = request.save_at[request.save_at.len() - 1];
@@ -172,8 +174,11 @@ impl Drive<'_, '_> {
                         t = t_next;
                     }
                 }
-                StepControl::Grid { times } => {
+                StepControl::Grid { times, orders } => {
                     while t < t_out {
+                        if let Some(&q) = orders.get(grid_next) {
+                            self.stepper.hold_order(q);
+                        }
                         let t_next = times[grid_next];
                         grid_next += 1;
                         self.fixed_step(t, &mut y, t_next - t)?;
@@ -303,7 +308,10 @@ impl Drive<'_, '_> {
                     if err <= 1.0 {
                         let t_next = if last { t_out } else { t + step };
                         self.accept(t, step, t_next, &a, y)?;
-                        let mut fac = self.controller.accept(err, a.err_order, step, safety);
+                        let mut fac = match a.proposal {
+                            Some(fac) => fac,
+                            None => self.controller.accept(err, a.err_order, step, safety),
+                        };
                         // Keep h (and the factorization) for small changes (RADAU5's QUOT1/2).
                         if (1.0..=1.2).contains(&fac) {
                             fac = 1.0;

@@ -201,7 +201,7 @@ mod tests {
     fn tableau(name: &str) -> Tableau {
         match methods::by_name(name).unwrap() {
             Method::RungeKutta(t) => t,
-            Method::Bdf2(_) | Method::Rosenbrock(_) => unreachable!(),
+            Method::Bdf2(_) | Method::Bdf(_) | Method::Rosenbrock(_) => unreachable!(),
         }
     }
 

@@ -1,12 +1,13 @@
 //! The forward integrator: the driver walks a batch through its output times with fixed or
 //! adaptive steps ([`driver`]); a stepper takes one step of a method ([`rk`] for every
-//! Runge–Kutta tableau, [`bdf2`]); [`newton`] solves the implicit stages. Nothing outside the
+//! Runge–Kutta tableau, [`bdf2`], [`bdf`], [`rosenbrock`]); [`newton`] solves the implicit stages. Nothing outside the
 //! engine calls into it except through [`solve`] and [`solve_record`]; gradients read the
 //! [`SolveRecord`](crate::SolveRecord) it returns (design.md §9).
 //!
 //! This module holds what the driver needs from a method: attempt a step, hear that it was
 //! accepted, and refresh the Jacobian after a failed Newton solve.
 
+mod bdf;
 mod bdf2;
 mod driver;
 pub(crate) mod full;
@@ -31,6 +32,9 @@ pub(crate) struct Attempt {
     pub theta: f64,
     /// Newton iterations the step took.
     pub newton_iterations: usize,
+    /// The factor for the next step that the method proposes itself (a variable-order method
+    /// picks its order and step together), in place of the controller's.
+    pub proposal: Option<f64>,
 }
 
 pub(crate) enum Outcome {
@@ -67,6 +71,9 @@ pub(crate) trait Stepper {
     /// The last attempt, of size `h`, was accepted; `theta` is its largest Newton contraction
     /// rate.
     fn accepted(&mut self, h: f64, theta: f64);
+
+    /// Take the next step at `order` (a replayed grid repeats a variable-order solve's orders).
+    fn hold_order(&mut self, _order: usize) {}
 
     /// After a Newton failure: if the Jacobian was not fresh, drop it and return true (retry
     /// with the same step); false if it was fresh (the step must shrink).

@@ -307,7 +307,7 @@ impl Stepper for RkStepper<'_> {
         };
         let err_order = self.tab.error.as_ref().map_or(1.0, |e| e.order.min(self.tab.order) as f64 + 1.0);
         let newton_iterations = self.newton.iterations - iterations;
-        Ok(Outcome::Done(Attempt { err, err_order, theta, newton_iterations }))
+        Ok(Outcome::Done(Attempt { err, err_order, theta, newton_iterations, proposal: None }))
     }
 
     fn y_new(&self) -> &[f64] {

@@ -176,7 +176,7 @@ impl Stepper for RosenbrockStepper<'_> {
             None => None,
         };
         let err_order = (m.embedded_order.min(m.order) + 1) as f64;
-        Ok(Outcome::Done(Attempt { err, err_order, theta: 0.0, newton_iterations: 0 }))
+        Ok(Outcome::Done(Attempt { err, err_order, theta: 0.0, newton_iterations: 0, proposal: None }))
     }
 
     fn y_new(&self) -> &[f64] {

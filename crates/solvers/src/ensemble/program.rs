@@ -38,7 +38,7 @@ impl Coefficients {
         };
         let tab = match method {
             Method::RungeKutta(tab) => tab,
-            Method::Bdf2(_) => return Err(unsupported("a multistep method")),
+            Method::Bdf2(_) | Method::Bdf(_) => return Err(unsupported("a multistep method")),
             Method::Rosenbrock(_) => return Err(unsupported("a Rosenbrock method")),
         };
         let est = tab.error.as_ref().ok_or_else(|| unsupported("no error estimate"))?;

@@ -67,7 +67,10 @@ pub fn check_mechanism(mech: &Mechanism, device: &Device, request: &Request) -> 
 
     // Finite differences on the frozen step grid, with the forward solve's options otherwise.
     let grid = SolveOptions {
-        control: StepControl::Grid { times: rec.record.trajectories()[0].grid() },
+        control: StepControl::Grid {
+            times: rec.record.trajectories()[0].grid(),
+            orders: rec.record.trajectories()[0].orders(),
+        },
         ..request.options.clone()
     };
     let cpu = DeviceKind::Cpu.open()?;

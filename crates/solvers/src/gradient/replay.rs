@@ -47,7 +47,7 @@ impl<'a> Replay<'a> {
         Self { field, plain, host, method, device: field.device(), batch: 1, d: field.dim(), weights }
     }
 
-    /// `y_{n+1}` from `inputs` (`[y_n]`, or `[y_n, y_{n−1}]` for a BDF2 step), `[1, d]` each, and
+    /// `y_{n+1}` from `inputs` (`[y_n]`, or `[y_n, y_{n−1}, …]` for a BDF step), `[1, d]` each, and
     /// the step's recorded stage values (for a BDF step, `y_{n+1}`).
     pub fn step(&self, rec: &StepRecord, inputs: &[Tensor<2>], stages: &[f64]) -> Result<Tensor<2>, SolveError> {
         match (&rec.kind, self.method) {
@@ -55,14 +55,14 @@ impl<'a> Replay<'a> {
                 Structure::Full => self.full(tab, rec, inputs[0].clone(), stages),
                 _ => self.sequential(tab, rec, inputs[0].clone(), stages),
             },
-            (StepKind::Bdf { alpha1, alpha0, beta }, _) => {
-                let mut v = inputs[0].clone().mul_scalar(*alpha1);
-                if *alpha0 != 0.0 {
-                    v = v + inputs[1].clone().mul_scalar(*alpha0);
+            (StepKind::Bdf { alpha, inputs: n, beta, .. }, _) => {
+                let mut v = inputs[0].clone().mul_scalar(alpha[0]);
+                for (y, a) in inputs[1..*n].iter().zip(&alpha[1..]) {
+                    v = v + y.clone().mul_scalar(*a);
                 }
                 self.implicit_stage(rec.t + rec.h, v, rec.h * beta, stages)
             }
-            (StepKind::RungeKutta, Method::Bdf2(_)) => {
+            (StepKind::RungeKutta, Method::Bdf2(_) | Method::Bdf(_)) => {
                 unreachable!("a solve record's Runge–Kutta steps come from its Runge–Kutta method")
             }
             (StepKind::RungeKutta, Method::Rosenbrock(m)) => self.rosenbrock(m, rec, inputs[0].clone(), stages),

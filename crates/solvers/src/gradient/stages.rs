@@ -3,7 +3,7 @@
 //!
 //! Every step of the engine is a Runge–Kutta step in stage form: `Y_i = v + Σ_j ha_ij F_j`,
 //! `F_j = f(t_j, Y_j; θ)`, `y_{n+1} = v + Σ_i hb_i F_i`, with `v = y_n` (a BDF step is the
-//! one-stage case `A = b = β` at `t_{n+1}` with `v = α₁y_n + α₀y_{n−1}`). By the implicit
+//! one-stage case `A = b = β` at `t_{n+1}` with `v = Σ_j α_j y_{n−j}`). By the implicit
 //! function theorem at the converged stages, the cotangent `a = ∂L/∂y_{n+1}` gives
 //! `u = hb⊗a`, `Mᵀx = blockdiag(J_j)ᵀu`, `μ = u + h(Aᵀ⊗I)x`, `M = I − h(A⊗I)blockdiag(J_j)`:
 //! `x_j` is the cotangent of the stage value `Y_j`, `μ_j` that of `F_j`, so the parameters get
@@ -45,7 +45,7 @@ impl StageForm {
                 times: vec![rec.t_next],
                 values: traj.stage_values(n).to_vec(),
             },
-            (StepKind::RungeKutta, Method::Bdf2(_)) => {
+            (StepKind::RungeKutta, Method::Bdf2(_) | Method::Bdf(_)) => {
                 unreachable!("a solve record's Runge–Kutta steps come from its Runge–Kutta method")
             }
             (_, Method::Rosenbrock(_)) => unreachable!("gradients refuse Rosenbrock methods before any walk"),
@@ -109,8 +109,7 @@ impl StageForm {
 pub(crate) fn start_weights(kind: &StepKind) -> Vec<(usize, f64)> {
     match kind {
         StepKind::RungeKutta => vec![(0, 1.0)],
-        StepKind::Bdf { alpha1, alpha0, .. } if *alpha0 != 0.0 => vec![(0, *alpha1), (1, *alpha0)],
-        StepKind::Bdf { alpha1, .. } => vec![(0, *alpha1)],
+        StepKind::Bdf { alpha, inputs, .. } => alpha[..*inputs].iter().copied().enumerate().collect(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The methods stiffnode ships, each declared by its coefficients in a file of its own, and the
 //! registry that finds them by the name the CLI spells.
 
+pub mod bdf;
 mod bdf2;
 mod dopri5;
 mod gauss;
@@ -17,11 +18,12 @@ use crate::error::SetupError;
 use crate::step_control::ControllerKind;
 use crate::tableau::Tableau;
 
+pub use bdf::Bdf;
 pub use bdf2::Bdf2;
 pub use rosenbrock::Rosenbrock;
 
 /// A time-stepping method: a Runge–Kutta tableau run by the generic engine, a Rosenbrock
-/// method, or the variable-step BDF2 multistep method. In configuration files it is its name,
+/// method, or a multistep method (variable-step BDF2, variable-order BDF). In configuration files it is its name,
 /// checked when the file is read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -30,6 +32,8 @@ pub enum Method {
     RungeKutta(Tableau),
     /// Variable-step BDF2.
     Bdf2(Bdf2),
+    /// Variable-order, variable-step BDF (fixed-leading-coefficient form).
+    Bdf(Bdf),
     /// A Rosenbrock–Wanner method (linearly implicit; its gradients replay its steps on the
     /// graph, through the field's Jacobian program).
     Rosenbrock(Rosenbrock),
@@ -69,6 +73,7 @@ pub fn all() -> Vec<Method> {
         Method::RungeKutta(lobatto::lobatto3c2()),
         Method::RungeKutta(lobatto::lobatto3c3()),
         Method::Bdf2(Bdf2),
+        Method::Bdf(Bdf::new(bdf::MAX_ORDER).expect("the highest order is valid")),
         Method::Rosenbrock(rosenbrock::rosenbrock23()),
         Method::Rosenbrock(rosenbrock::rodas4()),
         Method::Rosenbrock(rosenbrock::rodas5p()),
@@ -90,12 +95,13 @@ impl Method {
         match self {
             Method::RungeKutta(t) => t.name,
             Method::Bdf2(_) => Bdf2::NAME,
+            Method::Bdf(_) => Bdf::NAME,
             Method::Rosenbrock(r) => r.name,
         }
     }
 
     /// Whether its steps have the stage form the host adjoint walk, the per-step adjoints and
-    /// the split by eigenmode run on (Runge–Kutta methods and BDF2). Rosenbrock steps are
+    /// the split by eigenmode run on (Runge–Kutta and BDF methods). Rosenbrock steps are
     /// differentiated by replaying them on the graph instead (their Jacobian's derivatives come
     /// from the field's Jacobian program).
     pub fn has_step_adjoints(&self) -> bool {
@@ -106,7 +112,8 @@ impl Method {
     pub fn controller(&self) -> ControllerKind {
         match self {
             Method::RungeKutta(t) => t.error.as_ref().map_or(ControllerKind::Pi, |e| e.controller),
-            Method::Bdf2(_) => ControllerKind::Pi,
+            // BDF's own proposals replace it after accepted steps; it shrinks rejected ones.
+            Method::Bdf2(_) | Method::Bdf(_) => ControllerKind::Pi,
             // As rodas.f: Gustafsson's predictive controller.
             Method::Rosenbrock(_) => ControllerKind::Predictive,
         }
@@ -125,6 +132,7 @@ impl Method {
                 embedded: t.error.is_some(),
             },
             Method::Bdf2(_) => Bdf2::info(),
+            Method::Bdf(b) => b.info(),
             Method::Rosenbrock(r) => MethodInfo {
                 name: r.name,
                 order: r.order,
