@@ -32,11 +32,13 @@ pub(crate) struct BdfStepper<'a> {
     n_past: usize,
     /// The point the last attempt started from.
     current: (f64, Vec<f64>),
-    /// Order of the next adaptive attempt, steps accepted at it, and the order the last
-    /// completed attempt proposes next.
+    /// Order of the next adaptive attempt; accepted steps to wait before other orders are
+    /// weighed again (CVODE's `qwait`); the order the last completed attempt proposes, and
+    /// whether it weighed others.
     order: usize,
-    steps_at_order: usize,
+    wait: usize,
     proposed: usize,
+    weighed: bool,
     /// The order a replayed grid prescribes for the next step.
     held: Option<usize>,
     /// The formula of the last attempt.
@@ -62,8 +64,9 @@ impl<'a> BdfStepper<'a> {
             n_past: 0,
             current: (0.0, vec![0.0; n]),
             order: 1,
-            steps_at_order: 0,
+            wait: 2,
             proposed: 1,
+            weighed: false,
             held: None,
             formula: Bdf::formula(1, &[1.0]),
             v: vec![0.0; n],
@@ -102,12 +105,17 @@ impl<'a> BdfStepper<'a> {
     /// After an accepted estimate `err` at order `k`: the order among `k−1, k, k+1` that allows
     /// the largest next step and that step's factor `η_q = 1/((b_q·err_q)^{1/(q+1)} + 10⁻⁶)`,
     /// with CVODE's biases `b = 6, 6, 10` against changes of order on noisy estimates; the other
-    /// orders are weighed only after `k+1` steps at `k`. A factor below 1.5 keeps `h` and `k`
+    /// orders are weighed once every `k+1` steps at `k`. A factor below 1.5 keeps `h` and `k`
     /// (CVODE's `THRESH`: BDF is happiest, and its factorization reused, on constant steps).
     fn select_order(&mut self, y: &[f64], s: &[f64], k: usize, err: f64) -> (usize, f64) {
+        self.weighed = self.wait == 0;
+        // η_k < 1.5 ⟺ 6·err > (1/1.5 − 10⁻⁶)^{k+1}: the common case, without a power.
+        if !self.weighed && 6.0 * err > (1.0 / KEEP_BELOW - 1e-6).powi(k as i32 + 1) {
+            return (k, 1.0);
+        }
         let eta = |bias: f64, e: f64, q: usize| 1.0 / ((bias * e).powf(1.0 / (q + 1) as f64) + 1e-6);
         let mut best = (k, eta(6.0, err, k));
-        if self.steps_at_order > k {
+        if self.weighed {
             let lower = (k > 1).then(|| (k - 1, 6.0));
             let higher = (k < self.max_order && s.len() > k + 1).then_some((k + 1, 10.0));
             for (q, bias) in lower.into_iter().chain(higher) {
@@ -214,11 +222,10 @@ impl Stepper for BdfStepper<'_> {
         std::mem::swap(&mut self.past[0].1, &mut self.current.1);
         self.past[0].0 = self.current.0;
         self.n_past = (self.n_past + 1).min(self.past.len());
-        if self.formula.order == self.order {
-            self.steps_at_order += 1;
-        }
-        if self.proposed != self.order {
-            (self.order, self.steps_at_order) = (self.proposed, 0);
+        if std::mem::take(&mut self.weighed) {
+            (self.order, self.wait) = (self.proposed, self.proposed + 1);
+        } else {
+            self.wait = self.wait.saturating_sub(1);
         }
         self.held = None;
         self.matrix.step_accepted(theta, Some(self.newton.longest));

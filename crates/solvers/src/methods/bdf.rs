@@ -91,9 +91,10 @@ impl Bdf {
         }
     }
 
-    /// `γ_k = 1/Σ_{i=1}^k 1/i`.
+    /// `γ_k = 1/Σ_{i=1}^k 1/i` (1, 2/3, 6/11, 12/25, 60/137).
     pub fn gamma(order: usize) -> f64 {
-        1.0 / (1..=order).map(|i| 1.0 / i as f64).sum::<f64>()
+        const GAMMA: [f64; MAX_ORDER] = [1.0, 2.0 / 3.0, 6.0 / 11.0, 12.0 / 25.0, 60.0 / 137.0];
+        GAMMA[order - 1]
     }
 
     /// The formula of order `k` for a step whose past points lie at `s_j = t_{n+1} − τ_j`
@@ -151,46 +152,54 @@ impl Bdf {
         rho
     }
 
-    /// The stability function at order `k`: the root of largest modulus of `ρ(ζ) − zζ^k = 0`
-    /// (constant steps) — the growth factor of the solution component, the principal root near
-    /// `z = 0`, as [`Bdf2::stability`](super::Bdf2::stability) is for `k = 2` — and its derivative
-    /// `dζ/dz = ζ^k/(ρ'(ζ) − kzζ^{k−1})`. The roots are the eigenvalues of the companion matrix
-    /// (faer), the largest polished by two Newton steps; of two of equal modulus (a conjugate
-    /// pair on the real axis) the one above the axis.
+    /// The stability function at order `k`: the principal root `ζ(z)` of `ρ(ζ) − zζ^k = 0`
+    /// (constant steps), the one that is `e^z + O(z^{k+1})` near 0 — the factor by which a
+    /// smooth solution grows per step, as [`Bdf2::stability`](super::Bdf2::stability) is for
+    /// `k = 2` — and its derivative `dζ/dz = ζ^k/(ρ'(ζ) − kzζ^{k−1})`. It is followed from
+    /// `z = 10⁻³·z/|z|` outwards along the ray by Newton's method, `|z|` growing by 1.25 a step;
+    /// on the real axis along a ray tilted by 10⁻⁶ rad, so that where the principal root meets a
+    /// spurious one and the two become a conjugate pair it continues as the member above the
+    /// axis (BDF2's principal √). Away from 0 the spurious roots can be larger: BDF5's reach
+    /// 0.75 at `z = −0.5`, where `e^z = 0.61`.
     pub fn stability(order: usize, z: Complex64) -> (Complex64, Complex64) {
-        let mut p: Vec<Complex64> = Self::rho(order).into_iter().map(|c| Complex64::new(c, 0.0)).collect();
-        p[0] -= z;
-        let eval = |x: Complex64| -> (Complex64, Complex64) {
+        let rho = Self::rho(order);
+        // p(ζ) = ρ(ζ) − wζ^k and p'(ζ), by Horner (coefficients highest power first).
+        let eval = |w: Complex64, x: Complex64| -> (Complex64, Complex64) {
             let (mut v, mut dv) = (Complex64::new(0.0, 0.0), Complex64::new(0.0, 0.0));
-            for c in &p {
+            for (i, c) in rho.iter().enumerate() {
+                let c = if i == 0 { c - w } else { Complex64::new(*c, 0.0) };
                 dv = dv * x + v;
                 v = v * x + c;
             }
             (v, dv)
         };
-        let root = if order == 1 {
-            -p[1] / p[0]
-        } else {
-            let lead = p[0];
-            let companion = faer::Mat::<Complex64>::from_fn(order, order, |i, j| match i {
-                0 => -p[j + 1] / lead,
-                _ if j + 1 == i => Complex64::new(1.0, 0.0),
-                _ => Complex64::new(0.0, 0.0),
-            });
-            let roots = companion.eigenvalues().unwrap_or_default();
-            // Of a conjugate pair (real z), the member above the axis, as BDF2's principal √.
-            let largest = roots.iter().map(|r| r.norm()).fold(0.0, f64::max);
-            let top = roots.into_iter().filter(|r| r.norm() >= largest * (1.0 - 1e-9));
-            let mut r = top.max_by(|a, b| a.im.total_cmp(&b.im)).unwrap_or(Complex64::new(f64::NAN, 0.0));
-            for _ in 0..2 {
-                let (v, dv) = eval(r);
-                if dv.norm() > 0.0 && v.is_finite() {
-                    r -= v / dv;
+        let newton = |w: Complex64, mut x: Complex64| {
+            for _ in 0..50 {
+                let (v, dv) = eval(w, x);
+                let step = v / dv;
+                if !step.is_finite() {
+                    break;
+                }
+                x -= step;
+                if step.norm() <= 1e-15 * x.norm() {
+                    break;
                 }
             }
-            r
+            x
         };
-        let (_, dp) = eval(root);
+        let start = 1e-3;
+        // On the real axis, tilt the ray into the upper half-plane.
+        let tilt = match z.im {
+            0.0 => Complex64::from_polar(1.0, if z.re < 0.0 { -1e-6 } else { 1e-6 }),
+            _ => Complex64::new(1.0, 0.0),
+        };
+        let mut w = if z.norm() > start { z / z.norm() * start * tilt } else { z };
+        let mut root = newton(w, w.exp());
+        while w != z {
+            w = if w.norm() * 1.25 >= z.norm() { z } else { w * 1.25 };
+            root = newton(w, root);
+        }
+        let (_, dp) = eval(z, root);
         // p(ζ; z) = ρ(ζ) − zζ^k: ∂p/∂ζ dζ + ∂p/∂z dz = 0, ∂p/∂z = −ζ^k.
         (root, root.powi(order as i32) / dp)
     }
@@ -283,6 +292,10 @@ mod tests {
                 assert!((dr - fd).norm() < 1e-6 * dr.norm(), "order {k}: R'({z}) = {dr}, difference {fd}");
             }
         }
+        // Principal, not largest: at z = −0.5 BDF5 has a spurious root of modulus 0.75.
+        let z = Complex64::new(-0.5, 0.0);
+        let r = Bdf::stability(5, z).0;
+        assert!((r - z.exp()).norm() < 0.01, "BDF5's R(−0.5) = {r}, e^z = {}", z.exp());
         for k in 1..=MAX_ORDER {
             let (z1, z2) = (Complex64::new(-0.02, 0.0), Complex64::new(-0.01, 0.0));
             let e = |z: Complex64| (Bdf::stability(k, z).0 - z.exp()).norm();
