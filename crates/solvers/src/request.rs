@@ -356,4 +356,26 @@ mod tests {
         assert!(matches!(adaptive.validate(1), Err(SetupError::NoErrorEstimate { method }) if method == "gauss2"));
         assert_eq!(adaptive.with_options(SolveOptions::fixed(3)).validate(1), Ok(()));
     }
+
+    #[test]
+    fn a_step_grid_names_its_bad_orders() {
+        let bdf = crate::methods::by_name("bdf").unwrap();
+        let grid = |times: Vec<f64>, orders: Vec<usize>| {
+            Request::new(bdf.clone(), vec![1.0], 0.0, vec![1.0])
+                .with_options(SolveOptions::with_control(StepControl::Grid { times, orders }))
+                .validate(1)
+        };
+        assert_eq!(grid(vec![0.5, 1.0], vec![1, 2]), Ok(()));
+        assert_eq!(grid(vec![0.5, 1.0], vec![]), Ok(()));
+        for (orders, why) in [
+            (vec![1], "1 orders given for 2 steps"),
+            (vec![1, 6], "order 6 of step 2"),
+            (vec![0, 1], "order 0 of step 1"),
+        ] {
+            match grid(vec![0.5, 1.0], orders) {
+                Err(SetupError::InvalidOption { what: "step grid", why: w }) => assert!(w.starts_with(why), "{w}"),
+                other => panic!("{why}: {other:?}"),
+            }
+        }
+    }
 }

@@ -12,7 +12,9 @@ use stiffnode_solvers::gradient::check::{check_mechanism, max_rel_err};
 use stiffnode_solvers::gradient::{StepAdjoint, gradient, solve_on_graph};
 use stiffnode_solvers::problems::linear::Diagonal;
 use stiffnode_solvers::problems::{MassActionField, rober};
-use stiffnode_solvers::{DeviceKind, GradientMode, Method, SolveError, SolveOptions, StepControl, methods, solve};
+use stiffnode_solvers::{
+    DeviceKind, GradientMode, Method, Request, SolveError, SolveOptions, StepControl, methods, solve,
+};
 
 /// Output times and fixed substeps per interval: long steps for the implicit methods; short
 /// ones for dopri5 (explicit) and the Rosenbrock methods, whose Jacobian at ROBER's start
@@ -130,6 +132,27 @@ impl VectorField for TanhMlp {
     }
 }
 
+/// `∂L/∂θ` of `L = Σ y²` over the request's output states, for the tanh MLP at the parameters
+/// `p`, by fourth-order central differences `(−L(2h) + 8L(h) − 8L(−h) + L(−2h))/12h` of plain
+/// CPU solves.
+fn mlp_finite_differences(p: &[f64], cpu: &Device, req: &Request) -> Vec<f64> {
+    let loss = |q: &[f64]| {
+        let sol = solve(&TanhMlp::new(q, cpu), req).unwrap();
+        sol.states.iter().flatten().map(|v| v * v).sum::<f64>()
+    };
+    let h = 1e-3;
+    (0..N_MLP)
+        .map(|k| {
+            let at = |delta: f64| {
+                let mut q = p.to_vec();
+                q[k] += delta;
+                loss(&q)
+            };
+            (-at(2.0 * h) + 8.0 * at(h) - 8.0 * at(-h) + at(-2.0 * h)) / (12.0 * h)
+        })
+        .collect()
+}
+
 #[test]
 fn mlp_parameter_gradients_match_finite_differences_with_fixed_steps() {
     let cpu = DeviceKind::Cpu.open().unwrap();
@@ -144,22 +167,7 @@ fn mlp_parameter_gradients_match_finite_differences_with_fixed_steps() {
         let rec = solve_on_graph(&field, &req).unwrap();
         let grads = GradientsParams::from_grads(sum_of_squares(&rec.states).backward(), &field);
         let g = field.flat_gradient(&grads);
-        let loss = |q: &[f64]| {
-            let sol = solve(&TanhMlp::new(q, &cpu), &req).unwrap();
-            sol.states.iter().flatten().map(|v| v * v).sum::<f64>()
-        };
-        // Fourth-order central differences: (−L(2h) + 8L(h) − 8L(−h) + L(−2h)) / 12h.
-        let h = 1e-3;
-        let fd: Vec<f64> = (0..N_MLP)
-            .map(|k| {
-                let at = |delta: f64| {
-                    let mut q = p.clone();
-                    q[k] += delta;
-                    loss(&q)
-                };
-                (-at(2.0 * h) + 8.0 * at(h) - 8.0 * at(-h) + at(-2.0 * h)) / (12.0 * h)
-            })
-            .collect();
+        let fd = mlp_finite_differences(&p, &cpu, &req);
         let err = max_rel_err(&g, &fd);
         println!("{:<18} max rel err {err:.1e}", method.name());
         assert!(err <= 1e-6, "{}: g {g:?}\nfd {fd:?}", method.name());
@@ -187,21 +195,7 @@ fn mlp_gradients_with_adaptive_steps_match_finite_differences_on_the_frozen_grid
             ..req.options.clone()
         };
         let frozen = request(&method(name), &y0, &times, &grid);
-        let loss = |q: &[f64]| {
-            let sol = solve(&TanhMlp::new(q, &cpu), &frozen).unwrap();
-            sol.states.iter().flatten().map(|v| v * v).sum::<f64>()
-        };
-        let h = 1e-3;
-        let fd: Vec<f64> = (0..N_MLP)
-            .map(|k| {
-                let at = |delta: f64| {
-                    let mut q = p.clone();
-                    q[k] += delta;
-                    loss(&q)
-                };
-                (-at(2.0 * h) + 8.0 * at(h) - 8.0 * at(-h) + at(-2.0 * h)) / (12.0 * h)
-            })
-            .collect();
+        let fd = mlp_finite_differences(&p, &cpu, &frozen);
         let err = max_rel_err(&g, &fd);
         let orders: Vec<usize> = traj.orders();
         println!(
