@@ -153,6 +153,11 @@ impl VectorField for Mlp {
         out * self.output_factor()
     }
 
+    /// `f` reads the state only.
+    fn autonomous(&self) -> bool {
+        true
+    }
+
     fn jacobian(&self, _t: &[f64], y: Tensor<2>) -> Tensor<3> {
         let [rows, d] = y.dims();
         let z = self.layers(y);

@@ -34,6 +34,12 @@ pub trait VectorField {
         true
     }
 
+    /// Whether `f` does not depend on `t`: Rosenbrock steps then skip `∂f/∂t` (one evaluation per
+    /// step, whose difference would be exactly 0). The default, false, is always correct.
+    fn autonomous(&self) -> bool {
+        false
+    }
+
     /// The same field evaluated directly on host f64 slices, if the field has such a form.
     /// The forward solve on the CPU device uses it to skip tensor dispatch (a few µs per
     /// operation); it must agree with [`eval`](Self::eval) and [`jacobian`](Self::jacobian).

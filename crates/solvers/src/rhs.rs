@@ -19,6 +19,8 @@ pub(crate) struct Rhs<'a> {
     pub evals: Cell<usize>,
     /// Jacobian evaluations.
     pub jacobians: Cell<usize>,
+    /// The field does not depend on `t` ([`VectorField::autonomous`]).
+    pub autonomous: bool,
 }
 
 /// How the field is evaluated: its host form on f64 slices, or its tensor program on its device.
@@ -39,20 +41,28 @@ impl<'a> Rhs<'a> {
     /// Call `field`, through `host` (its [`host_form`]) when given.
     pub fn new(field: &'a dyn VectorField, host: Option<&'a dyn HostField>) -> Self {
         match host {
-            Some(host) => Self::host(host, field.dim()),
+            Some(host) => Self::host(host, field.dim()).autonomous(field.autonomous()),
             None => {
                 let device = field.device();
                 let f64_device = device.settings().float_dtype == FloatDType::F64;
                 let epsilon = if f64_device { f64::EPSILON } else { f32::EPSILON as f64 };
                 let source = Source::Tensor { field, device };
-                Self { source, d: field.dim(), epsilon, evals: Cell::new(0), jacobians: Cell::new(0) }
+                let (evals, jacobians) = (Cell::new(0), Cell::new(0));
+                Self { source, d: field.dim(), epsilon, evals, jacobians, autonomous: field.autonomous() }
             }
         }
     }
 
     /// Call a host form of dimension `d` (f64).
     pub fn host(host: &'a dyn HostField, d: usize) -> Self {
-        Self { source: Source::Host(host), d, epsilon: f64::EPSILON, evals: Cell::new(0), jacobians: Cell::new(0) }
+        let (evals, jacobians) = (Cell::new(0), Cell::new(0));
+        Self { source: Source::Host(host), d, epsilon: f64::EPSILON, evals, jacobians, autonomous: false }
+    }
+
+    /// Mark the field as not depending on `t` ([`VectorField::autonomous`]).
+    pub fn autonomous(mut self, autonomous: bool) -> Self {
+        self.autonomous = autonomous;
+        self
     }
 
     /// `f(t_r, y_r)` for every row `r`; `y` holds `t.len()·d` values.

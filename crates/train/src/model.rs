@@ -126,6 +126,9 @@ impl VectorField for Model {
     fn jacobian_differentiates(&self) -> bool {
         self.field().jacobian_differentiates()
     }
+    fn autonomous(&self) -> bool {
+        self.field().autonomous()
+    }
     fn host(&self) -> Option<Box<dyn HostField + '_>> {
         self.field().host()
     }

@@ -386,6 +386,11 @@ impl VectorField for Reactor {
         false
     }
 
+    /// The reactor's right-hand side reads the state only.
+    fn autonomous(&self) -> bool {
+        true
+    }
+
     fn host(&self) -> Option<Box<dyn HostField + '_>> {
         Some(Box::new(HostReactor { reactor: self, multipliers: self.multipliers() }))
     }

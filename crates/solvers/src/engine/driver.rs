@@ -58,9 +58,13 @@ fn run(field: &dyn VectorField, request: &Request, record: bool) -> Result<Solve
         Some(host) if batch > 1 && !opts.shared_steps => {
             // One trajectory per task; collected in order, so the result is the same on any
             // number of threads.
+            let autonomous = field.autonomous();
             let each: Vec<Result<Lanes, SolveError>> = (0..batch)
                 .into_par_iter()
-                .map(|b| drive(&Rhs::host(host, d), request, plan.as_ref(), &request.y0[b * d..(b + 1) * d], record))
+                .map(|b| {
+                    let rhs = Rhs::host(host, d).autonomous(autonomous);
+                    drive(&rhs, request, plan.as_ref(), &request.y0[b * d..(b + 1) * d], record)
+                })
                 .collect();
             merge(each.into_iter().collect::<Result<Vec<_>, _>>()?)
         }

@@ -63,7 +63,7 @@ impl<'a> RosenbrockStepper<'a> {
     }
 
     /// `J`, `f(t, y)` and `∂f/∂t` at the step's start: the last by a forward difference in `t`
-    /// ([`time_step`]; exactly 0 for a field that does not depend on `t`).
+    /// ([`time_step`]), not evaluated for an autonomous field (it stays 0).
     fn ensure_start(&mut self, t: f64, y: &[f64]) -> Result<(), SolveError> {
         if self.held {
             return Ok(());
@@ -71,10 +71,12 @@ impl<'a> RosenbrockStepper<'a> {
         self.times.fill(t);
         self.rhs.jacobian_into(&self.times, y, &mut self.jac)?;
         self.rhs.eval_into(&self.times, y, &mut self.f0)?;
-        let (t_plus, inv) = time_step(t);
-        self.times.fill(t_plus);
-        self.rhs.eval_into(&self.times, y, &mut self.f_t)?;
-        self.f_t.iter_mut().zip(&self.f0).for_each(|(ft, f0)| *ft = (*ft - f0) * inv);
+        if !self.rhs.autonomous {
+            let (t_plus, inv) = time_step(t);
+            self.times.fill(t_plus);
+            self.rhs.eval_into(&self.times, y, &mut self.f_t)?;
+            self.f_t.iter_mut().zip(&self.f0).for_each(|(ft, f0)| *ft = (*ft - f0) * inv);
+        }
         self.held = true;
         Ok(())
     }

@@ -125,8 +125,11 @@ impl<'a> Replay<'a> {
         let minv = from_host(BatchLu::factor_all(&mat, d).inverse(), [1, d, d], &self.device);
         let jac = self.field.jacobian(&times, y.clone());
         let f0 = self.field.eval(&times, y.clone());
-        let (t_plus, inv) = time_step(t);
-        let f_t = (self.field.eval(&[t_plus], y.clone()) - f0.clone()).mul_scalar(inv);
+        // As the stepper: none for an autonomous field.
+        let f_t = (!self.field.autonomous()).then(|| {
+            let (t_plus, inv) = time_step(t);
+            (self.field.eval(&[t_plus], y.clone()) - f0.clone()).mul_scalar(inv)
+        });
         let (mut u, mut fs): (Vec<Tensor<2>>, Vec<Tensor<2>>) = (Vec::new(), Vec::new());
         for i in 0..m.stages() {
             let mut arg = y.clone();
@@ -142,7 +145,7 @@ impl<'a> Replay<'a> {
                 r = r + fj.clone().mul_scalar(m.g(i, j));
             }
             fs.push(fi);
-            if m.d[i] != 0.0 {
+            if let Some(f_t) = f_t.as_ref().filter(|_| m.d[i] != 0.0) {
                 r = r + f_t.clone().mul_scalar(h * m.d[i]);
             }
             let ut = from_host(stages[i * d..(i + 1) * d].to_vec(), [1, d], &self.device);

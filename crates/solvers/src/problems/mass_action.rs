@@ -277,6 +277,11 @@ impl VectorField for MassActionField {
         Some(KernelField::MassAction(MassActionTables { d: self.dim, rates, orders, net, learnable }))
     }
 
+    /// Mass action has constant rates.
+    fn autonomous(&self) -> bool {
+        true
+    }
+
     fn jacobian(&self, _t: &[f64], y: Tensor<2>) -> Tensor<3> {
         let [rows, _] = y.dims();
         if self.slots.is_empty() {
