@@ -96,6 +96,29 @@ impl Activation {
 }
 
 /// `Φ(x)` on the host, with the same erf as Burn's CPU backend (libm).
+impl Activation {
+    /// `σ(x)`, `σ'(x)` and `σ''(x)` on the host (second derivatives of the MLP for Rosenbrock
+    /// gradients): GELU `φ(x)(2 − x²)` with `φ` the normal density, tanh `−2σσ'`, softplus
+    /// `s(1 − s)` and swish `s(1 − s)(2 + x(1 − 2s))` with `s` the logistic function, ReLU 0.
+    pub fn apply_and_derivatives_host(self, x: f64) -> (f64, f64, f64) {
+        let (value, slope) = self.apply_and_derivative_host(x);
+        let curvature = match self {
+            Self::Gelu => {
+                let u = -0.5 * x * x;
+                if u < -745.2 { 0.0 } else { u.exp() * (FRAC_2_SQRT_PI / (2.0 * SQRT_2)) * (2.0 - x * x) }
+            }
+            Self::Tanh => -2.0 * value * slope,
+            Self::Softplus => slope * (1.0 - slope),
+            Self::Relu => 0.0,
+            Self::Swish => {
+                let s = sigmoid_host(x);
+                s * (1.0 - s) * (2.0 + x * (1.0 - 2.0 * s))
+            }
+        };
+        (value, slope, curvature)
+    }
+}
+
 fn phi_host(x: f64) -> f64 {
     0.5 * (1.0 + libm::erf(x * FRAC_1_SQRT_2))
 }

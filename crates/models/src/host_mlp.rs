@@ -30,6 +30,47 @@ thread_local! {
     static SCRATCH: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
 }
 
+thread_local! {
+    /// The forward-over-reverse pass's values ([`Tape`]), per thread, grown once.
+    static TAPE: RefCell<Tape> = RefCell::new(Tape::default());
+}
+
+/// What the second-derivative pass keeps: per layer its input `x` and tangent `ẋ` (the input
+/// `y/ŷ`, `u/ŷ` first), the tangent `ż` of its output and `σ'`, `σ''` there; and four cotangent
+/// rows of the widest layer.
+#[derive(Default)]
+struct Tape {
+    x: Vec<Vec<f64>>,
+    xd: Vec<Vec<f64>>,
+    zd: Vec<Vec<f64>>,
+    s1: Vec<Vec<f64>>,
+    s2: Vec<Vec<f64>>,
+    bar: [Vec<f64>; 4],
+}
+
+impl Tape {
+    /// Size the rows for `layers` (a no-op after the first call for a network).
+    fn fit(&mut self, layers: &[HostLayer]) {
+        let rows = |v: &mut Vec<Vec<f64>>, sizes: &mut dyn Iterator<Item = usize>| {
+            let sizes: Vec<usize> = sizes.collect();
+            if v.len() != sizes.len() || v.iter().zip(&sizes).any(|(r, n)| r.len() != *n) {
+                *v = sizes.into_iter().map(|n| vec![0.0; n]).collect();
+            }
+        };
+        rows(&mut self.x, &mut layers.iter().map(|l| l.fan_in));
+        rows(&mut self.xd, &mut layers.iter().map(|l| l.fan_in));
+        rows(&mut self.zd, &mut layers.iter().map(|l| l.fan_out));
+        rows(&mut self.s1, &mut layers.iter().map(|l| l.fan_out));
+        rows(&mut self.s2, &mut layers.iter().map(|l| l.fan_out));
+        let width = layers.iter().map(|l| l.fan_in.max(l.fan_out)).max().unwrap_or(0);
+        for b in &mut self.bar {
+            if b.len() < width {
+                b.resize(width, 0.0);
+            }
+        }
+    }
+}
+
 impl HostMlp {
     pub fn new(layers: Vec<HostLayer>, y_scale: Vec<f64>, t_scale: f64, activation: Activation) -> Self {
         let d = y_scale.len();
@@ -83,15 +124,27 @@ impl HostField for HostMlp {
     /// Backpropagation through the layers (the parameters in the module's order: every `W_k`,
     /// then every `b_k`).
     fn vjp(&self, _t: f64, y: &[f64], c: &[f64], grad: &mut [f64]) {
-        self.with_scratch(|scratch| self.vjp_with(y, c, grad, scratch));
+        self.with_scratch(|scratch| self.vjp_with(y, c, grad, None, scratch));
+    }
+
+    fn vjp_with_state(&self, _t: f64, y: &[f64], c: &[f64], grad_y: &mut [f64], grad: &mut [f64]) {
+        self.with_scratch(|scratch| self.vjp_with(y, c, grad, Some(grad_y), scratch));
+    }
+
+    fn has_jacobian_vjp(&self) -> bool {
+        true
+    }
+
+    fn jacobian_vjp(&self, _t: f64, y: &[f64], u: &[f64], r: &[f64], grad_y: &mut [f64], grad: &mut [f64]) {
+        TAPE.with_borrow_mut(|tape| self.jacobian_vjp_with(y, u, r, grad_y, grad, tape));
     }
 }
 
 impl HostMlp {
     /// `(∂f/∂θ)ᵀc`: a forward pass keeping every layer's input `x_k` and slope `σ'(z_k)`,
     /// then `g = c⊙ŷ/t_scale`, and per layer from the last: `∂b_k += g`, `∂W_k += x_kᵀg`,
-    /// `g ← (W_k g)⊙σ'(z_{k−1})`.
-    fn vjp_with(&self, y: &[f64], c: &[f64], grad: &mut [f64], scratch: &mut [f64]) {
+    /// `g ← (W_k g)⊙σ'(z_{k−1})`; with `grad_y`, also `J(y)ᵀc = (W_1 g)/ŷ` there.
+    fn vjp_with(&self, y: &[f64], c: &[f64], grad: &mut [f64], grad_y: Option<&mut [f64]>, scratch: &mut [f64]) {
         let n_layers = self.layers.len();
         let (stored, rest) = scratch.split_at_mut(scratch.len() - 2 * self.width);
         let (mut g, mut g_prev) = rest.split_at_mut(self.width);
@@ -134,6 +187,84 @@ impl HostMlp {
                     *gp = s * slope[i];
                 }
                 std::mem::swap(&mut g, &mut g_prev);
+            }
+        }
+        if let Some(grad_y) = grad_y {
+            let l = &self.layers[0];
+            for (i, gy) in grad_y.iter_mut().enumerate() {
+                let s: f64 =
+                    l.w[i * l.fan_out..(i + 1) * l.fan_out].iter().zip(&g[..l.fan_out]).map(|(w, g)| w * g).sum();
+                *gy += s / self.y_scale[i];
+            }
+        }
+    }
+
+    /// `∇_y` and `∇_θ` of `S = rᵀJ(y)u`, forward over reverse: the tangent pass
+    /// `ẋ_0 = u/ŷ`, `ż_k = ẋ_{k−1}W_k`, `ẋ_k = σ'(z_k)⊙ż_k` beside the primal one, `S = rᵀ(ż_L⊙ŷ/t)`,
+    /// then backwards per layer `∂W_k += ẋ_{k−1}ᵀ∂ż_k + x_{k−1}ᵀ∂z_k`, `∂b_k += ∂z_k`, and through
+    /// the activation `∂ż = σ'⊙∂ẋ`, `∂z = σ''⊙ż⊙∂ẋ + σ'⊙∂x` (Griewank & Walther 2008, ch. 5).
+    fn jacobian_vjp_with(
+        &self,
+        y: &[f64],
+        u: &[f64],
+        r: &[f64],
+        grad_y: &mut [f64],
+        grad: &mut [f64],
+        tape: &mut Tape,
+    ) {
+        let n_layers = self.layers.len();
+        tape.fit(&self.layers);
+        let Tape { x, xd, zd, s1, s2, bar } = tape;
+        x[0].iter_mut().zip(y.iter().zip(&self.y_scale)).for_each(|(x, (y, s))| *x = y / s);
+        xd[0].iter_mut().zip(u.iter().zip(&self.y_scale)).for_each(|(x, (u, s))| *x = u / s);
+        for (k, l) in self.layers.iter().enumerate() {
+            let (x_in, x_out) = x.split_at_mut(k + 1);
+            let (xd_in, xd_out) = xd.split_at_mut(k + 1);
+            let dz = &mut zd[k];
+            dz.fill(0.0);
+            for (i, xi) in xd_in[k].iter().enumerate() {
+                dz.iter_mut().zip(&l.w[i * l.fan_out..(i + 1) * l.fan_out]).for_each(|(z, w)| *z += xi * w);
+            }
+            if k + 1 < n_layers {
+                let z = &mut x_out[0];
+                affine(l, &x_in[k], z);
+                for o in 0..l.fan_out {
+                    let (v, d1, d2) = self.activation.apply_and_derivatives_host(z[o]);
+                    (z[o], s1[k][o], s2[k][o]) = (v, d1, d2);
+                    xd_out[0][o] = dz[o] * d1;
+                }
+            }
+        }
+        let [zd_bar, z_bar, xd_bar, x_bar] = bar;
+        let last = &self.layers[n_layers - 1];
+        for o in 0..last.fan_out {
+            zd_bar[o] = r[o] * self.y_scale[o] / self.t_scale;
+        }
+        self.constant.iter().for_each(|&i| zd_bar[i] = 0.0);
+        z_bar[..last.fan_out].fill(0.0);
+        let (mut w_at, mut b_at) = (self.layers.iter().map(|l| l.fan_in * l.fan_out).sum::<usize>(), grad.len());
+        for (k, l) in self.layers.iter().enumerate().rev() {
+            w_at -= l.fan_in * l.fan_out;
+            b_at -= l.fan_out;
+            grad[b_at..b_at + l.fan_out].iter_mut().zip(&z_bar[..l.fan_out]).for_each(|(b, g)| *b += g);
+            for i in 0..l.fan_in {
+                let (w, gw) = (&l.w[i * l.fan_out..(i + 1) * l.fan_out], &mut grad[w_at + i * l.fan_out..]);
+                let (mut xd_sum, mut x_sum) = (0.0, 0.0);
+                for o in 0..l.fan_out {
+                    gw[o] += xd[k][i] * zd_bar[o] + x[k][i] * z_bar[o];
+                    xd_sum += w[o] * zd_bar[o];
+                    x_sum += w[o] * z_bar[o];
+                }
+                (xd_bar[i], x_bar[i]) = (xd_sum, x_sum);
+            }
+            if k == 0 {
+                grad_y.iter_mut().zip(x_bar.iter().zip(&self.y_scale)).for_each(|(g, (x, s))| *g += x / s);
+            } else {
+                let (d1, d2, dz) = (&s1[k - 1], &s2[k - 1], &zd[k - 1]);
+                for i in 0..l.fan_in {
+                    zd_bar[i] = d1[i] * xd_bar[i];
+                    z_bar[i] = d2[i] * dz[i] * xd_bar[i] + d1[i] * x_bar[i];
+                }
             }
         }
     }

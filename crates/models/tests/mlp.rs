@@ -127,6 +127,96 @@ fn host_parameter_products_agree_with_burns_backward_pass() {
             let err = ours.iter().zip(&burn).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max) / scale;
             println!("{name} scaled={scaled} constant={constant:?}: host vs Burn (∂f/∂θ)ᵀc {err:.1e}");
             assert!(scale > 0.0 && err <= 1e-13, "{name} scaled={scaled}: {ours:?} vs {burn:?}");
+            // Both products in one pass: the same (∂f/∂θ)ᵀc, and Jᵀc as the analytic Jacobian gives it.
+            let (mut both, mut jt_c) = (vec![0.0; host.params()], vec![0.0; rows * 3]);
+            let mut jac = vec![0.0; 9];
+            for r in 0..rows {
+                let (yr, cr) = (&y[r * 3..r * 3 + 3], &c[r * 3..r * 3 + 3]);
+                host.vjp_with_state(0.0, yr, cr, &mut jt_c[r * 3..r * 3 + 3], &mut both);
+                host.jacobian(0.0, yr, &mut jac);
+                for j in 0..3 {
+                    let expected: f64 = (0..3).map(|i| jac[i * 3 + j] * cr[i]).sum();
+                    let got = jt_c[r * 3 + j];
+                    assert!(
+                        (got - expected).abs() <= 1e-12 * expected.abs().max(1e-300),
+                        "{name}: Jᵀc {got} vs {expected}"
+                    );
+                }
+            }
+            assert!(both.iter().zip(&ours).all(|(a, b)| (a - b).abs() <= 1e-15 * b.abs().max(1e-300)), "{name}");
         }
+    }
+}
+
+/// The host form's second derivatives `∇_y` and `∇_θ` of `rᵀJ(y)u` (what a Rosenbrock step's
+/// adjoint needs) against Burn's backward pass through the analytic Jacobian program, for every
+/// activation, scaled and unscaled, with a held component.
+#[test]
+fn host_jacobian_products_agree_with_burns_backward_pass_through_the_jacobian() {
+    use burn::optim::GradientsParams;
+    use stiffnode_solvers::gradient::params::flatten;
+    let ad = DeviceKind::Cpu.open().unwrap().autodiff();
+    let y_hat = [1.0, 3.6e-5, 0.5];
+    for name in Activation::NAMES {
+        for (scaled, constant) in [(false, &[][..]), (true, &[]), (true, &[1])] {
+            let config = MlpConfig { hidden: vec![5, 4, 5], activation: name.parse().unwrap(), scaled };
+            let mlp = Mlp::new(3, &config, Some((&y_hat, 1e5)), 17, &ad).with_constant_components(constant);
+            let y: Vec<f64> = (0..3).map(|k| y_hat[k] * (0.4 + 0.37 * k as f64)).collect();
+            let u: Vec<f64> = (0..3).map(|k| y_hat[k] * (k as f64 * 1.3).cos()).collect();
+            let r: Vec<f64> = (0..3).map(|k| (k as f64 * 0.7 + 0.2).sin()).collect();
+            let y_t = from_host(y.clone(), [1, 3], &ad).require_grad();
+            let jac = mlp.jacobian(&[0.0], y_t.clone());
+            let ju = (jac * from_host(u.clone(), [1, 1, 3], &ad)).sum_dim(2).reshape([1, 3]);
+            let grads = (ju * from_host(r.clone(), [1, 3], &ad)).sum().backward();
+            // ReLU's Jacobian does not depend on y on the graph: no gradient, i.e. 0.
+            let burn_y = y_t.grad(&grads).map_or(vec![0.0; 3], to_host);
+            let burn = flatten(&mlp, &GradientsParams::from_grads(grads, &mlp));
+            let host = mlp.host().expect("an MLP has a host form");
+            assert!(host.has_jacobian_vjp());
+            let (mut ours_y, mut ours) = (vec![0.0; 3], vec![0.0; host.params()]);
+            host.jacobian_vjp(0.0, &y, &u, &r, &mut ours_y, &mut ours);
+            let rel = |a: &[f64], b: &[f64]| {
+                let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                (a.iter().zip(b).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max) / scale, scale)
+            };
+            let ((ey, sy), (et, st)) = (rel(&ours_y, &burn_y), rel(&ours, &burn));
+            println!("{name} scaled={scaled} constant={constant:?}: ∇_y {ey:.1e}, ∇_θ {et:.1e}");
+            assert!(st > 0.0 && et <= 1e-12, "{name} scaled={scaled}: ∇_θ {ours:?} vs {burn:?}");
+            // ReLU's J is piecewise constant in y: its ∇_y is 0.
+            assert!(
+                ey <= 1e-12 || (sy == 0.0 && ours_y.iter().all(|v| *v == 0.0)),
+                "{name}: ∇_y {ours_y:?} vs {burn_y:?}"
+            );
+        }
+    }
+}
+
+/// Rosenbrock gradients of an MLP field: the adjoint walk on the host (second derivatives of
+/// the host form) against the replay of every step on Burn's graph (∂J through the Jacobian
+/// program, itself checked against finite differences in the solvers' tests), to 1e-10.
+#[test]
+fn rosenbrock_gradients_walked_on_the_host_equal_the_replay_on_the_graph() {
+    use stiffnode_solvers::gradient::gradient;
+    use stiffnode_solvers::gradient::params::flatten;
+    use stiffnode_solvers::{GradientMode, Request, SolveOptions, methods};
+    let ad = DeviceKind::Cpu.open().unwrap().autodiff();
+    let y_hat = [1.0, 3.6e-5, 0.5];
+    let config = MlpConfig { hidden: vec![5, 5], activation: Activation::Gelu, scaled: true };
+    let mlp = Mlp::new(3, &config, Some((&y_hat, 10.0)), 3, &ad);
+    let loss =
+        |s: &[burn::tensor::Tensor<2>]| s.iter().map(|x| x.clone().powi_scalar(2).sum()).reduce(|a, b| a + b).unwrap();
+    for name in ["rosenbrock23", "rodas4", "rodas5p"] {
+        let req = Request::new(methods::by_name(name).unwrap(), vec![1.0, 1e-5, 0.2], 0.0, vec![1.0, 10.0])
+            .with_options(SolveOptions::adaptive(1e-6, 1e-10));
+        let walked = gradient(&mlp, &req, loss).unwrap();
+        let replayed = gradient(&mlp, &req.clone().with_gradient(GradientMode::Graph), loss).unwrap();
+        let mut a = flatten(&mlp, &walked.params);
+        a.extend(&walked.y0);
+        let mut b = flatten(&mlp, &replayed.params);
+        b.extend(&replayed.y0);
+        let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let err = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max) / scale;
+        println!("{name}: {} steps, host walk vs replay {err:.1e}", walked.record.solution().stats.steps);
+        assert!(scale > 0.0 && err <= 1e-10, "{name}: {a:?} vs {b:?}");
     }
 }

@@ -75,6 +75,33 @@ pub trait HostField: Sync {
     fn vjp(&self, t: f64, y: &[f64], c: &[f64], grad: &mut [f64]) {
         let _ = (t, y, c, grad);
     }
+
+    /// Add `J(t, y)ᵀc` to `grad_y` (`d` values) and `(∂f/∂θ)ᵀc` to `grad`: both products of one
+    /// cotangent (a Rosenbrock step's adjoint takes them at every stage). The default takes the
+    /// Jacobian and [`vjp`](Self::vjp); a network does both in one backward pass.
+    fn vjp_with_state(&self, t: f64, y: &[f64], c: &[f64], grad_y: &mut [f64], grad: &mut [f64]) {
+        let d = y.len();
+        let mut jac = vec![0.0; d * d];
+        self.jacobian(t, y, &mut jac);
+        for (row, ci) in jac.chunks_exact(d).zip(c) {
+            grad_y.iter_mut().zip(row).for_each(|(g, j)| *g += j * ci);
+        }
+        self.vjp(t, y, c, grad);
+    }
+
+    /// Whether [`jacobian_vjp`](Self::jacobian_vjp) is implemented (and [`vjp`](Self::vjp)
+    /// covers every parameter): the adjoint walk of Rosenbrock steps, which solve with `J`,
+    /// then runs on the host; without it their gradients replay the steps on the graph.
+    fn has_jacobian_vjp(&self) -> bool {
+        false
+    }
+
+    /// Add `∇_y` and `∇_θ` of `rᵀ J(t, y; θ) u` — the derivative of a Jacobian–vector product,
+    /// second derivatives of `f` — to `grad_y` (`d` values) and `grad` ([`params`](Self::params)
+    /// values).
+    fn jacobian_vjp(&self, t: f64, y: &[f64], u: &[f64], r: &[f64], grad_y: &mut [f64], grad: &mut [f64]) {
+        let _ = (t, y, u, r, grad_y, grad);
+    }
 }
 
 /// Central-difference Jacobian with steps `ε^⅓·max(|y_j|, 1)` (Nocedal & Wright, §8.1),

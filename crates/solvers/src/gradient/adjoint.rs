@@ -13,10 +13,12 @@ use burn::tensor::Tensor;
 use rayon::prelude::*;
 
 use super::params::unflatten;
+use super::rosenbrock::RosenbrockAdjoint;
 use super::stages::{StageForm, field_vjp, start_weights};
 use super::{Gradient, StepCotangent};
 use crate::error::SolveError;
 use crate::field::{HostField, VectorField, from_host, to_host};
+use crate::methods::Method;
 use crate::request::Request;
 use crate::rhs::{Rhs, host_form};
 use crate::solution::SolveRecord;
@@ -65,20 +67,29 @@ impl<'a, F: VectorField + Module> StepAdjoint<'a, F> {
     /// not depend on the number of threads.
     pub fn walk(&self, outputs: &[Vec<f64>], keep: bool) -> Result<Walked, SolveError> {
         let record = self.record;
-        if !record.method.has_step_adjoints() {
-            return Err(super::no_step_adjoints(&record.method).into());
-        }
         let host = host_form(&self.plain, record.options.host_fast_path);
+        // Rosenbrock steps are walked on the host where the field has second derivatives there.
+        let rosenbrock = match &record.method {
+            Method::Rosenbrock(m) if host.as_deref().is_some_and(|h| h.has_jacobian_vjp()) => Some(m),
+            Method::Rosenbrock(_) => return Err(super::no_step_adjoints(&record.method).into()),
+            _ => None,
+        };
+        let autonomous = self.plain.autonomous();
         let (batch, d) = (record.solution.batch, record.solution.dim);
         let chunk = self.chunk;
         let mut walked =
             Walked { y0: Vec::with_capacity(batch * d), params: GradientsParams::new(), steps: Vec::new() };
-        match host.as_deref().filter(|h| h.params() > 0) {
+        match host.as_deref().filter(|h| h.params() > 0 || rosenbrock.is_some()) {
             Some(host) => {
                 let lanes: Vec<Result<(Lane, Vec<f64>), SolveError>> = (0..batch)
                     .into_par_iter()
                     .map(|b| {
                         let mut grad = vec![0.0; host.params()];
+                        if let Some(m) = rosenbrock {
+                            let walk = RosenbrockAdjoint { m, host, autonomous, d };
+                            let (y0, steps) = walk.walk_lane(record, b, outputs, keep, &mut grad)?;
+                            return Ok((Lane { y0, steps }, grad));
+                        }
                         let product = |times: &[f64], values: &[f64], mu: &[f64]| {
                             for ((t, y), c) in times.iter().zip(values.chunks_exact(d)).zip(mu.chunks_exact(d)) {
                                 host.vjp(*t, y, c, &mut grad);

@@ -39,16 +39,16 @@ pub struct OnGraph {
 /// of any scalar loss of them reaches the initial states ([`OnGraph::y0`]) and the field's
 /// parameters. `field` should live on an autodiff device (`Device::autodiff()`). With
 /// [`GradientMode::Graph`] every step is replayed on the graph; with [`GradientMode::Adjoint`]
-/// the solve is one operation whose backward pass walks the record (Rosenbrock methods, which
-/// have no host walk, are replayed in either mode).
+/// the solve is one operation whose backward pass walks the record (Rosenbrock steps of a field
+/// without second derivatives on the host are replayed in either mode).
 pub fn solve_on_graph<F: VectorField + Module + 'static>(field: &F, request: &Request) -> Result<OnGraph, SolveError> {
     super::differentiable(request, field)?;
     let plain = field.valid();
     let record = Arc::new(solve_record(&plain, request)?);
     match request.gradient {
         GradientMode::Graph => replayed(field, &plain, request, record),
-        // Rosenbrock steps have no host adjoint walk: replayed in either mode.
-        GradientMode::Adjoint { .. } if !request.method.has_step_adjoints() => replayed(field, &plain, request, record),
+        // Rosenbrock steps of a field without host second derivatives: replayed in either mode.
+        GradientMode::Adjoint { .. } if !super::walkable(field, request) => replayed(field, &plain, request, record),
         GradientMode::Adjoint { .. } => {
             let pullback = host_pullback(field, record.clone());
             attached(field, request, record, pullback)

@@ -21,6 +21,7 @@ pub mod modes;
 mod operation;
 pub mod params;
 mod replay;
+mod rosenbrock;
 pub(crate) mod stages;
 
 pub use adjoint::{StepAdjoint, Walked, from_record};
@@ -37,6 +38,7 @@ use crate::error::{SetupError, SolveError};
 use crate::field::VectorField;
 use crate::methods::Method;
 use crate::request::{GradientMode, Request};
+use crate::rhs::host_form;
 use crate::solution::SolveRecord;
 
 /// A loss value and its gradients.
@@ -74,6 +76,15 @@ pub(crate) fn differentiable(request: &Request, field: &dyn VectorField) -> Resu
     Err(SetupError::InvalidOption { what: "method", why })
 }
 
+/// Whether the adjoint walk takes `request`'s steps for `field`: every method with a stage form,
+/// and a Rosenbrock method where the field's host form has second derivatives
+/// ([`HostField::jacobian_vjp`](crate::field::HostField::jacobian_vjp)); otherwise Rosenbrock
+/// steps are replayed on the graph.
+pub(crate) fn walkable(field: &dyn VectorField, request: &Request) -> bool {
+    request.method.has_step_adjoints()
+        || host_form(field, request.options.host_fast_path).is_some_and(|h| h.has_jacobian_vjp())
+}
+
 /// The error for what needs a method's host stage form — the adjoint walk, the per-step
 /// adjoints, the split by eigenmode — where its steps have none (Rosenbrock).
 pub(crate) fn no_step_adjoints(method: &Method) -> SetupError {
@@ -108,8 +119,8 @@ pub fn gradient<F: VectorField + Module + 'static>(
     differentiable(request, field)?;
     let g = match request.gradient {
         GradientMode::Graph => graph::gradient(field, request, loss)?,
-        // Rosenbrock steps have no host stage form: their gradient is the replay's.
-        GradientMode::Adjoint { keep_steps: false } if !request.method.has_step_adjoints() => {
+        // Rosenbrock steps of a field without host second derivatives: the replay's gradient.
+        GradientMode::Adjoint { keep_steps: false } if !walkable(field, request) => {
             graph::gradient(field, request, loss)?
         }
         GradientMode::Adjoint { keep_steps } => adjoint::gradient(field, request, loss, keep_steps)?,
