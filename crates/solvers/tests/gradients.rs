@@ -392,14 +392,15 @@ fn rosenbrock_gradients_are_refused_where_they_would_not_be_exact() {
         let method = methods::by_name(name).unwrap();
         assert!(!method.has_step_adjoints());
         let field = MassActionField::with_learnable(&mech, &ad, &[0, 1, 2]);
-        let keep =
+        // Per-step adjoints need the field's second derivatives on the host: mass action has
+        // them, but not when its host form is not allowed.
+        let mut keep =
             request(&method, &mech.initial, &[1.0], &opts).with_gradient(GradientMode::Adjoint { keep_steps: true });
+        assert!(gradient(&field, &keep, sum_of_squares).unwrap().step_adjoints.is_some_and(|s| !s.is_empty()));
+        keep.options.host_fast_path = false;
         let e = gradient(&field, &keep, sum_of_squares).err().expect("refused").to_string();
         assert!(e.contains(name) && e.contains("no per-step adjoints"), "{e}");
-        // The public walk over such a record, for a field without second derivatives on the host
-        // (here: its host form not allowed), is the same error, not a panic.
-        let mut keep = keep;
-        keep.options.host_fast_path = false;
+        // The public walk over such a record is the same error, not a panic.
         let record = stiffnode_solvers::solve_record(&field.valid(), &keep).unwrap();
         let e = StepAdjoint::new(&field, &record).walk(&[vec![1.0; 3]], false).err().expect("refused").to_string();
         assert!(e.contains(name) && e.contains("no per-step adjoints"), "{e}");

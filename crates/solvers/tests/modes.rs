@@ -33,12 +33,16 @@ fn modes_of_rober_with_learnable_rates_add_up_to_the_gradient_for_every_method()
     let ad = DeviceKind::Cpu.open().unwrap().autodiff();
     let mech = rober::robertson();
     // Two trajectories; fixed steps (dopri5 on the short span its stability allows) and, for
-    // methods with an error estimate, adaptive steps as well.
+    // methods with an error estimate, adaptive steps as well (only those for the Rosenbrock
+    // methods: with J at the start, steps of 9/16 across ROBER's transient blow up).
     let y0 = [1.0, 0.0, 0.0, 0.9, 1e-6, 0.1];
-    for method in methods::all().into_iter().filter(|m| m.has_step_adjoints()) {
+    for method in methods::all() {
         let explicit = method.name() == "dopri5";
         let times: &[f64] = if explicit { &[0.005, 0.01] } else { &[1.0, 10.0] };
         let mut runs = vec![SolveOptions::fixed(if explicit { 25 } else { 16 })];
+        if !method.has_step_adjoints() {
+            runs.clear();
+        }
         if method.info().embedded && !explicit {
             runs.push(SolveOptions::adaptive(1e-6, 1e-10));
         }
@@ -57,8 +61,9 @@ fn modes_of_rober_with_learnable_rates_add_up_to_the_gradient_for_every_method()
             }
             let rel = |x: &[f64], y: &[f64]| norm(&x.iter().zip(y).map(|(a, b)| a - b).collect::<Vec<_>>()) / norm(y);
             let (split_residual, vs_walk) = (rel(&sum, &whole), rel(&sum, &walk));
-            // Independent truth: the gradient through the whole solve on Burn's autodiff graph.
-            let rec = solve_on_graph(&field, &req).unwrap();
+            // Independent truth: the gradient through the whole solve replayed on Burn's
+            // autodiff graph.
+            let rec = solve_on_graph(&field, &req.clone().with_gradient(GradientMode::Graph)).unwrap();
             let graph = to_host(
                 field.log10_rates.as_ref().unwrap().val().grad(&sum_of_squares(&rec.states).backward()).unwrap(),
             );

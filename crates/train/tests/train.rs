@@ -181,14 +181,34 @@ fn bad_configurations_are_clear_errors() {
         Trainer::start(TrainConfig::parse(&missing, "m.toml").unwrap(), "m.toml", &run).err().expect("missing dataset");
     assert!(matches!(err, TrainError::Dataset(_)) && err.to_string().contains("nowhere"), "{err}");
     let _ = std::fs::remove_dir_all(&run);
-    // A Rosenbrock method trains without the mode log; with it, it is refused before any epoch.
-    let rosenbrock = good.replace("esdirk4", "rodas5p");
+    // A Rosenbrock method's mode log needs second derivatives on the host: on a GPU device it
+    // is refused before any epoch (and before the device is opened).
+    let rosenbrock = good.replace("esdirk4", "rodas5p").replace("seed = 1", "seed = 1\ndevice = \"wgpu\"");
     let err =
         Trainer::start(TrainConfig::parse(&rosenbrock, "r.toml").unwrap(), "r.toml", &run).err().expect("refused");
     let err = err.to_string();
     assert!(err.contains("r.toml") && err.contains("rodas5p") && err.contains("modes_every = 0"), "{err}");
     assert!(!run.join("checkpoints").exists(), "refused, but wrote checkpoints");
     let _ = std::fs::remove_dir_all(&run);
+}
+
+/// On the CPU a Rosenbrock method logs the split by eigenmode like any other: its modes add up
+/// to the gradient.
+#[test]
+fn a_rosenbrock_run_logs_its_modes_on_the_cpu() {
+    let text = mlp_config(2).replace("esdirk4", "rodas5p").replace("seed = 1", "seed = 1\nmodes_every = 1");
+    let run = scratch("rosenbrock-modes");
+    let mut trainer = Trainer::start(TrainConfig::parse(&text, "r.toml").unwrap(), "r.toml", &run).unwrap();
+    trainer.run(|_| {}).unwrap();
+    let log = std::fs::read_to_string(run.join("modes.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(records.len(), 2, "{log}");
+    for r in &records {
+        assert_eq!(r["method"], "rodas5p");
+        let residual = r["decomposition_residual"].as_f64().unwrap();
+        assert!(residual <= 1e-10 && r["grad_norm"].as_f64().unwrap() > 0.0, "{r}");
+    }
+    std::fs::remove_dir_all(&run).unwrap();
 }
 
 #[test]

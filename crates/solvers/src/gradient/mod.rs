@@ -57,8 +57,8 @@ pub struct Gradient {
 }
 
 /// Refuse what has no exact gradient: a Rosenbrock step (which solves with `J`) of a field
-/// whose Jacobian is not a differentiable program, or its per-step adjoints (it has no host
-/// stage form).
+/// whose Jacobian is not a differentiable program, or its per-step adjoints where the field has
+/// no second derivatives on the host (no adjoint walk).
 pub(crate) fn differentiable(request: &Request, field: &dyn VectorField) -> Result<(), SetupError> {
     if request.method.has_step_adjoints() {
         return Ok(());
@@ -66,9 +66,9 @@ pub(crate) fn differentiable(request: &Request, field: &dyn VectorField) -> Resu
     let name = request.method.name();
     let why = if !field.jacobian_differentiates() {
         format!(
-            "'{name}' solves with the Jacobian, and this field's Jacobian is a constant on the graph: its gradients would miss ∂J; take gradients with a Runge–Kutta method or bdf2"
+            "'{name}' solves with the Jacobian, and this field's Jacobian is a constant on the graph: its gradients would miss ∂J; take gradients with a Runge–Kutta or BDF method"
         )
-    } else if let GradientMode::Adjoint { keep_steps: true } = request.gradient {
+    } else if request.gradient == (GradientMode::Adjoint { keep_steps: true }) && !walkable(field, request) {
         return Err(no_step_adjoints(&request.method));
     } else {
         return Ok(());
@@ -85,13 +85,14 @@ pub(crate) fn walkable(field: &dyn VectorField, request: &Request) -> bool {
         || host_form(field, request.options.host_fast_path).is_some_and(|h| h.has_jacobian_vjp())
 }
 
-/// The error for what needs a method's host stage form — the adjoint walk, the per-step
-/// adjoints, the split by eigenmode — where its steps have none (Rosenbrock).
+/// The error for what needs the adjoint walk — the per-step adjoints, the split by eigenmode —
+/// where a Rosenbrock method's steps have none: the field has no second derivatives on the host
+/// (an MLP or mass action on the f64 CPU device has them).
 pub(crate) fn no_step_adjoints(method: &Method) -> SetupError {
     SetupError::InvalidOption {
         what: "method",
         why: format!(
-            "'{}' has no per-step adjoints (the adjoint walk, the split by eigenmode, mode-balanced updates): use a Runge–Kutta method or bdf2 for them",
+            "'{}' has no per-step adjoints here (the adjoint walk, the split by eigenmode, mode-balanced updates): its steps solve with J, and their walk needs the field's second derivatives on the host, which this field or device does not give (MLP and mass-action fields on the CPU do); use a Runge–Kutta or BDF method for them",
             method.name()
         ),
     }

@@ -8,7 +8,9 @@
 //! Each share is the step's adjoint in stage form ([`StageForm::adjoints`]) applied to the
 //! mode's part of `a_{n+1}`: `(∂y_{n+1}/∂θ)ᵀa = Σ_j (∂F_j/∂θ)ᵀ μ_j`. The `μ` are host linear
 //! algebra; the products with `∂F/∂θ` of every step and stage are then one batched
-//! vector–Jacobian product of the field per group of modes.
+//! vector–Jacobian product of the field per group of modes. A Rosenbrock step's share is its
+//! adjoint on the host applied to the mode's part (its `∂J` terms have no stage form), which
+//! needs the field's second derivatives there.
 
 use std::collections::BTreeMap;
 
@@ -18,10 +20,13 @@ use faer::Mat;
 use faer::linalg::solvers::DenseSolveCore;
 use num_complex::Complex64;
 
+use super::params::unflatten;
+use super::rosenbrock::RosenbrockAdjoint;
 use super::stages::{StageForm, field_vjp};
 use super::{Gradient, StepCotangent};
 use crate::error::{SetupError, SolveError};
 use crate::field::VectorField;
+use crate::methods::Method;
 use crate::rhs::{Rhs, host_form};
 
 /// One mode of one trajectory at one step, with its stage cotangents.
@@ -39,10 +44,17 @@ pub struct ModeSample {
     pub t: f64,
     /// The step size `h_n`.
     pub h: f64,
-    /// First row of the step's stage block (rows `first + i`).
-    first: usize,
-    /// `μ`, stage-major (`stages·d` values).
-    mu: Vec<f64>,
+    share: Share,
+}
+
+/// What a sample's parameter gradient is made of: its stage cotangents `μ` (stage-major,
+/// `stages·d` values, at the split's stage rows `first + i`) for the batched product
+/// `Σ_j (∂F_j/∂θ)ᵀμ_j` of a Runge–Kutta or BDF step; or, for a Rosenbrock step, whose `∂J` terms
+/// have no such form, the gradient itself (flattened), from the step's adjoint on the host.
+#[derive(Debug, Clone)]
+enum Share {
+    Stages { first: usize, mu: Vec<f64> },
+    Direct(Vec<f64>),
 }
 
 /// The adjoints of a trajectory split into modes; [`ModalSplit::gradients`] turns groups of
@@ -71,16 +83,24 @@ pub fn split<F: VectorField + Module>(field: &F, gradient: &Gradient) -> Result<
         .into());
     };
     let (plain, record) = (field.valid(), &gradient.record);
-    if !record.method.has_step_adjoints() {
-        return Err(super::no_step_adjoints(&record.method).into());
-    }
     let host = host_form(&plain, record.options.host_fast_path);
     let rhs = Rhs::new(&plain, host.as_deref());
     let d = record.solution.dim;
-    let forms: Vec<StageForm> = adjoints.iter().map(|a| StageForm::of(record, a.trajectory, a.step)).collect();
+    // A Rosenbrock step's shares come from its adjoint on the host, one per mode.
+    let rosenbrock = match &record.method {
+        Method::Rosenbrock(m) => match host.as_deref().filter(|h| h.has_jacobian_vjp()) {
+            Some(host) => Some(RosenbrockAdjoint { m, host, autonomous: plain.autonomous(), d }),
+            None => return Err(super::no_step_adjoints(&record.method).into()),
+        },
+        _ => None,
+    };
+    let forms: Vec<StageForm> = match rosenbrock {
+        Some(_) => Vec::new(),
+        None => adjoints.iter().map(|a| StageForm::of(record, a.trajectory, a.step)).collect(),
+    };
     let times: Vec<f64> = forms.iter().flat_map(|f| f.times.iter().copied()).collect();
     let values: Vec<f64> = forms.iter().flat_map(|f| f.values.iter().copied()).collect();
-    let stage_jac = rhs.jacobian(&times, &values)?;
+    let stage_jac = if forms.is_empty() { Vec::new() } else { rhs.jacobian(&times, &values)? };
     let step_of = |a: &StepCotangent| &record.trajectories[a.trajectory].steps[a.step];
     let point_times: Vec<f64> = adjoints.iter().map(|a| step_of(a).t_next).collect();
     let point_values: Vec<f64> =
@@ -90,20 +110,41 @@ pub fn split<F: VectorField + Module>(field: &F, gradient: &Gradient) -> Result<
     let dd = d * d;
     let mut samples = Vec::new();
     let mut first = 0;
-    for (k, (a, form)) in adjoints.iter().zip(&forms).enumerate() {
+    for (k, a) in adjoints.iter().enumerate() {
         let rec = step_of(a);
-        let jac = |j: usize| &stage_jac[(first + j) * dd..(first + j + 1) * dd];
         let modes = modal_parts(&point_jac[k * dd..(k + 1) * dd], &a.value, d).map_err(|why| SolveError::Eigen {
             step: a.step + 1,
             t: rec.t_next,
             why,
         })?;
-        let parts = form.adjoints(d, jac, modes.iter().map(|(_, p)| p.as_slice()));
-        for (rank, ((eigenvalue, _), (mu, _))) in modes.into_iter().zip(parts).enumerate() {
+        let parts = modes.iter().map(|(_, p)| p.as_slice());
+        let shares: Vec<Share> = match (&rosenbrock, forms.get(k)) {
+            (Some(walk), _) => {
+                let traj = &record.trajectories[a.trajectory];
+                let (y, u) = (traj.point(a.step), traj.stage_values(a.step));
+                let params = walk.host.params();
+                let share = |part: &[f64]| {
+                    let mut grad = vec![0.0; params];
+                    walk.back(rec.t, rec.h, y, u, part, &mut grad).map(|_| Share::Direct(grad))
+                };
+                let at = || {
+                    format!("mode split of step {} from t = {:.6e} of trajectory {}", a.step + 1, rec.t, a.trajectory)
+                };
+                parts.map(|p| share(p).ok_or_else(|| SolveError::NonFiniteGradient(at()))).collect::<Result<_, _>>()?
+            }
+            (None, Some(form)) => {
+                let jac = |j: usize| &stage_jac[(first + j) * dd..(first + j + 1) * dd];
+                let shares =
+                    form.adjoints(d, jac, parts).into_iter().map(|(mu, _)| Share::Stages { first, mu }).collect();
+                first += form.stages();
+                shares
+            }
+            (None, None) => unreachable!("one stage form per kept adjoint"),
+        };
+        for (rank, ((eigenvalue, _), share)) in modes.into_iter().zip(shares).enumerate() {
             let (step, trajectory, t, h) = (a.step, a.trajectory, rec.t_next, rec.h);
-            samples.push(ModeSample { step, trajectory, rank, eigenvalue, t, h, first, mu });
+            samples.push(ModeSample { step, trajectory, rank, eigenvalue, t, h, share });
         }
-        first += form.stages();
     }
     Ok(ModalSplit { samples, times, values, d, host_fast_path: record.options.host_fast_path })
 }
@@ -140,18 +181,32 @@ impl ModalSplit {
         let d = self.d;
         let plain = field.valid();
         let host = host_form(&plain, self.host_fast_path);
-        // Per group: its cotangent by stage row (a group holds a row's modes of one step).
+        // Per group: its cotangent by stage row (a group holds a row's modes of one step), or
+        // the sum of its direct shares.
         let mut cot: Vec<BTreeMap<usize, Vec<f64>>> = vec![BTreeMap::new(); groups];
+        let mut direct: Vec<Option<Vec<f64>>> = vec![None; groups];
         for (k, s) in self.samples.iter().enumerate() {
             let Some((g, w)) = assign(k, s) else { continue };
-            for (i, mu) in s.mu.chunks_exact(d).enumerate() {
-                let row = s.first + i;
-                let c = cot[g].entry(row).or_insert_with(|| vec![0.0; d]);
-                c.iter_mut().zip(mu).for_each(|(c, m)| *c += w * m);
+            match &s.share {
+                Share::Stages { first, mu } => {
+                    for (i, mu) in mu.chunks_exact(d).enumerate() {
+                        let c = cot[g].entry(first + i).or_insert_with(|| vec![0.0; d]);
+                        c.iter_mut().zip(mu).for_each(|(c, m)| *c += w * m);
+                    }
+                }
+                Share::Direct(grad) => {
+                    let sum = direct[g].get_or_insert_with(|| vec![0.0; grad.len()]);
+                    sum.iter_mut().zip(grad).for_each(|(a, b)| *a += w * b);
+                }
             }
         }
         cot.into_iter()
-            .map(|rows| {
+            .zip(direct)
+            .map(|(rows, direct)| {
+                // A split holds one kind of share: its method's.
+                if let Some(grad) = direct {
+                    return unflatten(field, &grad);
+                }
                 if rows.is_empty() {
                     return GradientsParams::new();
                 }

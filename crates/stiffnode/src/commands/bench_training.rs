@@ -1,7 +1,7 @@
 //! `stiffnode bench --training`: time per epoch of a training configuration per method, one
 //! JSON line each: plain epochs, and the same epochs with the per-mode gradient split logged
 //! every epoch where the method has one (fresh runs in temporary directories, removed
-//! afterwards; null for the Rosenbrock methods). Logging is an
+//! afterwards; null for the Rosenbrock methods off the CPU). Logging is an
 //! observer, so both runs take the same optimization path. Times per epoch leave out the first
 //! epoch (it compiles the GPU kernel on a GPU device), reported on its own.
 
@@ -26,8 +26,9 @@ impl Bench<'_> {
     pub fn run(&self, methods: &[Method]) -> anyhow::Result<()> {
         for method in methods {
             let plain = self.time_epochs(method, 0)?;
-            // Methods without per-step adjoints (Rosenbrock) have no mode log to time.
-            let logged = method.has_step_adjoints().then(|| self.time_epochs(method, 1)).transpose()?.map(|l| l.0);
+            // Rosenbrock methods have a mode log only on the CPU (second derivatives on the host).
+            let logs = method.has_step_adjoints() || self.device == DeviceKind::Cpu;
+            let logged = logs.then(|| self.time_epochs(method, 1)).transpose()?.map(|l| l.0);
             let first = plain.3;
             println!(
                 "{}",
