@@ -7,7 +7,7 @@ use burn::module::{Module, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
 use common::{method, request, sum_of_squares};
-use stiffnode_solvers::field::{VectorField, from_host, to_host};
+use stiffnode_solvers::field::{HostField, VectorField, from_host, to_host};
 use stiffnode_solvers::gradient::check::{check_mechanism, max_rel_err};
 use stiffnode_solvers::gradient::{StepAdjoint, gradient, solve_on_graph};
 use stiffnode_solvers::problems::linear::Diagonal;
@@ -362,7 +362,6 @@ fn scalar_products_differentiate_exactly_in_f64() {
 /// stage form).
 #[test]
 fn rosenbrock_gradients_are_refused_where_they_would_not_be_exact() {
-    use stiffnode_solvers::field::HostField;
     /// ROBER whose Jacobian is handed over as a constant.
     #[derive(Module, Debug)]
     struct ConstantJacobian {
@@ -408,5 +407,90 @@ fn rosenbrock_gradients_are_refused_where_they_would_not_be_exact() {
         let req = request(&method, &mech.initial, &[1.0], &opts).with_gradient(GradientMode::Graph);
         let e = solve_on_graph(&constant, &req).err().expect("refused").to_string();
         assert!(e.contains(name) && e.contains("constant on the graph"), "{e}");
+    }
+}
+
+/// `f(t, y) = (−k y₀² + y₁ sin t, −3y₁ + cos 2t)`: a field that reads `t`, with a host form that
+/// has second derivatives, so a Rosenbrock step's walk takes the `∂f/∂t` difference quotient's
+/// terms (the shipped fields with second derivatives are autonomous).
+#[derive(Module, Debug)]
+struct Forced {
+    k: Param<Tensor<1>>,
+}
+
+struct ForcedHost {
+    k: f64,
+}
+
+impl HostField for ForcedHost {
+    fn eval(&self, t: f64, y: &[f64], f: &mut [f64]) {
+        f[0] = -self.k * y[0] * y[0] + y[1] * t.sin();
+        f[1] = -3.0 * y[1] + (2.0 * t).cos();
+    }
+    fn jacobian(&self, t: f64, y: &[f64], jac: &mut [f64]) {
+        jac.copy_from_slice(&[-2.0 * self.k * y[0], t.sin(), 0.0, -3.0]);
+    }
+    fn params(&self) -> usize {
+        1
+    }
+    fn vjp(&self, _t: f64, y: &[f64], c: &[f64], grad: &mut [f64]) {
+        grad[0] -= y[0] * y[0] * c[0];
+    }
+    fn has_jacobian_vjp(&self) -> bool {
+        true
+    }
+    /// `rᵀJu = r₀(−2k y₀ u₀ + u₁ sin t) − 3r₁u₁`.
+    fn jacobian_vjp(&self, _t: f64, y: &[f64], u: &[f64], r: &[f64], grad_y: &mut [f64], grad: &mut [f64]) {
+        grad_y[0] -= 2.0 * self.k * r[0] * u[0];
+        grad[0] -= 2.0 * y[0] * r[0] * u[0];
+    }
+}
+
+impl VectorField for Forced {
+    fn dim(&self) -> usize {
+        2
+    }
+    fn device(&self) -> Device {
+        self.k.val().device()
+    }
+    fn eval(&self, t: &[f64], y: Tensor<2>) -> Tensor<2> {
+        let (rows, device) = (t.len(), self.device());
+        let sin = from_host(t.iter().map(|t| t.sin()).collect(), [rows, 1], &device);
+        let cos2 = from_host(t.iter().map(|t| (2.0 * t).cos()).collect(), [rows, 1], &device);
+        let (y0, y1) = (y.clone().narrow(1, 0, 1), y.narrow(1, 1, 1));
+        let k = self.k.val().unsqueeze_dim::<2>(0);
+        Tensor::cat(vec![(y0.clone() * y0).neg() * k + y1.clone() * sin, y1.mul_scalar(-3.0) + cos2], 1)
+    }
+    fn jacobian(&self, t: &[f64], y: Tensor<2>) -> Tensor<3> {
+        let (rows, device) = (t.len(), self.device());
+        let sin = from_host(t.iter().map(|t| t.sin()).collect(), [rows, 1], &device);
+        let k = self.k.val().unsqueeze_dim::<2>(0);
+        let top = Tensor::cat(vec![y.narrow(1, 0, 1) * k.mul_scalar(-2.0), sin], 1);
+        let bottom = from_host([0.0, -3.0].repeat(rows), [rows, 2], &device);
+        Tensor::cat(vec![top.unsqueeze_dim::<3>(1), bottom.unsqueeze_dim::<3>(1)], 1)
+    }
+    fn host(&self) -> Option<Box<dyn HostField + '_>> {
+        Some(Box::new(ForcedHost { k: to_host(self.k.val())[0] }))
+    }
+}
+
+/// The Rosenbrock walk on the host for a field that reads `t` (with its `∂f/∂t` terms) against
+/// the replay on the graph, to 1e-10.
+#[test]
+fn rosenbrock_walk_of_a_time_dependent_field_equals_the_replay() {
+    let ad = DeviceKind::Cpu.open().unwrap().autodiff();
+    let field = Forced { k: Param::from_tensor(from_host(vec![2.5], [1], &ad)) };
+    for name in ["rosenbrock23", "rodas4", "rodas5p"] {
+        let req = request(&method(name), &[1.0, 0.5], &[0.5, 2.0], &SolveOptions::adaptive(1e-7, 1e-10));
+        let grad = |mode: GradientMode| {
+            let g = gradient(&field, &req.clone().with_gradient(mode), sum_of_squares).unwrap();
+            let mut v = to_host(g.params.get::<1>(field.k.id).unwrap());
+            v.extend(g.y0);
+            v
+        };
+        let (walked, replayed) = (grad(GradientMode::default()), grad(GradientMode::Graph));
+        let err = max_rel_err(&walked, &replayed);
+        println!("{name}: walk {walked:?}, replay {replayed:?}, max rel {err:.1e}");
+        assert!(err <= 1e-10, "{name}: {walked:?} vs {replayed:?}");
     }
 }

@@ -44,7 +44,6 @@ pub(crate) struct BdfStepper<'a> {
     /// The formula of the last attempt.
     formula: BdfFormula,
     v: Vec<f64>,
-    predictor: Vec<f64>,
     y_new: Vec<f64>,
     err: Vec<f64>,
     err_inv_weights: Vec<f64>,
@@ -70,7 +69,6 @@ impl<'a> BdfStepper<'a> {
             held: None,
             formula: Bdf::formula(1, &[1.0]),
             v: vec![0.0; n],
-            predictor: vec![0.0; n],
             y_new: vec![0.0; n],
             err: vec![0.0; n],
             err_inv_weights: vec![0.0; n],
@@ -160,11 +158,11 @@ impl Stepper for BdfStepper<'_> {
         let s = &s[..points.min(MAX_INPUTS)];
         let formula = Bdf::formula(k, s);
         self.formula = formula;
-        let (mut v, mut predictor) = (std::mem::take(&mut self.v), std::mem::take(&mut self.predictor));
+        // v = Σ α_j y_{n−j}; Newton starts from the predictor.
+        let (mut v, mut y_new) = (std::mem::take(&mut self.v), std::mem::take(&mut self.y_new));
         self.combine(y, &formula.alpha[..formula.inputs], &mut v);
-        self.combine(y, &formula.predictor[..formula.nodes], &mut predictor);
-        self.y_new.copy_from_slice(&predictor);
-        self.predictor = predictor;
+        self.combine(y, &formula.predictor[..formula.nodes], &mut y_new);
+        self.y_new = y_new;
         self.matrix.ensure(self.rhs, t, y)?;
         let stage = ImplicitStage { t: t + h, v: &v, h, gamma: formula.gamma };
         let solved =
