@@ -29,7 +29,7 @@ use crate::field::VectorField;
 use crate::methods::Method;
 use crate::rhs::{Rhs, host_form};
 
-/// One mode of one trajectory at one step, with its stage cotangents.
+/// One mode of one trajectory at one step, with what its share of the gradient is made of.
 #[derive(Debug, Clone)]
 pub struct ModeSample {
     /// Step `n`: the mode is one of `J(y_{n+1})`.
