@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod dataset;
+mod dense;
 pub mod device;
 mod engine;
 pub mod ensemble;

@@ -153,3 +153,67 @@ fn bdf_converges_at_each_order_held_fixed() {
     }
     println!("{}", report.join("\n"));
 }
+
+/// `y1' = −y1²`, `(y2, y3)' = (y3, −y2)`: smooth and autonomous (`y = (1/(4+t), sin t, cos t)`
+/// from `(0.25, 0, 1)`). The dense-output test takes an autonomous field: for one that reads `t`,
+/// `∂f/∂t`'s forward difference (rodas.f's `δ = √(ε·max(10⁻⁵, |t|))`) carries a rounding error of
+/// `ε|f|/δ` near `t = 0` that the interpolant shows at 1e-11.
+struct Rotation {
+    device: Device,
+}
+
+impl VectorField for Rotation {
+    fn dim(&self) -> usize {
+        3
+    }
+    fn device(&self) -> Device {
+        self.device.clone()
+    }
+    fn eval(&self, _t: &[f64], y: Tensor<2>) -> Tensor<2> {
+        let (y1, y2, y3) = (y.clone().narrow(1, 0, 1), y.clone().narrow(1, 1, 1), y.narrow(1, 2, 1));
+        Tensor::cat(vec![-(y1.clone() * y1), y3, y2.neg()], 1)
+    }
+    fn autonomous(&self) -> bool {
+        true
+    }
+}
+
+/// The Rosenbrock methods' dense output: at the last point it is the solution itself; between
+/// the points (θ = 0.3 of every step) its error falls with the step at the order of the
+/// continuous extension plus one (its local error), or the method's order where that is lower:
+/// rosenbrock23 2 (ode23s's interpolant has order 2, the method too), rodas4 4 (order-3
+/// extension), rodas5p 5 (order-4 extension). Methods without one, and times outside the solve,
+/// are refused.
+#[test]
+fn rosenbrock_dense_output_converges_at_its_order() {
+    use stiffnode_solvers::solve_record;
+    let field = Rotation { device: DeviceKind::Cpu.open().unwrap() };
+    let exact = |t: f64| [1.0 / (4.0 + t), t.sin(), t.cos()];
+    let request = |method: &methods::Method, n: usize| {
+        Request::new(method.clone(), vec![0.25, 0.0, 1.0], 0.0, vec![1.0]).with_options(SolveOptions::fixed(n))
+    };
+    for (name, expected) in [("rosenbrock23", 2.0), ("rodas4", 4.0), ("rodas5p", 5.0)] {
+        let method = methods::by_name(name).unwrap();
+        let error = |n: usize| {
+            let record = solve_record(&field, &request(&method, n)).unwrap();
+            assert_eq!(record.dense(0, 1.0).unwrap(), record.solution().states[0], "{name}: at the end");
+            (0..n)
+                .map(|k| {
+                    let t = (k as f64 + 0.3) / n as f64;
+                    let (y, e) = (record.dense(0, t).unwrap(), exact(t));
+                    y.iter().zip(e).map(|(y, e)| (y - e).abs()).fold(0.0, f64::max)
+                })
+                .fold(0.0, f64::max)
+        };
+        let errs: Vec<f64> = [8, 16, 32].into_iter().map(error).collect();
+        let observed = (errs[1] / errs[2]).log2();
+        println!("{name}: dense output errors {errs:?}, observed order {observed:.3}");
+        assert!((observed - expected).abs() <= 0.3, "{name}: observed {observed:.3}, expected {expected} ({errs:?})");
+    }
+    let record = solve_record(&field, &request(&methods::by_name("radau5").unwrap(), 4)).unwrap();
+    let e = record.dense(0, 0.5).expect_err("refused").to_string();
+    assert!(e.contains("radau5") && e.contains("dense output"), "{e}");
+    let record = solve_record(&field, &request(&methods::by_name("rodas5p").unwrap(), 4)).unwrap();
+    let e = record.dense(0, 1.5).expect_err("refused").to_string();
+    assert!(e.contains("outside the solve"), "{e}");
+}

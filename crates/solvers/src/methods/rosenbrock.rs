@@ -34,6 +34,10 @@ pub struct Rosenbrock {
     pub m: Vec<f64>,
     /// Error-estimate weights `e_i` on the `u_i`.
     pub e: Vec<f64>,
+    /// Dense output (empty: none): rows `H_r` on the `u_i`, `D_r = Σ_i H_ri u_i`, and
+    /// `y(t_n + θh) = (1−θ)y_n + θ(y_{n+1} + (1−θ)(D_1 + θ(D_2 + θ(D_3 + …))))` (the form of
+    /// OrdinaryDiffEq.jl's Rodas interpolants).
+    pub dense: Vec<Vec<f64>>,
     /// Classical order.
     pub order: u32,
     /// Order of the embedded solution (the estimate's).
@@ -123,6 +127,11 @@ pub fn rodas4() -> Rosenbrock {
         d: vec![0.25, -0.1043, 0.1035, -0.03620000000000023, 0.0, 0.0],
         m: vec![a51, a52, a53, a54, 1.0, 1.0],
         e: vec![0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
+        // rodas.f's continuous extension of order 3 (OrdinaryDiffEq.jl's Rodas4 h21…h35).
+        dense: vec![
+            vec![10.12623508344586, -7.487995877610167, -34.80091861555747, -7.992771707568823, 1.025137723295662, 0.0],
+            vec![-0.6762803392801253, 6.087714651680015, 16.43084320892478, 24.76722511418386, -6.594389125716872, 0.0],
+        ],
         order: 4,
         embedded_order: 3,
         stiffly_accurate: true,
@@ -192,6 +201,39 @@ pub fn rodas5p() -> Rosenbrock {
         ],
         m: vec![row6[0], row6[1], row6[2], row6[3], row6[4], 1.0, 1.0, 1.0],
         e: vec![0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
+        // Steinebach's continuous extension of order 4 (OrdinaryDiffEq.jl's h21…h48).
+        dense: vec![
+            vec![
+                25.948786856663858,
+                -2.5579724845846235,
+                10.433815404888879,
+                -2.3679251022685204,
+                0.524948541321073,
+                1.1241088310450404,
+                0.4272876194431874,
+                -0.17202221070155493,
+            ],
+            vec![
+                -9.91568850695171,
+                -0.9689944594115154,
+                3.0438037242978453,
+                -24.495224566215796,
+                20.176138334709044,
+                15.98066361424651,
+                -6.789040303419874,
+                -6.710236069923372,
+            ],
+            vec![
+                11.419903575922262,
+                2.8879645146136994,
+                72.92137995996029,
+                80.12511834622643,
+                -52.072871366152654,
+                -59.78993625266729,
+                -0.15582684282751913,
+                4.883087185713722,
+            ],
+        ],
         order: 5,
         embedded_order: 4,
         stiffly_accurate: true,
@@ -223,6 +265,9 @@ pub fn rosenbrock23() -> Rosenbrock {
         d: vec![d, 0.0, d],
         m: vec![1.0 / d, 1.0 / d, 0.0],
         e: vec![-1.0 / (6.0 * d), -2.0 / (6.0 * d), 1.0 / (6.0 * d)],
+        // ode23s's interpolant `y + h(θ(1−θ)k₁ + θ(θ−2d)k₂)/(1−2d)` (Shampine & Reichelt 1997):
+        // with `u₁ = hdk₁`, `u₂ = hd(k₂ − k₁)` it is the form above with `D₁ = −u₂/(d(1−2d))`.
+        dense: vec![vec![0.0, -1.0 / (d * (1.0 - 2.0 * d)), 0.0]],
         order: 2,
         embedded_order: 3,
         stiffly_accurate: false,
