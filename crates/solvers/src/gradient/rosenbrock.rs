@@ -83,7 +83,7 @@ impl RosenbrockAdjoint<'_> {
         let mut u_bar: Vec<f64> = m.m.iter().flat_map(|mi| a.iter().map(move |a| mi * a)).collect();
         let mut f_bar = vec![0.0; s * d];
         let (mut ft_bar, mut y_bar) = (vec![0.0; d], a.to_vec());
-        let (mut arg, mut jac_i, mut from_f) = (vec![0.0; d], vec![0.0; d * d], vec![0.0; d]);
+        let (mut arg, mut from_f) = (vec![0.0; d], vec![0.0; d]);
         for i in (0..s).rev() {
             let mut r_bar = u_bar[i * d..(i + 1) * d].to_vec();
             lu.solve(0, &mut r_bar);
@@ -112,23 +112,10 @@ impl RosenbrockAdjoint<'_> {
             // ∂f/∂t = (f(t + δ, y) − f(t, y))/δ, as the stepper takes it.
             let (t_plus, inv) = time_step(t);
             ft_bar.iter_mut().for_each(|x| *x *= inv);
-            host.jacobian(t_plus, y, &mut jac_i);
-            jac_i.iter_mut().zip(&jac).for_each(|(p, j)| *p -= j);
-            transposed_product(&jac_i, &ft_bar, &mut from_f);
-            y_bar.iter_mut().zip(&from_f).for_each(|(x, v)| *x += v);
-            host.vjp(t_plus, y, &ft_bar, grad);
+            host.vjp_with_state(t_plus, y, &ft_bar, &mut y_bar, grad);
             ft_bar.iter_mut().for_each(|x| *x = -*x);
-            host.vjp(t, y, &ft_bar, grad);
+            host.vjp_with_state(t, y, &ft_bar, &mut y_bar, grad);
         }
         Some(y_bar)
-    }
-}
-
-/// `out = Mᵀv` for the row-major `d×d` matrix `M`.
-fn transposed_product(mat: &[f64], v: &[f64], out: &mut [f64]) {
-    let d = v.len();
-    out.fill(0.0);
-    for (row, vi) in mat.chunks_exact(d).zip(v) {
-        out.iter_mut().zip(row).for_each(|(o, m)| *o += m * vi);
     }
 }
