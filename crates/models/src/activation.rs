@@ -95,7 +95,6 @@ impl Activation {
     }
 }
 
-/// `Φ(x)` on the host, with the same erf as Burn's CPU backend (libm).
 impl Activation {
     /// `σ(x)`, `σ'(x)` and `σ''(x)` on the host (second derivatives of the MLP for Rosenbrock
     /// gradients): GELU `φ(x)(2 − x²)` with `φ` the normal density, tanh `−2σσ'`, softplus
@@ -119,8 +118,18 @@ impl Activation {
     }
 }
 
+/// `Φ(x)` on the host.
 fn phi_host(x: f64) -> f64 {
-    0.5 * (1.0 + libm::erf(x * FRAC_1_SQRT_2))
+    0.5 * (1.0 + erf(x * FRAC_1_SQRT_2))
+}
+
+// SAFETY: C99's `erf` is a pure function of one double in the platform's math library, which
+// Rust's std links on every hosted target (glibc, musl, macOS libSystem, the Windows UCRT).
+unsafe extern "C" {
+    /// The platform's `erf`, for the host forms: glibc's is the same Sun algorithm as the
+    /// `libm` crate's that Burn's CPU backend uses (they agree to 1 ulp) but twice as fast,
+    /// and GELU's `erf` is about a quarter of a CPU training epoch.
+    safe fn erf(x: f64) -> f64;
 }
 
 /// `1/(1 + e^{−x})`.

@@ -103,8 +103,14 @@ impl HostMlp {
 /// `z = xW + b` for one layer.
 fn affine(l: &HostLayer, x: &[f64], z: &mut [f64]) {
     z[..l.fan_out].copy_from_slice(&l.b);
-    for (i, xi) in x[..l.fan_in].iter().enumerate() {
-        z[..l.fan_out].iter_mut().zip(&l.w[i * l.fan_out..(i + 1) * l.fan_out]).for_each(|(z, w)| *z += xi * w);
+    accumulate(l, x, z);
+}
+
+/// `z += xW` for one layer.
+fn accumulate(l: &HostLayer, x: &[f64], z: &mut [f64]) {
+    let z = &mut z[..l.fan_out];
+    for (xi, w) in x[..l.fan_in].iter().zip(l.w.chunks_exact(l.fan_out)) {
+        z.iter_mut().zip(w).for_each(|(z, w)| *z += xi * w);
     }
 }
 
@@ -114,7 +120,7 @@ impl HostField for HostMlp {
     }
 
     fn jacobian(&self, _t: f64, y: &[f64], jac: &mut [f64]) {
-        self.with_scratch(|scratch| self.jacobian_with(y, jac, scratch));
+        self.with_scratch(|scratch| self.jacobian_with(y, jac, None, scratch));
     }
 
     fn params(&self) -> usize {
@@ -131,6 +137,22 @@ impl HostField for HostMlp {
         self.with_scratch(|scratch| self.vjp_with(y, c, grad, Some(grad_y), scratch));
     }
 
+    /// Every layer's input `x_k` and, on hidden layers, the slope `σ'(z_k)`.
+    fn kept_len(&self) -> usize {
+        self.layers.iter().map(|l| l.fan_in + l.fan_out).sum()
+    }
+
+    fn jacobian_keeping(&self, _t: f64, y: &[f64], jac: &mut [f64], kept: &mut [f64]) {
+        self.with_scratch(|scratch| self.jacobian_with(y, jac, Some(kept), scratch));
+    }
+
+    fn vjp_kept(&self, _t: f64, _y: &[f64], kept: &[f64], c: &[f64], grad: &mut [f64]) {
+        self.with_scratch(|scratch| {
+            let (g, g_prev) = scratch[..2 * self.width].split_at_mut(self.width);
+            self.backward(kept, c, grad, None, g, g_prev);
+        });
+    }
+
     fn has_jacobian_vjp(&self) -> bool {
         true
     }
@@ -141,18 +163,20 @@ impl HostField for HostMlp {
 }
 
 impl HostMlp {
+    /// Where layer `k`'s input `x_k` starts in the kept values (its slopes `σ'(z_k)` follow).
+    fn kept_at(&self, k: usize) -> usize {
+        self.layers[..k].iter().map(|l| l.fan_in + l.fan_out).sum()
+    }
+
     /// `(∂f/∂θ)ᵀc`: a forward pass keeping every layer's input `x_k` and slope `σ'(z_k)`,
-    /// then `g = c⊙ŷ/t_scale`, and per layer from the last: `∂b_k += g`, `∂W_k += x_kᵀg`,
-    /// `g ← (W_k g)⊙σ'(z_{k−1})`; with `grad_y`, also `J(y)ᵀc = (W_1 g)/ŷ` there.
+    /// then [`backward`](Self::backward).
     fn vjp_with(&self, y: &[f64], c: &[f64], grad: &mut [f64], grad_y: Option<&mut [f64]>, scratch: &mut [f64]) {
-        let n_layers = self.layers.len();
         let (stored, rest) = scratch.split_at_mut(scratch.len() - 2 * self.width);
-        let (mut g, mut g_prev) = rest.split_at_mut(self.width);
-        // x_k at `offset`, then z_k (replaced by σ'(z_k) on hidden layers), per layer.
-        let offsets = |k: usize| self.layers[..k].iter().map(|l| l.fan_in + l.fan_out).sum::<usize>();
+        let (g, g_prev) = rest.split_at_mut(self.width);
+        let n_layers = self.layers.len();
         stored[..y.len()].iter_mut().zip(y.iter().zip(&self.y_scale)).for_each(|(x, (y, s))| *x = y / s);
         for (k, l) in self.layers.iter().enumerate() {
-            let x_at = offsets(k);
+            let x_at = self.kept_at(k);
             let (head, tail) = stored.split_at_mut(x_at + l.fan_in);
             affine(l, &head[x_at..], &mut tail[..l.fan_out]);
             if k + 1 < n_layers {
@@ -162,6 +186,22 @@ impl HostMlp {
                 }
             }
         }
+        self.backward(stored, c, grad, grad_y, g, g_prev);
+    }
+
+    /// The backward pass from the kept `x_k`, `σ'(z_k)`: `g = c⊙ŷ/t_scale`, and per layer from
+    /// the last: `∂b_k += g`, `∂W_k += x_kᵀg`, `g ← (W_k g)⊙σ'(z_{k−1})`; with `grad_y`, also
+    /// `J(y)ᵀc = (W_1 g)/ŷ` there.
+    fn backward<'g>(
+        &self,
+        stored: &[f64],
+        c: &[f64],
+        grad: &mut [f64],
+        grad_y: Option<&mut [f64]>,
+        mut g: &'g mut [f64],
+        mut g_prev: &'g mut [f64],
+    ) {
+        let n_layers = self.layers.len();
         let last = &self.layers[n_layers - 1];
         for (o, g) in g[..last.fan_out].iter_mut().enumerate() {
             *g = c[o] * self.y_scale[o] / self.t_scale;
@@ -169,7 +209,7 @@ impl HostMlp {
         self.constant.iter().for_each(|&i| g[i] = 0.0);
         let (mut w_at, mut b_at) = (self.layers.iter().map(|l| l.fan_in * l.fan_out).sum::<usize>(), grad.len());
         for (k, l) in self.layers.iter().enumerate().rev() {
-            let x_at = offsets(k);
+            let x_at = self.kept_at(k);
             w_at -= l.fan_in * l.fan_out;
             b_at -= l.fan_out;
             grad[b_at..b_at + l.fan_out].iter_mut().zip(&g[..l.fan_out]).for_each(|(b, g)| *b += g);
@@ -284,36 +324,46 @@ impl HostMlp {
         self.constant.iter().for_each(|&i| f[i] = 0.0);
     }
 
-    fn jacobian_with(&self, y: &[f64], jac: &mut [f64], scratch: &mut [f64]) {
-        let d = y.len();
-        let (x, rest) = scratch.split_at_mut(self.width);
-        let (z, rest) = rest.split_at_mut(self.width);
-        let (dx, dz) = rest.split_at_mut(self.width * d);
-        // Row-major [units, d].
+    /// The Jacobian by forward mode; with `kept`, also the values [`backward`](Self::backward)
+    /// needs (as [`vjp_with`](Self::vjp_with)'s forward pass stores them).
+    fn jacobian_with(&self, y: &[f64], jac: &mut [f64], mut kept: Option<&mut [f64]>, scratch: &mut [f64]) {
+        let (d, width) = (y.len(), self.width);
+        let (x, rest) = scratch.split_at_mut(width);
+        let (z, rest) = rest.split_at_mut(width);
+        // Tangent-major, `[d, width]`: tangent `j` is `∂/∂y_j` of the layer's units.
+        let (dx, dz) = rest.split_at_mut(width * d);
         x.iter_mut().zip(y.iter().zip(&self.y_scale)).for_each(|(x, (y, s))| *x = y / s);
-        dx[..d * d].fill(0.0);
-        (0..d).for_each(|i| dx[i * d + i] = 1.0 / self.y_scale[i]);
+        for (j, row) in dx.chunks_exact_mut(width).enumerate() {
+            row[..d].fill(0.0);
+            row[j] = 1.0 / self.y_scale[j];
+        }
         let last = self.layers.len() - 1;
         for (k, l) in self.layers.iter().enumerate() {
+            let x_at = self.kept_at(k);
+            if let Some(kept) = kept.as_deref_mut() {
+                kept[x_at..x_at + l.fan_in].copy_from_slice(&x[..l.fan_in]);
+            }
             affine(l, x, z);
-            dz[..l.fan_out * d].fill(0.0);
-            for i in 0..l.fan_in {
-                for o in 0..l.fan_out {
-                    let w = l.w[i * l.fan_out + o];
-                    dz[o * d..(o + 1) * d].iter_mut().zip(&dx[i * d..(i + 1) * d]).for_each(|(z, x)| *z += w * x);
-                }
+            for (dxj, dzj) in dx.chunks_exact(width).zip(dz.chunks_exact_mut(width)) {
+                dzj[..l.fan_out].fill(0.0);
+                accumulate(l, dxj, dzj);
             }
             if k < last {
                 for o in 0..l.fan_out {
                     let (value, slope) = self.activation.apply_and_derivative_host(z[o]);
                     x[o] = value;
-                    dx[o * d..(o + 1) * d].iter_mut().zip(&dz[o * d..(o + 1) * d]).for_each(|(x, z)| *x = z * slope);
+                    if let Some(kept) = kept.as_deref_mut() {
+                        kept[x_at + l.fan_in + o] = slope;
+                    }
+                    for j in 0..d {
+                        dx[j * width + o] = dz[j * width + o] * slope;
+                    }
                 }
             }
         }
-        for (i, row) in dz.chunks_exact(d).take(d).enumerate() {
+        for i in 0..d {
             let s = self.y_scale[i] / self.t_scale;
-            jac[i * d..(i + 1) * d].iter_mut().zip(row).for_each(|(j, v)| *j = v * s);
+            (0..d).for_each(|j| jac[i * d + j] = dz[j * width + i] * s);
         }
         self.constant.iter().for_each(|&i| jac[i * d..(i + 1) * d].fill(0.0));
     }

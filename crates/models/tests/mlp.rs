@@ -129,7 +129,7 @@ fn host_parameter_products_agree_with_burns_backward_pass() {
             assert!(scale > 0.0 && err <= 1e-13, "{name} scaled={scaled}: {ours:?} vs {burn:?}");
             // Both products in one pass: the same (∂f/∂θ)ᵀc, and Jᵀc as the analytic Jacobian gives it.
             let (mut both, mut jt_c) = (vec![0.0; host.params()], vec![0.0; rows * 3]);
-            let mut jac = vec![0.0; 9];
+            let mut jac = [0.0; 9];
             for r in 0..rows {
                 let (yr, cr) = (&y[r * 3..r * 3 + 3], &c[r * 3..r * 3 + 3]);
                 host.vjp_with_state(0.0, yr, cr, &mut jt_c[r * 3..r * 3 + 3], &mut both);
@@ -144,6 +144,20 @@ fn host_parameter_products_agree_with_burns_backward_pass() {
                 }
             }
             assert!(both.iter().zip(&ours).all(|(a, b)| (a - b).abs() <= 1e-15 * b.abs().max(1e-300)), "{name}");
+            // The adjoint walk's path: the Jacobian keeps the forward pass for the product at the
+            // same point — the same Jacobian and the same product, bit for bit.
+            assert!(host.kept_len() > 0);
+            let (mut kept, mut from_kept, mut jac_kept) =
+                (vec![0.0; host.kept_len()], vec![0.0; host.params()], [0.0; 9]);
+            for r in 0..rows {
+                let (yr, cr) = (&y[r * 3..r * 3 + 3], &c[r * 3..r * 3 + 3]);
+                kept.fill(f64::NAN);
+                host.jacobian_keeping(0.0, yr, &mut jac_kept, &mut kept);
+                host.jacobian(0.0, yr, &mut jac);
+                assert_eq!(jac_kept.map(f64::to_bits), jac.map(f64::to_bits), "{name}");
+                host.vjp_kept(0.0, yr, &kept, cr, &mut from_kept);
+            }
+            assert_eq!(from_kept, ours, "{name} scaled={scaled} constant={constant:?}");
         }
     }
 }

@@ -89,6 +89,28 @@ pub trait HostField: Sync {
         self.vjp(t, y, c, grad);
     }
 
+    /// How many values [`jacobian_keeping`](Self::jacobian_keeping) keeps for
+    /// [`vjp_kept`](Self::vjp_kept) at the same point (0: nothing, the default). The adjoint
+    /// walk takes the Jacobian and then the parameter product at every stage: a network
+    /// keeps its layers' activations and slopes instead of running its forward pass twice.
+    fn kept_len(&self) -> usize {
+        0
+    }
+
+    /// [`jacobian`](Self::jacobian), also writing into `kept` ([`kept_len`](Self::kept_len)
+    /// values) what [`vjp_kept`](Self::vjp_kept) needs at this `(t, y)`.
+    fn jacobian_keeping(&self, t: f64, y: &[f64], jac: &mut [f64], kept: &mut [f64]) {
+        let _ = kept;
+        self.jacobian(t, y, jac);
+    }
+
+    /// [`vjp`](Self::vjp) at the `(t, y)` whose [`jacobian_keeping`](Self::jacobian_keeping)
+    /// wrote `kept`.
+    fn vjp_kept(&self, t: f64, y: &[f64], kept: &[f64], c: &[f64], grad: &mut [f64]) {
+        let _ = kept;
+        self.vjp(t, y, c, grad);
+    }
+
     /// Whether [`jacobian_vjp`](Self::jacobian_vjp) is implemented (and [`vjp`](Self::vjp)
     /// covers every parameter): the adjoint walk of Rosenbrock steps, which solve with `J`,
     /// then runs on the host; without it their gradients replay the steps on the graph.

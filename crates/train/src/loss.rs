@@ -31,19 +31,18 @@ impl Loss {
 
     /// The loss of `pred` (one `[batch, d]` tensor per output time) against `target` (host
     /// values, `batch·d` per output time).
+    ///
+    /// The outputs are stacked into one `[times·batch, d]` tensor first: a handful of tensor
+    /// operations per evaluation, not a handful per output time.
     pub fn eval(&self, pred: &[Tensor<2>], target: &[Vec<f64>]) -> Tensor<1> {
-        let parts: Vec<Tensor<2>> = pred
-            .iter()
-            .zip(target)
-            .map(|(p, t)| {
-                let diff = (p.clone() - from_host(t.clone(), p.dims(), &p.device())) * self.factor.clone();
-                match self.kind {
-                    LossKind::Mae => diff.abs(),
-                    LossKind::Mse => diff.powi_scalar(2),
-                }
-            })
-            .collect();
-        let mean = Tensor::cat(parts, 0).mean();
+        let pred = Tensor::cat(pred.to_vec(), 0);
+        let target = from_host(target.concat(), pred.dims(), &pred.device());
+        let diff = (pred - target) * self.factor.clone();
+        let parts = match self.kind {
+            LossKind::Mae => diff.abs(),
+            LossKind::Mse => diff.powi_scalar(2),
+        };
+        let mean = parts.mean();
         match self.compared {
             Some(c) => mean.mul_scalar(c),
             None => mean,

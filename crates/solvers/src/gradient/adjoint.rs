@@ -90,13 +90,9 @@ impl<'a, F: VectorField + Module> StepAdjoint<'a, F> {
                             let (y0, steps) = walk.walk_lane(record, b, outputs, keep, &mut grad)?;
                             return Ok((Lane { y0, steps }, grad));
                         }
-                        let product = |times: &[f64], values: &[f64], mu: &[f64]| {
-                            for ((t, y), c) in times.iter().zip(values.chunks_exact(d)).zip(mu.chunks_exact(d)) {
-                                host.vjp(*t, y, c, &mut grad);
-                            }
-                        };
-                        let lane = walk_lane(record, &Rhs::host(host, d), chunk, b, outputs, keep, product)?;
-                        Ok((lane, grad))
+                        let mut chunks = HostChunks { host, d, kept: Vec::new(), grad };
+                        let lane = walk_lane(record, &mut chunks, chunk, b, outputs, keep)?;
+                        Ok((lane, chunks.grad))
                     })
                     .collect();
                 let mut grad = vec![0.0; host.params()];
@@ -109,12 +105,11 @@ impl<'a, F: VectorField + Module> StepAdjoint<'a, F> {
             }
             None => {
                 let rhs = Rhs::new(&self.plain, host.as_deref());
-                let mut pending = Pending::new(self.field, host.as_deref(), chunk);
+                let mut chunks = TensorChunks { rhs, pending: Pending::new(self.field, host.as_deref(), chunk) };
                 for b in 0..batch {
-                    let product = |times: &[f64], values: &[f64], mu: &[f64]| pending.push(times, values, mu);
-                    walked.take(walk_lane(record, &rhs, chunk, b, outputs, keep, product)?);
+                    walked.take(walk_lane(record, &mut chunks, chunk, b, outputs, keep)?);
                 }
-                walked.params = pending.finish();
+                walked.params = chunks.pending.finish();
             }
         }
         Ok(walked)
@@ -145,16 +140,107 @@ struct Lane {
     steps: Vec<StepCotangent>,
 }
 
-/// Walk trajectory `b` of `record` back from its output cotangents, handing every step's stage
-/// rows and cotangents `μ` to `product`.
+/// What the walk asks of the field for a chunk of stage rows `(t_r, Y_r)`: their Jacobians,
+/// then — once the step adjoints have given every row its cotangent `μ_r` — the parameter
+/// product `Σ_r (∂f(t_r, Y_r)/∂θ)ᵀμ_r`.
+trait ChunkProducts {
+    /// The stage Jacobians, `[rows, d, d]`.
+    fn jacobians(&mut self, times: &[f64], values: &[f64]) -> Result<Vec<f64>, SolveError>;
+    /// Add the parameter product of the rows of the last [`jacobians`](Self::jacobians) call
+    /// (`mu` is 0 on the rows of steps the walk skipped).
+    fn product(&mut self, times: &[f64], values: &[f64], mu: &[f64]);
+}
+
+/// Stage rows per task on all cores (a few µs of work each).
+const ROWS_PER_TASK: usize = 32;
+
+/// The products on the host, on all cores, into `grad`: each row's Jacobian keeps what its
+/// parameter product needs ([`HostField::jacobian_keeping`]); each fixed block of rows adds into
+/// a gradient of its own, the blocks summed in order, so the sum does not depend on the number
+/// of threads.
+struct HostChunks<'a> {
+    host: &'a dyn HostField,
+    d: usize,
+    /// [`HostField::kept_len`] values per row of the chunk.
+    kept: Vec<f64>,
+    grad: Vec<f64>,
+}
+
+impl ChunkProducts for HostChunks<'_> {
+    fn jacobians(&mut self, times: &[f64], values: &[f64]) -> Result<Vec<f64>, SolveError> {
+        let (host, d, k) = (self.host, self.d, self.host.kept_len());
+        // A row's kept values at `r·stride` (a stride of at least 1 keeps the blocks aligned).
+        let stride = k.max(1);
+        let mut jac = vec![0.0; times.len() * d * d];
+        self.kept.resize(times.len() * stride, 0.0);
+        times
+            .par_chunks(ROWS_PER_TASK)
+            .zip(values.par_chunks(ROWS_PER_TASK * d))
+            .zip(jac.par_chunks_mut(ROWS_PER_TASK * d * d))
+            .zip(self.kept.par_chunks_mut(ROWS_PER_TASK * stride))
+            .for_each(|(((times, values), jac), kept)| {
+                for (r, (t, y)) in times.iter().zip(values.chunks_exact(d)).enumerate() {
+                    let kept = &mut kept[r * stride..r * stride + k];
+                    host.jacobian_keeping(*t, y, &mut jac[r * d * d..(r + 1) * d * d], kept);
+                }
+            });
+        match jac.chunks_exact(d * d).position(|j| j.iter().any(|v| !v.is_finite())) {
+            Some(r) => Err(SolveError::NonFinite { t: times[r] }),
+            None => Ok(jac),
+        }
+    }
+
+    fn product(&mut self, times: &[f64], values: &[f64], mu: &[f64]) {
+        let (host, d, k, params) = (self.host, self.d, self.host.kept_len(), self.grad.len());
+        let stride = k.max(1);
+        let parts: Vec<Vec<f64>> = times
+            .par_chunks(ROWS_PER_TASK)
+            .zip(values.par_chunks(ROWS_PER_TASK * d))
+            .zip(mu.par_chunks(ROWS_PER_TASK * d))
+            .zip(self.kept.par_chunks(ROWS_PER_TASK * stride))
+            .map(|(((times, values), mu), kept)| {
+                let mut part = vec![0.0; params];
+                for (r, ((t, y), c)) in times.iter().zip(values.chunks_exact(d)).zip(mu.chunks_exact(d)).enumerate() {
+                    if c.iter().any(|&v| v != 0.0) {
+                        let kept = &kept[r * stride..r * stride + k];
+                        host.vjp_kept(*t, y, kept, c, &mut part);
+                    }
+                }
+                part
+            })
+            .collect();
+        for part in parts {
+            self.grad.iter_mut().zip(part).for_each(|(g, p)| *g += p);
+        }
+    }
+}
+
+/// The products on the field's device: Jacobians through [`Rhs`], parameter products batched
+/// into one vector–Jacobian product of the tensor program per chunk ([`Pending`]).
+struct TensorChunks<'a, F: Module> {
+    rhs: Rhs<'a>,
+    pending: Pending<'a, F>,
+}
+
+impl<F: VectorField + Module> ChunkProducts for TensorChunks<'_, F> {
+    fn jacobians(&mut self, times: &[f64], values: &[f64]) -> Result<Vec<f64>, SolveError> {
+        self.rhs.jacobian(times, values)
+    }
+
+    fn product(&mut self, times: &[f64], values: &[f64], mu: &[f64]) {
+        self.pending.push(times, values, mu);
+    }
+}
+
+/// Walk trajectory `b` of `record` back from its output cotangents, a chunk of steps at a time:
+/// the chunk's stage Jacobians, every step's adjoint, then the chunk's parameter product.
 fn walk_lane(
     record: &SolveRecord,
-    rhs: &Rhs,
+    chunks: &mut impl ChunkProducts,
     chunk: usize,
     b: usize,
     outputs: &[Vec<f64>],
     keep: bool,
-    mut product: impl FnMut(&[f64], &[f64], &[f64]),
 ) -> Result<Lane, SolveError> {
     let (traj, d) = (&record.trajectories[b], record.solution.dim);
     let mut adjoint = vec![vec![0.0; d]; traj.n_points()];
@@ -178,7 +264,8 @@ fn walk_lane(
         forms.reverse();
         let times: Vec<f64> = forms.iter().flat_map(|f| f.times.iter().copied()).collect();
         let values: Vec<f64> = forms.iter().flat_map(|f| f.values.iter().copied()).collect();
-        let jac = rhs.jacobian(&times, &values)?;
+        let jac = chunks.jacobians(&times, &values)?;
+        let mut row_mu = vec![0.0; rows * d];
         let mut first = rows;
         for (n, form) in (start..end).zip(&forms).rev() {
             first -= form.stages();
@@ -193,7 +280,7 @@ fn walk_lane(
                 let at = format!("adjoint of step {} from t = {:.6e} of trajectory {b}", n + 1, rec.t);
                 return Err(SolveError::NonFiniteGradient(at));
             }
-            product(&form.times, &form.values, &mu);
+            row_mu[first * d..(first + form.stages()) * d].copy_from_slice(&mu);
             for (k, c) in start_weights(&rec.kind) {
                 adjoint[n - k].iter_mut().zip(&v).for_each(|(a, v)| *a += c * v);
             }
@@ -201,6 +288,7 @@ fn walk_lane(
                 steps.push(StepCotangent { trajectory: b, step: n, value: a });
             }
         }
+        chunks.product(&times, &values, &row_mu);
         end = start;
     }
     Ok(Lane { y0: std::mem::take(&mut adjoint[0]), steps })
