@@ -205,11 +205,13 @@ fn host_jacobian_products_agree_with_burns_backward_pass_through_the_jacobian() 
     }
 }
 
-/// Rosenbrock gradients of an MLP field: the adjoint walk on the host (second derivatives of
-/// the host form) against the replay of every step on Burn's graph (∂J through the Jacobian
-/// program, itself checked against finite differences in the solvers' tests), to 1e-10.
+/// Gradients of an MLP field: the adjoint walk on the host (for Rosenbrock steps with the host
+/// form's second derivatives; for the others with the stage Jacobians keeping their forward
+/// passes for the parameter products, in blocks of rows on all cores) against the replay of
+/// every step on Burn's graph (∂J through the Jacobian program, itself checked against finite
+/// differences in the solvers' tests), to 1e-10.
 #[test]
-fn rosenbrock_gradients_walked_on_the_host_equal_the_replay_on_the_graph() {
+fn gradients_walked_on_the_host_equal_the_replay_on_the_graph() {
     use stiffnode_solvers::gradient::gradient;
     use stiffnode_solvers::gradient::params::flatten;
     use stiffnode_solvers::{GradientMode, Request, SolveOptions, methods};
@@ -219,8 +221,8 @@ fn rosenbrock_gradients_walked_on_the_host_equal_the_replay_on_the_graph() {
     let mlp = Mlp::new(3, &config, Some((&y_hat, 10.0)), 3, &ad);
     let loss =
         |s: &[burn::tensor::Tensor<2>]| s.iter().map(|x| x.clone().powi_scalar(2).sum()).reduce(|a, b| a + b).unwrap();
-    for name in ["rosenbrock23", "rodas4", "rodas5p"] {
-        let req = Request::new(methods::by_name(name).unwrap(), vec![1.0, 1e-5, 0.2], 0.0, vec![1.0, 10.0])
+    for name in ["rosenbrock23", "rodas4", "rodas5p", "radau5", "esdirk4", "bdf"] {
+        let req = Request::new(methods::by_name(name).unwrap(), vec![1.0, 1e-5, 0.2], 0.0, vec![1.0, 10.0, 1e3])
             .with_options(SolveOptions::adaptive(1e-6, 1e-10));
         let walked = gradient(&mlp, &req, loss).unwrap();
         let replayed = gradient(&mlp, &req.clone().with_gradient(GradientMode::Graph), loss).unwrap();

@@ -182,10 +182,27 @@ pub struct TrainingConfig {
     /// Cap on the mode-balanced weights [default: 1000].
     #[serde(default = "c_max")]
     pub c_max: f64,
+    /// Write the checkpoints at most every this many seconds (0: after every epoch), and at
+    /// the end of the run [default: 10]: an epoch of a small model takes milliseconds, and a
+    /// synced checkpoint write about as long.
+    #[serde(default = "checkpoint_every_s")]
+    pub checkpoint_every_s: f64,
+    /// With one batch per epoch, take back an update after which the loss grew by more than
+    /// this factor, and redo it at half its learning rate (0: never) [default: 10].
+    #[serde(default = "max_loss_growth")]
+    pub max_loss_growth: f64,
 }
 
 fn c_max() -> f64 {
     1e3
+}
+
+fn checkpoint_every_s() -> f64 {
+    10.0
+}
+
+fn max_loss_growth() -> f64 {
+    10.0
 }
 
 fn adamw() -> OptimizerKind {
@@ -243,6 +260,12 @@ impl TrainConfig {
         }
         if !(t.c_max.is_finite() && t.c_max >= 1.0) {
             return Err(bad(format!("train.c_max = {} must be ≥ 1 (a cap on weights that undo damping)", t.c_max)));
+        }
+        if !(t.checkpoint_every_s.is_finite() && t.checkpoint_every_s >= 0.0) {
+            return Err(bad(format!("train.checkpoint_every_s = {} must be ≥ 0 seconds", t.checkpoint_every_s)));
+        }
+        if !(t.max_loss_growth.is_finite() && (t.max_loss_growth == 0.0 || t.max_loss_growth > 1.0)) {
+            return Err(bad(format!("train.max_loss_growth = {} must be 0 (off) or > 1", t.max_loss_growth)));
         }
         if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
             return Err(bad(format!("train.weight_decay = {} must be ≥ 0", t.weight_decay)));

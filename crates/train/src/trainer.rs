@@ -1,8 +1,10 @@
 //! The training loop: epochs of mini-batches over trajectories; each batch is one batched
 //! solve, a loss on scaled states, its gradient by the discrete adjoint
 //! (`gradient::adjoint_gradient`), the global-norm clip and an optimizer step. Every epoch
-//! appends a line to `metrics.jsonl` and writes the `last` checkpoint (and `best` when the
-//! loss improves). Mini-batch order comes from a generator seeded by `seed` and the epoch, so
+//! appends a line to `metrics.jsonl`; the `last` checkpoint (and `best` when the loss has
+//! improved) is written every `checkpoint_every_s` seconds and when the run ends or stops on an
+//! error, so a resume repeats at most those seconds (resuming truncates the logs to the
+//! checkpoint's epoch). Mini-batch order comes from a generator seeded by `seed` and the epoch, so
 //! a resumed run repeats the uninterrupted run's losses exactly. Every `modes_every` epochs the
 //! batches' gradients are also split by eigenmode into `modes.jsonl` (an observer: the updates
 //! do not change).
@@ -76,14 +78,31 @@ pub struct Trainer {
     loss: Loss,
     /// The state before the last update, to take it back (see [`Trainer::guarded_step`]).
     undo: Option<Undo>,
+    /// The end of the last epoch not yet written as the `last` checkpoint, and the best model
+    /// not yet written as `best` (see [`Trainer::flush`]).
+    unsaved: Option<Snapshot>,
+    unsaved_best: Option<Snapshot>,
+    /// When checkpoints were last written.
+    saved_at: Instant,
+    /// The end of the previous epoch (its logs and checkpoints included), for `wall_s`.
+    clock: Option<Instant>,
 }
 
-/// The model and optimizer before an update, with the update's batch and learning rate.
+/// What a checkpoint holds.
+struct Snapshot {
+    model: crate::model::Model,
+    optim: Optimizer,
+    state: RunState,
+}
+
+/// The model and optimizer before an update, with the update's batch, learning rate and the
+/// loss measured at that model.
 struct Undo {
     model: crate::model::Model,
     optim: Optimizer,
     ids: Vec<usize>,
     lr: f64,
+    loss: f64,
 }
 
 /// Halvings of the learning rate tried when a solve fails at an updated model.
@@ -158,7 +177,8 @@ impl Trainer {
         let optim = Optimizer::new(t);
         let constant = setup.mechanism.constant_components();
         let loss = Loss::new(t.loss, &setup.data.scale, t.weights.as_deref(), &constant, &setup.device);
-        Self { setup, run, state, optim, loss, undo: None }
+        let (unsaved, unsaved_best, saved_at, clock) = (None, None, Instant::now(), None);
+        Self { setup, run, state, optim, loss, undo: None, unsaved, unsaved_best, saved_at, clock }
     }
 
     /// Learning rate at epoch `e` (1-based): constant, or cosine from `lr` to `lr_final`.
@@ -173,21 +193,43 @@ impl Trainer {
     }
 
     /// Run epochs until the configured total (or early stopping), calling `on_epoch` after each.
+    /// The checkpoints are written at the end, and when the run stops on an error, with the
+    /// last completed epoch's state (see [`flush`](Self::flush)).
     pub fn run(&mut self, mut on_epoch: impl FnMut(&EpochMetrics)) -> Result<(), TrainError> {
-        while self.state.epoch < self.setup.config.train.epochs {
-            let m = self.epoch()?;
-            on_epoch(&m);
-            let p = self.setup.config.train.patience;
-            if p > 0 && self.state.epoch - self.state.best_epoch >= p {
-                break;
+        let mut epochs = || -> Result<(), TrainError> {
+            while self.state.epoch < self.setup.config.train.epochs {
+                let m = self.epoch()?;
+                on_epoch(&m);
+                let p = self.setup.config.train.patience;
+                if p > 0 && self.state.epoch - self.state.best_epoch >= p {
+                    break;
+                }
             }
+            Ok(())
+        };
+        let result = epochs();
+        let flushed = self.flush();
+        result.and(flushed)
+    }
+
+    /// Write the `last` checkpoint of the last completed epoch and the `best` one, where they
+    /// have changed since the last write. [`epoch`](Self::epoch) writes them when
+    /// `train.checkpoint_every_s` seconds have passed since; [`run`](Self::run) at its end.
+    pub fn flush(&mut self) -> Result<(), TrainError> {
+        if let Some(s) = self.unsaved.take() {
+            checkpoint::save(&self.run, "last", &s.model, &s.optim, &s.state)?;
         }
+        if let Some(s) = self.unsaved_best.take() {
+            checkpoint::save(&self.run, "best", &s.model, &s.optim, &s.state)?;
+        }
+        self.saved_at = Instant::now();
         Ok(())
     }
 
-    /// One epoch: train, validate, log, checkpoint.
+    /// One epoch: train, validate, log; the checkpoints when they are due (see
+    /// [`flush`](Self::flush)).
     pub fn epoch(&mut self) -> Result<EpochMetrics, TrainError> {
-        let start = Instant::now();
+        let start = self.clock.unwrap_or_else(Instant::now);
         let e = self.state.epoch + 1;
         let lr = self.lr(e);
         let train = &self.setup.config.train;
@@ -238,14 +280,19 @@ impl Trainer {
             let record = logger.record(e, &self.setup.config.solver.method);
             self.run.append(Log::Modes, &crate::modes::ModeRecord { balance, ..record })?;
         }
-        checkpoint::save(&self.run, "last", &self.setup.model, &self.optim, &self.state)?;
+        let state = self.state.clone();
         if improved {
             // Without a validation set, a one-batch epoch's loss is that of the model before its
             // update: that model is the best one.
             let measured = self.undo.as_ref().filter(|_| val_loss.is_none() && ids.len() <= size);
             let (model, optim) = measured.map_or((&self.setup.model, &self.optim), |u| (&u.model, &u.optim));
-            checkpoint::save(&self.run, "best", model, optim, &self.state)?;
+            self.unsaved_best = Some(Snapshot { model: model.clone(), optim: optim.clone(), state: state.clone() });
         }
+        self.unsaved = Some(Snapshot { model: self.setup.model.clone(), optim: self.optim.clone(), state });
+        if self.saved_at.elapsed().as_secs_f64() >= self.setup.config.train.checkpoint_every_s {
+            self.flush()?;
+        }
+        self.clock = Some(Instant::now());
         Ok(m)
     }
 
@@ -260,7 +307,10 @@ impl Trainer {
     /// made the field too stiff or blow up: step limit, step size floor, Newton failure,
     /// non-finite values), the previous update is taken back and redone at half its learning
     /// rate, up to [`MAX_RETREATS`] halvings; `retreats` counts them. A failure with no update
-    /// to take back (the first step of a run or of a resume) is an error.
+    /// to take back (the first step of a run or of a resume) is an error. With one batch per
+    /// epoch, an update after which the loss grew by more than `train.max_loss_growth` (a
+    /// field pushed over a cliff that its vanishing fast-mode gradients did not show) is taken
+    /// back the same way; after the last halving the step stands.
     fn guarded_step(
         &mut self,
         ids: &[usize],
@@ -270,17 +320,33 @@ impl Trainer {
         retreats: &mut usize,
     ) -> Result<(f64, f64, Stats), SolveError> {
         let mut halvings = 0;
+        let growth = self.setup.config.train.max_loss_growth;
+        let whole = ids.len() == self.setup.data.train.len();
         loop {
-            let before = Undo { model: self.setup.model.clone(), optim: self.optim.clone(), ids: ids.to_vec(), lr };
+            let (model, optim) = (self.setup.model.clone(), self.optim.clone());
             let error = match self.step(ids, lr, logger.as_deref_mut(), balance.as_deref_mut()) {
                 Ok(done) => {
-                    self.undo = Some(before);
-                    return Ok(done);
+                    let spiked = self.undo.as_ref().is_some_and(|u| {
+                        whole && growth > 0.0 && halvings < MAX_RETREATS && u.ids == ids && done.0 > growth * u.loss
+                    });
+                    if !spiked {
+                        self.undo = Some(Undo { model, optim, ids: ids.to_vec(), lr, loss: done.0 });
+                        return Ok(done);
+                    }
+                    // The epoch's one batch: its mode split and balance log start again.
+                    if let Some(l) = logger.as_deref_mut() {
+                        *l = ModeLogger::default();
+                    }
+                    if let Some(b) = balance.as_deref_mut() {
+                        *b = BalanceLog::new(b.rule);
+                    }
+                    None
                 }
-                Err(e) => e,
+                Err(e) => Some(e),
             };
-            let recoverable = error.is_run_failure() && halvings < MAX_RETREATS;
-            let Some(undo) = self.undo.as_ref().filter(|_| recoverable) else { return Err(error) };
+            let recoverable = error.as_ref().is_none_or(|e| e.is_run_failure()) && halvings < MAX_RETREATS;
+            let undo = self.undo.as_ref().filter(|_| recoverable);
+            let Some(undo) = undo else { return Err(error.expect("a spike is only found with an update to undo")) };
             halvings += 1;
             *retreats += 1;
             (self.setup.model, self.optim) = (undo.model.clone(), undo.optim.clone());

@@ -84,6 +84,29 @@ fn an_update_that_breaks_the_next_solve_is_taken_back_and_redone_smaller() {
 }
 
 #[test]
+fn an_update_that_multiplies_the_loss_is_taken_back() {
+    // At a learning rate of 3, updates throw the MLP over cliffs: the loss grows 226-fold in one
+    // epoch and reaches 1e149 without the guard; with it (growth ≤ 10, the default) every
+    // epoch's loss stays within 10× the previous one's.
+    let run_with = |extra: &str, name: &str| {
+        let text = mlp_config(12).replace("lr = 0.01", &format!("lr = 3.0{extra}"));
+        let run = scratch(name);
+        let mut trainer = Trainer::start(TrainConfig::parse(&text, "test.toml").unwrap(), "test.toml", &run).unwrap();
+        let mut metrics = Vec::new();
+        trainer.run(|m| metrics.push(m.clone())).unwrap();
+        drop(trainer);
+        std::fs::remove_dir_all(&run).unwrap();
+        metrics
+    };
+    let growth = |m: &[stiffnode_train::EpochMetrics]| m.windows(2).map(|w| w[1].loss / w[0].loss).fold(0.0, f64::max);
+    let off = run_with("\nmax_loss_growth = 0", "spike-off");
+    let on = run_with("", "spike-on");
+    println!("largest growth: off {:.3e}, on {:.3e}", growth(&off), growth(&on));
+    assert!(growth(&off) > 100.0);
+    assert!(growth(&on) <= 10.0 && on.iter().any(|m| m.retreats > 0), "{on:?}");
+}
+
+#[test]
 fn interrupted_checkpoint_write_keeps_the_last_checkpoint() {
     let run = scratch("interrupt");
     train(&rates_config(2), &run);
@@ -101,6 +124,55 @@ fn interrupted_checkpoint_write_keeps_the_last_checkpoint() {
     let err = Trainer::resume(&run, None, None).err().expect("truncated checkpoint must fail").to_string();
     assert!(err.contains("last.ckpt") && err.contains("truncated"), "{err}");
     std::fs::remove_dir_all(&run).unwrap();
+}
+
+#[test]
+fn checkpoints_follow_their_cadence_and_a_stopped_run_keeps_its_last_epoch() {
+    let last_epoch = |run: &Path| Trainer::open(run, "last", None, None).ok().map(|t| t.state.epoch);
+    // `checkpoint_every_s = 0`: after every epoch, `last` is that epoch's.
+    let run = scratch("cadence-every");
+    let text = common::rates_config(3, 16, "checkpoint_every_s = 0");
+    let mut t = Trainer::start(TrainConfig::parse(&text, "test.toml").unwrap(), "test.toml", &run).unwrap();
+    let mut seen = Vec::new();
+    t.run(|m| seen.push((m.epoch, last_epoch(&run)))).unwrap();
+    assert_eq!(seen, [(1, Some(1)), (2, Some(2)), (3, Some(3))]);
+    // A long cadence: nothing until the run ends, then its last epoch and its best model.
+    let run2 = scratch("cadence-end");
+    let text = common::rates_config(3, 16, "checkpoint_every_s = 1e9");
+    let mut t = Trainer::start(TrainConfig::parse(&text, "test.toml").unwrap(), "test.toml", &run2).unwrap();
+    let mut seen = Vec::new();
+    t.run(|m| seen.push((m.epoch, last_epoch(&run2)))).unwrap();
+    assert_eq!(seen, [(1, None), (2, None), (3, None)]);
+    drop(t);
+    assert_eq!(last_epoch(&run2), Some(3));
+    assert!(run2.join("checkpoints/best.ckpt").is_file());
+    // A run that stops on an error writes the last completed epoch: epoch 3 cannot log (its
+    // metrics file became a directory), so `last` is epoch 2's and a resume repeats epoch 3.
+    let run3 = scratch("cadence-stop");
+    let text = common::rates_config(4, 16, "checkpoint_every_s = 1e9");
+    let mut t = Trainer::start(TrainConfig::parse(&text, "test.toml").unwrap(), "test.toml", &run3).unwrap();
+    let metrics = run3.join("metrics.jsonl");
+    let err = t
+        .run(|m| {
+            if m.epoch == 2 {
+                std::fs::rename(&metrics, run3.join("kept.jsonl")).unwrap();
+                std::fs::create_dir(&metrics).unwrap();
+            }
+        })
+        .expect_err("epoch 3 cannot log")
+        .to_string();
+    assert!(err.contains("metrics.jsonl"), "{err}");
+    drop(t);
+    assert_eq!(last_epoch(&run3), Some(2));
+    std::fs::remove_dir(&metrics).unwrap();
+    std::fs::rename(run3.join("kept.jsonl"), &metrics).unwrap();
+    Trainer::resume(&run3, None, None).unwrap().run(|_| {}).unwrap();
+    let straight = scratch("cadence-straight");
+    train(&common::rates_config(4, 16, ""), &straight);
+    assert_eq!(losses(&run3), losses(&straight));
+    for d in [run, run2, run3, straight] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
 }
 
 #[test]
@@ -169,6 +241,7 @@ fn bad_configurations_are_clear_errors() {
         (good.replace("lr = 0.01", "lr = 0.01\nlearning_rate = 3"), "learning_rate"),
         (good.replace("epochs = 1", "epochs = \"many\""), "epochs"),
         (good.replace("esdirk4", "rk99"), "unknown method 'rk99'"),
+        (good.replace("lr = 0.01", "lr = 0.01\ncheckpoint_every_s = -1"), "train.checkpoint_every_s = -1"),
         (good.replace("activation = \"gelu\"", "activation = \"sigmoidish\""), "sigmoidish"),
     ];
     for (text, needle) in cases {
