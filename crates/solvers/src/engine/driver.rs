@@ -28,13 +28,28 @@ use crate::tableau::Structure;
 /// Solve `y' = f(t, y)` for the request's batch of trajectories and return the states at its
 /// output times.
 pub fn solve(field: &dyn VectorField, request: &Request) -> Result<Solution, SolveError> {
-    run(field, request, false).map(SolveRecord::into_solution)
+    run(field, request, false, None).map(SolveRecord::into_solution)
 }
 
 /// [`solve`], keeping every accepted step and step point of every trajectory: the record that
 /// gradients are taken from (design.md §4).
 pub fn solve_record(field: &dyn VectorField, request: &Request) -> Result<SolveRecord, SolveError> {
-    run(field, request, true)
+    run(field, request, true, None)
+}
+
+/// What [`solve_record_watched`] hands over per accepted step: the step and its stage values
+/// (`s·d`; the new point for a multistep method).
+pub(crate) type Watch<'w> = &'w mut dyn FnMut(&StepRecord, &[f64]);
+
+/// [`solve_record`] that hands every accepted step of a one-trajectory request to `watch` as it
+/// is accepted (the adjoint's stage Jacobians start on another core meanwhile); a batch is
+/// solved without watching.
+pub(crate) fn solve_record_watched(
+    field: &dyn VectorField,
+    request: &Request,
+    watch: Watch,
+) -> Result<SolveRecord, SolveError> {
+    run(field, request, true, Some(watch))
 }
 
 /// What driving some trajectories produced: the states at the output times (`rows·d` each), the
@@ -45,7 +60,12 @@ struct Lanes {
     records: Vec<TrajectoryRecord>,
 }
 
-fn run(field: &dyn VectorField, request: &Request, record: bool) -> Result<SolveRecord, SolveError> {
+fn run(
+    field: &dyn VectorField,
+    request: &Request,
+    record: bool,
+    watch: Option<Watch>,
+) -> Result<SolveRecord, SolveError> {
     let d = field.dim();
     request.validate(d)?;
     let (opts, batch) = (&request.options, request.batch(d));
@@ -63,12 +83,15 @@ fn run(field: &dyn VectorField, request: &Request, record: bool) -> Result<Solve
                 .into_par_iter()
                 .map(|b| {
                     let rhs = Rhs::host(host, d).autonomous(autonomous);
-                    drive(&rhs, request, plan.as_ref(), &request.y0[b * d..(b + 1) * d], record)
+                    drive(&rhs, request, plan.as_ref(), &request.y0[b * d..(b + 1) * d], record, None)
                 })
                 .collect();
             merge(each.into_iter().collect::<Result<Vec<_>, _>>()?)
         }
-        host => drive(&Rhs::new(field, host), request, plan.as_ref(), &request.y0, record)?,
+        host => {
+            let watch = watch.filter(|_| batch == 1);
+            drive(&Rhs::new(field, host), request, plan.as_ref(), &request.y0, record, watch)?
+        }
     };
     Ok(SolveRecord {
         solution: Solution { times: request.save_at.clone(), states: lanes.states, batch, dim: d, stats: lanes.stats },
@@ -94,7 +117,14 @@ fn merge(parts: Vec<Lanes>) -> Lanes {
 }
 
 /// Drive the trajectories `y0` (`rows·d` values) together through the request's output times.
-fn drive(rhs: &Rhs, request: &Request, plan: Option<&FullPlan>, y0: &[f64], record: bool) -> Result<Lanes, SolveError> {
+fn drive(
+    rhs: &Rhs,
+    request: &Request,
+    plan: Option<&FullPlan>,
+    y0: &[f64],
+    record: bool,
+    watch: Option<Watch>,
+) -> Result<Lanes, SolveError> {
     let (opts, d) = (&request.options, rhs.d);
     let rows = y0.len() / d;
     let newton_tol = match &opts.control {
@@ -124,6 +154,7 @@ fn drive(rhs: &Rhs, request: &Request, plan: Option<&FullPlan>, y0: &[f64], reco
         record_bytes: 0,
         // Trajectories driven separately share the budget in proportion.
         record_budget: opts.max_record_bytes / request.batch(d) * rows,
+        watch,
     };
     let states = drive.run(y0)?;
     let (mut stats, records) = (drive.stats, drive.records);
@@ -133,7 +164,7 @@ fn drive(rhs: &Rhs, request: &Request, plan: Option<&FullPlan>, y0: &[f64], reco
     Ok(Lanes { states, stats, records })
 }
 
-struct Drive<'s, 'r> {
+struct Drive<'s, 'r, 'w> {
     stepper: &'s mut dyn Stepper,
     rhs: &'r Rhs<'r>,
     request: &'r Request,
@@ -151,9 +182,11 @@ struct Drive<'s, 'r> {
     /// Bytes recorded so far, and this drive's share of the request's limit.
     record_bytes: usize,
     record_budget: usize,
+    /// Told of every accepted step of a one-trajectory drive (see [`solve_record_watched`]).
+    watch: Option<Watch<'w>>,
 }
 
-impl Drive<'_, '_> {
+impl Drive<'_, '_, '_> {
     fn run(&mut self, y0: &[f64]) -> Result<Vec<Vec<f64>>, SolveError> {
         let request = self.request;
         let (mut t, mut y) = (request.t0, y0.to_vec());
@@ -234,6 +267,10 @@ impl Drive<'_, '_> {
                 }
             }
             self.record_points(y);
+            if let (Some(watch), [r]) = (self.watch.as_mut(), self.records.as_slice()) {
+                let step = r.steps.last().expect("just pushed");
+                watch(step, self.stepper.stage_values().unwrap_or(y));
+            }
         }
         self.stepper.accepted(h, a.theta);
         Ok(())

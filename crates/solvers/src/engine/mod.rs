@@ -1,8 +1,9 @@
 //! The forward integrator: the driver walks a batch through its output times with fixed or
 //! adaptive steps ([`driver`]); a stepper takes one step of a method ([`rk`] for every
 //! Runge–Kutta tableau, [`bdf2`], [`bdf`], [`rosenbrock`]); [`newton`] solves the implicit stages. Nothing outside the
-//! engine calls into it except through [`solve`] and [`solve_record`]; gradients read the
-//! [`SolveRecord`](crate::SolveRecord) it returns (design.md §9).
+//! engine calls into it except through [`solve`] and [`solve_record`] (and, for the adjoint's
+//! early stage Jacobians, `solve_record_watched`, which hands over each accepted step);
+//! gradients read the [`SolveRecord`](crate::SolveRecord) it returns (design.md §9).
 //!
 //! This module holds what the driver needs from a method: attempt a step, hear that it was
 //! accepted, and refresh the Jacobian after a failed Newton solve.
@@ -15,6 +16,7 @@ mod newton;
 mod rk;
 pub(crate) mod rosenbrock;
 
+pub(crate) use driver::solve_record_watched;
 pub use driver::{solve, solve_record};
 
 use crate::error::SolveError;

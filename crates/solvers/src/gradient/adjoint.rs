@@ -10,18 +10,21 @@ use burn::module::Module;
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::Tensor;
 
+use std::sync::mpsc::Receiver;
+
 use rayon::prelude::*;
 
 use super::params::unflatten;
 use super::rosenbrock::RosenbrockAdjoint;
-use super::stages::{StageForm, field_vjp, start_weights};
+use super::stages::{StageForm, field_vjp, stage_times, start_weights};
 use super::{Gradient, StepCotangent};
+use crate::engine::solve_record_watched;
 use crate::error::SolveError;
 use crate::field::{HostField, VectorField, from_host, to_host};
 use crate::methods::Method;
 use crate::request::Request;
 use crate::rhs::{Rhs, host_form};
-use crate::solution::SolveRecord;
+use crate::solution::{SolveRecord, StepRecord};
 use crate::solve_record;
 
 /// The backward walk takes the stage Jacobians and the parameter product of a chunk of steps
@@ -30,6 +33,9 @@ const CHUNK_ROWS: usize = 1 << 13;
 /// …and at most this many Jacobian entries (rows × d²).
 const CHUNK_ENTRIES: usize = 1 << 20;
 
+/// At most this many Jacobian entries and kept values (32 MB) are taken during a solve.
+const EARLY_VALUES: usize = 1 << 22;
+
 /// The backward walk over one recorded solve.
 pub struct StepAdjoint<'a, F> {
     field: &'a F,
@@ -37,6 +43,8 @@ pub struct StepAdjoint<'a, F> {
     plain: F,
     record: &'a SolveRecord,
     chunk: usize,
+    /// A one-trajectory solve's stage Jacobians, taken while it ran.
+    early: Option<EarlyJacobians>,
 }
 
 impl<'a, F: VectorField + Module> StepAdjoint<'a, F> {
@@ -47,7 +55,7 @@ impl<'a, F: VectorField + Module> StepAdjoint<'a, F> {
 
     /// [`StepAdjoint::new`] with `plain = field.valid()` already at hand.
     fn with_plain(field: &'a F, plain: F, record: &'a SolveRecord) -> Self {
-        Self { field, plain, record, chunk: CHUNK_ROWS }
+        Self { field, plain, record, chunk: CHUNK_ROWS, early: None }
     }
 
     /// Bound the memory of the walk: stage Jacobians and the parameter product are taken for
@@ -81,6 +89,8 @@ impl<'a, F: VectorField + Module> StepAdjoint<'a, F> {
             Walked { y0: Vec::with_capacity(batch * d), params: GradientsParams::new(), steps: Vec::new() };
         match host.as_deref().filter(|h| h.params() > 0 || rosenbrock.is_some()) {
             Some(host) => {
+                // Stage Jacobians taken during a one-trajectory solve, if they are all there.
+                let early = self.early.as_ref().filter(|e| batch == 1 && e.rows == stage_rows(record));
                 let lanes: Vec<Result<(Lane, Vec<f64>), SolveError>> = (0..batch)
                     .into_par_iter()
                     .map(|b| {
@@ -90,7 +100,7 @@ impl<'a, F: VectorField + Module> StepAdjoint<'a, F> {
                             let (y0, steps) = walk.walk_lane(record, b, outputs, keep, &mut grad)?;
                             return Ok((Lane { y0, steps }, grad));
                         }
-                        let mut chunks = HostChunks { host, d, kept: Vec::new(), grad };
+                        let mut chunks = HostChunks { host, d, kept: Vec::new(), grad, early, early_from: None };
                         let lane = walk_lane(record, &mut chunks, chunk, b, outputs, keep)?;
                         Ok((lane, chunks.grad))
                     })
@@ -144,8 +154,8 @@ struct Lane {
 /// then — once the step adjoints have given every row its cotangent `μ_r` — the parameter
 /// product `Σ_r (∂f(t_r, Y_r)/∂θ)ᵀμ_r`.
 trait ChunkProducts {
-    /// The stage Jacobians, `[rows, d, d]`.
-    fn jacobians(&mut self, times: &[f64], values: &[f64]) -> Result<Vec<f64>, SolveError>;
+    /// The stage Jacobians, `[rows, d, d]`, of the rows from the trajectory's row `first` on.
+    fn jacobians(&mut self, times: &[f64], values: &[f64], first: usize) -> Result<Vec<f64>, SolveError>;
     /// Add the parameter product of the rows of the last [`jacobians`](Self::jacobians) call
     /// (`mu` is 0 on the rows of steps the walk skipped).
     fn product(&mut self, times: &[f64], values: &[f64], mu: &[f64]);
@@ -164,11 +174,18 @@ struct HostChunks<'a> {
     /// [`HostField::kept_len`] values per row of the chunk.
     kept: Vec<f64>,
     grad: Vec<f64>,
+    /// Every row's Jacobian and kept values, taken during the solve; the chunk's start there.
+    early: Option<&'a EarlyJacobians>,
+    early_from: Option<usize>,
 }
 
 impl ChunkProducts for HostChunks<'_> {
-    fn jacobians(&mut self, times: &[f64], values: &[f64]) -> Result<Vec<f64>, SolveError> {
+    fn jacobians(&mut self, times: &[f64], values: &[f64], first: usize) -> Result<Vec<f64>, SolveError> {
         let (host, d, k) = (self.host, self.d, self.host.kept_len());
+        if let Some(early) = self.early {
+            self.early_from = Some(first);
+            return finite_jacobians(early.jac[first * d * d..(first + times.len()) * d * d].to_vec(), times, d);
+        }
         // A row's kept values at `r·stride` (a stride of at least 1 keeps the blocks aligned).
         let stride = k.max(1);
         let mut jac = vec![0.0; times.len() * d * d];
@@ -184,20 +201,21 @@ impl ChunkProducts for HostChunks<'_> {
                     host.jacobian_keeping(*t, y, &mut jac[r * d * d..(r + 1) * d * d], kept);
                 }
             });
-        match jac.chunks_exact(d * d).position(|j| j.iter().any(|v| !v.is_finite())) {
-            Some(r) => Err(SolveError::NonFinite { t: times[r] }),
-            None => Ok(jac),
-        }
+        finite_jacobians(jac, times, d)
     }
 
     fn product(&mut self, times: &[f64], values: &[f64], mu: &[f64]) {
         let (host, d, k, params) = (self.host, self.d, self.host.kept_len(), self.grad.len());
         let stride = k.max(1);
+        let kept = match (self.early, self.early_from) {
+            (Some(early), Some(first)) => &early.kept[first * stride..],
+            _ => &self.kept[..],
+        };
         let parts: Vec<Vec<f64>> = times
             .par_chunks(ROWS_PER_TASK)
             .zip(values.par_chunks(ROWS_PER_TASK * d))
             .zip(mu.par_chunks(ROWS_PER_TASK * d))
-            .zip(self.kept.par_chunks(ROWS_PER_TASK * stride))
+            .zip(kept.par_chunks(ROWS_PER_TASK * stride))
             .map(|(((times, values), mu), kept)| {
                 let mut part = vec![0.0; params];
                 for (r, ((t, y), c)) in times.iter().zip(values.chunks_exact(d)).zip(mu.chunks_exact(d)).enumerate() {
@@ -223,12 +241,57 @@ struct TensorChunks<'a, F: Module> {
 }
 
 impl<F: VectorField + Module> ChunkProducts for TensorChunks<'_, F> {
-    fn jacobians(&mut self, times: &[f64], values: &[f64]) -> Result<Vec<f64>, SolveError> {
+    fn jacobians(&mut self, times: &[f64], values: &[f64], _first: usize) -> Result<Vec<f64>, SolveError> {
         self.rhs.jacobian(times, values)
     }
 
     fn product(&mut self, times: &[f64], values: &[f64], mu: &[f64]) {
         self.pending.push(times, values, mu);
+    }
+}
+
+/// `jac` (`[rows, d, d]`), or the time of its first row with a non-finite entry.
+fn finite_jacobians(jac: Vec<f64>, times: &[f64], d: usize) -> Result<Vec<f64>, SolveError> {
+    match jac.chunks_exact(d * d).position(|j| j.iter().any(|v| !v.is_finite())) {
+        Some(r) => Err(SolveError::NonFinite { t: times[r] }),
+        None => Ok(jac),
+    }
+}
+
+/// The stage rows of a one-trajectory record.
+fn stage_rows(record: &SolveRecord) -> usize {
+    let traj = &record.trajectories[0];
+    traj.steps.len().checked_sub(1).map_or(0, |last| (last + 1) * StageForm::of(record, 0, last).stages())
+}
+
+/// Every stage row's Jacobian and kept values ([`HostField::jacobian_keeping`]) of a
+/// one-trajectory solve, in step order, taken on another core from the steps the solve hands
+/// over as it accepts them ([`solve_record_watched`]): the walk then starts with its products.
+pub(crate) struct EarlyJacobians {
+    jac: Vec<f64>,
+    kept: Vec<f64>,
+    rows: usize,
+}
+
+impl EarlyJacobians {
+    /// Take the rows `(stage times, stage values)` of each step until the solve hangs up; past
+    /// [`EARLY_VALUES`] values the rest are left to the walk's chunks (the rows then fall
+    /// short of the record's, and the walk takes them all itself).
+    fn take(host: &dyn HostField, d: usize, steps: Receiver<(Vec<f64>, Vec<f64>)>) -> Self {
+        let (k, mut early) = (host.kept_len(), Self { jac: Vec::new(), kept: Vec::new(), rows: 0 });
+        for (times, values) in steps {
+            if early.jac.len() + early.kept.len() + times.len() * (d * d + k.max(1)) > EARLY_VALUES {
+                continue;
+            }
+            for (t, y) in times.iter().zip(values.chunks_exact(d)) {
+                let (j, at) = (early.jac.len(), early.kept.len());
+                early.jac.resize(j + d * d, 0.0);
+                early.kept.resize(at + k.max(1), 0.0);
+                host.jacobian_keeping(*t, y, &mut early.jac[j..], &mut early.kept[at..at + k]);
+                early.rows += 1;
+            }
+        }
+        early
     }
 }
 
@@ -264,7 +327,8 @@ fn walk_lane(
         forms.reverse();
         let times: Vec<f64> = forms.iter().flat_map(|f| f.times.iter().copied()).collect();
         let values: Vec<f64> = forms.iter().flat_map(|f| f.values.iter().copied()).collect();
-        let jac = chunks.jacobians(&times, &values)?;
+        // Every step of a record has the same number of stages.
+        let jac = chunks.jacobians(&times, &values, start * forms[0].stages())?;
         let mut row_mu = vec![0.0; rows * d];
         let mut first = rows;
         for (n, form) in (start..end).zip(&forms).rev() {
@@ -347,8 +411,36 @@ pub(super) fn gradient<F: VectorField + Module>(
     keep_steps: bool,
 ) -> Result<Gradient, SolveError> {
     let plain = field.valid();
-    let record = solve_record(&plain, request)?;
-    from_record_with_plain(field, plain, record, loss, keep_steps)
+    let d = plain.dim();
+    // One trajectory on a host form: its stage Jacobians are taken on another core during the
+    // solve (a batch keeps every core busy with its trajectories already).
+    let host = host_form(&plain, request.options.host_fast_path)
+        .filter(|h| h.params() > 0 && request.batch(d) == 1 && !matches!(request.method, Method::Rosenbrock(_)));
+    let (record, early) = match host.as_deref() {
+        Some(host) => std::thread::scope(|s| {
+            let (send, steps) = std::sync::mpsc::channel();
+            let worker = s.spawn(move || EarlyJacobians::take(host, d, steps));
+            let method = &request.method;
+            // The rows go over in blocks: a message per step would wake the worker per step.
+            let mut rows = (Vec::new(), Vec::new());
+            let mut watch = |rec: &StepRecord, stages: &[f64]| {
+                rows.0.extend(stage_times(method, rec));
+                rows.1.extend_from_slice(stages);
+                if rows.0.len() >= ROWS_PER_TASK {
+                    let _ = send.send(std::mem::take(&mut rows));
+                }
+            };
+            let record = solve_record_watched(&plain, request, &mut watch);
+            // The last rows; the worker stops once the sender is gone.
+            let _ = send.send(rows);
+            drop(send);
+            let early = worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (record, Some(early))
+        }),
+        None => (solve_record(&plain, request), None),
+    };
+    drop(host);
+    from_record_with_plain(field, plain, record?, loss, keep_steps, early)
 }
 
 /// The adjoint-mode gradient of `loss` over a recorded solve of `field` (design.md §4): the
@@ -361,7 +453,7 @@ pub fn from_record<F: VectorField + Module>(
     loss: impl Fn(&[Tensor<2>]) -> Tensor<1>,
     keep_steps: bool,
 ) -> Result<Gradient, SolveError> {
-    let g = from_record_with_plain(field, field.valid(), record, loss, keep_steps)?;
+    let g = from_record_with_plain(field, field.valid(), record, loss, keep_steps, None)?;
     super::params::check_finite(field, &g.params)?;
     Ok(g)
 }
@@ -372,9 +464,12 @@ fn from_record_with_plain<F: VectorField + Module>(
     record: SolveRecord,
     loss: impl Fn(&[Tensor<2>]) -> Tensor<1>,
     keep_steps: bool,
+    early: Option<EarlyJacobians>,
 ) -> Result<Gradient, SolveError> {
     let (loss_value, outputs, direct) = output_cotangents(field, &record, loss);
-    let walked = StepAdjoint::with_plain(field, plain, &record).walk(&outputs, keep_steps)?;
+    let mut walk = StepAdjoint::with_plain(field, plain, &record);
+    walk.early = early;
+    let walked = walk.walk(&outputs, keep_steps)?;
     let mut acc = GradientsAccumulator::<F>::new();
     acc.accumulate(field, direct);
     acc.accumulate(field, walked.params);

@@ -16,7 +16,7 @@ use super::params::unflatten;
 use crate::field::{HostField, VectorField, from_host};
 use crate::linalg::{BatchLu, stage_matrix};
 use crate::methods::Method;
-use crate::solution::{SolveRecord, StepKind};
+use crate::solution::{SolveRecord, StepKind, StepRecord};
 
 /// One step of one trajectory as a Runge–Kutta step: `hA`, `hb`, stage times and stage values
 /// (`[s][d]`).
@@ -36,13 +36,13 @@ impl StageForm {
             (StepKind::RungeKutta, Method::RungeKutta(tab)) => Self {
                 ha: tab.a.iter().map(|row| row.iter().map(|a| rec.h * a).collect()).collect(),
                 hb: tab.b.iter().map(|b| rec.h * b).collect(),
-                times: tab.c.iter().map(|c| rec.t + c * rec.h).collect(),
+                times: stage_times(&record.method, rec),
                 values: traj.stage_values(n).to_vec(),
             },
             (StepKind::Bdf { beta, .. }, _) => Self {
                 ha: vec![vec![rec.h * beta]],
                 hb: vec![rec.h * beta],
-                times: vec![rec.t_next],
+                times: stage_times(&record.method, rec),
                 values: traj.stage_values(n).to_vec(),
             },
             (StepKind::RungeKutta, Method::Bdf2(_) | Method::Bdf(_)) => {
@@ -102,6 +102,15 @@ impl StageForm {
                 (mu, start)
             })
             .collect()
+    }
+}
+
+/// The times of a recorded step's stages: `t + c_i h` for a Runge–Kutta step, `t_{n+1}` for a
+/// multistep one.
+pub(crate) fn stage_times(method: &Method, rec: &StepRecord) -> Vec<f64> {
+    match (&rec.kind, method) {
+        (StepKind::RungeKutta, Method::RungeKutta(tab)) => tab.c.iter().map(|c| rec.t + c * rec.h).collect(),
+        _ => vec![rec.t_next],
     }
 }
 
