@@ -182,8 +182,8 @@ pub struct TrainingConfig {
     /// Cap on the mode-balanced weights [default: 1000].
     #[serde(default = "c_max")]
     pub c_max: f64,
-    /// Write the checkpoints at most every this many seconds (0: after every epoch), and at
-    /// the end of the run [default: 10]: an epoch of a small model takes milliseconds, and a
+    /// Write the checkpoints after the first epoch, then at most every this many seconds (0:
+    /// after every epoch), and at the end of the run [default: 10]: an epoch of a small model takes milliseconds, and a
     /// synced checkpoint write about as long.
     #[serde(default = "checkpoint_every_s")]
     pub checkpoint_every_s: f64,

@@ -2,8 +2,8 @@
 //! solve, a loss on scaled states, its gradient by the discrete adjoint
 //! (`gradient::adjoint_gradient`), the global-norm clip and an optimizer step. Every epoch
 //! appends a line to `metrics.jsonl`; the `last` checkpoint (and `best` when the loss has
-//! improved) is written every `checkpoint_every_s` seconds and when the run ends or stops on an
-//! error, so a resume repeats at most those seconds (resuming truncates the logs to the
+//! improved) is written after the first epoch, then every `checkpoint_every_s` seconds, and when
+//! the run ends or stops on an error, so a resume repeats at most those seconds (resuming truncates the logs to the
 //! checkpoint's epoch). Mini-batch order comes from a generator seeded by `seed` and the epoch, so
 //! a resumed run repeats the uninterrupted run's losses exactly. Every `modes_every` epochs the
 //! batches' gradients are also split by eigenmode into `modes.jsonl` (an observer: the updates
@@ -82,8 +82,9 @@ pub struct Trainer {
     /// not yet written as `best` (see [`Trainer::flush`]).
     unsaved: Option<Snapshot>,
     unsaved_best: Option<Snapshot>,
-    /// When checkpoints were last written.
-    saved_at: Instant,
+    /// When checkpoints were last written (none yet by this trainer: its first epoch writes them,
+    /// so that a run has a `last` checkpoint from its first epoch on).
+    saved_at: Option<Instant>,
     /// The end of the previous epoch (its logs and checkpoints included), for `wall_s`.
     clock: Option<Instant>,
 }
@@ -177,7 +178,7 @@ impl Trainer {
         let optim = Optimizer::new(t);
         let constant = setup.mechanism.constant_components();
         let loss = Loss::new(t.loss, &setup.data.scale, t.weights.as_deref(), &constant, &setup.device);
-        let (unsaved, unsaved_best, saved_at, clock) = (None, None, Instant::now(), None);
+        let (unsaved, unsaved_best, saved_at, clock) = (None, None, None, None);
         Self { setup, run, state, optim, loss, undo: None, unsaved, unsaved_best, saved_at, clock }
     }
 
@@ -213,8 +214,9 @@ impl Trainer {
     }
 
     /// Write the `last` checkpoint of the last completed epoch and the `best` one, where they
-    /// have changed since the last write. [`epoch`](Self::epoch) writes them when
-    /// `train.checkpoint_every_s` seconds have passed since; [`run`](Self::run) at its end.
+    /// have changed since the last write. [`epoch`](Self::epoch) writes them after its first
+    /// epoch and then when `train.checkpoint_every_s` seconds have passed since; [`run`](Self::run)
+    /// at its end.
     pub fn flush(&mut self) -> Result<(), TrainError> {
         if let Some(s) = self.unsaved.take() {
             checkpoint::save(&self.run, "last", &s.model, &s.optim, &s.state)?;
@@ -222,7 +224,7 @@ impl Trainer {
         if let Some(s) = self.unsaved_best.take() {
             checkpoint::save(&self.run, "best", &s.model, &s.optim, &s.state)?;
         }
-        self.saved_at = Instant::now();
+        self.saved_at = Some(Instant::now());
         Ok(())
     }
 
@@ -289,7 +291,8 @@ impl Trainer {
             self.unsaved_best = Some(Snapshot { model: model.clone(), optim: optim.clone(), state: state.clone() });
         }
         self.unsaved = Some(Snapshot { model: self.setup.model.clone(), optim: self.optim.clone(), state });
-        if self.saved_at.elapsed().as_secs_f64() >= self.setup.config.train.checkpoint_every_s {
+        let every = self.setup.config.train.checkpoint_every_s;
+        if self.saved_at.is_none_or(|at| at.elapsed().as_secs_f64() >= every) {
             self.flush()?;
         }
         self.clock = Some(Instant::now());

@@ -136,13 +136,14 @@ fn checkpoints_follow_their_cadence_and_a_stopped_run_keeps_its_last_epoch() {
     let mut seen = Vec::new();
     t.run(|m| seen.push((m.epoch, last_epoch(&run)))).unwrap();
     assert_eq!(seen, [(1, Some(1)), (2, Some(2)), (3, Some(3))]);
-    // A long cadence: nothing until the run ends, then its last epoch and its best model.
+    // A long cadence: the first epoch (a run has a checkpoint from then on), then nothing until
+    // the run ends, then its last epoch and its best model.
     let run2 = scratch("cadence-end");
     let text = common::rates_config(3, 16, "checkpoint_every_s = 1e9");
     let mut t = Trainer::start(TrainConfig::parse(&text, "test.toml").unwrap(), "test.toml", &run2).unwrap();
     let mut seen = Vec::new();
     t.run(|m| seen.push((m.epoch, last_epoch(&run2)))).unwrap();
-    assert_eq!(seen, [(1, None), (2, None), (3, None)]);
+    assert_eq!(seen, [(1, Some(1)), (2, Some(1)), (3, Some(1))]);
     drop(t);
     assert_eq!(last_epoch(&run2), Some(3));
     assert!(run2.join("checkpoints/best.ckpt").is_file());
