@@ -5,8 +5,6 @@ use std::cell::Cell;
 
 use burn::tensor::{Device, FloatDType};
 
-use rayon::prelude::*;
-
 use crate::error::SolveError;
 use crate::field::{HostField, VectorField, from_host, to_host};
 
@@ -111,25 +109,11 @@ impl<'a> Rhs<'a> {
     }
 }
 
-/// Rows per task when many rows are evaluated on all cores (a few µs of work each).
-const ROWS_PER_TASK: usize = 32;
-
-/// Apply a host function row by row: `y` has `d` values per row, `out` `width`. Many rows (a
-/// backward walk's stages, a shared-step batch) are spread over all cores; each row is
-/// independent, so the values do not depend on the number of threads.
-fn per_row(t: &[f64], y: &[f64], d: usize, out: &mut [f64], width: usize, f: impl Fn(f64, &[f64], &mut [f64]) + Sync) {
-    let rows = |t: &[f64], y: &[f64], out: &mut [f64]| {
-        for ((tr, yr), o) in t.iter().zip(y.chunks_exact(d)).zip(out.chunks_exact_mut(width)) {
-            f(*tr, yr, o);
-        }
-    };
-    if t.len() < 2 * ROWS_PER_TASK {
-        return rows(t, y, out);
+/// Apply a host function row by row: `y` has `d` values per row, `out` `width`.
+fn per_row(t: &[f64], y: &[f64], d: usize, out: &mut [f64], width: usize, f: impl Fn(f64, &[f64], &mut [f64])) {
+    for ((tr, yr), o) in t.iter().zip(y.chunks_exact(d)).zip(out.chunks_exact_mut(width)) {
+        f(*tr, yr, o);
     }
-    t.par_chunks(ROWS_PER_TASK)
-        .zip(y.par_chunks(ROWS_PER_TASK * d))
-        .zip(out.par_chunks_mut(ROWS_PER_TASK * width))
-        .for_each(|((t, y), out)| rows(t, y, out));
 }
 
 fn check_shape(got: &[usize], expected: &[usize]) -> Result<(), SolveError> {

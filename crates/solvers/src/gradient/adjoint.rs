@@ -181,13 +181,11 @@ struct HostChunks<'a> {
 
 impl ChunkProducts for HostChunks<'_> {
     fn jacobians(&mut self, times: &[f64], values: &[f64], first: usize) -> Result<Vec<f64>, SolveError> {
-        let (host, d, k) = (self.host, self.d, self.host.kept_len());
+        let (host, d, stride) = (self.host, self.d, self.host.kept_len().max(1));
         if let Some(early) = self.early {
             self.early_from = Some(first);
             return finite_jacobians(early.jac[first * d * d..(first + times.len()) * d * d].to_vec(), times, d);
         }
-        // A row's kept values at `r·stride` (a stride of at least 1 keeps the blocks aligned).
-        let stride = k.max(1);
         let mut jac = vec![0.0; times.len() * d * d];
         self.kept.resize(times.len() * stride, 0.0);
         times
@@ -195,12 +193,7 @@ impl ChunkProducts for HostChunks<'_> {
             .zip(values.par_chunks(ROWS_PER_TASK * d))
             .zip(jac.par_chunks_mut(ROWS_PER_TASK * d * d))
             .zip(self.kept.par_chunks_mut(ROWS_PER_TASK * stride))
-            .for_each(|(((times, values), jac), kept)| {
-                for (r, (t, y)) in times.iter().zip(values.chunks_exact(d)).enumerate() {
-                    let kept = &mut kept[r * stride..r * stride + k];
-                    host.jacobian_keeping(*t, y, &mut jac[r * d * d..(r + 1) * d * d], kept);
-                }
-            });
+            .for_each(|(((times, values), jac), kept)| jacobians_keeping(host, d, times, values, jac, kept));
         finite_jacobians(jac, times, d)
     }
 
@@ -250,6 +243,16 @@ impl<F: VectorField + Module> ChunkProducts for TensorChunks<'_, F> {
     }
 }
 
+/// Each row's Jacobian into `jac` (`d·d` values per row) and its kept values into `kept`
+/// (`max(kept_len, 1)` per row: a stride of at least 1 keeps blocks of rows aligned).
+fn jacobians_keeping(host: &dyn HostField, d: usize, times: &[f64], values: &[f64], jac: &mut [f64], kept: &mut [f64]) {
+    let k = host.kept_len();
+    let stride = k.max(1);
+    for (r, (t, y)) in times.iter().zip(values.chunks_exact(d)).enumerate() {
+        host.jacobian_keeping(*t, y, &mut jac[r * d * d..(r + 1) * d * d], &mut kept[r * stride..r * stride + k]);
+    }
+}
+
 /// `jac` (`[rows, d, d]`), or the time of its first row with a non-finite entry.
 fn finite_jacobians(jac: Vec<f64>, times: &[f64], d: usize) -> Result<Vec<f64>, SolveError> {
     match jac.chunks_exact(d * d).position(|j| j.iter().any(|v| !v.is_finite())) {
@@ -278,18 +281,16 @@ impl EarlyJacobians {
     /// [`EARLY_VALUES`] values the rest are left to the walk's chunks (the rows then fall
     /// short of the record's, and the walk takes them all itself).
     fn take(host: &dyn HostField, d: usize, steps: Receiver<(Vec<f64>, Vec<f64>)>) -> Self {
-        let (k, mut early) = (host.kept_len(), Self { jac: Vec::new(), kept: Vec::new(), rows: 0 });
+        let (stride, mut early) = (host.kept_len().max(1), Self { jac: Vec::new(), kept: Vec::new(), rows: 0 });
         for (times, values) in steps {
-            if early.jac.len() + early.kept.len() + times.len() * (d * d + k.max(1)) > EARLY_VALUES {
+            let (j, at, rows) = (early.jac.len(), early.kept.len(), times.len());
+            if j + at + rows * (d * d + stride) > EARLY_VALUES {
                 continue;
             }
-            for (t, y) in times.iter().zip(values.chunks_exact(d)) {
-                let (j, at) = (early.jac.len(), early.kept.len());
-                early.jac.resize(j + d * d, 0.0);
-                early.kept.resize(at + k.max(1), 0.0);
-                host.jacobian_keeping(*t, y, &mut early.jac[j..], &mut early.kept[at..at + k]);
-                early.rows += 1;
-            }
+            early.jac.resize(j + rows * d * d, 0.0);
+            early.kept.resize(at + rows * stride, 0.0);
+            jacobians_keeping(host, d, &times, &values, &mut early.jac[j..], &mut early.kept[at..]);
+            early.rows += rows;
         }
         early
     }
