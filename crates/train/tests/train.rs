@@ -129,22 +129,21 @@ fn interrupted_checkpoint_write_keeps_the_last_checkpoint() {
 #[test]
 fn checkpoints_follow_their_cadence_and_a_stopped_run_keeps_its_last_epoch() {
     let last_epoch = |run: &Path| Trainer::open(run, "last", None, None).ok().map(|t| t.state.epoch);
+    // Three epochs at a cadence: the `last` checkpoint's epoch seen after each.
+    let seen_at = |cadence: &str, run: &Path| {
+        let text = common::rates_config(3, 16, &format!("checkpoint_every_s = {cadence}"));
+        let mut t = Trainer::start(TrainConfig::parse(&text, "test.toml").unwrap(), "test.toml", run).unwrap();
+        let mut seen = Vec::new();
+        t.run(|m| seen.push((m.epoch, last_epoch(run)))).unwrap();
+        seen
+    };
     // `checkpoint_every_s = 0`: after every epoch, `last` is that epoch's.
     let run = scratch("cadence-every");
-    let text = common::rates_config(3, 16, "checkpoint_every_s = 0");
-    let mut t = Trainer::start(TrainConfig::parse(&text, "test.toml").unwrap(), "test.toml", &run).unwrap();
-    let mut seen = Vec::new();
-    t.run(|m| seen.push((m.epoch, last_epoch(&run)))).unwrap();
-    assert_eq!(seen, [(1, Some(1)), (2, Some(2)), (3, Some(3))]);
+    assert_eq!(seen_at("0", &run), [(1, Some(1)), (2, Some(2)), (3, Some(3))]);
     // A long cadence: the first epoch (a run has a checkpoint from then on), then nothing until
     // the run ends, then its last epoch and its best model.
     let run2 = scratch("cadence-end");
-    let text = common::rates_config(3, 16, "checkpoint_every_s = 1e9");
-    let mut t = Trainer::start(TrainConfig::parse(&text, "test.toml").unwrap(), "test.toml", &run2).unwrap();
-    let mut seen = Vec::new();
-    t.run(|m| seen.push((m.epoch, last_epoch(&run2)))).unwrap();
-    assert_eq!(seen, [(1, Some(1)), (2, Some(1)), (3, Some(1))]);
-    drop(t);
+    assert_eq!(seen_at("1e9", &run2), [(1, Some(1)), (2, Some(1)), (3, Some(1))]);
     assert_eq!(last_epoch(&run2), Some(3));
     assert!(run2.join("checkpoints/best.ckpt").is_file());
     // A run that stops on an error writes the last completed epoch: epoch 3 cannot log (its
