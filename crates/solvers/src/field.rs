@@ -60,6 +60,21 @@ pub trait VectorField {
 pub trait HostField: Sync {
     /// Write `f(t, y)` into `f`.
     fn eval(&self, t: f64, y: &[f64], f: &mut [f64]);
+
+    /// Write `f(t_r, y_r)` into row `r` of `f` for every row (`t.len()` rows, `y` and `f` the same
+    /// length): [`eval`](Self::eval) row by row unless the field does better. The engine evaluates
+    /// all stages of a step in one call, so a small field pays its call overhead once, not once
+    /// per stage.
+    fn eval_rows(&self, t: &[f64], y: &[f64], f: &mut [f64]) {
+        if t.is_empty() {
+            return;
+        }
+        let d = y.len() / t.len();
+        for ((&tr, yr), fr) in t.iter().zip(y.chunks_exact(d)).zip(f.chunks_exact_mut(d)) {
+            self.eval(tr, yr, fr);
+        }
+    }
+
     /// Write `∂f/∂y` row-major into `jac` (`d·d` values).
     fn jacobian(&self, t: f64, y: &[f64], jac: &mut [f64]);
 

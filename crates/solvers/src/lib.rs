@@ -27,6 +27,7 @@ pub mod output_times;
 pub mod problems;
 pub mod request;
 mod rhs;
+mod short;
 pub mod solution;
 pub mod stability;
 pub mod step_control;

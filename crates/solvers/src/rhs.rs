@@ -76,7 +76,7 @@ impl<'a> Rhs<'a> {
     pub fn eval_into(&self, t: &[f64], y: &[f64], out: &mut [f64]) -> Result<(), SolveError> {
         self.evals.set(self.evals.get() + 1);
         match &self.source {
-            Source::Host(host) => per_row(t, y, self.d, out, self.d, |tr, yr, o| host.eval(tr, yr, o)),
+            Source::Host(host) => host.eval_rows(t, y, out),
             Source::Tensor { field, device } => {
                 let f = field.eval(t, from_host(y.to_vec(), [t.len(), self.d], device));
                 check_shape(&f.dims(), &[t.len(), self.d])?;

@@ -3,6 +3,7 @@
 
 use crate::error::SetupError;
 use crate::limits::MAX_RTOL;
+use crate::short::{zip_with, zip2_with};
 
 /// Per-component tolerances: one value for all components, or one per component.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,18 +72,26 @@ impl Tolerances {
 /// multiplies instead of dividing). `v` may hold several blocks (stages) per trajectory-row
 /// layout `[blocks][batch][d]`.
 pub fn weighted_norm(v: &[f64], inv_weights: &[f64], batch: usize, d: usize) -> f64 {
+    if batch == 1 {
+        // One trajectory (every per-trajectory solve): its blocks lie one after another, and a
+        // flat loop sums them in the same order without the strided indexing.
+        let sum = match d {
+            1 => blocks_squared::<1>(v, inv_weights),
+            2 => blocks_squared::<2>(v, inv_weights),
+            3 => blocks_squared::<3>(v, inv_weights),
+            4 => blocks_squared::<4>(v, inv_weights),
+            _ => v.chunks_exact(d).fold(0.0, |sum, block| squares(sum, block, inv_weights)),
+        };
+        return rms(sum, v.len());
+    }
     let blocks = v.len() / (batch * d);
     let mut worst: f64 = 0.0;
     for (b, iw) in inv_weights.chunks_exact(d).enumerate().take(batch) {
-        let mut sum = 0.0;
-        for k in 0..blocks {
+        let sum = (0..blocks).fold(0.0, |sum, k| {
             let off = (k * batch + b) * d;
-            for (x, iw) in v[off..off + d].iter().zip(iw) {
-                let x = x * iw;
-                sum += x * x;
-            }
-        }
-        let rms = (sum / (blocks * d) as f64).sqrt();
+            squares(sum, &v[off..off + d], iw)
+        });
+        let rms = rms(sum, blocks * d);
         // NaN compares false: propagate it so that callers see a failed step.
         if rms.is_nan() {
             return f64::NAN;
@@ -90,6 +99,26 @@ pub fn weighted_norm(v: &[f64], inv_weights: &[f64], batch: usize, d: usize) -> 
         worst = worst.max(rms);
     }
     worst
+}
+
+/// `Σ_k Σ_i (v_{k,i}·iw_i)²` over the blocks `k` of `D` values in `v`, in order.
+fn blocks_squared<const D: usize>(v: &[f64], inv_weights: &[f64]) -> f64 {
+    let iw = &inv_weights[..D];
+    v.chunks_exact(D).fold(0.0, |sum, block| squares(sum, &block[..D], iw))
+}
+
+/// `sum + Σ_i (v_i·iw_i)²`.
+#[inline(always)]
+fn squares(sum: f64, v: &[f64], inv_weights: &[f64]) -> f64 {
+    v.iter().zip(inv_weights).fold(sum, |sum, (x, iw)| {
+        let x = x * iw;
+        sum + x * x
+    })
+}
+
+#[inline(always)]
+fn rms(sum: f64, count: usize) -> f64 {
+    (sum / count as f64).sqrt()
 }
 
 /// Inverse weights `1/(atol + rtol·max(|y0|, |y1|))` per trajectory and component, for
@@ -102,9 +131,21 @@ pub fn inverse_weights(tol: &Tolerances, y0: &[f64], y1: Option<&[f64]>, d: usiz
 
 /// [`inverse_weights`] into `w`.
 pub fn inverse_weights_into(tol: &Tolerances, y0: &[f64], y1: Option<&[f64]>, d: usize, w: &mut [f64]) {
-    for (k, (w, &a)) in w.iter_mut().zip(y0).enumerate() {
-        let m = y1.map_or(a.abs(), |y1| a.abs().max(y1[k].abs()));
-        *w = 1.0 / tol.scale(k % d, m);
+    if let ([atol], [rtol]) = (tol.atol.as_slice(), tol.rtol.as_slice()) {
+        // One tolerance for every component (the usual case): no per-component lookups.
+        let (atol, rtol) = (*atol, *rtol);
+        match y1 {
+            None => zip_with(w, y0, |w, a| *w = 1.0 / (atol + rtol * a.abs())),
+            Some(y1) => zip2_with(w, y0, y1, |w, a, b| *w = 1.0 / (atol + rtol * a.abs().max(b.abs()))),
+        }
+        return;
+    }
+    for (b, (w, y0)) in w.chunks_exact_mut(d).zip(y0.chunks_exact(d)).enumerate() {
+        let y1 = y1.map(|y1| &y1[b * d..(b + 1) * d]);
+        for (i, (w, &a)) in w.iter_mut().zip(y0).enumerate() {
+            let m = y1.map_or(a.abs(), |y1| a.abs().max(y1[i].abs()));
+            *w = 1.0 / tol.scale(i, m);
+        }
     }
 }
 

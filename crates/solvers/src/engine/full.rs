@@ -14,6 +14,7 @@ use faer::Mat;
 use num_complex::Complex64;
 
 use crate::linalg::{invert, zero};
+use crate::short::zip_with;
 use crate::tableau::Tableau;
 
 /// One diagonal block of `Λ`, at row `k` of `W` (and `k+1` for a pair).
@@ -88,10 +89,20 @@ impl FullPlan {
     /// `(M⊗I)x`. Specialized for the stage counts of the shipped methods: with `d` small, loop
     /// overhead is most of the work.
     pub fn apply(&self, m: &[f64], x: &[f64], out: &mut [f64]) {
+        self.apply_to(m, x, None, out);
+    }
+
+    /// `out_i = base + Σ_j m_ij x_j` (`base` holds `n` values): the stage values `y_n + (T⊗I)W`
+    /// in one pass.
+    pub fn apply_plus(&self, m: &[f64], x: &[f64], base: &[f64], out: &mut [f64]) {
+        self.apply_to(m, x, Some(base), out);
+    }
+
+    fn apply_to(&self, m: &[f64], x: &[f64], base: Option<&[f64]>, out: &mut [f64]) {
         match self.s {
-            2 => apply_fixed::<2>(m, x, out),
-            3 => apply_fixed::<3>(m, x, out),
-            s => apply_any(s, m, x, out),
+            2 => apply_fixed::<2>(m, x, base, out),
+            3 => apply_three(m, x, base, out),
+            s => apply_any(s, m, x, base, out),
         }
     }
 
@@ -114,7 +125,7 @@ impl FullPlan {
         let mut rk = 1.0;
         for m in self.extrapolation.chunks_exact(ss) {
             rk *= r;
-            weights.iter_mut().zip(m).for_each(|(w, m)| *w += rk * m);
+            zip_with(weights, m, |w, m| *w += rk * m);
         }
         self.apply(weights, z_prev, w);
         true
@@ -154,27 +165,60 @@ fn extrapolation(c: &[f64], t_inv: &[Vec<f64>]) -> Vec<f64> {
     out
 }
 
-fn apply_fixed<const S: usize>(m: &[f64], x: &[f64], out: &mut [f64]) {
-    let n = x.len() / S;
-    assert!(m.len() == S * S && x.len() == S * n && out.len() == S * n);
+/// Three stages (RADAU5); one trajectory of a small system (the per-trajectory solve) has its
+/// length fixed at compile time, so that the loop unrolls instead of paying for vector setup.
+fn apply_three(m: &[f64], x: &[f64], base: Option<&[f64]>, out: &mut [f64]) {
+    match x.len() {
+        3 => apply_sized::<3, 1>(m, x, base, out),
+        6 => apply_sized::<3, 2>(m, x, base, out),
+        9 => apply_sized::<3, 3>(m, x, base, out),
+        12 => apply_sized::<3, 4>(m, x, base, out),
+        _ => apply_fixed::<3>(m, x, base, out),
+    }
+}
+
+fn apply_sized<const S: usize, const N: usize>(m: &[f64], x: &[f64], base: Option<&[f64]>, out: &mut [f64]) {
+    let x: &[f64] = &x[..S * N];
+    let out: &mut [f64] = &mut out[..S * N];
+    let base = base.map(|b| &b[..N]);
     let mm: [[f64; S]; S] = std::array::from_fn(|i| std::array::from_fn(|j| m[i * S + j]));
-    for p in 0..n {
-        let xp: [f64; S] = std::array::from_fn(|j| x[j * n + p]);
+    for p in 0..N {
+        let xp: [f64; S] = std::array::from_fn(|j| x[j * N + p]);
+        let b = base.map(|b| b[p]);
         for i in 0..S {
-            let mut acc = 0.0;
-            for j in 0..S {
+            let mut acc = mm[i][0] * xp[0];
+            for j in 1..S {
                 acc += mm[i][j] * xp[j];
             }
-            out[i * n + p] = acc;
+            out[i * N + p] = b.map_or(acc, |b| acc + b);
         }
     }
 }
 
-fn apply_any(s: usize, m: &[f64], x: &[f64], out: &mut [f64]) {
+#[inline(always)]
+fn apply_fixed<const S: usize>(m: &[f64], x: &[f64], base: Option<&[f64]>, out: &mut [f64]) {
+    let n = x.len() / S;
+    assert!(m.len() == S * S && x.len() == S * n && out.len() == S * n && base.is_none_or(|b| b.len() == n));
+    let mm: [[f64; S]; S] = std::array::from_fn(|i| std::array::from_fn(|j| m[i * S + j]));
+    for p in 0..n {
+        let xp: [f64; S] = std::array::from_fn(|j| x[j * n + p]);
+        let b = base.map(|b| b[p]);
+        for i in 0..S {
+            let mut acc = mm[i][0] * xp[0];
+            for j in 1..S {
+                acc += mm[i][j] * xp[j];
+            }
+            out[i * n + p] = b.map_or(acc, |b| acc + b);
+        }
+    }
+}
+
+fn apply_any(s: usize, m: &[f64], x: &[f64], base: Option<&[f64]>, out: &mut [f64]) {
     let n = x.len() / s;
     for i in 0..s {
         for p in 0..n {
-            out[i * n + p] = (0..s).map(|j| m[i * s + j] * x[j * n + p]).sum();
+            let acc: f64 = (0..s).map(|j| m[i * s + j] * x[j * n + p]).sum();
+            out[i * n + p] = base.map_or(acc, |b| acc + b[p]);
         }
     }
 }

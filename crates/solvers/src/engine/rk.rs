@@ -10,6 +10,7 @@ use super::{Attempt, Outcome, Stepper};
 use crate::error::SolveError;
 use crate::linalg::zero;
 use crate::rhs::Rhs;
+use crate::short::{zip_with, zip2_with};
 use crate::solution::StepKind;
 use crate::step_control::{Tolerances, inverse_weights_into, weighted_norm};
 use crate::tableau::{Structure, Tableau};
@@ -182,24 +183,25 @@ impl<'a> RkStepper<'a> {
         let mut run = self.newton.start();
         loop {
             // Y = y_n + (T⊗I)W, F = f(Y), G = (T⁻¹⊗I)F.
-            plan.apply(&plan.t, &self.w, &mut self.stage_y);
-            self.stage_y.chunks_exact_mut(n).for_each(|yi| yi.iter_mut().zip(y).for_each(|(v, y)| *v += y));
+            plan.apply_plus(&plan.t, &self.w, y, &mut self.stage_y);
             match self.rhs.eval_into(&self.times, &self.stage_y, &mut self.stage_f) {
                 Ok(()) => {}
                 Err(SolveError::NonFinite { .. }) => return Ok(None),
                 Err(e) => return Err(e),
             }
             plan.apply(&plan.t_inv, &self.stage_f, &mut self.g);
-            // (λ/h·I − J)ΔW_k = G_k − (λ/h)W_k per block (complex blocks as u + iv).
+            // (λ/h·I − J)ΔW_k = G_k − (λ/h)W_k per block (complex blocks as u + iv); W_k += ΔW_k.
             for block in &plan.blocks {
                 match *block {
                     Block::Real { k, gamma } => {
                         let sigma = shift(gamma, h);
-                        let (dw, w, g) = (&mut self.dw[k * n..(k + 1) * n], &self.w[k * n..], &self.g[k * n..]);
-                        dw.iter_mut().zip(w).zip(g).for_each(|((dw, w), g)| *dw = g - sigma * w);
+                        let (dw, w, g) =
+                            (&mut self.dw[k * n..(k + 1) * n], &mut self.w[k * n..(k + 1) * n], &self.g[k * n..]);
+                        zip2_with(dw, w, g, |dw, w, g| *dw = g - sigma * w);
                         if !self.matrix.solve_real(sigma, dw) {
                             return Ok(None);
                         }
+                        zip_with(w, dw, |w, dw| *w += dw);
                     }
                     Block::Complex { k, lambda } => {
                         let sigma = lambda / h;
@@ -215,11 +217,12 @@ impl<'a> RkStepper<'a> {
                         }
                         for (p, c) in self.wc.iter().enumerate() {
                             (self.dw[k * n + p], self.dw[(k + 1) * n + p]) = (c.re, c.im);
+                            self.w[k * n + p] += c.re;
+                            self.w[(k + 1) * n + p] += c.im;
                         }
                     }
                 }
             }
-            self.w.iter_mut().zip(&self.dw).for_each(|(w, dw)| *w += dw);
             match self.newton.check(&mut run, weighted_norm(&self.dw, wt, batch, d)) {
                 Verdict::Continue => {}
                 Verdict::Converged => break,
@@ -230,7 +233,7 @@ impl<'a> RkStepper<'a> {
         // Y = y_n + Z.
         plan.apply(&plan.t, &self.w, &mut self.dw);
         for (yi, zi) in self.stage_y.chunks_exact_mut(n).zip(self.dw.chunks_exact(n)) {
-            yi.iter_mut().zip(y).zip(zi).for_each(|((v, y), z)| *v = y + z);
+            zip2_with(yi, y, zi, |v, y, z| *v = y + z);
         }
         Ok(Some(run.theta))
     }
@@ -243,7 +246,7 @@ impl<'a> RkStepper<'a> {
         zero(&mut self.err);
         if est.f0 != 0.0 {
             self.ensure_f0(t, y)?;
-            self.err.iter_mut().zip(&self.f0).for_each(|(e, v)| *e += h * est.f0 * v);
+            zip_with(&mut self.err, &self.f0, |e, v| *e += h * est.f0 * v);
         }
         // h Σ e_j F_j, from the stage derivatives or, for a fully implicit method, from Z.
         let (weights, scale, terms) = match self.full {
@@ -252,7 +255,7 @@ impl<'a> RkStepper<'a> {
         };
         for (j, ej) in weights.iter().enumerate() {
             let c = scale * ej;
-            self.err.iter_mut().zip(&terms[j * n..(j + 1) * n]).for_each(|(e, v)| *e += c * v);
+            zip_with(&mut self.err, &terms[j * n..(j + 1) * n], |e, v| *e += c * v);
         }
         if let Some(g) = est.filter {
             // (I − hγJ)⁻¹e = (σI − J)⁻¹σe, σ = 1/(hγ).
@@ -295,7 +298,7 @@ impl Stepper for RkStepper<'_> {
         for (i, bi) in weights.iter().enumerate() {
             let c = scale * bi;
             if c != 0.0 {
-                self.y_new.iter_mut().zip(&terms[i * n..(i + 1) * n]).for_each(|(x, v)| *x += c * v);
+                zip_with(&mut self.y_new, &terms[i * n..(i + 1) * n], |x, v| *x += c * v);
             }
         }
         let err = match (tol, &self.tab.error) {
