@@ -149,10 +149,13 @@ impl<T: Scalar> BatchLu<T> {
 
 /// `x.fill(0.0)` by plain stores for the short arrays of the step loop: glibc's memset writes
 /// short arrays with AVX-512 masked stores, from which the loads that follow cannot forward (a
-/// stall of tens of cycles each time). The store of an opaque zero is not turned into a memset.
+/// stall of tens of cycles each time). The store of an opaque zero is not turned into a memset;
+/// the shortest arrays are written as straight stores ([`short::fill`](crate::short::fill)).
 #[inline]
 pub(crate) fn zero(x: &mut [f64]) {
-    if x.len() > 32 {
+    if x.len() <= 12 {
+        crate::short::fill(x, 0.0);
+    } else if x.len() > 32 {
         x.fill(0.0);
     } else {
         let z = std::hint::black_box(0.0);

@@ -7,6 +7,7 @@ use burn::tensor::{Device, FloatDType};
 
 use crate::error::SolveError;
 use crate::field::{HostField, VectorField, from_host, to_host};
+use crate::short::each;
 
 /// A [`VectorField`] called with host arrays.
 pub(crate) struct Rhs<'a> {
@@ -121,9 +122,7 @@ fn check_shape(got: &[usize], expected: &[usize]) -> Result<(), SolveError> {
 }
 
 fn finite(values: &[f64], t: &[f64]) -> Result<(), SolveError> {
-    if values.iter().all(|v| v.is_finite()) {
-        Ok(())
-    } else {
-        Err(SolveError::NonFinite { t: t.first().copied().unwrap_or(f64::NAN) })
-    }
+    let mut ok = true;
+    each(values.len(), |i| ok &= values[i].is_finite());
+    if ok { Ok(()) } else { Err(SolveError::NonFinite { t: t.first().copied().unwrap_or(f64::NAN) }) }
 }

@@ -54,6 +54,36 @@ pub(crate) fn zip2_with(out: &mut [f64], a: &[f64], b: &[f64], f: impl Fn(&mut f
     }
 }
 
+/// `f(i)` for every `i < n`.
+#[inline(always)]
+pub(crate) fn each(n: usize, mut f: impl FnMut(usize)) {
+    #[inline(always)]
+    fn sized<const N: usize>(f: &mut impl FnMut(usize)) {
+        for i in 0..N {
+            f(i);
+        }
+    }
+    match n {
+        1 => sized::<1>(&mut f),
+        2 => sized::<2>(&mut f),
+        3 => sized::<3>(&mut f),
+        4 => sized::<4>(&mut f),
+        5 => sized::<5>(&mut f),
+        6 => sized::<6>(&mut f),
+        7 => sized::<7>(&mut f),
+        8 => sized::<8>(&mut f),
+        9 => sized::<9>(&mut f),
+        12 => sized::<12>(&mut f),
+        _ => (0..n).for_each(f),
+    }
+}
+
+/// `x_i = v` for every `i`.
+#[inline(always)]
+pub(crate) fn fill(x: &mut [f64], v: f64) {
+    each(x.len(), |i| x[i] = v);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +96,12 @@ mod tests {
             let (mut x, mut y) = (vec![2.0; n], vec![-1.0; n]);
             zip_with(&mut x, &a, |o, a| *o += 3.0 * a);
             zip2_with(&mut y, &a, &b, |o, a, b| *o = a - 0.5 * b);
+            let mut seen = vec![0; n];
+            each(n, |i| seen[i] += 1);
+            assert!(seen.iter().all(|&k| k == 1), "each, n = {n}: {seen:?}");
+            let mut z = vec![1.0; n];
+            fill(&mut z, 7.0);
+            assert!(z.iter().all(|&v| v == 7.0), "fill, n = {n}");
             for i in 0..n {
                 assert_eq!(x[i], 2.0 + 3.0 * a[i], "zip_with, n = {n}, i = {i}");
                 assert_eq!(y[i], a[i] - 0.5 * b[i], "zip2_with, n = {n}, i = {i}");

@@ -10,7 +10,7 @@ use super::{Attempt, Outcome, Stepper};
 use crate::error::SolveError;
 use crate::linalg::zero;
 use crate::rhs::Rhs;
-use crate::short::{zip_with, zip2_with};
+use crate::short::{each, zip_with, zip2_with};
 use crate::solution::StepKind;
 use crate::step_control::{Tolerances, inverse_weights_into, weighted_norm};
 use crate::tableau::{Structure, Tableau};
@@ -205,21 +205,18 @@ impl<'a> RkStepper<'a> {
                     }
                     Block::Complex { k, lambda } => {
                         let sigma = lambda / h;
-                        for (p, c) in self.wc.iter_mut().enumerate() {
-                            let (w, g) = (
-                                Complex64::new(self.w[k * n + p], self.w[(k + 1) * n + p]),
-                                Complex64::new(self.g[k * n + p], self.g[(k + 1) * n + p]),
-                            );
-                            *c = g - sigma * w;
-                        }
-                        if !self.matrix.solve_complex(sigma, &mut self.wc) {
+                        let (wu, wv) = self.w[k * n..(k + 2) * n].split_at_mut(n);
+                        let (gu, gv) = self.g[k * n..(k + 2) * n].split_at(n);
+                        let (du, dv) = self.dw[k * n..(k + 2) * n].split_at_mut(n);
+                        let wc = &mut self.wc[..n];
+                        each(n, |p| wc[p] = Complex64::new(gu[p], gv[p]) - sigma * Complex64::new(wu[p], wv[p]));
+                        if !self.matrix.solve_complex(sigma, wc) {
                             return Ok(None);
                         }
-                        for (p, c) in self.wc.iter().enumerate() {
-                            (self.dw[k * n + p], self.dw[(k + 1) * n + p]) = (c.re, c.im);
-                            self.w[k * n + p] += c.re;
-                            self.w[(k + 1) * n + p] += c.im;
-                        }
+                        each(n, |p| {
+                            (du[p], dv[p]) = (wc[p].re, wc[p].im);
+                            (wu[p], wv[p]) = (wu[p] + wc[p].re, wv[p] + wc[p].im);
+                        });
                     }
                 }
             }
