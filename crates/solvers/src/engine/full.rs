@@ -100,7 +100,7 @@ impl FullPlan {
 
     fn apply_to(&self, m: &[f64], x: &[f64], base: Option<&[f64]>, out: &mut [f64]) {
         match self.s {
-            2 => apply_fixed::<2>(m, x, base, out),
+            2 => apply_fixed::<2>(x.len() / 2, m, x, base, out),
             3 => apply_three(m, x, base, out),
             s => apply_any(s, m, x, base, out),
         }
@@ -165,39 +165,22 @@ fn extrapolation(c: &[f64], t_inv: &[Vec<f64>]) -> Vec<f64> {
     out
 }
 
-/// Three stages (RADAU5); one trajectory of a small system (the per-trajectory solve) has its
-/// length fixed at compile time, so that the loop unrolls instead of paying for vector setup.
+/// Three stages (RADAU5). The block length of one trajectory of a small system (the
+/// per-trajectory solve) becomes a compile-time constant, so that the loops unroll instead of
+/// paying for vector set-up.
 fn apply_three(m: &[f64], x: &[f64], base: Option<&[f64]>, out: &mut [f64]) {
     match x.len() {
-        3 => apply_sized::<3, 1>(m, x, base, out),
-        6 => apply_sized::<3, 2>(m, x, base, out),
-        9 => apply_sized::<3, 3>(m, x, base, out),
-        12 => apply_sized::<3, 4>(m, x, base, out),
-        _ => apply_fixed::<3>(m, x, base, out),
+        3 => apply_fixed::<3>(1, m, x, base, out),
+        6 => apply_fixed::<3>(2, m, x, base, out),
+        9 => apply_fixed::<3>(3, m, x, base, out),
+        12 => apply_fixed::<3>(4, m, x, base, out),
+        len => apply_fixed::<3>(len / 3, m, x, base, out),
     }
 }
 
-fn apply_sized<const S: usize, const N: usize>(m: &[f64], x: &[f64], base: Option<&[f64]>, out: &mut [f64]) {
-    let x: &[f64] = &x[..S * N];
-    let out: &mut [f64] = &mut out[..S * N];
-    let base = base.map(|b| &b[..N]);
-    let mm: [[f64; S]; S] = std::array::from_fn(|i| std::array::from_fn(|j| m[i * S + j]));
-    for p in 0..N {
-        let xp: [f64; S] = std::array::from_fn(|j| x[j * N + p]);
-        let b = base.map(|b| b[p]);
-        for i in 0..S {
-            let mut acc = mm[i][0] * xp[0];
-            for j in 1..S {
-                acc += mm[i][j] * xp[j];
-            }
-            out[i * N + p] = b.map_or(acc, |b| acc + b);
-        }
-    }
-}
-
+/// `(M⊗I)x (+ base)` for `S` blocks of `n` values (inlined, so that a constant `n` unrolls).
 #[inline(always)]
-fn apply_fixed<const S: usize>(m: &[f64], x: &[f64], base: Option<&[f64]>, out: &mut [f64]) {
-    let n = x.len() / S;
+fn apply_fixed<const S: usize>(n: usize, m: &[f64], x: &[f64], base: Option<&[f64]>, out: &mut [f64]) {
     assert!(m.len() == S * S && x.len() == S * n && out.len() == S * n && base.is_none_or(|b| b.len() == n));
     let mm: [[f64; S]; S] = std::array::from_fn(|i| std::array::from_fn(|j| m[i * S + j]));
     for p in 0..n {
