@@ -89,11 +89,7 @@ impl HostMassAction<'_> {
         for (&k, (orders, net)) in self.rates.iter().zip(self.structure) {
             let mut rate = [k; R];
             for &(i, o) in orders {
-                if o == 1.0 {
-                    (0..R).for_each(|r| rate[r] *= y[r * d + i]);
-                } else {
-                    (0..R).for_each(|r| rate[r] *= pow(y[r * d + i], o));
-                }
+                (0..R).for_each(|r| rate[r] *= pow(y[r * d + i], o));
             }
             for &(i, n) in net {
                 (0..R).for_each(|r| f[r * d + i] += n * rate[r]);
