@@ -2,12 +2,13 @@
 //! adjoint of Runge–Kutta methods: Hager 2000, Sandu 2006).
 //!
 //! Every step of the engine is a Runge–Kutta step in stage form: `Y_i = v + Σ_j ha_ij F_j`,
-//! `F_j = f(t_j, Y_j; θ)`, `y_{n+1} = v + Σ_i hb_i F_i`, with `v = y_n` (a BDF step is the
-//! one-stage case `A = b = β` at `t_{n+1}` with `v = Σ_j α_j y_{n−j}`). By the implicit
-//! function theorem at the converged stages, the cotangent `a = ∂L/∂y_{n+1}` gives
-//! `u = hb⊗a`, `Mᵀx = blockdiag(J_j)ᵀu`, `μ = u + h(Aᵀ⊗I)x`, `M = I − h(A⊗I)blockdiag(J_j)`:
-//! `x_j` is the cotangent of the stage value `Y_j`, `μ_j` that of `F_j`, so the parameters get
-//! `Σ_j (∂F_j/∂θ)ᵀμ_j` and `v` gets `a + Σ_j x_j`.
+//! `F_j = f(t_j, Y_j; θ)`, with `v = y_n` (a BDF step is the one-stage case `A = b = β` at
+//! `t_{n+1}` with `v = Σ_j α_j y_{n−j}`), and its result `y_{n+1} = δv + Σ_j w_j Y_j + hΣ_j e_j F_j`
+//! ([`StepOutput`]: the last stage where the method is stiffly accurate). By the implicit
+//! function theorem at the converged stages, with `M = I − h(A⊗I)blockdiag(J_j)`, the cotangent
+//! `a = ∂L/∂y_{n+1}` gives the stage values' cotangent `ξ` from
+//! `Mᵀξ = w⊗a + blockdiag(J_j)ᵀ(he⊗a)`, the slopes' `μ = he⊗a + h(Aᵀ⊗I)ξ`, so the parameters get
+//! `Σ_j (∂F_j/∂θ)ᵀμ_j` and `v` gets `δa + Σ_j ξ_j`.
 
 use burn::module::Module;
 use burn::optim::GradientsParams;
@@ -17,12 +18,14 @@ use crate::field::{HostField, VectorField, from_host};
 use crate::linalg::{BatchLu, stage_matrix};
 use crate::methods::Method;
 use crate::solution::{SolveRecord, StepKind, StepRecord};
+use crate::tableau::StepOutput;
 
-/// One step of one trajectory as a Runge–Kutta step: `hA`, `hb`, stage times and stage values
-/// (`[s][d]`).
+/// One step of one trajectory as a Runge–Kutta step: `h`, `hA`, how its result is made of its stages,
+/// stage times and stage values (`[s][d]`).
 pub(crate) struct StageForm {
+    pub h: f64,
     pub ha: Vec<Vec<f64>>,
-    pub hb: Vec<f64>,
+    pub output: StepOutput,
     pub times: Vec<f64>,
     pub values: Vec<f64>,
 }
@@ -34,14 +37,16 @@ impl StageForm {
         let rec = &traj.steps[n];
         match (&rec.kind, &record.method) {
             (StepKind::RungeKutta, Method::RungeKutta(tab)) => Self {
+                h: rec.h,
                 ha: tab.a.iter().map(|row| row.iter().map(|a| rec.h * a).collect()).collect(),
-                hb: tab.b.iter().map(|b| rec.h * b).collect(),
+                output: tab.output(),
                 times: stage_times(&record.method, rec),
                 values: traj.stage_values(n).to_vec(),
             },
             (StepKind::Bdf { beta, .. }, _) => Self {
+                h: rec.h,
                 ha: vec![vec![rec.h * beta]],
-                hb: vec![rec.h * beta],
+                output: StepOutput::last_stage(1),
                 times: stage_times(&record.method, rec),
                 values: traj.stage_values(n).to_vec(),
             },
@@ -54,12 +59,12 @@ impl StageForm {
 
     /// Number of stages.
     pub fn stages(&self) -> usize {
-        self.hb.len()
+        self.ha.len()
     }
 
     /// For each cotangent `a` in `parts` (`d` values each) of one trajectory whose stage
-    /// Jacobians are `jac(j)`: the stage cotangents `μ` (stage-major, `s·d` values) and the
-    /// cotangent `a + Σ_j x_j` of the step's start `v` (`d` values).
+    /// Jacobians are `jac(j)`: the slopes' cotangents `μ` (stage-major, `s·d` values) and the
+    /// cotangent `δa + Σ_j ξ_j` of the step's start `v` (`d` values).
     pub fn adjoints<'j, 'p>(
         &self,
         d: usize,
@@ -72,29 +77,38 @@ impl StageForm {
         stage_matrix(&self.ha, d, &jac, &mut m);
         let mt: Vec<f64> = (0..n * n).map(|k| m[(k % n) * n + k / n]).collect();
         let lu = BatchLu::factor_all(&mt, n);
-        let mut us = Vec::with_capacity(cols);
-        let mut x = Vec::with_capacity(cols * n);
-        for a in parts {
-            let u: Vec<f64> = self.hb.iter().flat_map(|hb| a.iter().map(move |v| hb * v)).collect();
-            for j in 0..s {
-                let jj = jac(j);
-                x.extend((0..d).map(|q| (0..d).map(|p| jj[p * d + q] * u[j * d + p]).sum::<f64>()));
+        let out = &self.output;
+        // h·e_j, the weights of the slopes in y_{n+1}.
+        let he: Vec<f64> = out.slopes.iter().map(|e| e * self.h).collect();
+        let mut starts = Vec::with_capacity(cols);
+        let mut xi = vec![0.0; cols * n];
+        for (a, rhs) in parts.zip(xi.chunks_exact_mut(n)) {
+            for (j, rhs) in rhs.chunks_exact_mut(d).enumerate() {
+                rhs.iter_mut().zip(a).for_each(|(r, a)| *r = out.values[j] * a);
+                if he[j] != 0.0 {
+                    let jj = jac(j);
+                    for (q, r) in rhs.iter_mut().enumerate() {
+                        *r += he[j] * (0..d).map(|p| jj[p * d + q] * a[p]).sum::<f64>();
+                    }
+                }
             }
-            us.push((u, a));
+            starts.push(a);
         }
-        lu.solve_many(0, &mut x);
-        us.into_iter()
-            .zip(x.chunks_exact(n))
-            .map(|((mut mu, a), x)| {
-                let mut start = a.to_vec();
+        lu.solve_many(0, &mut xi);
+        starts
+            .into_iter()
+            .zip(xi.chunks_exact(n))
+            .map(|(a, xi)| {
+                let mut start: Vec<f64> = a.iter().map(|v| out.start * v).collect();
+                let mut mu: Vec<f64> = he.iter().flat_map(|he| a.iter().map(move |v| he * v)).collect();
                 for j in 0..s {
-                    start.iter_mut().zip(&x[j * d..(j + 1) * d]).for_each(|(v, x)| *v += x);
+                    start.iter_mut().zip(&xi[j * d..(j + 1) * d]).for_each(|(v, x)| *v += x);
                     for i in 0..s {
                         let c = self.ha[i][j];
                         if c != 0.0 {
                             mu[j * d..(j + 1) * d]
                                 .iter_mut()
-                                .zip(&x[i * d..(i + 1) * d])
+                                .zip(&xi[i * d..(i + 1) * d])
                                 .for_each(|(m, x)| *m += c * x);
                         }
                     }
