@@ -1,12 +1,13 @@
 //! The backward pass as a device kernel: a thread per trajectory walks its recorded steps in
 //! reverse with the discrete adjoint of the Runge–Kutta step in stage form (design.md §4; Hager
 //! 2000, Sandu 2006), the formula the host walk uses (`gradient/stages.rs`): with
-//! `a = ∂L/∂y_{n+1}`, `u = hb⊗a`, `Mᵀx = blockdiag(J_j)ᵀu` with `M = I − h(A⊗I)blockdiag(J_j)`,
-//! `μ = u + h(Aᵀ⊗I)x`, `a_n = a + Σ_j x_j`, and the parameter product `Σ_j (∂f(Y_j)/∂θ)ᵀμ_j`
+//! `a = ∂L/∂y_{n+1}` and the step's result `y_{n+1} = δv + Σ_j w_j Y_j + hΣ_j e_j F_j`,
+//! `Mᵀξ = w⊗a + blockdiag(J_j)ᵀ(he⊗a)` with `M = I − h(A⊗I)blockdiag(J_j)`,
+//! `μ = he⊗a + h(Aᵀ⊗I)ξ`, `a_n = δa + Σ_j ξ_j`, and the parameter product `Σ_j (∂f(Y_j)/∂θ)ᵀμ_j`
 //! accumulated per trajectory in the thread (the field's own backpropagation: mass action, MLP).
 //! It writes each trajectory's parameter product and `∂L/∂y0`.
 //!
-//! Inputs: `input = [A (s×s), b (s), output times, output cotangents (outputs·batch·d)]`,
+//! Inputs: `input = [A (s×s), w (s), e (s), δ, output times, output cotangents (outputs·batch·d)]`,
 //! `ints` as the forward kernel's (batch, outputs, record capacity, resume, the number 2) followed
 //! by each trajectory's accepted steps, the field's tables, the forward's `record`. Outputs:
 //! `state` (two checkpoint slots per trajectory: steps walked, outputs left, `a`), `grad` (the
@@ -124,7 +125,8 @@ pub fn adjoint_ensemble<F: Float>(
         terminate!();
     }
     let (n_out, capacity, steps) = (ints[I_OUTPUTS] as usize, ints[I_RECORD] as usize, ints[I_LEN + b]);
-    let (save_at, cot) = (comptime!(s * s + s), comptime!(s * s + s) + n_out);
+    let (w_at, e_at, start_at) = (comptime!(s * s), comptime!(s * s + s), comptime!(s * s + 2 * s));
+    let (save_at, cot) = (comptime!(s * s + 2 * s + 1), comptime!(s * s + 2 * s + 1) + n_out);
     let rw = comptime!(record_width(d, s));
     let n = comptime!(s * d);
     let mut lane = new_lane::<F>(d, s, mlp, width);
@@ -195,13 +197,13 @@ pub fn adjoint_ensemble<F: Float>(
                 }
             }
         }
-        // u_j = h·b_j·a, right-hand side J_jᵀu_j.
+        // u_j = h·e_j·a; the right-hand side w_j·a + J_jᵀu_j.
         for j in 0..s {
             for p in 0..d {
-                u[j * d + p] = h * input[s * s + j] * a[p];
+                u[j * d + p] = h * input[e_at + j] * a[p];
             }
             for qq in 0..d {
-                let mut acc = F::new(0.0);
+                let mut acc = input[w_at + j] * a[qq];
                 for p in 0..d {
                     acc += js[j * d * d + p * d + qq] * u[j * d + p];
                 }
@@ -224,9 +226,11 @@ pub fn adjoint_ensemble<F: Float>(
                 field_vjp::<F>(fi, fd, &lane.y, &mu, grad, next, &mut st, &mut delta, &mut prev, d, mlp, width);
             }
             for p in 0..d {
+                let mut v = input[start_at] * a[p];
                 for j in 0..s {
-                    a[p] += x[j * d + p];
+                    v += x[j * d + p];
                 }
+                a[p] = v;
             }
             q += 1;
             // A step whose loops were cut short is walked again in the next launch.

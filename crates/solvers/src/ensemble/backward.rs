@@ -49,8 +49,11 @@ pub(super) fn run<E: KernelFloat>(
     field: &KernelField,
 ) -> Result<Backward, SolveError> {
     let (d, s, batch) = (plan.d, plan.s, plan.batch);
+    let output = forward.tab.output();
     let mut input: Vec<f64> = forward.tab.a.concat();
-    input.extend(&forward.tab.b);
+    input.extend(&output.values);
+    input.extend(&output.slopes);
+    input.push(output.start);
     input.extend(forward.save_at);
     input.extend(outputs.iter().flatten());
     let mut ints = vec![0u32; I_LEN];
