@@ -9,11 +9,16 @@
 //! A case is set aside only for a reason it measures and names: the forward solve fails (its
 //! typed error); for each component that disagrees, the finite difference itself has not
 //! settled (its two estimates ten times apart in step differ by at least a tenth of the
-//! disagreement), or the change of the loss the gradient predicts at the largest step is
-//! within ten times the Newton tolerance of the perturbed solves; or species end below a
-//! hundred times the absolute tolerance that Newton converges them to (their values, and the
-//! gradient taken at them, are not resolved to 1e-5 of their own size, and the loss weighs them
-//! by it) and the check agrees once those species are scaled by that level instead. The run
+//! disagreement), or the field's own rounding (ε times its gross rates, integrated) bounds the
+//! finite difference's accuracy above the disagreement, or it settles twice (another pair of its estimates agrees to 1e-5 and with the
+//! gradient: part of the loss's response falls below the perturbed solves' resolution at the
+//! smallest steps, whose estimates then agree on a value without it) or drifts from the gradient
+//! at its largest step into such a plateau through differences that grow as the step shrinks
+//! (rounding, not truncation), or the change of the loss the gradient predicts at the largest step is
+//! within ten times the Newton tolerance of the perturbed solves; or the forward solve's Newton
+//! tolerance, measured (see [`unresolved`]): with adaptive steps the check agrees on the same
+//! steps with stages converged to 1e-12; with fixed steps it agrees once the species that end
+//! below a hundred times Newton's absolute floor are scaled by that level. The run
 //! prints the shares, and fails if more than a quarter are set aside: a test that sets
 //! everything aside tests nothing.
 //!
@@ -87,7 +92,7 @@ enum Outcome {
 
 /// Judge a report: clean, set aside with a measured reason, or a failure naming the worst
 /// component.
-fn judge(r: &CheckReport) -> Result<Outcome, String> {
+fn judge(mech: &Mechanism, r: &CheckReport) -> Result<Outcome, String> {
     if r.max_rel_err <= TOLERANCE {
         return Ok(Outcome::Clean);
     }
@@ -104,28 +109,72 @@ fn judge(r: &CheckReport) -> Result<Outcome, String> {
         // The change the gradient predicts at the largest finite-difference step, against what
         // the perturbed solves resolve: Newton converges their stages to 1e-12 (relative).
         let change = (g * r.largest_step[k]).abs();
+        // Every loss difference the finite differences formed within a few ulps of the loss.
+        let ulps = r.estimates[k]
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e * 2.0 * r.largest_step[k] * 10f64.powi(-(i as i32))).abs())
+            .fold(0.0, f64::max)
+            / (f64::EPSILON * r.loss.abs().max(1.0));
+        if ulps <= 16.0 {
+            reasons.push(format!("{} (rel err {err:.1e}; every loss difference within {ulps:.0} ulps)", r.names[k]));
+            continue;
+        }
         if change <= 10.0 * NEWTON_TOL * r.loss.abs().max(1.0) {
             reasons.push(format!("{} (rel err {err:.1e}; predicted change of the loss {change:.1e})", r.names[k]));
             continue;
         }
         let unsettled = r.unsettled[k];
-        if unsettled < 0.1 * err {
+        if unsettled >= 0.1 * err {
+            reasons.push(format!("{} (rel err {err:.1e}, finite difference unsettled {unsettled:.1e})", r.names[k]));
+            continue;
+        }
+        // What the field's own rounding leaves of the finite difference at its largest step.
+        let bound = rounding_bound(mech, r) / (2.0 * r.largest_step[k]);
+        if (g - fd).abs() <= bound {
+            reasons.push(format!(
+                "{} (field rounding: ε·Σ|gross rates| bounds the finite difference at {bound:.1e} ≥ |gradient − finite difference| = {:.1e})",
+                r.names[k],
+                (g - fd).abs()
+            ));
+            continue;
+        }
+        // Two settled pairs of estimates, the check's on one value and another on the gradient.
+        let scale = (r.gradient[k] - r.finite_difference[k]).abs() / err;
+        let settled_on_gradient = r.estimates[k]
+            .windows(2)
+            .position(|w| (w[0] - w[1]).abs() <= TOLERANCE * scale && (w[1] - g).abs() <= TOLERANCE * scale);
+        if let Some(i) = settled_on_gradient {
+            reasons.push(format!(
+                "{} (finite differences settle twice: at steps 1e-{} and 1e-{} on the gradient, on {fd:.6e} further down)",
+                r.names[k],
+                i + 3,
+                i + 4
+            ));
+        } else if let Some(drift) = rounding_plateau(&r.estimates[k], g) {
+            reasons.push(format!("{} ({drift})", r.names[k]));
+        } else {
             return Err(format!(
-                "{}: gradient {g:.9e}, finite difference {fd:.9e} (rel err {err:.1e}; the finite difference settled to {unsettled:.1e})",
-                r.names[k]
+                "{}: gradient {g:.9e}, finite difference {fd:.9e} (rel err {err:.1e}; the finite difference settled to {unsettled:.1e}; estimates {:?})",
+                r.names[k], r.estimates[k]
             ));
         }
-        reasons.push(format!("{} (rel err {err:.1e}, finite difference unsettled {unsettled:.1e})", r.names[k]));
     }
-    Ok(Outcome::SetAside(format!("finite differences unsettled or below resolution: {}", reasons.join(", "))))
+    Ok(Outcome::SetAside(format!(
+        "finite differences unsettled, ambiguous or below resolution: {}",
+        reasons.join(", ")
+    )))
 }
 
-/// Where the check disagrees: the species whose outputs stay below a hundred times the absolute
-/// tolerance Newton converges their stages to (the forward solve's `atol` with adaptive steps,
-/// the fixed-step Newton floor otherwise), if any, and whether the check with those species
-/// scaled by that level agrees. Newton stops at about 1e-3 of `atol + rtol·|y|` (design.md §3),
-/// so such a species' stage values, and the gradient taken at them, are resolved to no better
-/// than 1e-5 of its size, while the loss weighs it by its size.
+/// Where the check disagrees, a measured reason in the forward solve, if there is one:
+///
+/// - with adaptive steps, Newton converges the forward solve's stages to about 1e-3 of
+///   `atol + rtol·|y|` (design.md §3), and the gradient is taken at them; the finite
+///   differences' solves converge theirs to 1e-12. If the check on the same frozen steps, its
+///   gradient then taken at stages converged to 1e-12, agrees, that tolerance is the reason;
+/// - with fixed steps, Newton's absolute floor (1e-12) leaves species below a hundred times
+///   it unresolved to 1e-5 of their size; if the check with those species scaled by that level
+///   instead of their size agrees, they are the reason.
 fn unresolved(
     mech: &Mechanism,
     device: &Device,
@@ -133,8 +182,18 @@ fn unresolved(
     r: &CheckReport,
     adaptive: bool,
 ) -> Option<Outcome> {
-    let atol = if adaptive { 1e-10 } else { request.options.fixed_newton_tol.atol_of(0) };
-    let floor = 100.0 * atol;
+    if adaptive {
+        let frozen =
+            Request { options: SolveOptions { control: r.grid.clone(), ..request.options.clone() }, ..request.clone() };
+        let tight = check_mechanism(mech, device, &frozen).ok()?;
+        return judge(mech, &tight).is_ok().then(|| {
+            Outcome::SetAside(format!(
+                "adaptive Newton tolerance: on the same steps with stages converged to 1e-12, max rel err {:.1e} (was {:.1e})",
+                tight.max_rel_err, r.max_rel_err
+            ))
+        });
+    }
+    let floor = 100.0 * request.options.fixed_newton_tol.atol_of(0);
     let (last, d) = (&r.final_state, mech.species.len());
     let below: Vec<String> = (0..d)
         .filter(|&i| last[i].abs().max(mech.initial[i].abs()) < floor && last[i] != 0.0)
@@ -144,17 +203,61 @@ fn unresolved(
         return None;
     }
     let scaled = check_mechanism_scaled(mech, device, request, floor).ok()?;
-    judge(&scaled).is_ok().then(|| {
+    judge(mech, &scaled).is_ok().then(|| {
         Outcome::SetAside(format!(
-            "unresolved species: {} end below 100× Newton's absolute tolerance ({floor:.0e}); scaled by that, max rel err {:.1e}",
+            "unresolved species: {} end below 100× the fixed-step Newton floor ({floor:.0e}); scaled by that, max rel err {:.1e}",
             below.join(", "),
             scaled.max_rel_err
         ))
     })
 }
 
+/// How much the loss can move by rounding alone in the forward solve: each species' rate is a
+/// sum of gross rates `ν·r` that can be far larger than it (a fast reversible pair: 1e6 each
+/// way for a net 1e-4), so a solve over `[0, 1]` carries an absolute error of about
+/// `ρ_i = ε·Σ_r |ν_ir·r_r|` in species `i` whatever its step, and the loss `Σ (y_i/s_i)²` one of
+/// `Σ_i 2|y_i|/s_i²·ρ_i` (the gross rates taken at the initial and the final state, the larger).
+/// A finite difference with step `h` cannot resolve a change of the loss below that: its error
+/// is at least this over `2h`.
+fn rounding_bound(mech: &Mechanism, r: &CheckReport) -> f64 {
+    let gross = |y: &[f64]| -> Vec<f64> {
+        let rates = mech.rates(y);
+        (0..mech.species.len())
+            .map(|i| mech.reactions.iter().zip(&rates).map(|(re, rate)| (re.net(i) * rate).abs()).sum())
+            .collect()
+    };
+    let (start, end) = (gross(&mech.initial), gross(&r.final_state));
+    (0..mech.species.len())
+        .map(|i| {
+            let y = r.final_state[i].abs();
+            let s = y.max(mech.initial[i].abs());
+            let s = if s > 0.0 { s } else { 1.0 };
+            2.0 * y / (s * s) * f64::EPSILON * start[i].max(end[i])
+        })
+        .sum()
+}
+
+/// Whether `estimates` (steps 10⁻³, 10⁻⁴, …) start at the gradient `g` (within the difference of
+/// the first two) and reach the plateau the check takes through differences that grow as the
+/// step shrinks. Truncation error shrinks a hundredfold per decade of step; differences that
+/// grow are rounding: the response falls below the rounding of the field's gross rates (a fast
+/// reversible pair whose net flux is 1e-7 of its gross ones), where the computed map is flat
+/// while the exact discrete map is not.
+fn rounding_plateau(estimates: &[f64], g: f64) -> Option<String> {
+    let d: Vec<f64> = estimates.windows(2).map(|w| (w[0] - w[1]).abs()).collect();
+    let plateau = (0..d.len()).filter(|&i| d[i].is_finite()).min_by(|&a, &b| d[a].total_cmp(&d[b]))?;
+    let grows = (0..plateau).any(|i| d[i + 1] > d[i]);
+    (grows && (g - estimates[0]).abs() <= d[0]).then(|| {
+        format!(
+            "finite differences drift from {:.6e} at step 1e-3 with growing differences to a rounding plateau at step 1e-{}",
+            estimates[0],
+            plateau + 4
+        )
+    })
+}
+
 #[test]
-#[ignore = "not yet passing: an esdirk4 adaptive case disagrees with settled finite differences (issue 29, left open)"]
+#[ignore = "not yet green (issue 29, open): gauss2 with fixed steps misses a settled finite difference by 1.1e-5 on a 3-species case; later cases not yet examined"]
 fn random_mechanism_gradients_match_finite_differences_for_every_method_mode_and_step_control() {
     let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(160);
     let seed: u64 = std::env::var("PROPTEST_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(29);
@@ -178,7 +281,7 @@ fn random_mechanism_gradients_match_finite_differences_for_every_method_mode_and
         let label = format!("{} {} {control}", method.name(), if graph { "graph" } else { "adjoint" });
         let outcome = match check_mechanism(&mech, &device, &request) {
             Err(e) => Outcome::SetAside(format!("forward solve failed: {e}")),
-            Ok(r) => match judge(&r) {
+            Ok(r) => match judge(&mech, &r) {
                 Ok(outcome) => outcome,
                 Err(why) => unresolved(&mech, &device, &request, &r, adaptive)
                     .ok_or_else(|| TestCaseError::fail(format!("{label}: {why}\n{mech:?}")))?,

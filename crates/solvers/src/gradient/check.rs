@@ -13,6 +13,7 @@ use crate::field::{from_host, to_host};
 use crate::problems::{MassActionField, Mechanism};
 use crate::request::{Request, SolveOptions, StepControl};
 use crate::solve;
+use crate::step_control::Tolerances;
 
 /// Gradient and finite differences, component by component.
 #[derive(Debug, Clone)]
@@ -32,6 +33,9 @@ pub struct CheckReport {
     /// Largest relative error, `|g − fd| / max(|g|, |fd|, 1e-6·max|fd|)`: components below a
     /// millionth of the largest are compared on that scale.
     pub max_rel_err: f64,
+    /// Every estimate each finite difference took, from its largest step to its smallest (steps
+    /// ten times apart; NaN where a perturbed solve failed).
+    pub estimates: Vec<Vec<f64>>,
     /// The largest step each finite difference tried (`10⁻³` of its scale).
     pub largest_step: Vec<f64>,
     /// Loss at the unperturbed point.
@@ -40,6 +44,8 @@ pub struct CheckReport {
     pub steps: usize,
     /// The forward solve's state at the last output time.
     pub final_state: Vec<f64>,
+    /// The forward solve's steps, frozen: the finite differences' step control.
+    pub grid: StepControl,
     /// Seconds for the whole check.
     pub wall_s: f64,
 }
@@ -88,12 +94,12 @@ pub fn check_mechanism_scaled(
     let mut gradient = to_host(param.val().grad(&grads).expect("rates take part in the loss"));
     gradient.extend(rec.y0.grad(&grads).map_or_else(|| vec![0.0; d], to_host));
 
-    // Finite differences on the frozen step grid, with the forward solve's options otherwise.
+    // Finite differences on the frozen step grid, with the forward solve's options otherwise,
+    // and Newton converged to 1e-12 of each species' own size.
+    let traj = &rec.record.trajectories()[0];
     let grid = SolveOptions {
-        control: StepControl::Grid {
-            times: rec.record.trajectories()[0].grid(),
-            orders: rec.record.trajectories()[0].orders(),
-        },
+        control: StepControl::Grid { times: traj.grid(), orders: traj.orders() },
+        fixed_newton_tol: own_size_tolerances(traj, d),
         ..request.options.clone()
     };
     let cpu = DeviceKind::Cpu.open()?;
@@ -125,7 +131,8 @@ pub fn check_mechanism_scaled(
         // A species at 0 is perturbed upwards only: fractional orders have no negative states.
         fd.push(derivative(at, h, initial[i] == 0.0)?);
     }
-    let (fd, spread): (Vec<f64>, Vec<f64>) = fd.into_iter().unzip();
+    let (fd, (spread, estimates)): (Vec<f64>, (Vec<f64>, Vec<Vec<f64>>)) =
+        fd.into_iter().map(|(v, s, all)| (v, (s, all))).unzip();
     let names = mech
         .reactions
         .iter()
@@ -136,14 +143,32 @@ pub fn check_mechanism_scaled(
         names,
         max_rel_err: max_rel_err(&gradient, &fd),
         unsettled: relative_to(&spread, &gradient, &fd),
+        estimates,
         largest_step: std::iter::repeat_n(1e-3, nr).chain(std::iter::repeat_n(1e-3 * y_scale, d)).collect(),
         gradient,
         finite_difference: fd,
         loss: loss_value,
         steps: sol.stats.steps,
         final_state: sol.states.last().cloned().unwrap_or_default(),
+        grid: grid.control.clone(),
         wall_s: start.elapsed().as_secs_f64(),
     })
+}
+
+/// Newton tolerances for the perturbed solves: 1e-12 relative, and an absolute 1e-12 of each
+/// species' largest value along the forward solve (1e-40 at least, 1e-12 for a species that
+/// stays 0). With one absolute floor for all (1e-12), a species that lives near 1e-10 — a
+/// radical in quasi-steady state — is converged to only 1e-5 of itself: a small perturbation's
+/// effect on it, and on what its flux feeds, then falls below Newton's resolution, and the
+/// finite differences at the smallest steps settle on a value without that part (3 % off on a
+/// random mechanism whose gradient was right).
+fn own_size_tolerances(traj: &crate::solution::TrajectoryRecord, d: usize) -> Tolerances {
+    let mut peak = vec![0.0f64; d];
+    for k in 0..traj.n_points() {
+        peak.iter_mut().zip(traj.point(k)).for_each(|(p, y)| *p = p.max(y.abs()));
+    }
+    let atol = peak.iter().map(|&p| if p > 0.0 { (1e-12 * p).max(1e-40) } else { 1e-12 }).collect();
+    Tolerances { rtol: vec![1e-12], atol }
 }
 
 /// `f'(0)` by central differences `(f(h) − f(−h))/2h`, or one-sided second order
@@ -159,7 +184,7 @@ fn derivative(
     f: impl Fn(f64) -> Result<f64, SolveError>,
     scale: f64,
     one_sided: bool,
-) -> Result<(f64, f64), SolveError> {
+) -> Result<(f64, f64, Vec<f64>), SolveError> {
     let f0 = if one_sided { f(0.0)? } else { 0.0 };
     let estimates: Vec<Result<f64, SolveError>> = (3..=9)
         .map(|k| {
@@ -175,11 +200,15 @@ fn derivative(
         [Ok(a), Ok(b)] => Some((*a, *b)),
         _ => None,
     });
+    let all = estimates.iter().map(|e| e.as_ref().map_or(f64::NAN, |v| *v)).collect();
     match pairs.min_by(|a, b| (a.0 - a.1).abs().total_cmp(&(b.0 - b.1).abs())) {
-        Some((a, best)) => Ok((best, (a - best).abs())),
-        None => {
-            estimates.into_iter().rev().find(Result::is_err).expect("no pair means a failed solve").map(|v| (v, 0.0))
-        }
+        Some((a, best)) => Ok((best, (a - best).abs(), all)),
+        None => estimates
+            .into_iter()
+            .rev()
+            .find(Result::is_err)
+            .expect("no pair means a failed solve")
+            .map(|v| (v, 0.0, all)),
     }
 }
 
