@@ -131,8 +131,8 @@ pub fn check_mechanism_scaled(
         // A species at 0 is perturbed upwards only: fractional orders have no negative states.
         fd.push(derivative(at, h, initial[i] == 0.0)?);
     }
-    let (fd, (spread, estimates)): (Vec<f64>, (Vec<f64>, Vec<Vec<f64>>)) =
-        fd.into_iter().map(|(v, s, all)| (v, (s, all))).unzip();
+    let spread: Vec<f64> = fd.iter().map(|e| e.spread).collect();
+    let (fd, estimates): (Vec<f64>, Vec<Vec<f64>>) = fd.into_iter().map(|e| (e.value, e.all)).unzip();
     let names = mech
         .reactions
         .iter()
@@ -153,6 +153,13 @@ pub fn check_mechanism_scaled(
         grid: grid.control.clone(),
         wall_s: start.elapsed().as_secs_f64(),
     })
+}
+
+/// A finite difference: the estimate taken, how far it is from its neighbour, every estimate.
+struct Estimate {
+    value: f64,
+    spread: f64,
+    all: Vec<f64>,
 }
 
 /// Newton tolerances for the perturbed solves: 1e-12 relative, and an absolute 1e-12 of each
@@ -180,11 +187,7 @@ fn own_size_tolerances(traj: &crate::solution::TrajectoryRecord, d: usize) -> To
 /// perturbed solves' Newton resolution at the smallest steps, those steps can agree closely on a
 /// value without that part (a random mechanism's estimates at 1e-8 and 1e-9 agreed to 1e-8 on
 /// a value 3 % off, while 1e-3 and 1e-4 agreed with the gradient to 3e-6).
-fn derivative(
-    f: impl Fn(f64) -> Result<f64, SolveError>,
-    scale: f64,
-    one_sided: bool,
-) -> Result<(f64, f64, Vec<f64>), SolveError> {
+fn derivative(f: impl Fn(f64) -> Result<f64, SolveError>, scale: f64, one_sided: bool) -> Result<Estimate, SolveError> {
     let f0 = if one_sided { f(0.0)? } else { 0.0 };
     let estimates: Vec<Result<f64, SolveError>> = (3..=9)
         .map(|k| {
@@ -202,13 +205,13 @@ fn derivative(
     });
     let all = estimates.iter().map(|e| e.as_ref().map_or(f64::NAN, |v| *v)).collect();
     match pairs.min_by(|a, b| (a.0 - a.1).abs().total_cmp(&(b.0 - b.1).abs())) {
-        Some((a, best)) => Ok((best, (a - best).abs(), all)),
+        Some((a, best)) => Ok(Estimate { value: best, spread: (a - best).abs(), all }),
         None => estimates
             .into_iter()
             .rev()
             .find(Result::is_err)
             .expect("no pair means a failed solve")
-            .map(|v| (v, 0.0, all)),
+            .map(|value| Estimate { value, spread: 0.0, all }),
     }
 }
 
