@@ -16,9 +16,8 @@
 //! at its largest step into such a plateau through differences that grow as the step shrinks
 //! (rounding, not truncation), or the change of the loss the gradient predicts at the largest step is
 //! within ten times the Newton tolerance of the perturbed solves; or the forward solve's Newton
-//! tolerance, measured (see [`unresolved`]): with adaptive steps the check agrees on the same
-//! steps with stages converged to 1e-12; with fixed steps it agrees once the species that end
-//! below a hundred times Newton's absolute floor are scaled by that level. The run
+//! tolerance, measured (see [`unresolved`]): the check agrees on the same steps with the
+//! forward solve's stages converged to 1e-12 of each species' own size. The run
 //! prints the shares, and fails if more than a quarter are set aside: a test that sets
 //! everything aside tests nothing.
 //!
@@ -33,9 +32,9 @@ use std::collections::BTreeMap;
 use burn::tensor::Device;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
-use stiffnode_solvers::gradient::check::{CheckReport, check_mechanism, check_mechanism_scaled, rel_errs};
+use stiffnode_solvers::gradient::check::{CheckReport, check_mechanism, rel_errs};
 use stiffnode_solvers::problems::{Mechanism, Reaction};
-use stiffnode_solvers::{DeviceKind, GradientMode, Method, Request, SolveOptions, methods};
+use stiffnode_solvers::{DeviceKind, GradientMode, Method, Request, SolveOptions, Tolerances, methods};
 
 /// The agreement asked of the gradient.
 const TOLERANCE: f64 = 1e-5;
@@ -166,15 +165,13 @@ fn judge(mech: &Mechanism, r: &CheckReport) -> Result<Outcome, String> {
     )))
 }
 
-/// Where the check disagrees, a measured reason in the forward solve, if there is one:
-///
-/// - with adaptive steps, Newton converges the forward solve's stages to about 1e-3 of
-///   `atol + rtol·|y|` (design.md §3), and the gradient is taken at them; the finite
-///   differences' solves converge theirs to 1e-12. If the check on the same frozen steps, its
-///   gradient then taken at stages converged to 1e-12, agrees, that tolerance is the reason;
-/// - with fixed steps, Newton's absolute floor (1e-12) leaves species below a hundred times
-///   it unresolved to 1e-5 of their size; if the check with those species scaled by that level
-///   instead of their size agrees, they are the reason.
+/// Where the check disagrees, a measured reason in the forward solve, if there is one: Newton
+/// converges the forward solve's stages — at which the gradient is taken — to about 1e-3 of
+/// `atol + rtol·|y|` with adaptive steps (design.md §3) and to an absolute 1e-12 with fixed
+/// ones, while the finite differences' solves converge theirs to 1e-12 of each species' own
+/// size. A species far below those absolute levels is not resolved to 1e-5 of its size, while
+/// the loss weighs it by its size. If the check on the same steps with the forward solve's
+/// stages converged as the finite differences' are agrees, that tolerance is the reason.
 fn unresolved(
     mech: &Mechanism,
     device: &Device,
@@ -182,32 +179,24 @@ fn unresolved(
     r: &CheckReport,
     adaptive: bool,
 ) -> Option<Outcome> {
-    if adaptive {
-        let frozen =
-            Request { options: SolveOptions { control: r.grid.clone(), ..request.options.clone() }, ..request.clone() };
-        let tight = check_mechanism(mech, device, &frozen).ok()?;
-        return judge(mech, &tight).is_ok().then(|| {
-            Outcome::SetAside(format!(
-                "adaptive Newton tolerance: on the same steps with stages converged to 1e-12, max rel err {:.1e} (was {:.1e})",
-                tight.max_rel_err, r.max_rel_err
-            ))
-        });
-    }
-    let floor = 100.0 * request.options.fixed_newton_tol.atol_of(0);
-    let (last, d) = (&r.final_state, mech.species.len());
-    let below: Vec<String> = (0..d)
-        .filter(|&i| last[i].abs().max(mech.initial[i].abs()) < floor && last[i] != 0.0)
-        .map(|i| format!("{} ({:.1e})", mech.species[i], last[i]))
+    let d = mech.species.len();
+    let atol = (0..d)
+        .map(|i| {
+            let peak = r.final_state[i].abs().max(mech.initial[i].abs());
+            if peak > 0.0 { (1e-12 * peak).max(1e-40) } else { 1e-12 }
+        })
         .collect();
-    if below.is_empty() {
-        return None;
-    }
-    let scaled = check_mechanism_scaled(mech, device, request, floor).ok()?;
-    judge(mech, &scaled).is_ok().then(|| {
+    let options = SolveOptions {
+        control: r.grid.clone(),
+        fixed_newton_tol: Tolerances { rtol: vec![1e-12], atol },
+        ..request.options.clone()
+    };
+    let tight = check_mechanism(mech, device, &Request { options, ..request.clone() }).ok()?;
+    let was = if adaptive { "adaptive" } else { "fixed-step" };
+    judge(mech, &tight).is_ok().then(|| {
         Outcome::SetAside(format!(
-            "unresolved species: {} end below 100× the fixed-step Newton floor ({floor:.0e}); scaled by that, max rel err {:.1e}",
-            below.join(", "),
-            scaled.max_rel_err
+            "{was} Newton tolerance: on the same steps with stages converged to 1e-12 of each species' size, max rel err {:.1e} (was {:.1e})",
+            tight.max_rel_err, r.max_rel_err
         ))
     })
 }
@@ -229,9 +218,7 @@ fn rounding_bound(mech: &Mechanism, r: &CheckReport) -> f64 {
     let (start, end) = (gross(&mech.initial), gross(&r.final_state));
     (0..mech.species.len())
         .map(|i| {
-            let y = r.final_state[i].abs();
-            let s = y.max(mech.initial[i].abs());
-            let s = if s > 0.0 { s } else { 1.0 };
+            let (y, s) = (r.final_state[i].abs(), r.scale[i]);
             2.0 * y / (s * s) * f64::EPSILON * start[i].max(end[i])
         })
         .sum()
@@ -257,7 +244,7 @@ fn rounding_plateau(estimates: &[f64], g: f64) -> Option<String> {
 }
 
 #[test]
-#[ignore = "not yet green (issue 29, open): gauss2 with fixed steps misses a settled finite difference by 1.1e-5 on a 3-species case; later cases not yet examined"]
+#[ignore = "not yet green (issue 29, open): a species that should stay 0 ends at 1e-33 by rounding, and the loss scaled by its size weighs that noise (see the closing note)"]
 fn random_mechanism_gradients_match_finite_differences_for_every_method_mode_and_step_control() {
     let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(160);
     let seed: u64 = std::env::var("PROPTEST_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(29);

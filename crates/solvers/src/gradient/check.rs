@@ -44,6 +44,8 @@ pub struct CheckReport {
     pub steps: usize,
     /// The forward solve's state at the last output time.
     pub final_state: Vec<f64>,
+    /// Each species' scale `s_i` in the loss.
+    pub scale: Vec<f64>,
     /// The forward solve's steps, frozen: the finite differences' step control.
     pub grid: StepControl,
     /// Seconds for the whole check.
@@ -54,19 +56,6 @@ pub struct CheckReport {
 /// species that stays 0), with every rate learnable, for the request's one initial state (the
 /// gradient by the request's gradient mode, through [`solve_on_graph`] and `backward()`).
 pub fn check_mechanism(mech: &Mechanism, device: &Device, request: &Request) -> Result<CheckReport, SolveError> {
-    check_mechanism_scaled(mech, device, request, 0.0)
-}
-
-/// [`check_mechanism`] with each species' scale at least `floor`: `s_i = max(max|y_i|, floor)`.
-/// A species whose values stay below the absolute tolerance that its solve converges Newton to
-/// is not resolved to its own size; scaled by its size, its square weighs that noise as much as
-/// a resolved species (the property tests tell such cases apart this way).
-pub fn check_mechanism_scaled(
-    mech: &Mechanism,
-    device: &Device,
-    request: &Request,
-    floor: f64,
-) -> Result<CheckReport, SolveError> {
     let start = Instant::now();
     let d = mech.species.len();
     let nr = mech.reactions.len();
@@ -80,7 +69,7 @@ pub fn check_mechanism_scaled(
     let (sol, initial) = (&rec.record.solution, &request.y0);
     let scale: Vec<f64> = (0..d)
         .map(|i| sol.states.iter().map(|s| s[i].abs()).fold(initial[i].abs(), f64::max))
-        .map(|s| if s > 0.0 { s.max(floor) } else { 1.0 })
+        .map(|s| if s > 0.0 { s } else { 1.0 })
         .collect();
     let inv_scale = from_host(scale.iter().map(|s| 1.0 / s).collect(), [1, d], &ad);
     let last = rec.states.last().expect("at least one output time").clone();
@@ -150,6 +139,7 @@ pub fn check_mechanism_scaled(
         loss: loss_value,
         steps: sol.stats.steps,
         final_state: sol.states.last().cloned().unwrap_or_default(),
+        scale: scale.clone(),
         grid: grid.control.clone(),
         wall_s: start.elapsed().as_secs_f64(),
     })
