@@ -13,7 +13,6 @@ use crate::field::{from_host, to_host};
 use crate::problems::{MassActionField, Mechanism};
 use crate::request::{Request, SolveOptions, StepControl};
 use crate::solve;
-use crate::step_control::Tolerances;
 
 /// Gradient and finite differences, component by component.
 #[derive(Debug, Clone)]
@@ -83,12 +82,10 @@ pub fn check_mechanism(mech: &Mechanism, device: &Device, request: &Request) -> 
     let mut gradient = to_host(param.val().grad(&grads).expect("rates take part in the loss"));
     gradient.extend(rec.y0.grad(&grads).map_or_else(|| vec![0.0; d], to_host));
 
-    // Finite differences on the frozen step grid, with the forward solve's options otherwise,
-    // and Newton converged to 1e-12 of each species' own size.
+    // Finite differences on the frozen step grid, with the forward solve's options otherwise.
     let traj = &rec.record.trajectories()[0];
     let grid = SolveOptions {
         control: StepControl::Grid { times: traj.grid(), orders: traj.orders() },
-        fixed_newton_tol: own_size_tolerances(traj, d),
         ..request.options.clone()
     };
     let cpu = DeviceKind::Cpu.open()?;
@@ -150,22 +147,6 @@ struct Estimate {
     value: f64,
     spread: f64,
     all: Vec<f64>,
-}
-
-/// Newton tolerances for the perturbed solves: 1e-12 relative, and an absolute 1e-12 of each
-/// species' largest value along the forward solve (1e-40 at least, 1e-12 for a species that
-/// stays 0). With one absolute floor for all (1e-12), a species that lives near 1e-10 — a
-/// radical in quasi-steady state — is converged to only 1e-5 of itself: a small perturbation's
-/// effect on it, and on what its flux feeds, then falls below Newton's resolution, and the
-/// finite differences at the smallest steps settle on a value without that part (3 % off on a
-/// random mechanism whose gradient was right).
-fn own_size_tolerances(traj: &crate::solution::TrajectoryRecord, d: usize) -> Tolerances {
-    let mut peak = vec![0.0f64; d];
-    for k in 0..traj.n_points() {
-        peak.iter_mut().zip(traj.point(k)).for_each(|(p, y)| *p = p.max(y.abs()));
-    }
-    let atol = peak.iter().map(|&p| if p > 0.0 { (1e-12 * p).max(1e-40) } else { 1e-12 }).collect();
-    Tolerances { rtol: vec![1e-12], atol }
 }
 
 /// `f'(0)` by central differences `(f(h) − f(−h))/2h`, or one-sided second order
