@@ -52,7 +52,6 @@ pub(super) fn run<E: KernelFloat>(
     // The slopes form (`δ = 1`, `e = b`; design.md §4) for now: in f32 the stage-value form
     // missed the MLP test's ∂L/∂y0 by 5.7e-3 against the host's f64 walk of the same record
     // (1e-3 allowed), the slopes form stays within it; the kernel takes either.
-    let s = forward.tab.stages();
     let output = StepOutput { start: 1.0, values: vec![0.0; s], slopes: forward.tab.b.clone() };
     let mut input: Vec<f64> = forward.tab.a.concat();
     input.extend(&output.values);
