@@ -155,9 +155,10 @@ struct Estimate {
 /// steps) and rounding (small steps) balance (Press et al., *Numerical Recipes*, §5.7), and how
 /// far apart the two are. Steps whose perturbed solves fail (too large a perturbation for the
 /// step grid) are skipped. Known weakness: where part of the loss's response falls below the
-/// perturbed solves' Newton resolution at the smallest steps, those steps can agree closely on a
-/// value without that part (a random mechanism's estimates at 1e-8 and 1e-9 agreed to 1e-8 on
-/// a value 3 % off, while 1e-3 and 1e-4 agreed with the gradient to 3e-6).
+/// rounding of the field's gross rates at the smallest steps (a fast reversible pair), those
+/// steps can agree closely on a value without that part (a random mechanism's estimates at 1e-8
+/// and 1e-9 agreed to 1e-8 on a value 3 % off, while 1e-3 and 1e-4 agreed with the gradient to
+/// 3e-6; design.md §4).
 fn derivative(f: impl Fn(f64) -> Result<f64, SolveError>, scale: f64, one_sided: bool) -> Result<Estimate, SolveError> {
     let f0 = if one_sided { f(0.0)? } else { 0.0 };
     let estimates: Vec<Result<f64, SolveError>> = (3..=9)
