@@ -6,19 +6,22 @@
 //! respect to every `log10 k` and `y0` must match central finite differences on the same step
 //! grid to 1e-5 relative (`gradient::check::max_rel_err`).
 //!
-//! A case is set aside only for a reason it measures and names: the forward solve fails (its
-//! typed error); for each component that disagrees, the finite difference itself has not
-//! settled (its two estimates ten times apart in step differ by at least a tenth of the
-//! disagreement), or the field's own rounding (ε times its gross rates, integrated) bounds the
-//! finite difference's accuracy above the disagreement, or it settles twice (another pair of its estimates agrees to 1e-5 and with the
-//! gradient: part of the loss's response falls below the perturbed solves' resolution at the
-//! smallest steps, whose estimates then agree on a value without it) or drifts from the gradient
-//! at its largest step into such a plateau through differences that grow as the step shrinks
-//! (rounding, not truncation), or the change of the loss the gradient predicts at the largest step is
-//! within ten times the Newton tolerance of the perturbed solves; or the forward solve's Newton
-//! tolerance, measured (see [`unresolved`]): the check agrees on the same steps with the
-//! forward solve's stages converged to 1e-12 of each species' own size. The run
-//! prints the shares, and fails if more than a quarter are set aside: a test that sets
+//! A case is set aside only for a reason it measures and names:
+//!
+//! - the forward solve fails (its typed error);
+//! - for each component that disagrees, the finite difference cannot decide: its two estimates
+//!   ten times apart in step differ by at least a tenth of the disagreement; or the field's own
+//!   rounding (ε times its gross rates) bounds its accuracy above the disagreement; or another
+//!   pair of its estimates settles on the gradient (part of the response falls below rounding
+//!   at the smallest steps, whose estimates then agree on a value without it); or it drifts
+//!   from the gradient at its largest step into such a plateau through differences that grow
+//!   as the step shrinks (rounding, not truncation); or the change of the loss the gradient
+//!   predicts at its largest step is within ten times the perturbed solves' Newton tolerance
+//!   (1e-12) of the loss; or every change of the loss it formed is within 16 ulps;
+//! - the forward solve's Newton tolerance ([`unresolved`]): the check agrees on the same steps
+//!   with the forward solve's stages converged to 1e-12 of each species' own size.
+//!
+//! The run prints the shares, and fails if more than a quarter are set aside: a test that sets
 //! everything aside tests nothing.
 //!
 //! The cases are the same in every run (a fixed seed); `PROPTEST_CASES=N` runs `N` of them
