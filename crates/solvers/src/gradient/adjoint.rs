@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use super::params::unflatten;
 use super::rosenbrock::RosenbrockAdjoint;
-use super::stages::{StageForm, field_vjp, stage_times, start_weights};
+use super::stages::{StageForm, field_vjp, stage_times, start_weights, step_output};
 use super::{Gradient, StepCotangent};
 use crate::engine::solve_record_watched;
 use crate::error::SolveError;
@@ -264,7 +264,10 @@ fn finite_jacobians(jac: Vec<f64>, times: &[f64], d: usize) -> Result<Vec<f64>, 
 /// The stage rows of a one-trajectory record.
 fn stage_rows(record: &SolveRecord) -> usize {
     let traj = &record.trajectories[0];
-    traj.steps.len().checked_sub(1).map_or(0, |last| (last + 1) * StageForm::of(record, 0, last).stages())
+    traj.steps
+        .len()
+        .checked_sub(1)
+        .map_or(0, |last| (last + 1) * StageForm::of(record, 0, last, &step_output(&record.method)).stages())
 }
 
 /// Every stage row's Jacobian and kept values ([`HostField::jacobian_keeping`]) of a
@@ -312,12 +315,13 @@ fn walk_lane(
         adjoint[p].iter_mut().zip(&cot[b * d..(b + 1) * d]).for_each(|(a, c)| *a += c);
     }
     let mut steps = Vec::new();
+    let output = step_output(&record.method);
     let mut end = traj.steps.len();
     while end > 0 {
         // A chunk of steps `start..end` whose stage Jacobians are evaluated together.
         let (mut start, mut rows, mut forms) = (end, 0, Vec::new());
         while start > 0 {
-            let form = StageForm::of(record, b, start - 1);
+            let form = StageForm::of(record, b, start - 1, &output);
             let more = form.stages();
             if !forms.is_empty() && (rows + more > chunk || (rows + more) * d * d > CHUNK_ENTRIES) {
                 break;

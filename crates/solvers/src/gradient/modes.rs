@@ -22,7 +22,7 @@ use num_complex::Complex64;
 
 use super::params::unflatten;
 use super::rosenbrock::RosenbrockAdjoint;
-use super::stages::{StageForm, field_vjp};
+use super::stages::{StageForm, field_vjp, step_output};
 use super::{Gradient, StepCotangent};
 use crate::error::{SetupError, SolveError};
 use crate::field::VectorField;
@@ -94,9 +94,10 @@ pub fn split<F: VectorField + Module>(field: &F, gradient: &Gradient) -> Result<
         },
         _ => None,
     };
+    let output = step_output(&record.method);
     let forms: Vec<StageForm> = match rosenbrock {
         Some(_) => Vec::new(),
-        None => adjoints.iter().map(|a| StageForm::of(record, a.trajectory, a.step)).collect(),
+        None => adjoints.iter().map(|a| StageForm::of(record, a.trajectory, a.step, &output)).collect(),
     };
     let times: Vec<f64> = forms.iter().flat_map(|f| f.times.iter().copied()).collect();
     let values: Vec<f64> = forms.iter().flat_map(|f| f.values.iter().copied()).collect();

@@ -22,31 +22,32 @@ use crate::tableau::StepOutput;
 
 /// One step of one trajectory as a Runge–Kutta step: `h`, `hA`, how its result is made of its stages,
 /// stage times and stage values (`[s][d]`).
-pub(crate) struct StageForm {
+pub(crate) struct StageForm<'o> {
     pub h: f64,
     pub ha: Vec<Vec<f64>>,
-    pub output: StepOutput,
+    pub output: &'o StepOutput,
     pub times: Vec<f64>,
     pub values: Vec<f64>,
 }
 
-impl StageForm {
-    /// Step `n` of trajectory `lane` of `record`.
-    pub fn of(record: &SolveRecord, lane: usize, n: usize) -> Self {
+impl<'o> StageForm<'o> {
+    /// Step `n` of trajectory `lane` of `record`, whose method's result form is `output`
+    /// ([`step_output`], taken once per walk rather than once per step).
+    pub fn of(record: &SolveRecord, lane: usize, n: usize, output: &'o StepOutput) -> Self {
         let traj = &record.trajectories[lane];
         let rec = &traj.steps[n];
         match (&rec.kind, &record.method) {
             (StepKind::RungeKutta, Method::RungeKutta(tab)) => Self {
                 h: rec.h,
                 ha: tab.a.iter().map(|row| row.iter().map(|a| rec.h * a).collect()).collect(),
-                output: tab.output(),
+                output,
                 times: stage_times(&record.method, rec),
                 values: traj.stage_values(n).to_vec(),
             },
             (StepKind::Bdf { beta, .. }, _) => Self {
                 h: rec.h,
                 ha: vec![vec![rec.h * beta]],
-                output: StepOutput::last_stage(1),
+                output,
                 times: stage_times(&record.method, rec),
                 values: traj.stage_values(n).to_vec(),
             },
@@ -77,7 +78,7 @@ impl StageForm {
         stage_matrix(&self.ha, d, &jac, &mut m);
         let mt: Vec<f64> = (0..n * n).map(|k| m[(k % n) * n + k / n]).collect();
         let lu = BatchLu::factor_all(&mt, n);
-        let out = &self.output;
+        let out = self.output;
         // h·e_j, the weights of the slopes in y_{n+1}.
         let he: Vec<f64> = out.slopes.iter().map(|e| e * self.h).collect();
         let mut starts = Vec::with_capacity(cols);
@@ -116,6 +117,17 @@ impl StageForm {
                 (mu, start)
             })
             .collect()
+    }
+}
+
+/// How a step of `method` makes its result of its stages ([`Tableau::output`]); a BDF step's
+/// one stage is its result.
+///
+/// [`Tableau::output`]: crate::tableau::Tableau::output
+pub(crate) fn step_output(method: &Method) -> StepOutput {
+    match method {
+        Method::RungeKutta(tab) => tab.output(),
+        _ => StepOutput::last_stage(1),
     }
 }
 
