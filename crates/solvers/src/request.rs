@@ -100,6 +100,15 @@ impl SolveOptions {
         }
     }
 
+    /// The tolerances Newton converges stages to: the step tolerances with adaptive steps,
+    /// [`fixed_newton_tol`](Self::fixed_newton_tol) with fixed steps or a grid.
+    pub fn newton_tolerances(&self) -> &Tolerances {
+        match &self.control {
+            StepControl::Adaptive { tol, .. } => tol,
+            StepControl::Fixed { .. } | StepControl::Grid { .. } => &self.fixed_newton_tol,
+        }
+    }
+
     /// Whether steps are chosen by error control.
     pub fn is_adaptive(&self) -> bool {
         matches!(self.control, StepControl::Adaptive { .. })

@@ -64,6 +64,20 @@ impl Tolerances {
     pub fn scale(&self, i: usize, y: f64) -> f64 {
         Self::at(&self.atol, i) + Self::at(&self.rtol, i) * y.abs()
     }
+
+    /// The absolute level to which Newton converges component `i` of a stage under these
+    /// tolerances on a device of machine epsilon `epsilon`: `κ·atol_i` with `κ` the
+    /// [`newton_tolerance`]. Below it a stage value is not resolved: a component that stays
+    /// there is the iteration's leftover, not the discrete solution's.
+    pub fn newton_resolution(&self, i: usize, epsilon: f64) -> f64 {
+        newton_tolerance(self.min_rtol(), epsilon) * self.atol_of(i)
+    }
+}
+
+/// Newton's stopping tolerance `κ = max(10ε/rtol, min(0.03, √rtol))` in the weighted norm
+/// (RADAU5's `FNEWT`; Hairer & Wanner II, IV.8), with `ε` the device's machine epsilon.
+pub fn newton_tolerance(rtol: f64, epsilon: f64) -> f64 {
+    (10.0 * epsilon / rtol).max(0.03f64.min(rtol.sqrt()))
 }
 
 /// `max_b sqrt(mean_i (v_{b,i}/w_{b,i})²)`: the RMS norm per trajectory (Hairer I, II.4,

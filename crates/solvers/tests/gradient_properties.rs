@@ -6,20 +6,13 @@
 //! respect to every `log10 k` and `y0` must match central finite differences on the same step
 //! grid to 1e-5 relative (`gradient::check::max_rel_err`).
 //!
-//! A case is set aside only for a reason it measures and names:
-//!
-//! - the forward solve fails (its typed error);
-//! - for each component that disagrees, the finite difference cannot decide: its two estimates
-//!   ten times apart in step differ by at least a tenth of the disagreement; or the field's own
-//!   rounding (ε times its gross rates) bounds its accuracy above the disagreement; or another
-//!   pair of its estimates settles on the gradient (part of the response falls below rounding
-//!   at the smallest steps, whose estimates then agree on a value without it); or it drifts
-//!   from the gradient at its largest step into such a plateau through differences that grow
-//!   as the step shrinks (rounding, not truncation); or the change of the loss the gradient
-//!   predicts at its largest step is within ten times the perturbed solves' Newton tolerance
-//!   (1e-12) of the loss; or every change of the loss it formed is within 16 ulps;
-//! - the forward solve's Newton tolerance ([`unresolved`]): the check agrees on the same steps
-//!   with the forward solve's stages converged to 1e-12 of each species' own size.
+//! A case is set aside only for a reason it measures and names (`common/properties.rs`): the
+//! forward solve fails (its typed error) or leaves the bound every solution keeps; or, for each
+//! component that disagrees, the check's finite difference cannot decide
+//! (`CheckReport::component` lists the reasons), or the field's own rounding (ε times its
+//! gross rates) bounds the finite difference above the disagreement, or the check agrees once
+//! every stage is converged to 1e-9 of its weight in the loss. Rosenbrock methods run with
+//! error control only (their fixed steps at `|hλ| ~ 1e9` blow up: see [`unstable`]).
 //!
 //! The run prints the shares, and fails if more than a quarter are set aside: a test that sets
 //! everything aside tests nothing.
@@ -29,21 +22,17 @@
 
 mod common;
 
-use std::cell::RefCell;
+#[path = "common/properties.rs"]
+mod properties;
+
 use std::collections::BTreeMap;
 
-use burn::tensor::Device;
+use properties::Outcome;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
-use stiffnode_solvers::gradient::check::{CheckReport, check_mechanism, rel_errs};
+use proptest::test_runner::TestCaseError;
+use stiffnode_solvers::gradient::check::{CheckReport, check_mechanism};
 use stiffnode_solvers::problems::{Mechanism, Reaction};
-use stiffnode_solvers::{DeviceKind, GradientMode, Method, Request, SolveOptions, Tolerances, methods};
-
-/// The agreement asked of the gradient.
-const TOLERANCE: f64 = 1e-5;
-
-/// The tolerance Newton converges the perturbed solves' stages to (`fixed_newton_tol`).
-const NEWTON_TOL: f64 = 1e-12;
+use stiffnode_solvers::{DeviceKind, GradientMode, Method, SolveOptions, methods};
 
 /// One reaction as drawn: reactant species (a repeat is a higher order), product species,
 /// `log10 k`.
@@ -80,127 +69,45 @@ fn reaction((reactants, mut products, log_k): Drawn) -> Reaction {
 }
 
 /// The methods with exact gradients that can take stiff steps (dopri5, explicit, cannot: its
-/// gradients are checked on ROBER with short steps in `gradients.rs`).
+/// gradients are checked on ROBER with short steps in `gradients.rs`), less those that run
+/// with error control only ([`controlled_only`]) and have none.
 fn implicit_methods() -> Vec<Method> {
-    methods::all().into_iter().filter(|m| m.name() != "dopri5").collect()
+    let stiff = methods::all().into_iter().filter(|m| m.name() != "dopri5");
+    stiff.filter(|m| m.info().embedded || !controlled_only(m)).collect()
 }
 
-/// What a case came to.
-#[derive(Debug)]
-enum Outcome {
-    Clean,
-    SetAside(String),
+/// Whether `method` runs with error control only here (see the test).
+fn controlled_only(method: &Method) -> bool {
+    matches!(method, Method::Rosenbrock(_)) || !method.info().l_stable
 }
 
-/// Judge a report: clean, set aside with a measured reason, or a failure naming the worst
-/// component.
+/// Judge a report by the check's reasons and one of the mechanism's: its gross rates' rounding
+/// bounds the finite difference ([`rounding_bound`]).
 fn judge(mech: &Mechanism, r: &CheckReport) -> Result<Outcome, String> {
-    if r.max_rel_err <= TOLERANCE {
-        return Ok(Outcome::Clean);
-    }
-    let mut reasons = Vec::new();
-    let errs = rel_errs(&r.gradient, &r.finite_difference);
-    for (k, err) in errs.into_iter().enumerate() {
-        let (g, fd) = (r.gradient[k], r.finite_difference[k]);
-        if err.is_nan() {
-            return Err(format!("{}: gradient {g:e}, finite difference {fd:e}", r.names[k]));
-        }
-        if err <= TOLERANCE {
-            continue;
-        }
-        // The change the gradient predicts at the largest finite-difference step, against what
-        // the perturbed solves resolve: Newton converges their stages to 1e-12 (relative).
-        let change = (g * r.largest_step[k]).abs();
-        // Every loss difference the finite differences formed within a few ulps of the loss.
-        let ulps = r.estimates[k]
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e * 2.0 * r.largest_step[k] * 10f64.powi(-(i as i32))).abs())
-            .fold(0.0, f64::max)
-            / (f64::EPSILON * r.loss.abs().max(1.0));
-        if ulps <= 16.0 {
-            reasons.push(format!("{} (rel err {err:.1e}; every loss difference within {ulps:.0} ulps)", r.names[k]));
-            continue;
-        }
-        if change <= 10.0 * NEWTON_TOL * r.loss.abs().max(1.0) {
-            reasons.push(format!("{} (rel err {err:.1e}; predicted change of the loss {change:.1e})", r.names[k]));
-            continue;
-        }
-        let unsettled = r.unsettled[k];
-        if unsettled >= 0.1 * err {
-            reasons.push(format!("{} (rel err {err:.1e}, finite difference unsettled {unsettled:.1e})", r.names[k]));
-            continue;
-        }
+    properties::judge(r, |k| {
         // What the field's own rounding leaves of the finite difference at its largest step.
         let bound = rounding_bound(mech, r) / (2.0 * r.largest_step[k]);
-        if (g - fd).abs() <= bound {
-            reasons.push(format!(
-                "{} (field rounding: ε·Σ|gross rates| bounds the finite difference at {bound:.1e} ≥ |gradient − finite difference| = {:.1e})",
-                r.names[k],
-                (g - fd).abs()
-            ));
-            continue;
-        }
-        // Two settled pairs of estimates, the check's on one value and another on the gradient.
-        let scale = (r.gradient[k] - r.finite_difference[k]).abs() / err;
-        let settled_on_gradient = r.estimates[k]
-            .windows(2)
-            .position(|w| (w[0] - w[1]).abs() <= TOLERANCE * scale && (w[1] - g).abs() <= TOLERANCE * scale);
-        if let Some(i) = settled_on_gradient {
-            reasons.push(format!(
-                "{} (finite differences settle twice: at steps 1e-{} and 1e-{} on the gradient, on {fd:.6e} further down)",
-                r.names[k],
-                i + 3,
-                i + 4
-            ));
-        } else if let Some(drift) = rounding_plateau(&r.estimates[k], g) {
-            reasons.push(format!("{} ({drift})", r.names[k]));
-        } else {
-            return Err(format!(
-                "{}: gradient {g:.9e}, finite difference {fd:.9e} (rel err {err:.1e}; the finite difference settled to {unsettled:.1e}; estimates {:?})",
-                r.names[k], r.estimates[k]
-            ));
-        }
-    }
-    Ok(Outcome::SetAside(format!(
-        "finite differences unsettled, ambiguous or below resolution: {}",
-        reasons.join(", ")
-    )))
+        let off = (r.gradient[k] - r.finite_difference[k]).abs();
+        (off <= bound).then(|| {
+            format!(
+                "{} (field rounding: ε·Σ|gross rates| bounds the finite difference at {bound:.1e} ≥ |gradient − finite difference| = {off:.1e})",
+                r.names[k]
+            )
+        })
+    })
 }
 
-/// Where the check disagrees, a measured reason in the forward solve, if there is one: Newton
-/// converges the forward solve's stages — at which the gradient is taken — to about 1e-3 of
-/// `atol + rtol·|y|` with adaptive steps (design.md §3) and to an absolute 1e-12 with fixed
-/// ones, while the finite differences' solves converge theirs to 1e-12 of each species' own
-/// size. A species far below those absolute levels is not resolved to 1e-5 of its size, while
-/// the loss weighs it by its size. If the check on the same steps with the forward solve's
-/// stages converged as the finite differences' are agrees, that tolerance is the reason.
-fn unresolved(
-    mech: &Mechanism,
-    device: &Device,
-    request: &Request,
-    r: &CheckReport,
-    adaptive: bool,
-) -> Option<Outcome> {
-    let d = mech.species.len();
-    let atol = (0..d)
-        .map(|i| {
-            let peak = r.final_state[i].abs().max(mech.initial[i].abs());
-            if peak > 0.0 { (1e-12 * peak).max(1e-40) } else { 1e-12 }
-        })
-        .collect();
-    let options = SolveOptions {
-        control: r.grid.clone(),
-        fixed_newton_tol: Tolerances { rtol: vec![1e-12], atol },
-        ..request.options.clone()
-    };
-    let tight = check_mechanism(mech, device, &Request { options, ..request.clone() }).ok()?;
-    let was = if adaptive { "adaptive" } else { "fixed-step" };
-    judge(mech, &tight).is_ok().then(|| {
-        Outcome::SetAside(format!(
-            "{was} Newton tolerance: on the same steps with stages converged to 1e-12 of each species' size, max rel err {:.1e} (was {:.1e})",
-            tight.max_rel_err, r.max_rel_err
-        ))
+/// Whether the forward solve left the bound every solution of the mechanism keeps: no
+/// reaction makes more molecules than it consumes, so `Σ_i y_i(t) ≤ Σ_i y_i(0) + t·Σ k` over
+/// the reactions without reactants (each makes at most one). A solve beyond it (Rosenbrock's
+/// linearly implicit steps at `|hλ| ~ 1e9` can take a state from 0.7 to 1e4) amplifies every
+/// perturbation, rounding included: its finite differences measure the amplified rounding.
+fn unstable(mech: &Mechanism, r: &CheckReport) -> Option<String> {
+    let sources: f64 = mech.reactions.iter().filter(|re| re.reactants.is_empty()).map(|re| re.rate).sum();
+    let bound = mech.initial.iter().sum::<f64>() + mech.t_end.unwrap_or(1.0) * sources;
+    let total: f64 = r.final_state.iter().sum();
+    (total > 1.01 * bound + 1e-9).then(|| {
+        format!("forward solve unstable: Σy(t_end) = {total:.3e} above the bound {bound:.3e} every solution keeps")
     })
 }
 
@@ -227,42 +134,23 @@ fn rounding_bound(mech: &Mechanism, r: &CheckReport) -> f64 {
         .sum()
 }
 
-/// Whether `estimates` (steps 10⁻³, 10⁻⁴, …) start at the gradient `g` (within the difference of
-/// the first two) and reach the plateau the check takes through differences that grow as the
-/// step shrinks. Truncation error shrinks a hundredfold per decade of step; differences that
-/// grow are rounding: the response falls below the rounding of the field's gross rates (a fast
-/// reversible pair whose net flux is 1e-7 of its gross ones), where the computed map is flat
-/// while the exact discrete map is not.
-fn rounding_plateau(estimates: &[f64], g: f64) -> Option<String> {
-    let d: Vec<f64> = estimates.windows(2).map(|w| (w[0] - w[1]).abs()).collect();
-    let plateau = (0..d.len()).filter(|&i| d[i].is_finite()).min_by(|&a, &b| d[a].total_cmp(&d[b]))?;
-    let grows = (0..plateau).any(|i| d[i + 1] > d[i]);
-    (grows && (g - estimates[0]).abs() <= d[0]).then(|| {
-        format!(
-            "finite differences drift from {:.6e} at step 1e-3 with growing differences to a rounding plateau at step 1e-{}",
-            estimates[0],
-            plateau + 4
-        )
-    })
-}
-
 #[test]
-#[ignore = "not yet green (issue 29, open): a species that should stay 0 ends at 1e-33 by rounding, and the loss scaled by its size weighs that noise (see the closing note)"]
+#[ignore = "not yet green (issue 29, open): radau3 with 10 fixed steps on S1 ⇌ sinks at 7e9 and 1.7e10 with S0 starting at 0 gives ∂L/∂y0[S0] 3.52e9 in both modes where finite differences settle on 4.95e9 down to steps of 1e-20: they differentiate the perturbed solves' Newton iterations, which stop before the response (below Newton's leftover) converges; 198 cases before it checked cleanly. Run by hand: cargo test --release -p stiffnode-solvers --test gradient_properties -- --ignored"]
 fn random_mechanism_gradients_match_finite_differences_for_every_method_mode_and_step_control() {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(160);
-    let seed: u64 = std::env::var("PROPTEST_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(29);
-    let mut seed_bytes = [0u8; 32];
-    seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    let config = Config { cases, failure_persistence: None, ..Config::default() };
-    let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes));
     let device = DeviceKind::Cpu.open().unwrap();
     let list = implicit_methods();
-    let tally: RefCell<BTreeMap<String, usize>> = RefCell::new(BTreeMap::new());
-    let count = |key: &str| *tally.borrow_mut().entry(key.to_string()).or_default() += 1;
     let strategy = (mechanism(), 0..list.len(), any::<bool>(), any::<bool>(), 10usize..=40);
-    let result = runner.run(&strategy, |(mech, m, graph, adaptive, substeps)| {
+    properties::check_all(160, strategy, |(mech, m, graph, adaptive, substeps)| {
         let method = &list[m];
-        let adaptive = adaptive && method.info().embedded;
+        // Two kinds of method run with error control only, as users run them on stiff
+        // problems. Rosenbrock steps are linearly implicit: fixed steps of |hλ| ~ 1e9 across
+        // fast nonlinear terms blow up (rodas5p took a state of 1.5 to 1e79 in 10 steps, where
+        // radau5 split its steps). Methods that are not L-stable (|R(∞)| = 1) carry a fast
+        // mode's perturbation undamped through every fixed step: trapezoid's finite
+        // differences over steps 1e-4…1e-9 read 0.90, 1.0, 1.9, 11, 105, −340 — no derivative
+        // at any scale they probe. (gauss2 and implicit-midpoint, without an error estimate,
+        // are checked on ROBER and POLLU in `gradients.rs`.)
+        let adaptive = (adaptive || controlled_only(method)) && method.info().embedded;
         let mode = if graph { GradientMode::Graph } else { GradientMode::Adjoint { keep_steps: false } };
         let options = if adaptive { SolveOptions::adaptive(1e-6, 1e-10) } else { SolveOptions::fixed(substeps) };
         let options = SolveOptions { max_steps: 5_000, ..options };
@@ -271,33 +159,16 @@ fn random_mechanism_gradients_match_finite_differences_for_every_method_mode_and
         let label = format!("{} {} {control}", method.name(), if graph { "graph" } else { "adjoint" });
         let outcome = match check_mechanism(&mech, &device, &request) {
             Err(e) => Outcome::SetAside(format!("forward solve failed: {e}")),
+            Ok(r) if unstable(&mech, &r).is_some() => Outcome::SetAside(unstable(&mech, &r).unwrap_or_default()),
             Ok(r) => match judge(&mech, &r) {
                 Ok(outcome) => outcome,
-                Err(why) => unresolved(&mech, &device, &request, &r, adaptive)
+                Err(why) => check_mechanism(&mech, &device, &properties::tightened(&request, &r))
+                    .ok()
+                    .filter(|tight| judge(&mech, tight).is_ok())
+                    .map(|tight| properties::newton_tolerance(adaptive, &tight, &r))
                     .ok_or_else(|| TestCaseError::fail(format!("{label}: {why}\n{mech:?}")))?,
             },
         };
-        count(&format!("covered {label}"));
-        match outcome {
-            Outcome::Clean => count("clean"),
-            Outcome::SetAside(why) => {
-                println!("set aside ({label}): {why}");
-                let kind = why.split(':').next().unwrap_or_default();
-                count(&format!("set aside: {kind}"));
-            }
-        }
-        Ok(())
+        Ok((label, outcome))
     });
-    let tally = tally.into_inner();
-    for (key, n) in &tally {
-        println!("{key:<48} {n:>5}");
-    }
-    if let Err(e) = result {
-        panic!("{e}");
-    }
-    let clean = tally.get("clean").copied().unwrap_or(0);
-    let set_aside: usize = tally.iter().filter(|(k, _)| k.starts_with("set aside")).map(|(_, n)| n).sum();
-    println!("{clean} of {} cases checked cleanly, {set_aside} set aside", clean + set_aside);
-    assert_eq!(clean + set_aside, cases as usize);
-    assert!(set_aside * 4 <= cases as usize, "{set_aside} of {cases} cases set aside");
 }

@@ -212,6 +212,37 @@ fn gradcheck_reports_agreement_with_finite_differences_as_json() {
 }
 
 #[test]
+fn gradcheck_checks_a_reactor_problem_and_a_trained_run() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let problem = format!("{root}/examples/h2-air-ignition.yaml");
+    // Before ignition (3.1e-4 s), where every rate still matters: 27 rate factors and the 6
+    // nonzero initial components (T, H2, O2, N2 and the carried pressure's absence).
+    let v = json(&stiffnode(&["gradcheck", "--problem", &problem, "--method", "radau5", "--t-end", "2e-4", "--json"]));
+    assert!(v["max_rel_err"].as_f64().unwrap() <= 1e-4, "{v}");
+    assert!(v["adaptive_gradient_rel_diff"].as_f64().unwrap() < 1e-3, "{v}");
+    let n = v["n_params"].as_u64().unwrap();
+    assert!(n > 27, "{v}");
+
+    let out = std::env::temp_dir().join(format!("stiffnode-cli-gradcheck-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let config = format!("{root}/examples/robertson.toml");
+    let dir = out.to_str().unwrap();
+    // The run's files name the dataset relative to the repository, as the README runs them.
+    let at_root =
+        |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_stiffnode")).current_dir(root).args(args).output().unwrap();
+    let trained = at_root(&["train", "--config", &config, "--epochs", "3", "--out", dir, "--quiet"]);
+    assert!(trained.status.success(), "{}", String::from_utf8_lossy(&trained.stderr));
+    let v = json(&at_root(&["gradcheck", "--run", dir, "--params", "8", "--json"]));
+    assert_eq!(v["n_params"], 8 + 3, "{v}");
+    assert!(v["max_rel_err"].as_f64().unwrap() <= 1e-4, "{v}");
+    let bad = at_root(&["gradcheck", "--run", dir, "--trajectory", "999"]);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && err.contains("--trajectory 999") && !err.contains("panicked"), "{err}");
+    fails_with(&["gradcheck", "--run", dir, "--steps", "10"], "run's own step options");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
 fn gradcheck_rejects_bad_input_in_one_line() {
     fails_with(&["gradcheck", "--problem", "robertson", "--method", "nope"], "unknown method 'nope'");
     fails_with(&["gradcheck", "--problem", "nowhere.toml", "--method", "radau5"], "nowhere.toml");

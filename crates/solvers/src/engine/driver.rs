@@ -127,10 +127,7 @@ fn drive(
 ) -> Result<Lanes, SolveError> {
     let (opts, d) = (&request.options, rhs.d);
     let rows = y0.len() / d;
-    let newton_tol = match &opts.control {
-        StepControl::Adaptive { tol, .. } => tol,
-        StepControl::Fixed { .. } | StepControl::Grid { .. } => &opts.fixed_newton_tol,
-    };
+    let newton_tol = opts.newton_tolerances();
     let newton = NewtonControl::new(newton_tol.min_rtol(), rhs.epsilon, opts.newton_max_iter, !opts.is_adaptive());
     let mut stepper: Box<dyn Stepper + '_> = match &request.method {
         Method::RungeKutta(tab) => Box::new(RkStepper::new(tab, plan, rhs, rows, newton)),

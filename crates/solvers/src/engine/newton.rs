@@ -7,7 +7,7 @@ use num_complex::Complex64;
 use crate::error::SolveError;
 use crate::linalg::{BatchLu, Scalar};
 use crate::rhs::Rhs;
-use crate::step_control::weighted_norm;
+use crate::step_control::{newton_tolerance, weighted_norm};
 
 /// Jacobian reuse threshold on the contraction rate (RADAU5's `THET`).
 const REUSE_THETA: f64 = 1e-3;
@@ -55,7 +55,7 @@ impl NewtonControl {
     /// Tight mode allows twice the iterations: it converges to rounding, not to a step
     /// tolerance.
     pub fn new(rtol: f64, epsilon: f64, max_iter: usize, tight: bool) -> Self {
-        let tol = (10.0 * epsilon / rtol).max(0.03f64.min(rtol.sqrt()));
+        let tol = newton_tolerance(rtol, epsilon);
         let max_iter = if tight { 2 * max_iter } else { max_iter };
         Self { tol, max_iter, eta_carry: 1.0, tight, iterations: 0, longest: 0 }
     }

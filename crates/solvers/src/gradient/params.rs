@@ -1,10 +1,11 @@
 //! A module's parameter gradients as plain numbers: every walk over a Burn [`Module`]'s
 //! parameters that stiffnode needs, in one place — the finiteness check, the global norm and
 //! scaling by it (clipping, Pascanu et al. 2013: scaling every gradient by one factor keeps the
-//! direction, where Burn's per-parameter clipping changes it), zeros, constants, and the
-//! gradients flattened in visiting order.
+//! direction, where Burn's per-parameter clipping changes it), zeros, constants, the gradients
+//! flattened in visiting order, and the parameter values read and set in that order (the
+//! gradient check perturbs them one at a time).
 
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 
@@ -113,4 +114,38 @@ pub fn flatten<M: Module>(module: &M, grads: &GradientsParams) -> Vec<f64> {
     let mut flat = Flat(grads, Vec::new());
     module.visit(&mut flat);
     flat.1
+}
+
+/// All parameter values of `module`, in visiting order (row-major per parameter): the order of
+/// [`flatten`].
+pub fn values<M: Module>(module: &M) -> Vec<f64> {
+    struct Values(Vec<f64>);
+    impl ModuleVisitor for Values {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.extend(to_host(param.val().without_autodiff()));
+        }
+    }
+    let mut values = Values(Vec::new());
+    module.visit(&mut values);
+    values.0
+}
+
+/// `module` with its parameter values replaced by `flat`, in visiting order (the inverse of
+/// [`values`]); each parameter keeps its id and device. `flat` must hold exactly as many values
+/// as the module has parameters.
+pub fn with_values<M: Module>(module: M, flat: &[f64]) -> M {
+    struct Set<'f>(&'f [f64]);
+    impl ModuleMapper for Set<'_> {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let shape = param.lazy_shape();
+            let (head, rest) = self.0.split_at(shape.num_elements());
+            self.0 = rest;
+            let dims: [usize; D] = shape.as_slice().try_into().expect("a parameter's rank is its type's");
+            param.map(|value| from_host(head.to_vec(), dims, &value.device()))
+        }
+    }
+    let mut set = Set(flat);
+    let module = module.map(&mut set);
+    assert!(set.0.is_empty(), "{} parameter values left over", set.0.len());
+    module
 }

@@ -122,7 +122,7 @@ impl<'a> Replay<'a> {
         let mut mat: Vec<f64> = Rhs::new(self.plain, self.host.as_deref()).jacobian(&times, &y_value)?;
         mat.iter_mut().for_each(|v| *v = -*v);
         (0..d).for_each(|i| mat[i * d + i] += shift);
-        let minv = from_host(BatchLu::factor_all(&mat, d).inverse(), [1, d, d], &self.device);
+        let minv = from_host(BatchLu::factor_all(&mat, d).inverse(&mat), [1, d, d], &self.device);
         let jac = self.field.jacobian(&times, y.clone());
         let f0 = self.field.eval(&times, y.clone());
         // As the stepper: none for an autonomous field.
@@ -195,7 +195,7 @@ impl<'a> Replay<'a> {
         for (b, m) in mats.chunks_exact_mut(n * n).enumerate() {
             stage_matrix(ha, d, |j| &jac[(j * batch + b) * dd..(j * batch + b + 1) * dd], m);
         }
-        Ok(from_host(BatchLu::factor_all(&mats, n).inverse(), [batch, n, n], &self.device))
+        Ok(from_host(BatchLu::factor_all(&mats, n).inverse(&mats), [batch, n, n], &self.device))
     }
 }
 

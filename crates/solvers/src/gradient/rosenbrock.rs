@@ -86,7 +86,7 @@ impl RosenbrockAdjoint<'_> {
         let (mut arg, mut from_f) = (vec![0.0; d], vec![0.0; d]);
         for i in (0..s).rev() {
             let mut r_bar = u_bar[i * d..(i + 1) * d].to_vec();
-            lu.solve(0, &mut r_bar);
+            lu.solve_refined(0, &wt, &mut r_bar);
             host.jacobian_vjp(t, y, &u[i * d..(i + 1) * d], &r_bar, &mut y_bar, grad);
             f_bar[i * d..(i + 1) * d].iter_mut().zip(&r_bar).for_each(|(f, r)| *f += r);
             for j in 0..i {

@@ -95,7 +95,9 @@ impl<'o> StageForm<'o> {
             }
             starts.push(a);
         }
-        lu.solve_many(0, &mut xi);
+        for x in xi.chunks_exact_mut(n) {
+            lu.solve_refined(0, &mt, x);
+        }
         starts
             .into_iter()
             .zip(xi.chunks_exact(n))

@@ -60,6 +60,14 @@ pub struct StepArgs {
 }
 
 impl StepArgs {
+    /// Whether any of these arguments was given (`--max-steps` at its default counts as not).
+    pub fn given(&self) -> bool {
+        self.rtol.is_some()
+            || self.atol.is_some()
+            || self.steps.is_some()
+            || self.max_steps != SolveOptions::DEFAULT_MAX_STEPS
+    }
+
     /// The solve options these arguments ask for, checked against `method`.
     pub fn options(&self, method: &Method) -> anyhow::Result<SolveOptions> {
         let settings = StepSettings { rtol: self.rtol, atol: self.atol, steps: self.steps, max_steps: self.max_steps };

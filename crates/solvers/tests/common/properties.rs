@@ -1,0 +1,146 @@
+//! What the gradient property tests share (the mass-action ones here, the MLP and reactor ones
+//! in `stiffnode-models`, which include this file by path): a seeded runner, the tally of clean
+//! and set-aside cases, and the judgement of one check.
+//!
+//! A case is clean when every component agrees to [`TOLERANCE`]; set aside when each component
+//! that does not has a measured reason why its finite difference cannot decide
+//! (`CheckReport::component`), or the check agrees once the forward solve's stages are
+//! converged as tightly as the finite differences' ([`tightened`]); a failure otherwise.
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use proptest::strategy::Strategy;
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
+use stiffnode_solvers::gradient::check::{Agreement, CheckReport};
+use stiffnode_solvers::{Request, SolveOptions, Tolerances};
+
+/// The agreement asked of the gradient.
+pub const TOLERANCE: f64 = 1e-5;
+
+/// What a case came to.
+#[derive(Debug)]
+pub enum Outcome {
+    Clean,
+    SetAside(String),
+}
+
+/// A runner of `PROPTEST_CASES` cases (default `default_cases`) from `PROPTEST_SEED` (default
+/// `seed`): the same cases in every run unless asked otherwise. Returns the case count too.
+pub fn runner(default_cases: u32, seed: u64) -> (TestRunner, u32) {
+    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default_cases);
+    let seed: u64 = std::env::var("PROPTEST_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(seed);
+    let mut seed_bytes = [0u8; 32];
+    seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    let config = Config { cases, failure_persistence: None, ..Config::default() };
+    (TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes)), cases)
+}
+
+/// Run `case` on `PROPTEST_CASES` values of `strategy` (default `default_cases`, seed 29 or
+/// `PROPTEST_SEED`): each returns its label (method, mode, step control) and outcome, or fails.
+/// Prints the tally; panics on a failure or when more than a quarter are set aside.
+pub fn check_all<S: Strategy>(
+    default_cases: u32,
+    strategy: S,
+    case: impl Fn(S::Value) -> Result<(String, Outcome), TestCaseError>,
+) {
+    let (mut runner, cases) = runner(default_cases, 29);
+    let tally = RefCell::new(Tally::default());
+    let result = runner.run(&strategy, |value| {
+        let (label, outcome) = case(value)?;
+        tally.borrow_mut().count(&label, &outcome);
+        Ok(())
+    });
+    if let Err(e) = result {
+        tally.borrow().print();
+        panic!("{e}");
+    }
+    tally.borrow().finish(cases);
+}
+
+/// Counts of what the cases came to, by label.
+#[derive(Default)]
+pub struct Tally(BTreeMap<String, usize>);
+
+impl Tally {
+    /// Count `outcome` of a case labelled `label` (method, mode, step control).
+    pub fn count(&mut self, label: &str, outcome: &Outcome) {
+        self.add(&format!("covered {label}"));
+        match outcome {
+            Outcome::Clean => self.add("clean"),
+            Outcome::SetAside(why) => {
+                println!("set aside ({label}): {why}");
+                self.add(&format!("set aside: {}", why.split(':').next().unwrap_or_default()));
+            }
+        }
+    }
+
+    fn add(&mut self, key: &str) {
+        *self.0.entry(key.to_string()).or_default() += 1;
+    }
+
+    /// Print the counts.
+    pub fn print(&self) {
+        for (key, n) in &self.0 {
+            println!("{key:<48} {n:>5}");
+        }
+    }
+
+    /// Print the tally and the shares; panic unless all `cases` were judged and at most a
+    /// quarter set aside (a test that sets everything aside tests nothing).
+    pub fn finish(&self, cases: u32) {
+        self.print();
+        let clean = self.0.get("clean").copied().unwrap_or(0);
+        let set_aside: usize = self.0.iter().filter(|(k, _)| k.starts_with("set aside")).map(|(_, n)| n).sum();
+        println!("{clean} of {} cases checked cleanly, {set_aside} set aside", clean + set_aside);
+        assert_eq!(clean + set_aside, cases as usize);
+        assert!(set_aside * 4 <= cases as usize, "{set_aside} of {cases} cases set aside");
+    }
+}
+
+/// Judge a report by the check's own reasons; `extra` may name one more for a component whose
+/// finite difference could decide (its message given), or return `None` to fail on it.
+pub fn judge(r: &CheckReport, extra: impl Fn(usize) -> Option<String>) -> Result<Outcome, String> {
+    if r.max_rel_err <= TOLERANCE {
+        return Ok(Outcome::Clean);
+    }
+    let mut reasons = Vec::new();
+    for k in 0..r.names.len() {
+        match r.component(k, TOLERANCE) {
+            Agreement::Agrees => {}
+            Agreement::Undecided(why) => reasons.push(why),
+            Agreement::Disagrees(why) => reasons.push(extra(k).ok_or(why)?),
+        }
+    }
+    Ok(Outcome::SetAside(format!(
+        "finite differences unsettled, ambiguous or below resolution: {}",
+        reasons.join(", ")
+    )))
+}
+
+/// `request` on the check's frozen step grid with the stages converged to 1e-9 of each
+/// component's scale in the loss (`CheckReport::scale`). The check converges its solves' stages
+/// to `fixed_newton_tol` (about 2e-15 absolute), and floors the loss's scales at the request's
+/// own Newton resolution; a species between the two (a radical at 3e-14 scaled by 1e-13) is then
+/// resolved to only a tenth of its weight, and both the gradient and the finite differences
+/// carry that. Where the check agrees with every component resolved to 1e-9 of its weight,
+/// that resolution is the reason it did not.
+pub fn tightened(request: &Request, r: &CheckReport) -> Request {
+    let atol = r.scale.iter().map(|s| 1e-9 * s).collect();
+    let options = SolveOptions {
+        control: r.grid.clone(),
+        fixed_newton_tol: Tolerances { rtol: vec![1e-12], atol },
+        ..request.options.clone()
+    };
+    Request { options, ..request.clone() }
+}
+
+/// The set-aside outcome of a check that agreed once [`tightened`], against the first's error.
+pub fn newton_tolerance(adaptive: bool, tight: &CheckReport, was: &CheckReport) -> Outcome {
+    let control = if adaptive { "adaptive" } else { "fixed-step" };
+    Outcome::SetAside(format!(
+        "{control} Newton resolution: on the same steps with stages converged to 1e-9 of each component's weight, max rel err {:.1e} (was {:.1e})",
+        tight.max_rel_err, was.max_rel_err
+    ))
+}
