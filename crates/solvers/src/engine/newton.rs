@@ -1,6 +1,14 @@
 //! Simplified Newton for the implicit stages (design.md §3; Hairer & Wanner II, IV.8): the
 //! iteration matrix is built from a Jacobian that is reused while Newton converges, and
 //! convergence is judged by the observed contraction rate `θ`.
+//!
+//! Under fixed steps (tight mode) a solve is converged only when a correction computed with the
+//! Jacobian taken at its own iterate is within the tolerance (Newton's method proper, Deuflhard
+//! 2004, §2.1): a Jacobian from the step's start can be wrong by orders of magnitude in a
+//! component whose rate changes within the step (a species consumed by a radical that the
+//! step's fast transient removes). Simplified Newton then contracts that component at a rate
+//! near 1 with corrections far below the tolerance, and stops with the component's error
+//! untouched; the corrections cannot show it, the fresh Jacobian's correction does.
 
 use num_complex::Complex64;
 
@@ -12,12 +20,19 @@ use crate::step_control::{newton_tolerance, weighted_norm};
 /// Jacobian reuse threshold on the contraction rate (RADAU5's `THET`).
 const REUSE_THETA: f64 = 1e-3;
 
+/// Tight mode: Jacobians taken at the iterate per solve before Newton is judged to fail.
+const MAX_VERIFICATIONS: usize = 4;
+
 /// Verdict after one Newton iteration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Verdict {
     Continue,
     Converged,
     Diverged,
+    /// Tight mode: converged by the corrections of a Jacobian taken elsewhere; take one at the
+    /// current iterate ([`IterationMatrix::evaluate_at`]), call [`NewtonControl::verifying`]
+    /// and iterate on.
+    Verify,
 }
 
 /// Stopping rule: stop when `η‖Δ_k‖ ≤ κ·tol` with `η = θ/(1−θ)`, `θ = ‖Δ_k‖/‖Δ_{k−1}‖`;
@@ -48,6 +63,10 @@ pub(crate) struct NewtonRun {
     eta: f64,
     /// Largest contraction rate seen.
     pub theta: f64,
+    /// The next iteration's Jacobian was taken at its iterate.
+    at_iterate: bool,
+    /// Jacobians taken at the iterate so far.
+    verifications: usize,
 }
 
 impl NewtonControl {
@@ -61,11 +80,35 @@ impl NewtonControl {
     }
 
     pub fn start(&self) -> NewtonRun {
-        NewtonRun { k: 0, prev_norm: 0.0, eta: self.eta_carry.max(f64::EPSILON), theta: 0.0 }
+        let eta = self.eta_carry.max(f64::EPSILON);
+        NewtonRun { k: 0, prev_norm: 0.0, eta, theta: 0.0, at_iterate: false, verifications: 0 }
+    }
+
+    /// After [`Verdict::Verify`]: the Jacobian is now the current iterate's; the next
+    /// iteration starts a new convergence test.
+    pub fn verifying(&self, run: &mut NewtonRun) {
+        let theta = run.theta;
+        *run = NewtonRun { theta, at_iterate: true, verifications: run.verifications + 1, ..self.start() };
     }
 
     /// Judge iteration `k` whose correction has weighted norm `norm` (already applied).
     pub fn check(&mut self, run: &mut NewtonRun, norm: f64) -> Verdict {
+        let verdict = self.judge(run, norm);
+        let exact = std::mem::replace(&mut run.at_iterate, false);
+        match verdict {
+            Verdict::Converged if self.tight && !exact => {
+                if run.verifications < MAX_VERIFICATIONS {
+                    Verdict::Verify
+                } else {
+                    Verdict::Diverged
+                }
+            }
+            Verdict::Converged => self.converged(run),
+            other => other,
+        }
+    }
+
+    fn judge(&mut self, run: &mut NewtonRun, norm: f64) -> Verdict {
         self.iterations += 1;
         if !norm.is_finite() {
             return Verdict::Diverged;
@@ -83,7 +126,7 @@ impl NewtonControl {
             run.theta = run.theta.max(theta);
             if norm <= 1e-3 * self.tol {
                 // At rounding level the contraction rate means nothing.
-                return self.converged(run);
+                return Verdict::Converged;
             }
             if theta >= 0.99 {
                 return Verdict::Diverged;
@@ -101,7 +144,7 @@ impl NewtonControl {
             }
         }
         if run.eta * norm <= self.tol || norm <= 1e-3 * self.tol {
-            return self.converged(run);
+            return Verdict::Converged;
         }
         run.prev_norm = norm;
         run.k += 1;
@@ -201,6 +244,12 @@ impl IterationMatrix {
             self.invalidate();
             true
         }
+    }
+
+    /// Evaluate `J(t, y)` afresh, at a stage's current iterate ([`Verdict::Verify`]).
+    pub fn evaluate_at(&mut self, rhs: &Rhs, t: f64, y: &[f64]) -> Result<(), SolveError> {
+        self.held = false;
+        self.ensure(rhs, t, y)
     }
 
     /// Evaluate `J(t, y)` unless a Jacobian is held.
@@ -336,6 +385,10 @@ pub(crate) fn solve_stage(
             Verdict::Continue => {}
             Verdict::Converged => return Ok(Some(run.theta)),
             Verdict::Diverged => return Ok(None),
+            Verdict::Verify => {
+                matrix.evaluate_at(rhs, t, w)?;
+                newton.verifying(&mut run);
+            }
         }
     }
 }

@@ -224,6 +224,9 @@ impl<'a> RkStepper<'a> {
                 Verdict::Continue => {}
                 Verdict::Converged => break,
                 Verdict::Diverged => return Ok(None),
+                // All stages together are not yet finished by Newton's method proper under fixed
+                // steps (design.md §3, issue 29): the simplified iteration's verdict stands.
+                Verdict::Verify => break,
             }
         }
         // Z = (T⊗I)W (kept for the new state, the error and the next step's starting values),
