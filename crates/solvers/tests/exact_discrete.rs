@@ -100,13 +100,14 @@ fn check(name: &str) {
     }
 }
 
+/// A diagonally implicit stage, finished with the Jacobian at its iterate.
 #[test]
 fn backward_euler_reaches_the_exact_discrete_solution_and_its_derivatives_through_a_transient() {
     check("backward-euler");
 }
 
+/// All stages together, finished by `engine/full_newton.rs`.
 #[test]
-#[ignore = "open (issue 29): all stages together are not yet finished by Newton's method proper under fixed steps (design.md §3); S0(1) is 4 % off"]
 fn radau3_reaches_the_exact_discrete_solution_and_its_derivatives_through_a_transient() {
     check("radau3");
 }

@@ -1,6 +1,7 @@
 //! The forward integrator: the driver walks a batch through its output times with fixed or
 //! adaptive steps ([`driver`]); a stepper takes one step of a method ([`rk`] for every
-//! Runge–Kutta tableau, [`bdf2`], [`bdf`], [`rosenbrock`]); [`newton`] solves the implicit stages. Nothing outside the
+//! Runge–Kutta tableau, [`bdf2`], [`bdf`], [`rosenbrock`]); [`newton`] solves the implicit stages, [`full_newton`] finishes
+//! all stages together by Newton's method proper under fixed steps. Nothing outside the
 //! engine calls into it except through [`solve`] and [`solve_record`] (and, for the adjoint's
 //! early stage Jacobians, `solve_record_watched`, which hands over each accepted step);
 //! gradients read the [`SolveRecord`](crate::SolveRecord) it returns (design.md §9).
@@ -12,6 +13,7 @@ mod bdf;
 mod bdf2;
 mod driver;
 pub(crate) mod full;
+mod full_newton;
 mod newton;
 mod rk;
 pub(crate) mod rosenbrock;

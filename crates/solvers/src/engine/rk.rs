@@ -5,6 +5,7 @@
 use num_complex::Complex64;
 
 use super::full::{Block, FullPlan};
+use super::full_newton::{self, StageSystem};
 use super::newton::{ImplicitStage, IterationMatrix, NewtonControl, StageWork, Verdict, shift, solve_stage};
 use super::{Attempt, Outcome, Stepper};
 use crate::error::SolveError;
@@ -224,9 +225,17 @@ impl<'a> RkStepper<'a> {
                 Verdict::Continue => {}
                 Verdict::Converged => break,
                 Verdict::Diverged => return Ok(None),
-                // All stages together are not yet finished by Newton's method proper under fixed
-                // steps (design.md §3, issue 29): the simplified iteration's verdict stands.
-                Verdict::Verify => break,
+                Verdict::Verify => {
+                    // Each stage's own Jacobian, in the untransformed system (full_newton.rs).
+                    plan.apply(&plan.t, &self.w, &mut self.dw);
+                    let sys = StageSystem { tab: self.tab, t, y, h };
+                    let Some(k) = full_newton::finish(self.rhs, &sys, &mut self.dw, wt, self.newton.tol)? else {
+                        return Ok(None);
+                    };
+                    self.newton.iterations += k;
+                    plan.apply(&plan.t_inv, &self.dw, &mut self.w);
+                    break;
+                }
             }
         }
         // Z = (T⊗I)W (kept for the new state, the error and the next step's starting values),

@@ -382,7 +382,7 @@ pub fn check_field<F: VectorField + Module + 'static>(
     let n = np + states.len();
     let f0 = host_loss(None, initial)?;
     let fd: Vec<Estimate> = (0..n)
-        .map(|k| derivative(|delta| loss_at(k, delta), step_scale(k), one_sided(k).then_some(f0)))
+        .map(|k| derivative(|delta| loss_at(k, delta), step_scale(k), one_sided(k).then_some(f0), f0))
         .collect::<Result<_, _>>()?;
     // Where the two disagree, one more estimate at the step where the gradient's predicted
     // change of the loss is 10⁵ ulps of it, if that is below the steps tried: a map that is
@@ -456,22 +456,32 @@ struct Estimate {
 
 /// `f'(0)` by central differences `(f(h) − f(−h))/2h`, or with `f0 = f(0)` given one-sided
 /// second order `(−3f(0) + 4f(h) − f(2h))/2h`, for `h = scale·10⁻³ … scale·10⁻⁹`: the estimate at
-/// the smaller step of the two consecutive steps that agree best, where truncation error (large
-/// steps) and rounding (small steps) balance (Press et al., *Numerical Recipes*, §5.7), and how
-/// far apart the two are. Steps whose perturbed solves fail (too large a perturbation for the
+/// the smaller step of the two consecutive steps that agree best, their difference counted no
+/// smaller than the rounding of `loss` (`f(0)`'s size) at the smaller step, `ε|L|/h`: where
+/// truncation error (large steps) and rounding (small steps) balance (Press et al., *Numerical
+/// Recipes*, §5.7), and how far apart the two are. Steps whose perturbed solves fail (too large a perturbation for the
 /// step grid) are skipped. Known weaknesses (design.md §4): where part of the loss's response
 /// falls below the rounding of the field's gross rates at the smallest steps, those steps can
 /// agree closely on a value without that part; where the map is nonlinear below the smallest
 /// step, consecutive steps can agree on a plateau that is not the derivative.
-fn derivative(f: impl Fn(f64) -> Result<f64, SolveError>, scale: f64, f0: Option<f64>) -> Result<Estimate, SolveError> {
-    let estimates: Vec<Result<f64, SolveError>> = (3..=9).map(|k| difference(&f, scale * 10f64.powi(-k), f0)).collect();
-    let pairs = estimates.windows(2).filter_map(|w| match w {
-        [Ok(a), Ok(b)] => Some((*a, *b)),
+fn derivative(
+    f: impl Fn(f64) -> Result<f64, SolveError>,
+    scale: f64,
+    f0: Option<f64>,
+    loss: f64,
+) -> Result<Estimate, SolveError> {
+    let steps: Vec<f64> = (3..=9).map(|k| scale * 10f64.powi(-k)).collect();
+    let estimates: Vec<Result<f64, SolveError>> = steps.iter().map(|&h| difference(&f, h, f0)).collect();
+    // Two estimates agree no better than the rounding of the loss lets the smaller step's
+    // resolve (`ε|L|/h`): below that, agreement is a coincidence of the last bits (two steps whose
+    // differences happen to be 310 and 31 ulps of the loss).
+    let pairs = estimates.windows(2).zip(&steps[1..]).filter_map(|(w, &h)| match w {
+        [Ok(a), Ok(b)] => Some((*a, *b, (a - b).abs() + f64::EPSILON * loss.abs() / h)),
         _ => None,
     });
     let all = estimates.iter().map(|e| e.as_ref().map_or(f64::NAN, |v| *v)).collect();
-    match pairs.min_by(|a, b| (a.0 - a.1).abs().total_cmp(&(b.0 - b.1).abs())) {
-        Some((a, best)) => Ok(Estimate { value: best, spread: (a - best).abs(), all }),
+    match pairs.min_by(|a, b| a.2.total_cmp(&b.2)) {
+        Some((a, best, _)) => Ok(Estimate { value: best, spread: (a - best).abs(), all }),
         None => estimates
             .into_iter()
             .rev()
