@@ -224,15 +224,22 @@ impl<'a> RkStepper<'a> {
             match self.newton.check(&mut run, weighted_norm(&self.dw, wt, batch, d)) {
                 Verdict::Continue => {}
                 Verdict::Converged => break,
-                Verdict::Diverged => return Ok(None),
-                Verdict::Verify => {
-                    // Each stage's own Jacobian, in the untransformed system (full_newton.rs).
+                Verdict::Diverged if !self.newton.tight => return Ok(None),
+                // Tight mode: Newton's method proper, each stage with its own Jacobian in the
+                // untransformed system (full_newton.rs): to finish a converged iteration, or
+                // from `Z = 0` after simplified Newton diverged.
+                verdict => {
+                    if verdict == Verdict::Diverged {
+                        zero(&mut self.w);
+                    }
                     plan.apply(&plan.t, &self.w, &mut self.dw);
                     let sys = StageSystem { tab: self.tab, t, y, h };
                     let Some(k) = full_newton::finish(self.rhs, &sys, &mut self.dw, wt, self.newton.tol)? else {
                         return Ok(None);
                     };
+                    // One batched factorization of the dense system per iteration.
                     self.newton.iterations += k;
+                    self.matrix.factorizations += k;
                     plan.apply(&plan.t_inv, &self.dw, &mut self.w);
                     break;
                 }
