@@ -135,7 +135,7 @@ fn rounding_bound(mech: &Mechanism, r: &CheckReport) -> f64 {
 }
 
 #[test]
-#[ignore = "not yet green (issue 29, open): radau3 with 10 fixed steps on S1 ⇌ sinks at 7e9 and 1.7e10 with S0 starting at 0 gives ∂L/∂y0[S0] 3.52e9 in both modes where finite differences settle on 4.95e9 down to steps of 1e-20: they differentiate the perturbed solves' Newton iterations, which stop before the response (below Newton's leftover) converges; 198 cases before it checked cleanly. Run by hand: cargo test --release -p stiffnode-solvers --test gradient_properties -- --ignored"]
+#[ignore = "not yet green (issue 29, open): with shrinking off (PROPTEST_MAX_SHRINK_ITERS=0), 76 cases clean and 81 set aside (35 forward solves failed, 44 undecided) before case 158 fails: rosenbrock23 graph adaptive, y0[S6], gradient 1.18e-3 where the finite differences at steps 1e-4…1e-6 sit on 6.28e-4 and the smallest step reaches 1.17e-3 (a map nonlinear at those scales that the judge does not yet name). More than a quarter set aside would fail the run anyway. Run by hand: cargo test --release -p stiffnode-solvers --test gradient_properties -- --ignored"]
 fn random_mechanism_gradients_match_finite_differences_for_every_method_mode_and_step_control() {
     let device = DeviceKind::Cpu.open().unwrap();
     let list = implicit_methods();
