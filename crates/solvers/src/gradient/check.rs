@@ -459,8 +459,8 @@ struct Estimate {
 /// the smaller step of the two consecutive steps that agree best, their difference counted no
 /// smaller than the rounding of `loss` (`f(0)`'s size) at the smaller step, `ε|L|/h`: where
 /// truncation error (large steps) and rounding (small steps) balance (Press et al., *Numerical
-/// Recipes*, §5.7), and how far apart the two are. Steps whose perturbed solves fail (too large a perturbation for the
-/// step grid) are skipped. Known weaknesses (design.md §4): where part of the loss's response
+/// Recipes*, §5.7), and how far apart the two are. Steps whose perturbed solves fail (too large
+/// a perturbation for the step grid) are skipped. Known weaknesses (design.md §4): where part of the loss's response
 /// falls below the rounding of the field's gross rates at the smallest steps, those steps can
 /// agree closely on a value without that part; where the map is nonlinear below the smallest
 /// step, consecutive steps can agree on a plateau that is not the derivative.
