@@ -43,8 +43,7 @@ struct Solver {
 }
 
 impl Solver {
-    fn strategy() -> impl Strategy<Value = Self> {
-        let list = implicit_methods();
+    fn strategy(list: Vec<Method>) -> impl Strategy<Value = Self> {
         (0..list.len(), any::<bool>(), any::<bool>()).prop_map(move |(m, graph, adaptive)| {
             let method = list[m].clone();
             Self { adaptive: adaptive && method.info().embedded, method, graph }
@@ -56,7 +55,7 @@ impl Solver {
     fn request(&self, y0: Vec<f64>, t_end: f64, (rtol, atol): (f64, f64), substeps: usize) -> Request {
         let mode = if self.graph { GradientMode::Graph } else { GradientMode::Adjoint { keep_steps: false } };
         let options = if self.adaptive { SolveOptions::adaptive(rtol, atol) } else { SolveOptions::fixed(substeps) };
-        let options = SolveOptions { max_steps: 5_000, ..options };
+        let options = SolveOptions { max_steps: 20_000, ..options };
         Request::new(self.method.clone(), y0, 0.0, vec![t_end]).with_options(options).with_gradient(mode)
     }
 
@@ -75,7 +74,7 @@ fn judged(
     case: &str,
 ) -> Result<Outcome, TestCaseError> {
     let r = match check(request) {
-        Err(e) => return Ok(Outcome::SetAside(format!("forward solve failed: {e}"))),
+        Err(e) => return Ok(Outcome::SetAside(format!("forward solve failed: {e} ({case})"))),
         Ok(r) => r,
     };
     match properties::judge(&r, |_| None) {
@@ -108,7 +107,7 @@ fn random_mlp_gradients_match_finite_differences_for_every_method_mode_and_step_
         any::<u64>(),
     );
     let start = (prop::collection::vec(-1.0f64..1.0, 5), 0.5f64..3.0, 10usize..=40, any::<usize>());
-    let strategy = (network, start, Solver::strategy());
+    let strategy = (network, start, Solver::strategy(implicit_methods()));
     properties::check_all(
         48,
         strategy,
@@ -133,14 +132,16 @@ fn random_mlp_gradients_match_finite_differences_for_every_method_mode_and_step_
 }
 
 #[test]
-#[ignore = "not yet green (issue 29, open): the first case, esdirk4 graph mode with adaptive steps, isothermal at 1109 K, 3.32 atm, φ 0.86 to 1.41e-4 s, gives ∂L/∂log10 f[4] −0.4441 where finite differences settle on −0.37342 to 7e-10 (and at a finer step); the last session's case was also a diagonally implicit method in graph mode (trbdf2, ∂L/∂y0[HO2] 1.0e9 against 1.45e9): the replay of reactor fields is the suspect. Run by hand: cargo test --release --workspace --test gradient_properties -- --ignored"]
 fn random_reactor_gradients_match_finite_differences_for_every_method_mode_and_step_control() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let base = chemistry::load_problem(root.join("examples/h2-air-ignition.yaml").to_str().unwrap()).unwrap();
     let cpu = DeviceKind::Cpu.open().unwrap();
     let kinds = [ReactorType::ConstantPressure, ReactorType::ConstantVolume, ReactorType::Isothermal];
     let condition = (0..kinds.len(), 950.0f64..1400.0, 0.5f64..5.0, 0.5f64..2.0, -5.0f64..-3.3);
-    let strategy = (condition, 50usize..=200, any::<usize>(), Solver::strategy());
+    // Not Rosenbrock methods: their gradients need `∂J`, which the reactor's Jacobian (exact, on
+    // the host) does not carry, and the check refuses them (`gradient::differentiable`).
+    let methods = implicit_methods().into_iter().filter(|m| !matches!(m, Method::Rosenbrock(_))).collect();
+    let strategy = (condition, 50usize..=200, any::<usize>(), Solver::strategy(methods));
     properties::check_all(24, strategy, |((kind, t, atm, phi, log_t_end), substeps, offset, solver)| {
         let mut problem = base.at(t, atm * 101_325.0, Some(phi));
         problem.reactor = kinds[kind];

@@ -556,3 +556,55 @@ fn a_sweep_over_the_held_quantity_carries_it_in_the_state() {
     }
     assert!(meta.initial_conditions.windows(2).any(|w| w[0].p != w[1].p), "pressures drawn, not fixed");
 }
+
+/// On Burn's autodiff graph the reactor's right-hand side carries `∂f/∂y` at any state on the
+/// graph, computed ones included (a solve's replay evaluates `f` at the states it computed, at
+/// an explicit first stage for instance): over random reactors, conditions and states, in a
+/// batch, the backward pass of `wᵀf(y)` through a computed `y` is `Jᵀw` with the exact Jacobian
+/// (itself checked against central differences above). Testing for a leaf once dropped the term
+/// at every computed state (issue 29).
+#[test]
+fn the_graph_derivative_at_a_computed_state_is_the_exact_jacobian() {
+    use proptest::prelude::*;
+    use stiffnode_models::chemistry::ReactorType;
+    use stiffnode_solvers::field::{from_host, to_host};
+
+    let base = chemistry::load_problem(root().join("examples/h2-air-ignition.yaml").to_str().unwrap()).unwrap();
+    let kinds = [ReactorType::ConstantPressure, ReactorType::ConstantVolume, ReactorType::Isothermal];
+    let ad = DeviceKind::Cpu.open().unwrap().autodiff();
+    let condition = (0..kinds.len(), 950.0f64..1400.0, 0.5f64..5.0, 0.5f64..2.0);
+    let states = (prop::collection::vec(0.0f64..1e-2, 2 * 12), prop::collection::vec(-1.0f64..1.0, 2 * 12));
+    let config = ProptestConfig { cases: 32, failure_persistence: None, ..ProptestConfig::default() };
+    proptest!(config, |((kind, t, atm, phi) in condition, (products, w) in states)| {
+        let mut problem = base.at(t, atm * 101_325.0, Some(phi));
+        problem.reactor = kinds[kind];
+        let all: Vec<usize> = (0..problem.mechanism.reactions.len()).collect();
+        let (field, y0) = problem.reactor_learning(&ad, &all);
+        let names = problem.state_names();
+        let d = y0.len();
+        // Two rows: the initial state with products mixed in (mass fractions or concentrations
+        // on the scale of the initial ones).
+        let scale = (0..d).filter(|&i| names[i] != "T").map(|i| y0[i].abs()).fold(0.0, f64::max);
+        let y: Vec<f64> = (0..2 * d)
+            .map(|k| if names[k % d] == "T" { y0[k % d] } else { y0[k % d] + scale * products[12 * (k / d) + k % d] })
+            .collect();
+        let w = &w[..2 * d];
+        let leaf = from_host(y.clone(), [2, d], &ad).require_grad();
+        let computed = leaf.clone().mul_scalar(1.0);
+        let loss = (field.eval(&[0.0, 0.0], computed) * from_host(w.to_vec(), [2, d], &ad)).sum();
+        let grad = to_host(leaf.grad(&loss.backward()).expect("the state is on the graph"));
+        let jac = to_host(field.jacobian(&[0.0, 0.0], from_host(y, [2, d], &ad)));
+        for row in 0..2 {
+            for k in 0..d {
+                let terms = (0..d).map(|i| jac[(row * d + i) * d + k] * w[row * d + i]);
+                let size: f64 = terms.clone().map(f64::abs).sum();
+                let exact: f64 = terms.sum();
+                let got = grad[row * d + k];
+                prop_assert!(
+                    (got - exact).abs() <= 1e-12 * size.max(f64::MIN_POSITIVE),
+                    "{:?} row {row}: ∂(wᵀf)/∂{} on the graph {got:e}, Jᵀw {exact:e}", kinds[kind], names[k]
+                );
+            }
+        }
+    });
+}

@@ -1,13 +1,14 @@
 //! Every trajectory of a batch takes its own steps: in a batch that mixes easy and hard
 //! trajectories each one's result and step count equal its own single solve's, whatever the
 //! number of threads; shared steps remain available. RADAU5's step counts on ROBER match the
-//! RADAU5 logic as SciPy's `Radau` ports it.
+//! RADAU5 logic as SciPy's `Radau` ports it. A fixed-step solve's record is a frozen grid that
+//! lands on its output times and repeats the solve bit for bit.
 
 mod common;
 
 use common::{method, request};
 use stiffnode_solvers::problems::{MassActionField, rober};
-use stiffnode_solvers::{DeviceKind, SolveOptions, solve_record};
+use stiffnode_solvers::{DeviceKind, Request, SolveOptions, StepControl, solve, solve_record};
 
 /// ROBER from states of very different stiffness (B far from its quasi-steady state is hard).
 const STARTS: [[f64; 3]; 4] = [[1.0, 0.0, 0.0], [0.5, 1e-3, 0.5], [2.0, 0.0, 0.1], [1e-3, 1e-6, 1.0]];
@@ -63,4 +64,32 @@ fn radau5_takes_the_steps_of_radau5_as_scipy_ports_it() {
         assert!(s.steps.abs_diff(steps) * 100 <= 2 * steps, "rtol {rtol:e}: {} steps, SciPy {steps}", s.steps);
         assert!(s.factorizations <= lus * 6 / 5, "rtol {rtol:e}: {} LU, SciPy {lus}", s.factorizations);
     }
+}
+
+/// Over random start times, output times and step counts, each output time of a fixed-step
+/// solve is a step end of its record exactly (not `t + (t_next − t)`, which can miss it by an
+/// ulp), and that record's grid (with its orders, for BDF) solves to the same states bit for
+/// bit: what a gradient check's frozen grid relies on.
+#[test]
+fn a_fixed_step_record_lands_on_its_output_times_and_repeats_as_a_grid() {
+    use proptest::prelude::*;
+    let cpu = DeviceKind::Cpu.open().unwrap();
+    let field = MassActionField::new(&rober::robertson(), &cpu);
+    let names = ["backward-euler", "radau5", "esdirk4", "bdf"];
+    let drawn = (-1e3f64..1e3, prop::collection::vec(1e-6f64..10.0, 1..4), 1usize..40, 0..names.len());
+    let config = ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() };
+    proptest!(config, |((t0, spans, substeps, m) in drawn)| {
+        let times: Vec<f64> = spans.iter().scan(t0, |t, s| { *t += s; Some(*t) }).collect();
+        let req = Request::new(method(names[m]), vec![1.0, 0.0, 0.0], t0, times.clone())
+            .with_options(SolveOptions::fixed(substeps));
+        let rec = solve_record(&field, &req).unwrap();
+        let traj = &rec.trajectories()[0];
+        let grid = traj.grid();
+        for t in &times {
+            prop_assert!(grid.contains(t), "{}: output time {t:e} is not a step end of {grid:?}", names[m]);
+        }
+        let frozen = SolveOptions { control: StepControl::Grid { times: grid, orders: traj.orders() }, ..req.options.clone() };
+        let again = solve(&field, &Request { options: frozen, ..req.clone() }).unwrap();
+        prop_assert_eq!(&again.states, &rec.solution().states, "{}: the grid solve differs", names[m]);
+    });
 }

@@ -348,7 +348,9 @@ impl VectorField for Reactor {
 
     /// Evaluated on the host. On an autodiff graph the result also carries the exact first
     /// derivatives: `f + J_y·(y − ȳ) + J_θ·(θ − θ̄)` with `ȳ`, `θ̄` detached copies (zero in
-    /// value, `∂f/∂y` and `∂f/∂θ` in the backward pass).
+    /// value, `∂f/∂y` and `∂f/∂θ` in the backward pass). The state term is added wherever `y`
+    /// is on the graph (`is_tracked`), a computed state included: Burn's `is_require_grad` is
+    /// true of leaves only, and testing that dropped `∂f/∂y` at every state a solve computed.
     fn eval(&self, _t: &[f64], y: Tensor<2>) -> Tensor<2> {
         let [rows, d] = y.dims();
         let host = to_host(y.clone().without_autodiff());
@@ -358,7 +360,7 @@ impl VectorField for Reactor {
             self.rhs_with(yr, m.as_deref(), fr);
         }
         let mut f = from_host(out, [rows, d], &self.device);
-        if y.is_require_grad() {
+        if y.is_tracked() {
             let jac = self.jacobians(&host, d);
             let dy = (y.clone() - y.detach()).unsqueeze_dim::<3>(1);
             f = f + (from_host(jac, [rows, d, d], &self.device) * dy).sum_dim(2).reshape([rows, d]);

@@ -5,8 +5,9 @@
 //! The order starts at 1 and rises as past points accumulate. With adaptive steps it is chosen
 //! after `k+1` steps at order `k` from the estimates at `k−1`, `k` and `k+1`, for the largest
 //! next step `h·err_q^{−1/(q+1)}` (Shampine & Reichelt's `ode15s` and SciPy's `BDF`; Hairer &
-//! Wanner II, III.7); with fixed steps it is the highest the points allow, or on a replayed grid
-//! the recorded one, so that a frozen grid repeats an adaptive solve's formulas exactly.
+//! Wanner II, III.7); with fixed steps it is the highest the points equally spaced at `h` allow
+//! (a split step restarts at order 1), or on a replayed grid the recorded one, so that a frozen
+//! grid repeats an adaptive solve's formulas exactly.
 
 use super::newton::{ImplicitStage, IterationMatrix, NewtonControl, StageWork, solve_stage};
 use super::{Attempt, Outcome, Stepper};
@@ -141,21 +142,28 @@ impl Stepper for BdfStepper<'_> {
         self.newton.longest = 0;
         self.current.0 = t;
         self.current.1.copy_from_slice(y);
-        // Order k ≥ 2 reads k+1 points; the estimates at k+1 one more.
-        let points = self.n_past + 1;
-        let limit = if points >= 3 { (points - 1).min(self.max_order) } else { 1 };
-        let k = match (self.held, tol) {
-            (Some(q), _) => q.min(limit),
-            (None, None) => limit,
-            (None, Some(_)) => self.order.min(limit),
-        };
         // s_j = t_{n+1} − τ_j.
+        let points = self.n_past + 1;
         let mut s = [0.0; MAX_INPUTS];
         s[0] = h;
         for (sj, (tj, _)) in s[1..].iter_mut().zip(&self.past[..self.n_past]) {
             *sj = t + h - tj;
         }
         let s = &s[..points.min(MAX_INPUTS)];
+        // Order k ≥ 2 reads k+1 points; the estimates at k+1 one more. Fixed steps count only
+        // the points equally spaced at h: variable-step BDF loses zero-stability at step ratios
+        // far above 1 (Hairer, Nørsett & Wanner I, III.5), and a split step (or a longer interval
+        // to the next output time) would otherwise be followed by a higher order at twice the step
+        // or more. Such a step restarts at order 1, as after a change of h in a Nordsieck code.
+        let limit = |points: usize| if points >= 3 { (points - 1).min(self.max_order) } else { 1 };
+        let k = match (self.held, tol) {
+            (Some(q), _) => q.min(limit(points)),
+            (None, None) => {
+                let equal = s.iter().enumerate().take_while(|(j, sj)| (**sj - (j + 1) as f64 * h).abs() <= 1e-9 * h);
+                limit(equal.count())
+            }
+            (None, Some(_)) => self.order.min(limit(points)),
+        };
         let formula = Bdf::formula(k, s);
         self.formula = formula;
         // v = Σ α_j y_{n−j}; Newton starts from the predictor.

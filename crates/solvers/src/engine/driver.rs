@@ -204,7 +204,7 @@ impl Drive<'_, '_, '_> {
                         }
                         let t_next =
                             if k + 1 == n { t_out } else { start + (t_out - start) * (k + 1) as f64 / n as f64 };
-                        self.fixed_step(t, &mut y, t_next - t)?;
+                        self.fixed_step(t, &mut y, t_next)?;
                         t = t_next;
                     }
                 }
@@ -215,7 +215,7 @@ impl Drive<'_, '_, '_> {
                         }
                         let t_next = times[grid_next];
                         grid_next += 1;
-                        self.fixed_step(t, &mut y, t_next - t)?;
+                        self.fixed_step(t, &mut y, t_next)?;
                         t = t_next;
                     }
                 }
@@ -281,27 +281,30 @@ impl Drive<'_, '_, '_> {
         Ok(())
     }
 
-    /// One step of the fixed grid, `y` updated in place. If Newton fails even with a fresh
-    /// Jacobian, the step is split into two halves (counted as a rejection), down to `2⁻²⁰` of
-    /// the grid step.
-    fn fixed_step(&mut self, t: f64, y: &mut [f64], h: f64) -> Result<(), SolveError> {
-        self.fixed_step_split(t, y, h, 0)
+    /// One step of the fixed grid, from `t` to `t_next`, `y` updated in place. If Newton fails
+    /// even with a fresh Jacobian, the step is split into two halves (counted as a rejection),
+    /// down to `2⁻²⁰` of the grid step. The record keeps `t_next` itself as the step's end:
+    /// `t + (t_next − t)` can miss it by an ulp, and a frozen grid must land on the output times.
+    fn fixed_step(&mut self, t: f64, y: &mut [f64], t_next: f64) -> Result<(), SolveError> {
+        self.fixed_step_split(t, y, t_next, 0)
     }
 
-    fn fixed_step_split(&mut self, t: f64, y: &mut [f64], h: f64, depth: u32) -> Result<(), SolveError> {
+    fn fixed_step_split(&mut self, t: f64, y: &mut [f64], t_next: f64, depth: u32) -> Result<(), SolveError> {
         inverse_weights_into(self.newton_tol, y, None, self.d, &mut self.weights);
+        let h = t_next - t;
         loop {
             self.count_attempt(t)?;
             match self.stepper.attempt(t, y, h, &self.weights, None)? {
                 Outcome::Done(a) => {
-                    self.accept(t, h, t + h, &a, y)?;
+                    self.accept(t, h, t_next, &a, y)?;
                     return Ok(());
                 }
                 Outcome::NewtonFailed if self.stepper.refresh_jacobian() => continue,
                 Outcome::NewtonFailed if depth < 20 => {
                     self.stats.rejected += 1;
-                    self.fixed_step_split(t, y, 0.5 * h, depth + 1)?;
-                    return self.fixed_step_split(t + 0.5 * h, y, 0.5 * h, depth + 1);
+                    let mid = t + 0.5 * h;
+                    self.fixed_step_split(t, y, mid, depth + 1)?;
+                    return self.fixed_step_split(mid, y, t_next, depth + 1);
                 }
                 Outcome::NewtonFailed => return Err(SolveError::NewtonFailed { step: self.stats.steps + 1, t, h }),
             }
