@@ -77,6 +77,7 @@ fn judged(
         Err(e) => return Ok(Outcome::SetAside(format!("forward solve failed: {e} ({case})"))),
         Ok(r) => r,
     };
+    properties::modes_agree(&r).map_err(|why| TestCaseError::fail(format!("{}: {why}\n{case}", solver.label())))?;
     match properties::judge(&r, |_| None) {
         Ok(outcome) => Ok(outcome),
         Err(why) => check(&properties::tightened(request, &r))

@@ -220,6 +220,7 @@ fn gradcheck_checks_a_reactor_problem_and_a_trained_run() {
     let v = json(&stiffnode(&["gradcheck", "--problem", &problem, "--method", "radau5", "--t-end", "2e-4", "--json"]));
     assert!(v["max_rel_err"].as_f64().unwrap() <= 1e-4, "{v}");
     assert!(v["adaptive_gradient_rel_diff"].as_f64().unwrap() < 1e-3, "{v}");
+    assert!(v["modes_rel_diff"].as_f64().unwrap() <= 1e-8, "{v}");
     let n = v["n_params"].as_u64().unwrap();
     assert!(n > 27, "{v}");
 

@@ -5,7 +5,9 @@
 //! A case is clean when every component agrees to [`TOLERANCE`]; set aside when each component
 //! that does not has a measured reason why its finite difference cannot decide
 //! (`CheckReport::component`), or the check agrees once the forward solve's stages are
-//! converged as tightly as the finite differences' ([`tightened`]); a failure otherwise.
+//! converged as tightly as the finite differences' ([`tightened`]); a failure otherwise. Whatever
+//! the finite differences decide, the two gradient modes (graph replay, adjoint walk) must agree
+//! to [`MODES_TOLERANCE`] ([`modes_agree`]).
 #![allow(dead_code)]
 
 use std::cell::RefCell;
@@ -18,6 +20,27 @@ use stiffnode_solvers::{Request, SolveOptions, Tolerances};
 
 /// The agreement asked of the gradient.
 pub const TOLERANCE: f64 = 1e-5;
+
+/// The agreement asked of the two gradient modes on the same steps, normwise
+/// (`CheckReport::modes_rel_diff`): they are two implementations of one derivative, so only
+/// rounding separates them, amplified by the conditioning of the stage matrices `I − hγJ` (the
+/// graph replay inverts them, the adjoint walk solves with their factors). POLLU: 1e-13 to
+/// 3e-13 apart; on random mechanisms with `|hλ|` to 1e9 up to 2.6e-7 relative in one
+/// component. A structural error is of order one (the reactor's graph mode that lost `∂f/∂y`:
+/// 0.5).
+pub const MODES_TOLERANCE: f64 = 1e-6;
+
+/// Whether the check's two gradient modes agree to [`MODES_TOLERANCE`] (decisive where the
+/// finite differences are not: the graph mode of reactors once lost `∂f/∂y` at computed states).
+pub fn modes_agree(r: &CheckReport) -> Result<(), String> {
+    match r.modes_rel_diff() {
+        Some(diff) if !(diff <= MODES_TOLERANCE) => Err(format!(
+            "the graph and adjoint gradient modes differ by {diff:.1e}: {:?} against {:?}",
+            r.gradient, r.other_mode_gradient
+        )),
+        _ => Ok(()),
+    }
+}
 
 /// What a case came to.
 #[derive(Debug)]

@@ -75,6 +75,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if report.max_rel_err.is_nan() || report.max_rel_err > args.max_rel_err {
         bail!("gradient check failed: max rel err {:.2e} > {:.0e}", report.max_rel_err, args.max_rel_err);
     }
+    if let Some(diff) = report.modes_rel_diff().filter(|d| !(*d <= args.max_rel_err)) {
+        bail!("gradient check failed: the graph and adjoint modes differ by {diff:.2e} > {:.0e}", args.max_rel_err);
+    }
     Ok(())
 }
 
@@ -190,7 +193,8 @@ fn print(args: &Args, checked: &Checked, report: &CheckReport) {
                          "t_end": checked.t_end, "max_rel_err": report.max_rel_err,
                          "n_params": report.gradient.len(), "steps": report.steps, "loss": report.loss,
                          "wall_s": report.wall_s, "undecided": undecided(report, args.max_rel_err),
-                         "adaptive_gradient_rel_diff": adaptive_difference(report)});
+                         "adaptive_gradient_rel_diff": adaptive_difference(report),
+                         "modes_rel_diff": report.modes_rel_diff()});
         println!("{out}");
         return;
     }
@@ -215,6 +219,9 @@ fn print(args: &Args, checked: &Checked, report: &CheckReport) {
         report.gradient.len(),
         report.wall_s
     );
+    if let Some(diff) = report.modes_rel_diff() {
+        println!("  the graph and adjoint gradient modes differ by {diff:.1e}");
+    }
     if let Some(diff) = adaptive_difference(report) {
         println!(
             "  (on these steps, stages converged to 1e-12; the adaptive solve's own gradient, at stages Newton left at its step tolerance's level, differs by {diff:.1e})"
