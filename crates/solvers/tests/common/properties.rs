@@ -34,7 +34,7 @@ pub const MODES_TOLERANCE: f64 = 1e-6;
 /// finite differences are not: the graph mode of reactors once lost `∂f/∂y` at computed states).
 pub fn modes_agree(r: &CheckReport) -> Result<(), String> {
     match r.modes_rel_diff() {
-        Some(diff) if !(diff <= MODES_TOLERANCE) => Err(format!(
+        Some(diff) if diff.is_nan() || diff > MODES_TOLERANCE => Err(format!(
             "the graph and adjoint gradient modes differ by {diff:.1e}: {:?} against {:?}",
             r.gradient, r.other_mode_gradient
         )),
