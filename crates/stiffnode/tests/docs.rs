@@ -19,21 +19,41 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The section numbers cited as `design.md §N`, `§N–M` (a range) or `§N, §M`.
+/// The section numbers cited as `design.md §N`, `§N–M` (a range), or a list of those after one
+/// `design.md` (`§3, §8, §11`, `§3 and §8`).
 fn citations(text: &str) -> Vec<u32> {
+    let digits = |s: &str| s.chars().take_while(char::is_ascii_digit).collect::<String>();
     let mut found = Vec::new();
     for part in text.split("design.md §").skip(1) {
-        let digits = |s: &str| s.chars().take_while(char::is_ascii_digit).collect::<String>();
-        let first = digits(part);
-        let Ok(n) = first.parse::<u32>() else { continue };
-        found.push(n);
-        if let Some(rest) = part[first.len()..].strip_prefix('–')
-            && let Ok(m) = digits(rest).parse::<u32>()
-        {
-            found.extend(n + 1..=m);
+        let mut rest = part;
+        loop {
+            let first = digits(rest);
+            let Ok(n) = first.parse::<u32>() else { break };
+            found.push(n);
+            rest = &rest[first.len()..];
+            if let Some(after) = rest.strip_prefix('–') {
+                let last = digits(after);
+                if let Ok(m) = last.parse::<u32>() {
+                    found.extend(n + 1..=m);
+                }
+                rest = &after[last.len()..];
+            }
+            match [", §", " and §", ", and §"].iter().find_map(|sep| rest.strip_prefix(sep)) {
+                Some(next) => rest = next,
+                None => break,
+            }
         }
     }
     found
+}
+
+#[test]
+fn citations_are_read_singly_as_ranges_and_as_lists() {
+    assert_eq!(citations("see design.md §4."), [4]);
+    assert_eq!(citations("design.md §3–5 and design.md §9"), [3, 4, 5, 9]);
+    assert_eq!(citations("(design.md §3, §8, §11)"), [3, 8, 11]);
+    assert_eq!(citations("design.md §2 and §7–8, §10"), [2, 7, 8, 10]);
+    assert_eq!(citations("design.md §x"), Vec::<u32>::new());
 }
 
 #[test]
