@@ -154,7 +154,7 @@ impl Stepper for BdfStepper<'_> {
         // the points equally spaced at h: variable-step BDF loses zero-stability at step ratios
         // far above 1 (Hairer, Nørsett & Wanner I, III.5), and a split step (or a longer interval
         // to the next output time) would otherwise be followed by a higher order at twice the step
-        // or more. Such a step restarts at order 1, as after a change of h in a Nordsieck code.
+        // or more. Such a step restarts at order 1.
         let limit = |points: usize| if points >= 3 { (points - 1).min(self.max_order) } else { 1 };
         let k = match (self.held, tol) {
             (Some(q), _) => q.min(limit(points)),

@@ -181,6 +181,10 @@ impl CheckReport {
     pub fn modes_rel_diff(&self) -> Option<f64> {
         let size = self.gradient.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         self.other_mode_gradient.as_ref().map(|other| {
+            // `f64::max` passes over NaN: a non-finite gradient is NaN here, not hidden.
+            if other.iter().chain(&self.gradient).any(|v| !v.is_finite()) {
+                return f64::NAN;
+            }
             let diff = other.iter().zip(&self.gradient).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
             if diff == 0.0 { 0.0 } else { diff / size }
         })
