@@ -7,7 +7,7 @@
 //! * falloff (Lindemann, Troe): `k = k_∞ · P_r/(1 + P_r) · F`, `P_r = k_0 [M] / k_∞`;
 //! * pressure-dependent Arrhenius (PLOG): `ln k` linear in `ln P` between tabulated pressures.
 
-use super::state::GasState;
+use super::composition::GasState;
 use super::thermo::Nasa7;
 
 /// One species of an ideal-gas phase.

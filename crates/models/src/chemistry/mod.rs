@@ -7,6 +7,7 @@
 //! carries an exact directional derivative, for Jacobians and parameter gradients.
 
 pub mod cantera;
+pub mod composition;
 pub mod dataset;
 pub mod kinetics;
 pub mod mechanism;
@@ -17,11 +18,11 @@ pub mod thermo;
 pub mod units;
 
 pub use cantera::{CanteraError, load};
+pub use composition::{Composition, GasState};
 pub use kinetics::Rates;
 pub use mechanism::{Arrhenius, GasMechanism, GasReaction, Rate, Species, ThirdBody, Troe};
 pub use problem::{Mixture, ReactorProblem, ReactorType, Sweep, is_problem_file, load_problem};
 pub use reactor::{Reactor, ReactorKind};
-pub use state::{Composition, GasState};
 pub use thermo::Nasa7;
 
 /// A number the chemistry computes with: `f64`, or a forward-mode dual number.

@@ -1,40 +1,9 @@
 //! Ideal-gas states: compositions by species name, mole and mass fractions, density and molar
 //! concentrations (`ρ = P W̄/(R T)`, `C_k = ρ Y_k / W_k`; Kee, Coltrin & Glarborg, ch. 2).
 
+pub use super::composition::{Composition, GasState, parse_composition};
 use super::mechanism::GasMechanism;
 use super::units::GAS_CONSTANT;
-
-/// A composition as the file or user gave it, per species in state order (unnormalized).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Composition {
-    /// Mole fractions `X`.
-    Mole(Vec<f64>),
-    /// Mass fractions `Y`.
-    Mass(Vec<f64>),
-}
-
-/// A phase's state as given: any of temperature, pressure and composition.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GasState {
-    /// Temperature, K.
-    pub t: Option<f64>,
-    /// Pressure, Pa.
-    pub p: Option<f64>,
-    /// Composition.
-    pub composition: Option<Composition>,
-}
-
-/// `"H2: 2, O2: 1, N2: 3.76"` as name–value pairs.
-pub fn parse_composition(s: &str) -> Result<Vec<(String, f64)>, String> {
-    s.split(',')
-        .map(|item| {
-            let (name, value) =
-                item.split_once(':').ok_or_else(|| format!("'{}' is not 'species: value'", item.trim()))?;
-            let v = value.trim().parse::<f64>().map_err(|_| format!("'{}' is not a number", value.trim()))?;
-            Ok((name.trim().to_string(), v))
-        })
-        .collect()
-}
 
 /// Name–value pairs as one value per species of `mech` (0 where not named); the values must
 /// be finite, non-negative and not all zero.

@@ -1,0 +1,182 @@
+//! Dependencies point one way (design.md §9): within each crate, no two sibling modules use each
+//! other, directly or around a circle. A module's uses are the `crate::…` and `super::…` paths
+//! in its code (comments and unit tests left out), each taken to the sibling modules of the level where the
+//! two paths part. The back-edges that close today's circles, which the second architecture pass
+//! removes (issue 32), are listed, and each must still be there: an entry that no longer holds is
+//! to be deleted, so the list only shrinks.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Every module of the crate at `src` by its path (`["engine", "newton"]`), with its code.
+fn modules(src: &Path) -> BTreeMap<Vec<String>, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![src.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let rel = path.strip_prefix(src).unwrap().with_extension("");
+            let mut parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+            if matches!(parts.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+                parts.pop();
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            // A module's unit tests (at its end, by the house style) are not its dependencies.
+            let code: String = text
+                .lines()
+                .take_while(|l| l.trim() != "#[cfg(test)]")
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .map(|l| format!("{}\n", l.split(" // ").next().unwrap_or(l)))
+                .collect();
+            out.insert(parts, code);
+        }
+    }
+    out
+}
+
+/// The module paths `code` (of module `at`) names through `crate::` and `super::`, including
+/// the names inside a `use …::{a, b}` group.
+fn uses(at: &[String], code: &str, known: &BTreeSet<Vec<String>>) -> BTreeSet<Vec<String>> {
+    let ident = |s: &str| s.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect::<String>();
+    let mut found = BTreeSet::new();
+    for (prefix, base) in [("crate::", Vec::new()), ("super::", at[..at.len().saturating_sub(1)].to_vec())] {
+        for part in code.split(prefix).skip(1) {
+            let mut path = base.clone();
+            let mut rest = part;
+            // `super::super::x`
+            while let Some(r) = rest.strip_prefix("super::") {
+                path.pop();
+                rest = r;
+            }
+            loop {
+                if let Some(r) = rest.strip_prefix('{') {
+                    // A group: each name in it that is a module below `path`.
+                    for item in r[..r.find('}').unwrap_or(r.len())].split(',') {
+                        let mut sub = path.clone();
+                        sub.push(ident(item.trim()));
+                        if known.contains(&sub) {
+                            found.insert(sub);
+                        }
+                    }
+                    break;
+                }
+                let name = ident(rest);
+                if name.is_empty() {
+                    break;
+                }
+                let mut next = path.clone();
+                next.push(name.clone());
+                if !known.contains(&next) {
+                    break;
+                }
+                path = next;
+                rest = &rest[name.len()..];
+                match rest.strip_prefix("::") {
+                    Some(r) => rest = r,
+                    None => break,
+                }
+            }
+            if !path.is_empty() && path != base {
+                found.insert(path);
+            }
+        }
+    }
+    found
+}
+
+/// Sibling-level edges `(parent, from, to)`: `from` and `to` are children of `parent` on the
+/// using and the used module's paths.
+fn edges(src: &Path) -> BTreeSet<(String, String, String)> {
+    let all = modules(src);
+    let known: BTreeSet<Vec<String>> = all.keys().cloned().collect();
+    let mut out = BTreeSet::new();
+    for (at, code) in &all {
+        for used in uses(at, code, &known) {
+            let common = at.iter().zip(&used).take_while(|(a, b)| a == b).count();
+            if common < at.len() && common < used.len() {
+                out.insert((at[..common].join("::"), at[common].clone(), used[common].clone()));
+            }
+        }
+    }
+    out
+}
+
+/// The edges among siblings of one parent that lie on a circle.
+fn circles(edges: &BTreeSet<(String, String, String)>) -> BTreeSet<(String, String, String)> {
+    let reaches = |parent: &str, from: &str, to: &str| {
+        let mut seen = BTreeSet::from([from.to_string()]);
+        let mut stack = vec![from.to_string()];
+        while let Some(m) = stack.pop() {
+            for (p, a, b) in edges {
+                if p == parent && *a == m && seen.insert(b.clone()) {
+                    stack.push(b.clone());
+                }
+            }
+        }
+        seen.contains(to)
+    };
+    edges.iter().filter(|(p, a, b)| reaches(p, b, a)).cloned().collect()
+}
+
+/// The back-edges that close today's circles, by crate and parent module: what the second
+/// architecture pass (issue 32) removes.
+const BACK_EDGES: &[(&str, &str, &str, &str)] = &[
+    // `KernelField`, the GPU tables of a field, lives in `ensemble`.
+    ("solvers", "", "field", "ensemble"),
+    // `gradient::check`'s mechanism check builds a mass-action field.
+    ("solvers", "", "gradient", "problems"),
+    // `report` draws `inspect`'s `RunView`.
+    ("stiffnode", "", "report", "commands"),
+];
+
+#[test]
+fn no_two_sibling_modules_use_each_other() {
+    let listed: BTreeSet<(String, String, String, String)> =
+        BACK_EDGES.iter().map(|(c, p, a, b)| (c.to_string(), p.to_string(), a.to_string(), b.to_string())).collect();
+    let mut present = BTreeSet::new();
+    for krate in ["solvers", "models", "train", "stiffnode"] {
+        let mut all = edges(&root().join("crates").join(krate).join("src"));
+        let back = |(p, a, b): &(String, String, String)| {
+            listed.contains(&(krate.to_string(), p.clone(), a.clone(), b.clone()))
+        };
+        present.extend(
+            all.iter().filter(|e| back(e)).map(|(p, a, b)| (krate.to_string(), p.clone(), a.clone(), b.clone())),
+        );
+        all.retain(|e| !back(e));
+        let found = circles(&all);
+        assert!(found.is_empty(), "{krate}: module circles (parent, from, to): {found:?}");
+    }
+    let gone: Vec<_> = listed.difference(&present).collect();
+    assert!(gone.is_empty(), "no longer used, delete from BACK_EDGES: {gone:?}");
+}
+
+/// The reading of uses itself: a circle made of `use super::{…}` groups and `crate::` paths is
+/// found, and a one-way chain is not.
+#[test]
+fn circles_are_found_through_groups_and_crate_paths() {
+    let dir = std::env::temp_dir().join(format!("stiffnode-architecture-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("a")).unwrap();
+    std::fs::write(dir.join("lib.rs"), "pub mod a;\npub mod b;\npub mod c;\n").unwrap();
+    std::fs::write(dir.join("a/mod.rs"), "pub mod x;\nuse super::{b, c::Thing};\n").unwrap();
+    std::fs::write(dir.join("a/x.rs"), "// use crate::c; (a comment)\nfn f() {}\n").unwrap();
+    std::fs::write(dir.join("b.rs"), "use crate::c::Other;\n").unwrap();
+    std::fs::write(dir.join("c.rs"), "fn g() { crate::a::x::f(); }\n").unwrap();
+    let found = circles(&edges(&dir));
+    let pair = |a: &str, b: &str| (String::new(), a.to_string(), b.to_string());
+    assert_eq!(found, BTreeSet::from([pair("a", "b"), pair("a", "c"), pair("b", "c"), pair("c", "a")]));
+    std::fs::write(dir.join("c.rs"), "fn g() {}\n").unwrap();
+    assert!(circles(&edges(&dir)).is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
