@@ -9,8 +9,6 @@ use stiffnode_train::RunDir;
 use stiffnode_train::modes::ModeRecord;
 use stiffnode_train::run_dir::Log;
 
-use crate::commands::inspect::RunView;
-
 /// A plot written to a file, and its heading in the report.
 pub struct Figure {
     /// The SVG file.
@@ -58,10 +56,23 @@ pub fn balance_line(r: &ModeRecord) -> Option<String> {
     ))
 }
 
+/// What the report shows of one run: its name and directory, its mode record at the epoch
+/// shown, and how many epochs were logged.
+pub struct RunSummary<'a> {
+    /// The run directory's name.
+    pub name: &'a str,
+    /// The run directory.
+    pub dir: &'a Path,
+    /// The mode record at the epoch shown.
+    pub record: &'a ModeRecord,
+    /// Epochs logged.
+    pub logged: usize,
+}
+
 /// Write `out/report.html` for `runs` (each with its `figures`) and the plots `compared` across
 /// them; returns its path.
-pub fn write(out: &Path, runs: &[RunView], figures: &[Vec<Figure>], compared: &[Figure]) -> anyhow::Result<PathBuf> {
-    let names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
+pub fn write(out: &Path, runs: &[RunSummary], figures: &[Vec<Figure>], compared: &[Figure]) -> anyhow::Result<PathBuf> {
+    let names: Vec<&str> = runs.iter().map(|r| r.name).collect();
     let mut html = String::new();
     let _ = write!(
         html,
@@ -76,14 +87,14 @@ pub fn write(out: &Path, runs: &[RunView], figures: &[Vec<Figure>], compared: &[
         }
     }
     for (run, figs) in runs.iter().zip(figures) {
-        let r = run.record();
+        let r = run.record;
         let _ = write!(
             html,
             "<h2>{} <small>{}</small></h2>\n<p>Epoch {} of {} logged, method {}: ‖∇L‖ = {:.3e}, decomposition residual {:.1e}.</p>\n",
-            escape(&run.name),
+            escape(run.name),
             escape(&run.dir.display().to_string()),
             r.epoch,
-            run.records.len(),
+            run.logged,
             escape(&r.method),
             r.grad_norm,
             r.decomposition_residual

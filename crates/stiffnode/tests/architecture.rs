@@ -136,8 +136,6 @@ const BACK_EDGES: &[(&str, &str, &str, &str)] = &[
     ("solvers", "", "field", "ensemble"),
     // `gradient::check`'s mechanism check builds a mass-action field.
     ("solvers", "", "gradient", "problems"),
-    // `report` draws `inspect`'s `RunView`.
-    ("stiffnode", "", "report", "commands"),
 ];
 
 #[test]

@@ -10,7 +10,7 @@ use stiffnode_train::modes::{self, ModeRecord};
 use stiffnode_train::{RunDir, TrainError};
 
 use crate::plots;
-use crate::report::{self, Figure};
+use crate::report::{self, Figure, RunSummary};
 
 /// Arguments of `stiffnode inspect`.
 #[derive(clap::Args)]
@@ -72,6 +72,11 @@ impl RunView {
         &self.records[self.shown]
     }
 
+    /// What the report shows of this run.
+    pub fn summary(&self) -> RunSummary<'_> {
+        RunSummary { name: &self.name, dir: &self.dir, record: self.record(), logged: self.records.len() }
+    }
+
     /// Write the run's plots into `out`: the four mode views and the loss curve.
     pub fn plots(&self, out: &Path) -> anyhow::Result<Vec<Figure>> {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -120,7 +125,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("wrote {}", f.path.display());
     }
     if args.report {
-        let path = report::write(&out, &views, &per_run, &compared)?;
+        let summaries: Vec<RunSummary> = views.iter().map(RunView::summary).collect();
+        let path = report::write(&out, &summaries, &per_run, &compared)?;
         println!("wrote {} (open it in a browser)", path.display());
     }
     Ok(())
@@ -134,7 +140,7 @@ pub fn report_for(dir: &Path) -> anyhow::Result<Option<PathBuf>> {
     }
     let view = RunView::load(dir, None)?;
     let figures = view.plots(dir)?;
-    Ok(Some(report::write(dir, std::slice::from_ref(&view), &[figures], &[])?))
+    Ok(Some(report::write(dir, &[view.summary()], &[figures], &[])?))
 }
 
 /// `compare-A-B…` beside the first run.
