@@ -12,7 +12,9 @@
 //! (`CheckReport::component` lists the reasons), or the field's own rounding (ε times its
 //! gross rates) bounds the finite difference above the disagreement, or the check agrees once
 //! every stage is converged to 1e-9 of its weight in the loss. Rosenbrock methods run with
-//! error control only (their fixed steps at `|hλ| ~ 1e9` blow up: see [`unstable`]).
+//! error control only (their fixed steps at `|hλ| ~ 1e9` blow up: see [`unstable`]). Whatever
+//! the finite differences decide, the two gradient modes must agree to 1e-6 of the gradient's
+//! size in every case whose forward solve succeeds (`properties::modes_agree`).
 //!
 //! The run prints the shares, and fails if more than a quarter are set aside: a test that sets
 //! everything aside tests nothing.
