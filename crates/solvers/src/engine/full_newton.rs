@@ -10,7 +10,7 @@
 //! their checks rely on take it: under fixed steps the stages must be the discrete solution.
 
 use crate::error::SolveError;
-use crate::linalg::BatchLu;
+use crate::linalg::{BatchLu, stage_matrix};
 use crate::rhs::Rhs;
 use crate::step_control::weighted_norm;
 use crate::tableau::Tableau;
@@ -42,9 +42,11 @@ pub(crate) fn finish(
     let (batch, sd) = (n / d, s * d);
     let (mut stage_y, mut f, mut jac) = (vec![0.0; s * n], vec![0.0; s * n], vec![0.0; s * batch * d * d]);
     let (mut lu, mut delta) = (BatchLu::<f64>::new(batch, sd), vec![0.0; batch * sd]);
-    let mut mats = vec![0.0; batch * sd * sd];
+    let (mut mats, mut step) = (vec![0.0; batch * sd * sd], vec![0.0; s * n]);
     let mut last = f64::INFINITY;
     let times: Vec<Vec<f64>> = (0..s).map(|i| vec![sys.t + sys.tab.c[i] * sys.h; batch]).collect();
+    let ha: Vec<Vec<f64>> = sys.tab.a.iter().map(|row| row.iter().map(|a| sys.h * a).collect()).collect();
+    let dd = d * d;
     for iteration in 1..=MAX_ITER {
         for (i, times) in times.iter().enumerate() {
             let (yi, zi) = (&mut stage_y[i * n..(i + 1) * n], &z[i * n..(i + 1) * n]);
@@ -58,10 +60,7 @@ pub(crate) fn finish(
         }
         for b in 0..batch {
             let m = lu.matrix_mut(b);
-            for (i, j, r, c) in indices(s, d) {
-                let jj = jac[(j * batch + b) * d * d + r * d + c];
-                m[(i * d + r) * sd + j * d + c] = f64::from(i == j && r == c) - sys.h * sys.tab.a[i][j] * jj;
-            }
+            stage_matrix(&ha, d, |j| &jac[(j * batch + b) * dd..(j * batch + b + 1) * dd], m);
             mats[b * sd * sd..(b + 1) * sd * sd].copy_from_slice(m);
             if !lu.factor(b) {
                 return Ok(None);
@@ -79,7 +78,6 @@ pub(crate) fn finish(
             lu.solve_refined(b, &mats[b * sd * sd..(b + 1) * sd * sd], x);
         }
         // Back to the stage-major layout of `z`, applied.
-        let mut step = vec![0.0; s * n];
         for b in 0..batch {
             for i in 0..s {
                 for r in 0..d {
@@ -101,9 +99,4 @@ pub(crate) fn finish(
         last = norm;
     }
     Ok(None)
-}
-
-/// Every `(i, j, r, c)`: stage row and column, component row and column.
-fn indices(s: usize, d: usize) -> impl Iterator<Item = (usize, usize, usize, usize)> {
-    (0..s).flat_map(move |i| (0..s).flat_map(move |j| (0..d).flat_map(move |r| (0..d).map(move |c| (i, j, r, c)))))
 }

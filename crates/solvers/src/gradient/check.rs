@@ -439,7 +439,7 @@ pub fn check_field<F: VectorField + Module + 'static>(
     let n = np + states.len();
     let f0 = host_loss(None, initial)?;
     let fd: Vec<Estimate> = (0..n)
-        .map(|k| derivative(|delta| loss_at(k, delta), step_scale(k), one_sided(k).then_some(f0), f0))
+        .map(|k| derivative(|delta| loss_at(k, delta), step_scale(k), f0, one_sided(k)))
         .collect::<Result<_, _>>()?;
     // Where the two disagree, one more estimate at the step where the gradient's predicted
     // change of the loss is 10⁵ ulps of it, if that is below the steps tried: a map that is
@@ -512,10 +512,10 @@ struct Estimate {
     all: Vec<f64>,
 }
 
-/// `f'(0)` by central differences `(f(h) − f(−h))/2h`, or with `f0 = f(0)` given one-sided
-/// second order `(−3f(0) + 4f(h) − f(2h))/2h`, for `h = scale·10⁻³ … scale·10⁻⁹`: the estimate at
+/// `f'(0)` by central differences `(f(h) − f(−h))/2h`, or `one_sided` by the second-order
+/// `(−3f(0) + 4f(h) − f(2h))/2h` (`f0 = f(0)`), for `h = scale·10⁻³ … scale·10⁻⁹`: the estimate at
 /// the smaller step of the two consecutive steps that agree best, their difference counted no
-/// smaller than the rounding of `loss` (`f(0)`'s size) at the smaller step, `ε|L|/h`: where
+/// smaller than the rounding of the loss `f0` at the smaller step, `ε|f0|/h`: where
 /// truncation error (large steps) and rounding (small steps) balance (Press et al., *Numerical
 /// Recipes*, §5.7), and how far apart the two are. Steps whose perturbed solves fail (too large
 /// a perturbation for the step grid) are skipped. Known weaknesses (design.md §4): where part of the loss's response
@@ -525,16 +525,17 @@ struct Estimate {
 fn derivative(
     f: impl Fn(f64) -> Result<f64, SolveError>,
     scale: f64,
-    f0: Option<f64>,
-    loss: f64,
+    f0: f64,
+    one_sided: bool,
 ) -> Result<Estimate, SolveError> {
     let steps: Vec<f64> = (3..=9).map(|k| scale * 10f64.powi(-k)).collect();
-    let estimates: Vec<Result<f64, SolveError>> = steps.iter().map(|&h| difference(&f, h, f0)).collect();
+    let estimates: Vec<Result<f64, SolveError>> =
+        steps.iter().map(|&h| difference(&f, h, one_sided.then_some(f0))).collect();
     // Two estimates agree no better than the rounding of the loss lets the smaller step's
     // resolve (`ε|L|/h`): below that, agreement is a coincidence of the last bits (two steps whose
     // differences happen to be 310 and 31 ulps of the loss).
     let pairs = estimates.windows(2).zip(&steps[1..]).filter_map(|(w, &h)| match w {
-        [Ok(a), Ok(b)] => Some((*a, *b, (a - b).abs() + f64::EPSILON * loss.abs() / h)),
+        [Ok(a), Ok(b)] => Some((*a, *b, (a - b).abs() + f64::EPSILON * f0.abs() / h)),
         _ => None,
     });
     let all = estimates.iter().map(|e| e.as_ref().map_or(f64::NAN, |v| *v)).collect();
