@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Generate the Cantera reference numbers used by the stiffnode Rust tests.
 
-Produces, in crates/models/tests/data/cantera/:
+Produces, in crates/chemistry/tests/data/cantera/:
 
   rates.json     Rate constants (forward, reverse, equilibrium), third-body
                  concentrations, rates of progress and net production rates for
-                 crates/models/tests/data/cantera/rates-test.yaml and
+                 crates/chemistry/tests/data/cantera/rates-test.yaml and
                  datasets/mechanisms/h2o2.yaml, at T in {300, 800, 1000, 1500, 2500} K
                  and P in {0.1, 1, 10, 100} atm for one fixed composition.
   thermo.json    cp, h, s (at the 1 atm reference pressure) and g0 = h - T s of every

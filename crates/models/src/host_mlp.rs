@@ -10,7 +10,7 @@ use stiffnode_solvers::field::HostField;
 use crate::activation::Activation;
 
 /// One layer: `z = xW + b`, `W` row-major `[fan_in, fan_out]` (the ensemble kernel's layer).
-pub(crate) type HostLayer = stiffnode_solvers::ensemble::MlpLayer;
+pub(crate) type HostLayer = stiffnode_solvers::kernel_field::MlpLayer;
 
 /// The network. Its scratch space is per thread (the trajectories of a batch are solved on
 /// several), grown once, so that an evaluation allocates nothing.

@@ -10,8 +10,8 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 use stiffnode_solvers::VectorField;
-use stiffnode_solvers::ensemble::{KernelActivation, KernelField, MlpTables};
 use stiffnode_solvers::field::{HostField, from_host, to_host};
+use stiffnode_solvers::kernel_field::{KernelActivation, KernelField, MlpTables};
 use stiffnode_solvers::limits::MAX_PARAMS;
 
 use crate::activation::Activation;

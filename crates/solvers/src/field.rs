@@ -4,7 +4,7 @@
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::device::epsilon_of;
-use crate::ensemble::KernelField;
+use crate::kernel_field::KernelField;
 
 /// A batched vector field `y' = f(t, y)`.
 ///

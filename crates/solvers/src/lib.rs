@@ -11,20 +11,20 @@
 
 #![warn(missing_docs)]
 
-pub mod dataset;
 mod dense;
 pub mod device;
+pub mod diagonal;
 mod engine;
 pub mod ensemble;
 pub mod error;
 pub mod field;
 pub mod files;
 pub mod gradient;
+pub mod kernel_field;
 pub mod limits;
 pub mod linalg;
 pub mod methods;
 pub mod output_times;
-pub mod problems;
 pub mod request;
 mod rhs;
 mod short;
@@ -42,8 +42,3 @@ pub use request::{GradientMode, Request, SolveOptions, StepControl, StepSettings
 pub use solution::{Solution, SolveRecord, Stats, StepKind, StepRecord, TrajectoryRecord};
 pub use step_control::Tolerances;
 pub use tableau::Tableau;
-
-/// The README's Rust examples, compiled and run as doc tests so that they stay true.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeExamples;

@@ -7,8 +7,8 @@
 mod common;
 
 use common::{method, request};
+use stiffnode_chemistry::mass_action::{MassActionField, Mechanism, pollu, rober};
 use stiffnode_solvers::ensemble::{EnsembleDevice, EnsembleSolution, TrajectoryStatus, Walk};
-use stiffnode_solvers::problems::{MassActionField, Mechanism, pollu, rober};
 use stiffnode_solvers::{DeviceKind, Request, Solution, SolveError, SolveOptions, VectorField, solve};
 
 /// Initial states of `batch` trajectories: the mechanism's, each component scaled by a factor in

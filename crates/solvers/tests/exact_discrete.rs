@@ -14,9 +14,9 @@
 mod common;
 
 use burn::optim::GradientsParams;
+use stiffnode_chemistry::mass_action::{MassActionField, Mechanism, Reaction};
 use stiffnode_solvers::field::to_host;
 use stiffnode_solvers::gradient::{params, solve_on_graph};
-use stiffnode_solvers::problems::{MassActionField, Mechanism, Reaction};
 use stiffnode_solvers::{DeviceKind, GradientMode, SolveOptions, solve};
 
 /// `scripts/exact_discrete.py`: per method, `y(1)` and `∂S0(1)/∂(y0[0..3], log10 k[0..5])`.

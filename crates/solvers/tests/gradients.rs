@@ -7,11 +7,12 @@ use burn::module::{Module, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
 use common::{method, request, sum_of_squares};
+use stiffnode_chemistry::check::check_mechanism;
+use stiffnode_chemistry::mass_action::{MassActionField, rober};
+use stiffnode_solvers::diagonal::Diagonal;
 use stiffnode_solvers::field::{HostField, VectorField, from_host, to_host};
-use stiffnode_solvers::gradient::check::{check_mechanism, max_rel_err};
+use stiffnode_solvers::gradient::check::max_rel_err;
 use stiffnode_solvers::gradient::{StepAdjoint, gradient, solve_on_graph};
-use stiffnode_solvers::problems::linear::Diagonal;
-use stiffnode_solvers::problems::{MassActionField, rober};
 use stiffnode_solvers::{
     DeviceKind, GradientMode, Method, Request, SolveError, SolveOptions, StepControl, methods, solve,
 };
@@ -78,7 +79,7 @@ fn rober_gradients_with_adaptive_steps_match_finite_differences_on_the_frozen_gr
 #[test]
 fn pollu_gradients_match_finite_differences_for_every_method_and_mode() {
     let device = DeviceKind::Cpu.open().unwrap();
-    let mech = stiffnode_solvers::problems::pollu::pollu();
+    let mech = stiffnode_chemistry::mass_action::pollu::pollu();
     for method in
         methods::all().into_iter().filter(|m| m.has_step_adjoints() && !["dopri5", "trapezoid"].contains(&m.name()))
     {

@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use stiffnode_solvers::dataset;
-use stiffnode_solvers::problems::{MassActionField, mechanism_file};
+use stiffnode_chemistry::dataset;
+use stiffnode_chemistry::mass_action::{MassActionField, mechanism_file};
 use stiffnode_solvers::{DeviceKind, Request, SolveOptions, StepSettings, methods, solve};
 
 /// Numbers as a hostile user types them: mostly sensible, now and then an edge.

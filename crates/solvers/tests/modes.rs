@@ -10,11 +10,11 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 use common::{method, norm, request, sum_of_squares};
+use stiffnode_chemistry::mass_action::{MassActionField, rober};
+use stiffnode_solvers::diagonal::Diagonal;
 use stiffnode_solvers::field::{VectorField, to_host};
 use stiffnode_solvers::gradient::modes::{ModalSplit, split};
 use stiffnode_solvers::gradient::{gradient, solve_on_graph};
-use stiffnode_solvers::problems::linear::Diagonal;
-use stiffnode_solvers::problems::{MassActionField, rober};
 use stiffnode_solvers::{DeviceKind, GradientMode, Request, SolveOptions, methods};
 
 /// Take the adjoint gradient of `loss` for `request`, split it into modes; returns the split

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{method, request};
-use stiffnode_solvers::problems::{MassActionField, pollu, rober};
+use stiffnode_chemistry::mass_action::{MassActionField, pollu, rober};
 use stiffnode_solvers::{DeviceKind, SolveError, SolveOptions, solve, solve_record};
 
 fn max_rel_err(y: &[f64], reference: &[f64], floor: f64) -> f64 {

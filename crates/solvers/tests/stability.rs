@@ -244,7 +244,7 @@ fn batched_derivatives_are_evaluate_s() {
 /// of that `R` (central differences, complex `z` too).
 #[test]
 fn rosenbrock_stability_functions_are_one_step_of_the_engine() {
-    use stiffnode_solvers::problems::linear::Diagonal;
+    use stiffnode_solvers::diagonal::Diagonal;
     use stiffnode_solvers::{DeviceKind, Request, SolveOptions, solve};
     let device = DeviceKind::Cpu.open().unwrap();
     let lambda = [-0.5, -3.0, -100.0, -1e4, -1e6];

@@ -7,7 +7,7 @@
 mod common;
 
 use common::{method, request};
-use stiffnode_solvers::problems::{MassActionField, rober};
+use stiffnode_chemistry::mass_action::{MassActionField, rober};
 use stiffnode_solvers::{DeviceKind, Request, SolveOptions, StepControl, solve, solve_record};
 
 /// ROBER from states of very different stiffness (B far from its quasi-steady state is hard).

@@ -7,10 +7,10 @@ mod common;
 
 use burn::tensor::{Device, Tensor};
 use common::{method, request, sum_of_squares};
+use stiffnode_chemistry::mass_action::{MassActionField, mechanism_file, rober};
 use stiffnode_solvers::field::to_host;
 use stiffnode_solvers::gradient::modes::split;
 use stiffnode_solvers::gradient::{gradient, solve_on_graph};
-use stiffnode_solvers::problems::{MassActionField, mechanism_file, rober};
 use stiffnode_solvers::{DeviceKind, GradientMode, SolveOptions, solve};
 
 #[test]

@@ -1,9 +1,8 @@
-//! Dependencies point one way (design.md §9): within each crate, no two sibling modules use each
-//! other, directly or around a circle. A module's uses are the `crate::…` and `super::…` paths
-//! in its code (comments and unit tests left out), each taken to the sibling modules of the level where the
-//! two paths part. The back-edges that close today's circles, which the second architecture pass
-//! removes (issue 32), are listed, and each must still be there: an entry that no longer holds is
-//! to be deleted, so the list only shrinks.
+//! Dependencies point one way (design.md §9): each crate's library depends only on the crates
+//! below it (solvers; chemistry and models; train; the program), and within each crate no two
+//! sibling modules use each other, directly or around a circle. A module's uses are the
+//! `crate::…` and `super::…` paths in its code (comments and unit tests left out), each taken to
+//! the sibling modules of the level where the two paths part.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -129,34 +128,12 @@ fn circles(edges: &BTreeSet<(String, String, String)>) -> BTreeSet<(String, Stri
     edges.iter().filter(|(p, a, b)| reaches(p, b, a)).cloned().collect()
 }
 
-/// The back-edges that close today's circles, by crate and parent module: what the second
-/// architecture pass (issue 32) removes.
-const BACK_EDGES: &[(&str, &str, &str, &str)] = &[
-    // `KernelField`, the GPU tables of a field, lives in `ensemble`.
-    ("solvers", "", "field", "ensemble"),
-    // `gradient::check`'s mechanism check builds a mass-action field.
-    ("solvers", "", "gradient", "problems"),
-];
-
 #[test]
 fn no_two_sibling_modules_use_each_other() {
-    let listed: BTreeSet<(String, String, String, String)> =
-        BACK_EDGES.iter().map(|(c, p, a, b)| (c.to_string(), p.to_string(), a.to_string(), b.to_string())).collect();
-    let mut present = BTreeSet::new();
-    for krate in ["solvers", "models", "train", "stiffnode"] {
-        let mut all = edges(&root().join("crates").join(krate).join("src"));
-        let back = |(p, a, b): &(String, String, String)| {
-            listed.contains(&(krate.to_string(), p.clone(), a.clone(), b.clone()))
-        };
-        present.extend(
-            all.iter().filter(|e| back(e)).map(|(p, a, b)| (krate.to_string(), p.clone(), a.clone(), b.clone())),
-        );
-        all.retain(|e| !back(e));
-        let found = circles(&all);
+    for krate in ["solvers", "chemistry", "models", "train", "stiffnode"] {
+        let found = circles(&edges(&root().join("crates").join(krate).join("src")));
         assert!(found.is_empty(), "{krate}: module circles (parent, from, to): {found:?}");
     }
-    let gone: Vec<_> = listed.difference(&present).collect();
-    assert!(gone.is_empty(), "no longer used, delete from BACK_EDGES: {gone:?}");
 }
 
 /// The reading of uses itself: a circle made of `use super::{…}` groups and `crate::` paths is
@@ -177,4 +154,23 @@ fn circles_are_found_through_groups_and_crate_paths() {
     std::fs::write(dir.join("c.rs"), "fn g() {}\n").unwrap();
     assert!(circles(&edges(&dir)).is_empty());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The crates from the bottom up: a library may depend on those before it only (chemistry and
+/// models are side by side: neither uses the other).
+const LAYERS: &[&[&str]] = &[&["solvers"], &["chemistry", "models"], &["train"], &["stiffnode"]];
+
+#[test]
+fn each_crate_depends_only_on_the_crates_below_it() {
+    for (level, crates) in LAYERS.iter().enumerate() {
+        let below: BTreeSet<&str> = LAYERS[..level].iter().flat_map(|l| l.iter().copied()).collect();
+        for krate in *crates {
+            let text = std::fs::read_to_string(root().join("crates").join(krate).join("Cargo.toml")).unwrap();
+            let manifest: toml::Table = text.parse().unwrap();
+            let deps = manifest.get("dependencies").and_then(|d| d.as_table()).unwrap();
+            for name in deps.keys().filter_map(|k| k.strip_prefix("stiffnode-")) {
+                assert!(below.contains(name), "{krate} depends on {name}, which is not below it: {LAYERS:?}");
+            }
+        }
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::process::{Command, Output};
 
-use stiffnode_solvers::problems::rober;
+use stiffnode_chemistry::mass_action::rober;
 
 fn stiffnode(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_stiffnode")).args(args).output().expect("run stiffnode")
@@ -498,7 +498,7 @@ fn reactor_problems_solve_and_report_the_ignition_delay() {
     let problem = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/h2-air-ignition.yaml");
     let args = ["solve", "--problem", problem, "--method", "radau5", "--t-end", "1e-3", "--rtol", "1e-8", "--json"];
     let v = json(&stiffnode(&args));
-    // Cantera 3.2.0, IdealGasConstPressureReactor (crates/models/tests/data/cantera/ignition.json).
+    // Cantera 3.2.0, IdealGasConstPressureReactor (crates/chemistry/tests/data/cantera/ignition.json).
     let tau = v["ignition_delay"].as_f64().unwrap();
     assert!((tau / 3.11980405738861e-4 - 1.0).abs() < 5e-3, "ignition delay {tau}");
     let t_final = v["y"][0].as_f64().unwrap();

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use stiffnode_solvers::dataset;
-use stiffnode_solvers::problems::rober;
+use stiffnode_chemistry::dataset;
+use stiffnode_chemistry::mass_action::rober;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

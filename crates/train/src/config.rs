@@ -228,7 +228,7 @@ impl TrainConfig {
     pub fn resolve_paths(&mut self, dir: &Path) {
         let at = |p: &Path| if p.is_relative() { dir.join(p) } else { p.to_path_buf() };
         self.data.dataset = at(&self.data.dataset);
-        if stiffnode_solvers::problems::is_file_name(&self.data.mechanism) {
+        if stiffnode_chemistry::mass_action::is_file_name(&self.data.mechanism) {
             self.data.mechanism = at(Path::new(&self.data.mechanism)).display().to_string();
         }
         if let Some(init) = &self.train.init {

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use stiffnode_solvers::dataset::{self, DatasetError};
+use stiffnode_chemistry::dataset::{self, DatasetError};
 
 /// Trajectories that share one time grid, split for training and validation.
 #[derive(Debug, Clone)]

@@ -19,10 +19,10 @@ pub enum TrainError {
     },
     /// The dataset does not fit the model or is malformed.
     #[error(transparent)]
-    Dataset(#[from] stiffnode_solvers::dataset::DatasetError),
+    Dataset(#[from] stiffnode_chemistry::dataset::DatasetError),
     /// A mechanism file is malformed.
     #[error(transparent)]
-    Mechanism(#[from] stiffnode_solvers::problems::MechanismError),
+    Mechanism(#[from] stiffnode_chemistry::mass_action::MechanismError),
     /// The device could not be opened, or a request is invalid.
     #[error(transparent)]
     Setup(#[from] SetupError),

@@ -5,9 +5,9 @@
 //! in the state where the data sweep it, so each trajectory's own).
 
 use burn::module::Module;
-use stiffnode_models::chemistry::ReactorType;
-use stiffnode_models::chemistry::reactor::peak_time;
-use stiffnode_solvers::dataset::reference_solver;
+use stiffnode_chemistry::dataset::reference_solver;
+use stiffnode_chemistry::gas::ReactorType;
+use stiffnode_chemistry::gas::reactor::peak_time;
 use stiffnode_solvers::field::{from_host, to_host};
 use stiffnode_solvers::{
     DeviceKind, Request, SolveError, SolveOptions, TrajectoryRecord, VectorField, methods, solve_record,

@@ -4,11 +4,12 @@
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
-use stiffnode_models::chemistry::Reactor;
-use stiffnode_models::{MassActionField, Mlp};
+use stiffnode_chemistry::MassActionField;
+use stiffnode_chemistry::gas::Reactor;
+use stiffnode_models::Mlp;
 use stiffnode_solvers::VectorField;
-use stiffnode_solvers::ensemble::KernelField;
 use stiffnode_solvers::field::{HostField, from_host};
+use stiffnode_solvers::kernel_field::KernelField;
 
 use crate::config::{ModelConfig, ReactionRef};
 use crate::data::TrainingData;

@@ -2,8 +2,8 @@
 //! `.toml` file) or a reactor problem (a `.yaml` file: a Cantera mechanism in a reactor), which
 //! names the dataset's columns and builds the mechanism's own kinetics as a model.
 
-use stiffnode_models::chemistry::{self, ReactorProblem};
-use stiffnode_solvers::problems::{self, Mechanism};
+use stiffnode_chemistry::gas::{self, ReactorProblem};
+use stiffnode_chemistry::mass_action::{self, Mechanism};
 
 use crate::error::TrainError;
 
@@ -22,12 +22,12 @@ impl Problem {
     /// Load `name_or_path`: a `.yaml`/`.yml` path is a reactor problem, anything else a
     /// mechanism.
     pub fn load(name_or_path: &str) -> Result<Self, TrainError> {
-        if chemistry::is_problem_file(name_or_path) {
+        if gas::is_problem_file(name_or_path) {
             let problem =
-                chemistry::load_problem(name_or_path).map_err(|e| TrainError::Config { file: e.file, what: e.what })?;
+                gas::load_problem(name_or_path).map_err(|e| TrainError::Config { file: e.file, what: e.what })?;
             Ok(Self::Reactor(problem))
         } else {
-            Ok(Self::Mechanism(problems::load(name_or_path)?))
+            Ok(Self::Mechanism(mass_action::load(name_or_path)?))
         }
     }
 

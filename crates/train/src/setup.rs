@@ -8,7 +8,7 @@ use std::cell::Cell;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
-use stiffnode_solvers::dataset::{Dataset, Trajectory};
+use stiffnode_chemistry::dataset::{Dataset, Trajectory};
 use stiffnode_solvers::ensemble::EnsembleDevice;
 use stiffnode_solvers::gradient::Gradient;
 use stiffnode_solvers::{DeviceKind, Request, SolveError, SolveOptions, VectorField, solve};

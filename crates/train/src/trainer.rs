@@ -19,9 +19,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::Serialize;
+use stiffnode_chemistry::mass_action;
 use stiffnode_solvers::field::{from_host, to_host};
 use stiffnode_solvers::gradient::{gradient, modes};
-use stiffnode_solvers::problems;
 use stiffnode_solvers::{DeviceKind, GradientMode, SolveError, Stats};
 
 use crate::checkpoint::{self, RunState};
@@ -123,7 +123,7 @@ impl Trainer {
         {
             config.train.init = Some(abs);
         }
-        if problems::is_file_name(&config.data.mechanism)
+        if mass_action::is_file_name(&config.data.mechanism)
             && let Ok(abs) = std::fs::canonicalize(&config.data.mechanism)
         {
             config.data.mechanism = abs.display().to_string();

@@ -9,8 +9,8 @@ use cubecl::prelude::*;
 use super::adjoint::{self, adjoint_state_width};
 use super::kernel::{I_LEN, I_RESUME, I_TWO, STATUS_INTERRUPTED, STATUS_NON_FINITE};
 use super::launch::{CUBE, KernelFloat, Plan, arg, download, upload};
-use super::program::KernelField;
 use crate::error::SolveError;
+use crate::kernel_field::KernelField;
 use crate::tableau::{StepOutput, Tableau};
 
 /// What the backward kernel returns: `Σ_b Σ (∂f/∂θ)ᵀμ` in the kernel's parameter order

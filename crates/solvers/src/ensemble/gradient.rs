@@ -11,11 +11,12 @@ use burn::tensor::Tensor;
 
 use super::backward::{self, Backward, Recorded};
 use super::launch::{self, Plan};
-use super::{EnsembleDevice, EnsembleSolution, KernelField, Walk};
+use super::{EnsembleDevice, EnsembleSolution, Walk};
 use crate::error::{SetupError, SolveError};
 use crate::field::VectorField;
 use crate::gradient::params::check_finite;
 use crate::gradient::{Gradient, OnGraph, Pullback, Pulled, attached, from_record, gradient_through, host_pullback};
+use crate::kernel_field::KernelField;
 use crate::methods::Method;
 use crate::request::{GradientMode, Request};
 

@@ -6,8 +6,8 @@ use super::kernel::{
     self, COUNTERS, I_CHECKPOINTS, I_RESUME, STATUS, STATUS_INTERRUPTED, STEPS, checkpoint_width, counters_len,
     record_width,
 };
-use super::program::KernelField;
 use crate::error::{SetupError, SolveError};
+use crate::kernel_field::KernelField;
 
 /// Threads per workgroup.
 pub(super) const CUBE: u32 = 64;

@@ -1,6 +1,6 @@
 //! A mass-action mechanism evaluated in a GPU thread: reaction tables and rate constants in
 //! device memory, `f` and the analytic Jacobian into the thread's local arrays (the formulas of
-//! [`MassActionField`](crate::problems::MassActionField)'s host form).
+//! `stiffnode_chemistry::MassActionField`'s host form).
 //!
 //! Rate of reaction `r`: `k_r Π_q y_{i_q}^{p_q}` over its orders `q`; `f_i += ν_{ri}·rate_r` over
 //! its net coefficients; `∂rate_r/∂y_l = k_r·p_l·y_l^{p_l−1}·Π_{q≠l} y_{i_q}^{p_q}`.

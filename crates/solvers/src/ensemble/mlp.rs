@@ -9,16 +9,16 @@
 
 use cubecl::prelude::*;
 
-/// Activation codes, in the order of [`KernelActivation`](super::KernelActivation).
-pub const GELU: u32 = 0;
+use crate::kernel_field::KernelActivation;
+
+/// Activation codes: [`KernelActivation`]'s discriminants.
+pub const GELU: u32 = KernelActivation::Gelu as u32;
 /// See [`GELU`].
-pub const TANH: u32 = 1;
+pub const TANH: u32 = KernelActivation::Tanh as u32;
 /// See [`GELU`].
-pub const SOFTPLUS: u32 = 2;
-/// See [`GELU`].
-pub const RELU: u32 = 3;
-/// See [`GELU`].
-pub const SWISH: u32 = 4;
+pub const SOFTPLUS: u32 = KernelActivation::Softplus as u32;
+/// See [`GELU`]. Any code past it is swish ([`KernelActivation::Swish`]).
+pub const RELU: u32 = KernelActivation::Relu as u32;
 
 #[cube]
 fn sigmoid<F: Float>(x: F) -> F {

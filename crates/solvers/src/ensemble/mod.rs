@@ -22,10 +22,11 @@ mod record;
 
 use cubecl::wgpu::WgpuDevice;
 
-pub use program::{Coefficients, KERNEL_METHODS, KernelActivation, KernelField, MassActionTables, MlpLayer, MlpTables};
+pub use program::{Coefficients, KERNEL_METHODS};
 
 use crate::device::DeviceKind;
 use crate::error::{SetupError, SolveError};
+use crate::kernel_field::KernelField;
 use crate::request::{Request, StepControl};
 use crate::solution::{Solution, SolveRecord, Stats};
 use kernel::{COUNTERS, I_LEN, S_LEN};

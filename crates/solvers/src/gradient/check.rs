@@ -8,14 +8,13 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::optim::GradientsParams;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Tensor;
 
 use super::graph::{OnGraph, solve_on_graph};
 use super::params;
-use crate::device::{DeviceKind, epsilon_of};
+use crate::device::epsilon_of;
 use crate::error::{SetupError, SolveError};
 use crate::field::{VectorField, from_host, to_host};
-use crate::problems::{MassActionField, Mechanism};
 use crate::request::{GradientMode, Request, SolveOptions, StepControl};
 use crate::solve;
 
@@ -476,21 +475,6 @@ pub fn check_field<F: VectorField + Module + 'static>(
         leftover: (0..d).map(|i| grid.fixed_newton_tol.newton_resolution(i, f64::EPSILON)).collect(),
         wall_s: start.elapsed().as_secs_f64(),
     })
-}
-
-/// [`check_field`] for a mass-action mechanism: every reaction's `log10 k` (named `log10 k[name]`,
-/// or by its number) and the initial state.
-pub fn check_mechanism(mech: &Mechanism, device: &Device, request: &Request) -> Result<CheckReport, SolveError> {
-    let all: Vec<usize> = (0..mech.reactions.len()).collect();
-    let names = mech
-        .reactions
-        .iter()
-        .enumerate()
-        .map(|(j, r)| (j, format!("log10 k[{}]", r.name.clone().unwrap_or_else(|| (j + 1).to_string()))));
-    let spec = CheckSpec { params: names.collect(), state_names: mech.species.clone(), ..CheckSpec::default() };
-    let field = MassActionField::with_learnable(mech, &device.clone().autodiff(), &all);
-    let host = MassActionField::with_learnable(mech, &DeviceKind::Cpu.open()?, &all);
-    check_field(&field, &host, request, &spec)
 }
 
 /// Each component's loss scale: its largest `|y_i|` over `initial` and `states`, at least

@@ -1,5 +1,5 @@
 //! What the solver tests share: requests from short arguments, a loss and a norm (the linear
-//! test field is the library's `problems::linear::Diagonal`).
+//! test field is the library's `diagonal::Diagonal`).
 #![allow(dead_code)]
 
 use burn::tensor::Tensor;

@@ -1,6 +1,7 @@
-//! What the gradient property tests share (the mass-action ones here, the MLP and reactor ones
-//! in `stiffnode-models`, which include this file by path): a seeded runner, the tally of clean
-//! and set-aside cases, and the judgement of one check.
+//! What the gradient property tests share (the mass-action and reactor ones in
+//! `stiffnode-chemistry`, the MLP ones in `stiffnode-models`, which include this file by path):
+//! a seeded runner, the tally of clean and set-aside cases, how a case is solved, and the
+//! judgement of one check.
 //!
 //! A case is clean when every component agrees to [`TOLERANCE`]; set aside when each component
 //! that does not has a measured reason why its finite difference cannot decide
@@ -13,10 +14,10 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use proptest::strategy::Strategy;
+use proptest::prelude::{Strategy, any};
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 use stiffnode_solvers::gradient::check::{Agreement, CheckReport};
-use stiffnode_solvers::{Request, SolveOptions, Tolerances};
+use stiffnode_solvers::{GradientMode, Method, Request, SolveOptions, Tolerances, methods};
 
 /// The agreement asked of the gradient.
 pub const TOLERANCE: f64 = 1e-5;
@@ -42,11 +43,21 @@ pub fn modes_agree(r: &CheckReport) -> Result<(), String> {
     }
 }
 
-/// What a case came to.
+/// What a case came to, with the number of its components (gradient entries) each way.
 #[derive(Debug)]
 pub enum Outcome {
-    Clean,
-    SetAside(String),
+    /// Every one of its components compared within the tolerance: how many there were.
+    Clean(usize),
+    /// Set aside for `why`: `undecided` of its `of` components (all of them where the forward
+    /// solve failed or the case is set aside as a whole).
+    SetAside { why: String, undecided: usize, of: usize },
+}
+
+impl Outcome {
+    /// The whole case, all `of` components, set aside for `why`.
+    pub fn set_aside(why: String, of: usize) -> Self {
+        Outcome::SetAside { why, undecided: of, of }
+    }
 }
 
 /// A runner of `PROPTEST_CASES` cases (default `default_cases`) from `PROPTEST_SEED` (default
@@ -82,6 +93,11 @@ pub fn check_all<S: Strategy>(
     tally.borrow().finish(cases);
 }
 
+/// The tally's key for the components of every case.
+const COMPONENTS: &str = "components";
+/// The tally's key for the components set aside.
+const UNDECIDED: &str = "components undecided";
+
 /// Counts of what the cases came to, by label.
 #[derive(Default)]
 pub struct Tally(BTreeMap<String, usize>);
@@ -91,16 +107,25 @@ impl Tally {
     pub fn count(&mut self, label: &str, outcome: &Outcome) {
         self.add(&format!("covered {label}"));
         match outcome {
-            Outcome::Clean => self.add("clean"),
-            Outcome::SetAside(why) => {
-                println!("set aside ({label}): {why}");
+            Outcome::Clean(of) => {
+                self.add("clean");
+                self.add_n(COMPONENTS, *of);
+            }
+            Outcome::SetAside { why, undecided, of } => {
+                println!("set aside ({label}, {undecided} of {of} components): {why}");
                 self.add(&format!("set aside: {}", why.split(':').next().unwrap_or_default()));
+                self.add_n(COMPONENTS, *of);
+                self.add_n(UNDECIDED, *undecided);
             }
         }
     }
 
     fn add(&mut self, key: &str) {
-        *self.0.entry(key.to_string()).or_default() += 1;
+        self.add_n(key, 1);
+    }
+
+    fn add_n(&mut self, key: &str, n: usize) {
+        *self.0.entry(key.to_string()).or_default() += n;
     }
 
     /// Print the counts.
@@ -111,14 +136,19 @@ impl Tally {
     }
 
     /// Print the tally and the shares; panic unless all `cases` were judged and at most a
-    /// quarter set aside (a test that sets everything aside tests nothing).
+    /// quarter of all their components were left undecided (a test that sets everything aside
+    /// tests nothing). Components, not cases: a case with one undecided component of twenty
+    /// still compares the other nineteen; a case whose forward solve fails compares none.
     pub fn finish(&self, cases: u32) {
         self.print();
-        let clean = self.0.get("clean").copied().unwrap_or(0);
+        let get = |key: &str| self.0.get(key).copied().unwrap_or(0);
+        let clean = get("clean");
         let set_aside: usize = self.0.iter().filter(|(k, _)| k.starts_with("set aside")).map(|(_, n)| n).sum();
+        let (components, undecided) = (get(COMPONENTS), get(UNDECIDED));
         println!("{clean} of {} cases checked cleanly, {set_aside} set aside", clean + set_aside);
+        println!("{} of {components} components compared, {undecided} undecided", components - undecided);
         assert_eq!(clean + set_aside, cases as usize);
-        assert!(set_aside * 4 <= cases as usize, "{set_aside} of {cases} cases set aside");
+        assert!(undecided * 4 <= components, "{undecided} of {components} components undecided");
     }
 }
 
@@ -126,7 +156,7 @@ impl Tally {
 /// finite difference could decide (its message given), or return `None` to fail on it.
 pub fn judge(r: &CheckReport, extra: impl Fn(usize) -> Option<String>) -> Result<Outcome, String> {
     if r.max_rel_err <= TOLERANCE {
-        return Ok(Outcome::Clean);
+        return Ok(Outcome::Clean(r.names.len()));
     }
     let mut reasons = Vec::new();
     for k in 0..r.names.len() {
@@ -136,10 +166,11 @@ pub fn judge(r: &CheckReport, extra: impl Fn(usize) -> Option<String>) -> Result
             Agreement::Disagrees(why) => reasons.push(extra(k).ok_or(why)?),
         }
     }
-    Ok(Outcome::SetAside(format!(
-        "finite differences unsettled, ambiguous or below resolution: {}",
-        reasons.join(", ")
-    )))
+    Ok(Outcome::SetAside {
+        why: format!("finite differences unsettled, ambiguous or below resolution: {}", reasons.join(", ")),
+        undecided: reasons.len(),
+        of: r.names.len(),
+    })
 }
 
 /// `request` on the check's frozen step grid with the stages converged to 1e-9 of each
@@ -162,8 +193,84 @@ pub fn tightened(request: &Request, r: &CheckReport) -> Request {
 /// The set-aside outcome of a check that agreed once [`tightened`], against the first's error.
 pub fn newton_tolerance(adaptive: bool, tight: &CheckReport, was: &CheckReport) -> Outcome {
     let control = if adaptive { "adaptive" } else { "fixed-step" };
-    Outcome::SetAside(format!(
+    let why = format!(
         "{control} Newton resolution: on the same steps with stages converged to 1e-9 of each component's weight, max rel err {:.1e} (was {:.1e})",
         tight.max_rel_err, was.max_rel_err
-    ))
+    );
+    Outcome::set_aside(why, was.names.len())
+}
+
+/// The methods with exact gradients that can take stiff steps.
+pub fn implicit_methods() -> Vec<Method> {
+    methods::all().into_iter().filter(|m| m.name() != "dopri5").collect()
+}
+
+/// How one case is solved: method, gradient mode, step control.
+#[derive(Debug, Clone)]
+pub struct Solver {
+    /// The method.
+    pub method: Method,
+    /// Graph mode (else the adjoint walk).
+    pub graph: bool,
+    /// Adaptive steps (else fixed).
+    pub adaptive: bool,
+}
+
+impl Solver {
+    /// Any of `list`, in either mode, adaptive where the method has an error estimate.
+    pub fn strategy(list: Vec<Method>) -> impl Strategy<Value = Self> {
+        (0..list.len(), any::<bool>(), any::<bool>()).prop_map(move |(m, graph, adaptive)| {
+            let method = list[m].clone();
+            Self { adaptive: adaptive && method.info().embedded, method, graph }
+        })
+    }
+
+    /// The request from `y0` to `t_end`: adaptive at `rtol` (atol `atol`), or `substeps` equal
+    /// steps.
+    pub fn request(&self, y0: Vec<f64>, t_end: f64, (rtol, atol): (f64, f64), substeps: usize) -> Request {
+        let mode = if self.graph { GradientMode::Graph } else { GradientMode::Adjoint { keep_steps: false } };
+        let options = if self.adaptive { SolveOptions::adaptive(rtol, atol) } else { SolveOptions::fixed(substeps) };
+        let options = SolveOptions { max_steps: 20_000, ..options };
+        Request::new(self.method.clone(), y0, 0.0, vec![t_end]).with_options(options).with_gradient(mode)
+    }
+
+    /// Method, mode and step control, as the tally counts them.
+    pub fn label(&self) -> String {
+        let control = if self.adaptive { "adaptive" } else { "fixed" };
+        format!("{} {} {control}", self.method.name(), if self.graph { "graph" } else { "adjoint" })
+    }
+}
+
+/// Check, judge, and where the judgement fails re-check with the forward solve's stages
+/// converged as the finite differences' are (`tightened`). `components`: how many
+/// the check compares (all set aside if the forward solve fails).
+pub fn judged(
+    check: impl Fn(&Request) -> Result<CheckReport, stiffnode_solvers::SolveError>,
+    components: usize,
+    request: &Request,
+    solver: &Solver,
+    case: &str,
+) -> Result<Outcome, TestCaseError> {
+    let r = match check(request) {
+        Err(e) => return Ok(Outcome::set_aside(format!("forward solve failed: {e} ({case})"), components)),
+        Ok(r) => r,
+    };
+    modes_agree(&r).map_err(|why| TestCaseError::fail(format!("{}: {why}\n{case}", solver.label())))?;
+    match judge(&r, |_| None) {
+        Ok(outcome) => Ok(outcome),
+        Err(why) => check(&tightened(request, &r))
+            .ok()
+            .filter(|tight| judge(tight, |_| None).is_ok())
+            .map(|tight| newton_tolerance(solver.adaptive, &tight, &r))
+            .ok_or_else(|| TestCaseError::fail(format!("{}: {why}\n{case}", solver.label()))),
+    }
+}
+
+/// `count` indices of `0..n` from `offset` with an even stride.
+pub fn chosen(n: usize, count: usize, offset: usize) -> Vec<usize> {
+    let stride = (n / count).max(1);
+    let mut idx: Vec<usize> = (0..count.min(n)).map(|i| (offset + i * stride) % n).collect();
+    idx.sort_unstable();
+    idx.dedup();
+    idx
 }

@@ -2,8 +2,8 @@
 //! command-line flag behind a library option, which the library's messages never name.
 
 use anyhow::bail;
-use stiffnode_models::chemistry::{self, ReactorProblem};
-use stiffnode_solvers::problems::{self, Mechanism};
+use stiffnode_chemistry::gas::{self, ReactorProblem};
+use stiffnode_chemistry::mass_action::{self, Mechanism};
 use stiffnode_solvers::{Method, SetupError, SolveOptions, StepSettings};
 
 /// `--problem NAME|FILE --method NAME`.
@@ -21,7 +21,7 @@ pub struct ProblemArgs {
 impl ProblemArgs {
     /// The reactor problem, when `--problem` names a .yaml file.
     pub fn reactor(&self) -> anyhow::Result<Option<ReactorProblem>> {
-        Ok(if chemistry::is_problem_file(&self.problem) { Some(chemistry::load_problem(&self.problem)?) } else { None })
+        Ok(if gas::is_problem_file(&self.problem) { Some(gas::load_problem(&self.problem)?) } else { None })
     }
 
     /// The method.
@@ -31,10 +31,10 @@ impl ProblemArgs {
 
     /// The method and the mechanism, with `t_end` checked to be finite and positive.
     pub fn load(&self, t_end: f64) -> anyhow::Result<(Method, Mechanism)> {
-        if chemistry::is_problem_file(&self.problem) {
+        if gas::is_problem_file(&self.problem) {
             bail!("--problem {}: reactor problems (.yaml) are solved by `stiffnode solve` only, so far", self.problem);
         }
-        let mech = problems::load(&self.problem)?;
+        let mech = mass_action::load(&self.problem)?;
         if !(t_end.is_finite() && t_end > 0.0) {
             bail!("invalid --t-end {t_end}: must be finite and > 0");
         }

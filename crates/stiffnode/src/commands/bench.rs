@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use serde_json::json;
-use stiffnode_solvers::problems::{MassActionField, rober};
+use stiffnode_chemistry::mass_action::{MassActionField, rober};
 use stiffnode_solvers::{DeviceKind, Method, Request, SolveOptions, solve};
 
 /// Arguments of `stiffnode bench`.

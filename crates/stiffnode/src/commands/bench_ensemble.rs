@@ -7,9 +7,9 @@ use std::time::Instant;
 
 use burn::tensor::Tensor;
 use serde_json::json;
+use stiffnode_chemistry::mass_action::{MassActionField, rober};
 use stiffnode_solvers::ensemble::{EnsembleDevice, Walk};
 use stiffnode_solvers::gradient::gradient;
-use stiffnode_solvers::problems::{MassActionField, rober};
 use stiffnode_solvers::{DeviceKind, GradientMode, Method, Request, Solution, SolveOptions, VectorField, solve};
 
 /// What to measure.

@@ -5,9 +5,9 @@ use std::time::Instant;
 
 use burn::tensor::Tensor;
 use serde_json::json;
+use stiffnode_chemistry::mass_action::{MassActionField, rober};
 use stiffnode_solvers::field::to_host;
 use stiffnode_solvers::gradient::{gradient, solve_on_graph};
-use stiffnode_solvers::problems::{MassActionField, rober};
 use stiffnode_solvers::{DeviceKind, GradientMode, Method, Request, SolveOptions, solve_record};
 
 use crate::alloc;

@@ -1,15 +1,15 @@
-//! `stiffnode generate`: a dataset from a mechanism (`stiffnode_solvers::dataset::generate`) or
+//! `stiffnode generate`: a dataset from a mechanism (`stiffnode_chemistry::dataset::generate`) or
 //! a reactor problem with its sweep of initial conditions
-//! (`stiffnode_models::chemistry::dataset::generate`), solved at reference accuracy (radau5,
+//! (`stiffnode_chemistry::dataset::reactor::generate`), solved at reference accuracy (radau5,
 //! rtol 1e-10, atol 1e-14, CPU f64), written as `DIR/data.csv` and `DIR/meta.json`.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::Serialize;
-use stiffnode_models::chemistry::{self, dataset::ReactorGeneration};
-use stiffnode_solvers::dataset::{Contents, Dataset, Generation, generate};
-use stiffnode_solvers::problems::{self, mechanism_file};
+use stiffnode_chemistry::dataset::{Contents, Dataset, Generation, generate};
+use stiffnode_chemistry::mass_action::{self, mechanism_file};
+use stiffnode_chemistry::{dataset::reactor::ReactorGeneration, gas};
 use stiffnode_solvers::{SolveError, output_times};
 
 use super::args::with_flag;
@@ -53,7 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let path = args.problem.as_deref().expect("clap requires --mechanism or --problem");
         return run_reactor(&args, path, times, command);
     };
-    let (text, file) = problems::source(source)?;
+    let (text, file) = mass_action::source(source)?;
     let mechanism = mechanism_file::parse(&text, &file)?;
     let spec = Generation {
         mechanism: &mechanism,
@@ -72,7 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// A reactor problem's dataset.
 fn run_reactor(args: &Args, path: &str, times: Vec<f64>, command: String) -> anyhow::Result<()> {
-    let problem = chemistry::load_problem(path)?;
+    let problem = gas::load_problem(path)?;
     let read = |p: &str| std::fs::read_to_string(p).with_context(|| format!("reading {p}"));
     let (problem_text, mechanism_text) = (read(path)?, read(&problem.mechanism_path)?);
     let spec = ReactorGeneration {
@@ -85,7 +85,7 @@ fn run_reactor(args: &Args, path: &str, times: Vec<f64>, command: String) -> any
         validation: args.validation,
         command,
     };
-    let (data, meta) = chemistry::dataset::generate(&spec).map_err(flagged)?;
+    let (data, meta) = stiffnode_chemistry::dataset::reactor::generate(&spec).map_err(flagged)?;
     write(&data, &meta, &meta.contents, &args.output)
 }
 

@@ -10,11 +10,11 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use burn::module::Module;
 use serde_json::json;
-use stiffnode_models::chemistry::{self, ReactorProblem};
-use stiffnode_solvers::gradient::check::{
-    Agreement, CheckReport, CheckSpec, check_field, check_mechanism, max_rel_err,
-};
-use stiffnode_solvers::{DeviceKind, Method, Request, problems};
+use stiffnode_chemistry::check::check_mechanism;
+use stiffnode_chemistry::gas::{self, ReactorProblem};
+use stiffnode_chemistry::mass_action;
+use stiffnode_solvers::gradient::check::{Agreement, CheckReport, CheckSpec, check_field, max_rel_err};
+use stiffnode_solvers::{DeviceKind, Method, Request};
 use stiffnode_train::{RunDir, Setup};
 
 use super::args::StepArgs;
@@ -83,8 +83,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// A built-in problem, a mechanism file or a reactor problem.
 fn check_problem(args: &Args, name: &str, method: &Method) -> anyhow::Result<(Checked, CheckReport)> {
-    let reactor = if chemistry::is_problem_file(name) { Some(chemistry::load_problem(name)?) } else { None };
-    let mech = if reactor.is_none() { Some(problems::load(name)?) } else { None };
+    let reactor = if gas::is_problem_file(name) { Some(gas::load_problem(name)?) } else { None };
+    let mech = if reactor.is_none() { Some(mass_action::load(name)?) } else { None };
     let file_end = reactor.as_ref().map_or_else(|| mech.as_ref().and_then(|m| m.t_end), |p| p.t_end);
     let t_end = args.t_end.or(file_end).unwrap_or(1.0);
     if !(t_end.is_finite() && t_end > 0.0) {

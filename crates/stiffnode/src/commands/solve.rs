@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use serde_json::json;
-use stiffnode_models::chemistry::ReactorProblem;
+use stiffnode_chemistry::gas::ReactorProblem;
+use stiffnode_chemistry::mass_action::MassActionField;
 use stiffnode_solvers::ensemble::EnsembleDevice;
-use stiffnode_solvers::problems::MassActionField;
 use stiffnode_solvers::{DeviceKind, Request, Solution, VectorField, output_times, solve, solve_record};
 
 use super::args::{ProblemArgs, StepArgs};

@@ -11,9 +11,8 @@ use burn::module::{Module, Param};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::mechanism::Mechanism;
-use crate::ensemble::{KernelField, MassActionTables};
-use crate::field::{HostField, VectorField, from_host, to_host};
-use crate::linalg::zero;
+use stiffnode_solvers::field::{HostField, VectorField, from_host, to_host};
+use stiffnode_solvers::kernel_field::{KernelField, MassActionTables};
 
 #[derive(Module, Debug)]
 struct Slot {
@@ -115,7 +114,7 @@ impl HostField for HostMassAction<'_> {
     }
 
     fn eval(&self, _t: f64, y: &[f64], f: &mut [f64]) {
-        zero(f);
+        f.fill(0.0);
         self.add_rates::<1>(y, f);
     }
 
@@ -123,7 +122,7 @@ impl HostField for HostMassAction<'_> {
     /// tables are read once per group rather than once per row. Each row's arithmetic is that
     /// of [`eval`](HostField::eval).
     fn eval_rows(&self, _t: &[f64], y: &[f64], f: &mut [f64]) {
-        zero(f);
+        f.fill(0.0);
         let d = self.d.max(1);
         for (y, f) in y.chunks(4 * d).zip(f.chunks_mut(4 * d)) {
             match y.len() / d {
@@ -136,7 +135,7 @@ impl HostField for HostMassAction<'_> {
     }
 
     fn jacobian(&self, _t: f64, y: &[f64], jac: &mut [f64]) {
-        zero(jac);
+        jac.fill(0.0);
         for (k, (orders, net)) in self.rates.iter().zip(self.structure) {
             for (a, &(l, ol)) in orders.iter().enumerate() {
                 let others = orders

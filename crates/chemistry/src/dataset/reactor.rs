@@ -4,12 +4,12 @@
 //! each solved by its own reactor with the reference solver of every stiffnode dataset, with a
 //! seeded train/validation split and the metadata to remake it bit for bit.
 
+use crate::dataset::{self, Contents, Dataset};
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
-use stiffnode_solvers::dataset::{self, Contents, Dataset};
 use stiffnode_solvers::{DeviceKind, SetupError, SolveError};
 
-use super::problem::ReactorProblem;
+use crate::gas::ReactorProblem;
 
 /// What to generate.
 #[derive(Debug, Clone)]

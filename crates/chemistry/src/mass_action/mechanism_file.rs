@@ -8,7 +8,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use super::mechanism::{Mechanism, Reaction};
-use crate::limits::{MAX_COEFFICIENT, MAX_DIM, MAX_STATE};
+use stiffnode_solvers::limits::{MAX_COEFFICIENT, MAX_DIM, MAX_STATE};
 
 /// A defect in a mechanism file, with the file it was found in.
 #[derive(Debug, Error, Clone, PartialEq)]

@@ -10,8 +10,8 @@ use serde::Deserialize;
 use serde_yaml_ng::Value;
 
 use super::equation::{self, Side};
-use crate::chemistry::mechanism::{Arrhenius, GasReaction, Rate, ThirdBody, Troe};
-use crate::chemistry::units::Units;
+use crate::gas::mechanism::{Arrhenius, GasReaction, Rate, ThirdBody, Troe};
+use crate::gas::units::Units;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]

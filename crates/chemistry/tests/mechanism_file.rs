@@ -1,7 +1,7 @@
 //! Mechanism files: the shipped ones parse, the format expresses sources, decays and power
 //! laws, and every defect is one error naming the file and the reaction or field.
 
-use stiffnode_solvers::problems::{mechanism_file, pollu, rober};
+use stiffnode_chemistry::mass_action::{mechanism_file, pollu, rober};
 
 fn error_of(text: &str) -> String {
     let e = mechanism_file::parse(text, "test.toml").expect_err("should be rejected");

@@ -1,6 +1,6 @@
 //! The dataset loader: a round trip, and each defect named by file, line and column.
 
-use stiffnode_solvers::dataset::{Dataset, Trajectory, parse};
+use stiffnode_chemistry::dataset::{Dataset, Trajectory, parse};
 
 fn species() -> Vec<String> {
     vec!["A".into(), "B".into()]

@@ -1,10 +1,12 @@
 //! Trajectory datasets: a directory with `data.csv` (columns `trajectory,t,<species...>`, one
 //! row per trajectory and time) and `meta.json` (how it was made, and the train/validation
 //! split). The loader checks everything training relies on and names the file, line and column
-//! of the first defect; [`generate`] makes a dataset from a mechanism.
+//! of the first defect; [`generate`] makes a dataset from a mass-action mechanism,
+//! [`reactor`] one from a gas-phase reactor problem.
 
 mod generate;
 mod meta;
+pub mod reactor;
 
 pub use generate::{Generation, dataset_times, generate, reference_solver, sha256, solve_trajectories, split};
 pub use meta::{Contents, Meta, MetaSolver, Split, check_meta};
@@ -14,7 +16,7 @@ use std::path::Path;
 
 use thiserror::Error;
 
-use crate::limits::MAX_STATE;
+use stiffnode_solvers::limits::MAX_STATE;
 
 /// A defect in a dataset file.
 #[derive(Debug, Error, Clone, PartialEq)]
@@ -79,9 +81,9 @@ impl Dataset {
     /// and a rename, so that an interruption never leaves a half-written file.
     pub fn write(&self, dir: &Path, meta: &impl serde::Serialize) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
-        crate::files::write_atomic(&dir.join("data.csv"), self.to_csv().as_bytes())?;
+        stiffnode_solvers::files::write_atomic(&dir.join("data.csv"), self.to_csv().as_bytes())?;
         let json = serde_json::to_string_pretty(meta).expect("dataset metadata serializes");
-        crate::files::write_atomic(&dir.join("meta.json"), format!("{json}\n").as_bytes())
+        stiffnode_solvers::files::write_atomic(&dir.join("meta.json"), format!("{json}\n").as_bytes())
     }
 }
 

@@ -1,9 +1,9 @@
 //! The compiled mass-action field against the host reference implementation and against
 //! central finite differences of itself.
 
+use stiffnode_chemistry::mass_action::{MassActionField, Mechanism, Reaction, pollu, rober};
 use stiffnode_solvers::DeviceKind;
 use stiffnode_solvers::field::{VectorField, from_host, to_host};
-use stiffnode_solvers::problems::{MassActionField, Mechanism, Reaction, pollu, rober};
 
 /// Deterministic pseudo-random positive states spread over decades.
 fn states(d: usize, rows: usize) -> Vec<f64> {

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use serde_json::Value;
-use stiffnode_models::chemistry::{self, Composition, Reactor, ReactorKind};
+use stiffnode_chemistry::gas::{self, Composition, Reactor, ReactorKind};
 use stiffnode_solvers::{DeviceKind, Request, SolveOptions, VectorField, methods, solve, solve_record};
 
 fn root() -> PathBuf {
@@ -26,7 +26,7 @@ fn num(v: &Value) -> f64 {
 
 /// The reactor of a case of ignition.json and the case's initial state.
 fn reactor_of(case: &Value) -> (Reactor, Vec<f64>) {
-    let mech = chemistry::load(root().join("datasets/mechanisms/h2o2.yaml").to_str().unwrap(), None).unwrap();
+    let mech = gas::load(root().join("datasets/mechanisms/h2o2.yaml").to_str().unwrap(), None).unwrap();
     let initial = &case["initial"];
     let y: Vec<f64> = mech.species.iter().map(|s| num(&initial["Y"][&s.name])).collect();
     let (t0, p0, rho0) = (num(&initial["T"]), num(&initial["P"]), num(&initial["density"]));
@@ -172,7 +172,7 @@ fn the_ignition_delay_from_the_solver_steps_matches_cantera() {
 
 #[test]
 fn a_reactor_problem_file_builds_the_reactor_and_its_state() {
-    let problem = chemistry::load_problem(root().join("examples/h2-air-ignition.yaml").to_str().unwrap()).unwrap();
+    let problem = gas::load_problem(root().join("examples/h2-air-ignition.yaml").to_str().unwrap()).unwrap();
     let (reactor, y0) = problem.reactor(&DeviceKind::Cpu.open().unwrap());
     assert_eq!(reactor.state_names()[0], "T");
     assert_eq!(y0[0], 1000.0);
@@ -193,7 +193,7 @@ fn a_reactor_problem_file_builds_the_reactor_and_its_state() {
         let text = std::fs::read_to_string(root().join("examples/h2-air-ignition.yaml")).unwrap().replace(bad.0, bad.1);
         let path = root().join("examples").join(format!("bad-{}.yaml", std::process::id()));
         std::fs::write(&path, text).unwrap();
-        let e = chemistry::load_problem(path.to_str().unwrap()).unwrap_err().to_string();
+        let e = gas::load_problem(path.to_str().unwrap()).unwrap_err().to_string();
         std::fs::remove_file(&path).unwrap();
         assert!(e.contains(expected) && e.contains("bad-"), "{e}");
     }
@@ -294,8 +294,8 @@ fn central_difference(f: impl Fn(f64) -> f64, scale: f64) -> f64 {
 
 #[test]
 fn equivalence_ratio_mixtures_match_cantera() {
-    use stiffnode_models::chemistry::state::{equivalence_ratio_mixture, mole_fractions};
-    let mech = chemistry::load(root().join("datasets/mechanisms/h2o2.yaml").to_str().unwrap(), None).unwrap();
+    use stiffnode_chemistry::gas::state::{equivalence_ratio_mixture, mole_fractions};
+    let mech = gas::load(root().join("datasets/mechanisms/h2o2.yaml").to_str().unwrap(), None).unwrap();
     let by_name = |pairs: &[(&str, f64)]| {
         let mut v = vec![0.0; mech.species.len()];
         pairs.iter().for_each(|(n, x)| v[mech.species_index(n).unwrap()] = *x);
@@ -331,17 +331,16 @@ fn a_problem_given_by_equivalence_ratio_is_the_same_mixture() {
     assert_ne!(by_phi, text);
     let path = root().join("examples").join(format!("phi-{}.yaml", std::process::id()));
     std::fs::write(&path, &by_phi).unwrap();
-    let loaded = chemistry::load_problem(path.to_str().unwrap());
-    let only_fuel = chemistry::load_problem(&{
+    let loaded = gas::load_problem(path.to_str().unwrap());
+    let only_fuel = gas::load_problem(&{
         std::fs::write(&path, by_phi.replace("oxidizer: {O2: 1, N2: 3.76}\n", "")).unwrap();
         path.to_str().unwrap().to_string()
     });
     std::fs::remove_file(&path).unwrap();
     let device = DeviceKind::Cpu.open().unwrap();
     let (_, y_phi) = loaded.unwrap().reactor(&device);
-    let (_, y_x) = chemistry::load_problem(root().join("examples/h2-air-ignition.yaml").to_str().unwrap())
-        .unwrap()
-        .reactor(&device);
+    let (_, y_x) =
+        gas::load_problem(root().join("examples/h2-air-ignition.yaml").to_str().unwrap()).unwrap().reactor(&device);
     for (a, b) in y_phi.iter().zip(&y_x) {
         assert!((a - b).abs() <= 1e-15 * b.abs().max(1.0), "{y_phi:?} vs {y_x:?}");
     }
@@ -350,9 +349,9 @@ fn a_problem_given_by_equivalence_ratio_is_the_same_mixture() {
 
 #[test]
 fn reactor_datasets_draw_their_initial_conditions_from_the_sweep() {
-    use stiffnode_models::chemistry::dataset::{ReactorGeneration, generate};
+    use stiffnode_chemistry::dataset::reactor::{ReactorGeneration, generate};
     let path = root().join("datasets/problems/h2-air.yaml");
-    let problem = chemistry::load_problem(path.to_str().unwrap()).unwrap();
+    let problem = gas::load_problem(path.to_str().unwrap()).unwrap();
     let spec = |n: usize| ReactorGeneration {
         problem: &problem,
         source: "h2-air.yaml",
@@ -389,7 +388,7 @@ fn reactor_datasets_draw_their_initial_conditions_from_the_sweep() {
 fn the_isothermal_reactor_is_cantera_production_rates_with_an_exact_jacobian() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/cantera/rates.json");
     let rates: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let mech = chemistry::load(root().join("datasets/mechanisms/h2o2.yaml").to_str().unwrap(), None).unwrap();
+    let mech = gas::load(root().join("datasets/mechanisms/h2o2.yaml").to_str().unwrap(), None).unwrap();
     let cpu = DeviceKind::Cpu.open().unwrap();
     let mut checked = 0;
     for case in rates["mechanisms"]["h2o2"]["cases"].as_array().unwrap() {
@@ -508,13 +507,13 @@ fn a_reactor_carrying_its_condition_serves_a_pressure_sweep_with_one_field() {
 /// then has a `P` column, constant along each trajectory at the trajectory's drawn pressure.
 #[test]
 fn a_sweep_over_the_held_quantity_carries_it_in_the_state() {
-    use stiffnode_models::chemistry::dataset::{ReactorGeneration, generate};
+    use stiffnode_chemistry::dataset::reactor::{ReactorGeneration, generate};
     let text = std::fs::read_to_string(root().join("datasets/problems/h2-air.yaml")).unwrap();
     let device = DeviceKind::Cpu.open().unwrap();
     let load = |text: &str| {
         let path = root().join("datasets/problems").join(format!("sweep-{}.yaml", std::process::id()));
         std::fs::write(&path, text).unwrap();
-        let problem = chemistry::load_problem(path.to_str().unwrap());
+        let problem = gas::load_problem(path.to_str().unwrap());
         std::fs::remove_file(&path).unwrap();
         problem.unwrap()
     };
@@ -566,10 +565,10 @@ fn a_sweep_over_the_held_quantity_carries_it_in_the_state() {
 #[test]
 fn the_graph_derivative_at_a_computed_state_is_the_exact_jacobian() {
     use proptest::prelude::*;
-    use stiffnode_models::chemistry::ReactorType;
+    use stiffnode_chemistry::gas::ReactorType;
     use stiffnode_solvers::field::{from_host, to_host};
 
-    let base = chemistry::load_problem(root().join("examples/h2-air-ignition.yaml").to_str().unwrap()).unwrap();
+    let base = gas::load_problem(root().join("examples/h2-air-ignition.yaml").to_str().unwrap()).unwrap();
     let kinds = [ReactorType::ConstantPressure, ReactorType::ConstantVolume, ReactorType::Isothermal];
     let ad = DeviceKind::Cpu.open().unwrap().autodiff();
     let condition = (0..kinds.len(), 950.0f64..1400.0, 0.5f64..5.0, 0.5f64..2.0);

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use serde_json::Value;
-use stiffnode_models::chemistry::{self, GasMechanism, units::GAS_CONSTANT};
+use stiffnode_chemistry::gas::{self, GasMechanism, units::GAS_CONSTANT};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -20,7 +20,7 @@ fn data(name: &str) -> Value {
 }
 
 fn mechanism(file: &str) -> GasMechanism {
-    chemistry::load(root().join(file).to_str().unwrap(), None).unwrap()
+    gas::load(root().join(file).to_str().unwrap(), None).unwrap()
 }
 
 fn floats(v: &Value) -> Vec<Option<f64>> {
@@ -109,7 +109,7 @@ fn rates_match(name: &str, file: &str) {
 
 #[test]
 fn every_rate_type_matches_cantera_in_cgs_mole_units() {
-    rates_match("rates-test", "crates/models/tests/data/cantera/rates-test.yaml");
+    rates_match("rates-test", "crates/chemistry/tests/data/cantera/rates-test.yaml");
 }
 
 #[test]
@@ -119,13 +119,13 @@ fn the_shipped_h2o2_mechanism_matches_cantera() {
 
 /// The test mechanism's text with `from` replaced by `to` (which must occur).
 fn edited(from: &str, to: &str) -> String {
-    let text = std::fs::read_to_string(root().join("crates/models/tests/data/cantera/rates-test.yaml")).unwrap();
+    let text = std::fs::read_to_string(root().join("crates/chemistry/tests/data/cantera/rates-test.yaml")).unwrap();
     assert!(text.contains(from), "{from}");
     text.replacen(from, to, 1)
 }
 
 fn error_of(text: &str) -> String {
-    let e = chemistry::cantera::parse(text, "bad.yaml", None).expect_err("the file is refused");
+    let e = gas::cantera::parse(text, "bad.yaml", None).expect_err("the file is refused");
     let message = e.to_string();
     assert!(!message.contains('\n'), "one line: {message}");
     assert!(message.starts_with("bad.yaml: "), "names the file: {message}");
@@ -187,7 +187,7 @@ fn a_species_without_thermo_is_named() {
         edited("- name: H2\n  composition: {H: 2}\n  thermo:\n", "- name: H2\n  composition: {H: 2}\n  nothermo:\n");
     let message = error_of(&text);
     assert!(message.contains("species 'H2'"), "{message}");
-    let text = std::fs::read_to_string(root().join("crates/models/tests/data/cantera/rates-test.yaml")).unwrap();
+    let text = std::fs::read_to_string(root().join("crates/chemistry/tests/data/cantera/rates-test.yaml")).unwrap();
     let start = text.find("- name: H2\n").unwrap();
     let end = start + text[start..].find("- name: O2\n").unwrap();
     let without_thermo = format!("{}- name: H2\n  composition: {{H: 2}}\n{}", &text[..start], &text[end..]);

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 
-use crate::chemistry::mechanism::Species;
-use crate::chemistry::thermo::Nasa7;
+use crate::gas::mechanism::Species;
+use crate::gas::thermo::Nasa7;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]

@@ -1,14 +1,13 @@
-//! Problems: reaction mechanisms (built in, or read from mechanism files), reference solutions,
-//! and the linear test problem.
+//! Mass-action kinetics: reaction mechanisms as data (built in, ROBER and POLLU, or read from a
+//! mechanism TOML file) and the vector field of their power-law rates with learnable `log10 k`.
 
-pub mod linear;
-pub mod mass_action;
+pub mod field;
 pub mod mechanism;
 pub mod mechanism_file;
 pub mod pollu;
 pub mod rober;
 
-pub use mass_action::MassActionField;
+pub use field::MassActionField;
 pub use mechanism::{Mechanism, Reaction};
 pub use mechanism_file::MechanismError;
 

@@ -8,7 +8,6 @@
 
 pub mod cantera;
 pub mod composition;
-pub mod dataset;
 pub mod kinetics;
 pub mod mechanism;
 pub mod problem;

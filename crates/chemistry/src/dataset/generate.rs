@@ -7,13 +7,13 @@ use rand::{RngExt, SeedableRng};
 use sha2::{Digest, Sha256};
 
 use super::{Contents, Dataset, Meta, MetaSolver, Split, Trajectory};
-use crate::device::DeviceKind;
-use crate::error::{SetupError, SolveError};
-use crate::field::VectorField;
-use crate::methods;
-use crate::problems::{MassActionField, Mechanism};
-use crate::request::{Request, SolveOptions};
-use crate::solve;
+use crate::mass_action::{MassActionField, Mechanism};
+use stiffnode_solvers::device::DeviceKind;
+use stiffnode_solvers::error::{SetupError, SolveError};
+use stiffnode_solvers::field::VectorField;
+use stiffnode_solvers::methods;
+use stiffnode_solvers::request::{Request, SolveOptions};
+use stiffnode_solvers::solve;
 
 const METHOD: &str = "radau5";
 const RTOL: f64 = 1e-10;
