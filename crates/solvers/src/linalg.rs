@@ -193,8 +193,10 @@ fn residual(b: f64, a: &[f64], x: &[f64]) -> f64 {
 /// short arrays with AVX-512 masked stores, from which the loads that follow cannot forward (a
 /// stall of tens of cycles each time). The store of an opaque zero is not turned into a memset;
 /// the shortest arrays are written as straight stores ([`short::fill`](crate::short::fill)).
+/// Fields' host forms on the step loop's hot path (`stiffnode-chemistry`'s mass action) call it
+/// too.
 #[inline]
-pub(crate) fn zero(x: &mut [f64]) {
+pub fn zero(x: &mut [f64]) {
     if x.len() <= 12 {
         crate::short::fill(x, 0.0);
     } else if x.len() > 32 {

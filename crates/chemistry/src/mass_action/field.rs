@@ -13,6 +13,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use super::mechanism::Mechanism;
 use stiffnode_solvers::field::{HostField, VectorField, from_host, to_host};
 use stiffnode_solvers::kernel_field::{KernelField, MassActionTables};
+use stiffnode_solvers::linalg::zero;
 
 #[derive(Module, Debug)]
 struct Slot {
@@ -114,7 +115,7 @@ impl HostField for HostMassAction<'_> {
     }
 
     fn eval(&self, _t: f64, y: &[f64], f: &mut [f64]) {
-        f.fill(0.0);
+        zero(f);
         self.add_rates::<1>(y, f);
     }
 
@@ -122,7 +123,7 @@ impl HostField for HostMassAction<'_> {
     /// tables are read once per group rather than once per row. Each row's arithmetic is that
     /// of [`eval`](HostField::eval).
     fn eval_rows(&self, _t: &[f64], y: &[f64], f: &mut [f64]) {
-        f.fill(0.0);
+        zero(f);
         let d = self.d.max(1);
         for (y, f) in y.chunks(4 * d).zip(f.chunks_mut(4 * d)) {
             match y.len() / d {
@@ -135,7 +136,7 @@ impl HostField for HostMassAction<'_> {
     }
 
     fn jacobian(&self, _t: f64, y: &[f64], jac: &mut [f64]) {
-        jac.fill(0.0);
+        zero(jac);
         for (k, (orders, net)) in self.rates.iter().zip(self.structure) {
             for (a, &(l, ol)) in orders.iter().enumerate() {
                 let others = orders
