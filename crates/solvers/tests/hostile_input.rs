@@ -3,6 +3,9 @@
 //! and random dataset files never make the library panic or run away: every case ends, in
 //! bounded time, in a result or a typed error.
 
+#[path = "common/seeded.rs"]
+mod seeded;
+
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
@@ -71,7 +74,7 @@ fn mechanism() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 1000, .. ProptestConfig::default() })]
+    #![proptest_config(seeded::seeded(1000, 73))]
 
     #[test]
     fn random_mechanisms_and_settings_end_in_a_result_or_a_typed_error(

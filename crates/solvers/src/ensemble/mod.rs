@@ -286,7 +286,7 @@ impl EnsembleDevice {
         // The input buffer: coefficients, settings, tolerances, output times, initial states.
         let mut input = coefficients.values.clone();
         let span = request.save_at.iter().copied().find(|&t| t > request.t0).unwrap_or(request.t0 + 1.0) - request.t0;
-        let newton_tol = (10.0 * self.epsilon / tol.min_rtol()).max(0.03f64.min(tol.min_rtol().sqrt()));
+        let newton_tol = crate::step_control::newton_tolerance(tol.min_rtol(), self.epsilon);
         let settings: [f64; S_LEN] = [request.t0, h0.unwrap_or(0.0), newton_tol, self.epsilon, span];
         input.extend(settings);
         input.extend((0..d).map(|i| tol.rtol_of(i)));

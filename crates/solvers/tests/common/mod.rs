@@ -2,6 +2,8 @@
 //! test field is the library's `diagonal::Diagonal`).
 #![allow(dead_code)]
 
+pub mod seeded;
+
 use burn::tensor::Tensor;
 use stiffnode_solvers::{Method, Request, SolveOptions, methods};
 

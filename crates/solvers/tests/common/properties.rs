@@ -11,11 +11,14 @@
 //! to [`MODES_TOLERANCE`] ([`modes_agree`]).
 #![allow(dead_code)]
 
+#[path = "seeded.rs"]
+mod seeded;
+
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use proptest::prelude::{Strategy, any};
-use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
+use proptest::test_runner::{RngAlgorithm, TestCaseError, TestRng, TestRunner};
 use stiffnode_solvers::gradient::check::{Agreement, CheckReport};
 use stiffnode_solvers::{GradientMode, Method, Request, SolveOptions, Tolerances, methods};
 
@@ -63,11 +66,10 @@ impl Outcome {
 /// A runner of `PROPTEST_CASES` cases (default `default_cases`) from `PROPTEST_SEED` (default
 /// `seed`): the same cases in every run unless asked otherwise. Returns the case count too.
 pub fn runner(default_cases: u32, seed: u64) -> (TestRunner, u32) {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default_cases);
-    let seed: u64 = std::env::var("PROPTEST_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(seed);
+    let config = seeded::seeded(default_cases, seed);
     let mut seed_bytes = [0u8; 32];
-    seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    let config = Config { cases, failure_persistence: None, ..Config::default() };
+    seed_bytes[..8].copy_from_slice(&seeded::seed_from_env(seed).to_le_bytes());
+    let cases = config.cases;
     (TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes)), cases)
 }
 
