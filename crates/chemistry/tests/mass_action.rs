@@ -212,7 +212,8 @@ fn host_rate_products_agree_with_burns_backward_pass() {
         let f = field.eval(&vec![0.0; rows], from_host(y.clone(), [rows, d], &ad));
         let grads = GradientsParams::from_grads((f * from_host(c.clone(), [rows, d], &ad)).sum().backward(), &field);
         let burn = flatten(&field, &grads);
-        let host = field.host().expect("mass action has a host form");
+        let form = field.host().expect("mass action has a host form");
+        let host = form.products().expect("mass action's host form takes parameter products");
         assert_eq!(host.params(), learnable.len());
         let mut ours = vec![0.0; host.params()];
         for r in 0..rows {

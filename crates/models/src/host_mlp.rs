@@ -5,7 +5,7 @@
 
 use std::cell::RefCell;
 
-use stiffnode_solvers::field::HostField;
+use stiffnode_solvers::field::{HostField, HostProducts, HostSecondOrder};
 
 use crate::activation::Activation;
 
@@ -123,6 +123,12 @@ impl HostField for HostMlp {
         self.with_scratch(|scratch| self.jacobian_with(y, jac, None, scratch));
     }
 
+    fn products(&self) -> Option<&dyn HostProducts> {
+        Some(self)
+    }
+}
+
+impl HostProducts for HostMlp {
     fn params(&self) -> usize {
         self.layers.iter().map(|l| l.fan_in * l.fan_out + l.fan_out).sum()
     }
@@ -153,10 +159,12 @@ impl HostField for HostMlp {
         });
     }
 
-    fn has_jacobian_vjp(&self) -> bool {
-        true
+    fn second_order(&self) -> Option<&dyn HostSecondOrder> {
+        Some(self)
     }
+}
 
+impl HostSecondOrder for HostMlp {
     fn jacobian_vjp(&self, _t: f64, y: &[f64], u: &[f64], r: &[f64], grad_y: &mut [f64], grad: &mut [f64]) {
         TAPE.with_borrow_mut(|tape| self.jacobian_vjp_with(y, u, r, grad_y, grad, tape));
     }

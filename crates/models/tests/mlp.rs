@@ -117,7 +117,8 @@ fn host_parameter_products_agree_with_burns_backward_pass() {
             let f = mlp.eval(&vec![0.0; rows], from_host(y.clone(), [rows, 3], &ad));
             let grads = GradientsParams::from_grads((f * from_host(c.clone(), [rows, 3], &ad)).sum().backward(), &mlp);
             let burn = flatten(&mlp, &grads);
-            let host = mlp.host().expect("an MLP has a host form");
+            let form = mlp.host().expect("an MLP has a host form");
+            let host = form.products().expect("an MLP's host form takes parameter products");
             assert_eq!(host.params(), burn.len());
             let mut ours = vec![0.0; host.params()];
             for r in 0..rows {
@@ -185,8 +186,9 @@ fn host_jacobian_products_agree_with_burns_backward_pass_through_the_jacobian() 
             // ReLU's Jacobian does not depend on y on the graph: no gradient, i.e. 0.
             let burn_y = y_t.grad(&grads).map_or(vec![0.0; 3], to_host);
             let burn = flatten(&mlp, &GradientsParams::from_grads(grads, &mlp));
-            let host = mlp.host().expect("an MLP has a host form");
-            assert!(host.has_jacobian_vjp());
+            let form = mlp.host().expect("an MLP has a host form");
+            let host = form.products().expect("an MLP's host form takes parameter products");
+            let host = host.second_order().expect("an MLP's host form has second derivatives");
             let (mut ours_y, mut ours) = (vec![0.0; 3], vec![0.0; host.params()]);
             host.jacobian_vjp(0.0, &y, &u, &r, &mut ours_y, &mut ours);
             let rel = |a: &[f64], b: &[f64]| {

@@ -78,18 +78,39 @@ pub trait HostField: Sync {
     /// Write `∂f/∂y` row-major into `jac` (`d·d` values).
     fn jacobian(&self, t: f64, y: &[f64], jac: &mut [f64]);
 
-    /// How many parameters [`vjp`](Self::vjp) differentiates: all of the field's, in the order
-    /// Burn's module visitor visits them (flattened row-major), or 0 when the host form does not
-    /// differentiate (gradients then take the tensor path).
-    fn params(&self) -> usize {
-        0
+    /// This form's parameter products, if it has them (an implementor of [`HostProducts`]
+    /// returns `Some(self)`): the adjoint walk then runs on the host. `None`, the default, sends
+    /// gradients through the tensor path, which is slower but always right.
+    fn products(&self) -> Option<&dyn HostProducts> {
+        None
     }
+}
+
+/// The capability of a host form to take the adjoint's parameter products `(∂f/∂θ)ᵀc` without
+/// tensor dispatch (design.md §4). Offered through [`HostField::products`]; a field without it
+/// cannot be asked for one, so no default can silently return nothing. A form that offers the
+/// products must write them: this does not compile, for want of `vjp`.
+///
+/// ```compile_fail
+/// use stiffnode_solvers::field::{HostField, HostProducts};
+/// struct Decay;
+/// impl HostField for Decay {
+///     fn eval(&self, _t: f64, y: &[f64], f: &mut [f64]) { f[0] = -y[0]; }
+///     fn jacobian(&self, _t: f64, _y: &[f64], jac: &mut [f64]) { jac[0] = -1.0; }
+///     fn products(&self) -> Option<&dyn HostProducts> { Some(self) }
+/// }
+/// impl HostProducts for Decay {
+///     fn params(&self) -> usize { 0 }
+/// }
+/// ```
+pub trait HostProducts: HostField {
+    /// How many parameters [`vjp`](Self::vjp) differentiates: all of the field's, in the order
+    /// Burn's module visitor visits them (flattened row-major).
+    fn params(&self) -> usize;
 
     /// Add the vector–Jacobian product `(∂f(t, y; θ)/∂θ)ᵀ c` to `grad` ([`params`](Self::params)
-    /// values): the adjoint's parameter product on the host, with no tensor dispatch.
-    fn vjp(&self, t: f64, y: &[f64], c: &[f64], grad: &mut [f64]) {
-        let _ = (t, y, c, grad);
-    }
+    /// values).
+    fn vjp(&self, t: f64, y: &[f64], c: &[f64], grad: &mut [f64]);
 
     /// Add `J(t, y)ᵀc` to `grad_y` (`d` values) and `(∂f/∂θ)ᵀc` to `grad`: both products of one
     /// cotangent (a Rosenbrock step's adjoint takes them at every stage). The default takes the
@@ -112,7 +133,7 @@ pub trait HostField: Sync {
         0
     }
 
-    /// [`jacobian`](Self::jacobian), also writing into `kept` ([`kept_len`](Self::kept_len)
+    /// [`jacobian`](HostField::jacobian), also writing into `kept` ([`kept_len`](Self::kept_len)
     /// values) what [`vjp_kept`](Self::vjp_kept) needs at this `(t, y)`.
     fn jacobian_keeping(&self, t: f64, y: &[f64], jac: &mut [f64], kept: &mut [f64]) {
         let _ = kept;
@@ -126,19 +147,21 @@ pub trait HostField: Sync {
         self.vjp(t, y, c, grad);
     }
 
-    /// Whether [`jacobian_vjp`](Self::jacobian_vjp) is implemented (and [`vjp`](Self::vjp)
-    /// covers every parameter): the adjoint walk of Rosenbrock steps, which solve with `J`,
-    /// then runs on the host; without it their gradients replay the steps on the graph.
-    fn has_jacobian_vjp(&self) -> bool {
-        false
+    /// This form's second derivatives, if it has them (an implementor of [`HostSecondOrder`]
+    /// returns `Some(self)`): the adjoint walk of Rosenbrock steps, which solve with `J`, then
+    /// runs on the host; without them their gradients replay the steps on the graph.
+    fn second_order(&self) -> Option<&dyn HostSecondOrder> {
+        None
     }
+}
 
-    /// Add `∇_y` and `∇_θ` of `rᵀ J(t, y; θ) u` — the derivative of a Jacobian–vector product,
-    /// second derivatives of `f` — to `grad_y` (`d` values) and `grad` ([`params`](Self::params)
-    /// values).
-    fn jacobian_vjp(&self, t: f64, y: &[f64], u: &[f64], r: &[f64], grad_y: &mut [f64], grad: &mut [f64]) {
-        let _ = (t, y, u, r, grad_y, grad);
-    }
+/// The capability of a host form to differentiate a Jacobian–vector product: second
+/// derivatives of `f`, which the adjoint of a Rosenbrock step needs (design.md §4). Offered
+/// through [`HostProducts::second_order`].
+pub trait HostSecondOrder: HostProducts {
+    /// Add `∇_y` and `∇_θ` of `rᵀ J(t, y; θ) u` to `grad_y` (`d` values) and `grad`
+    /// ([`params`](HostProducts::params) values).
+    fn jacobian_vjp(&self, t: f64, y: &[f64], u: &[f64], r: &[f64], grad_y: &mut [f64], grad: &mut [f64]);
 }
 
 /// Central-difference Jacobian with steps `ε^⅓·max(|y_j|, 1)` (Nocedal & Wright, §8.1),

@@ -10,7 +10,7 @@ use common::{method, request, sum_of_squares};
 use stiffnode_chemistry::check::check_mechanism;
 use stiffnode_chemistry::mass_action::{MassActionField, rober};
 use stiffnode_solvers::diagonal::Diagonal;
-use stiffnode_solvers::field::{HostField, VectorField, from_host, to_host};
+use stiffnode_solvers::field::{HostField, HostProducts, HostSecondOrder, VectorField, from_host, to_host};
 use stiffnode_solvers::gradient::check::max_rel_err;
 use stiffnode_solvers::gradient::{StepAdjoint, gradient, solve_on_graph};
 use stiffnode_solvers::{
@@ -455,18 +455,31 @@ impl HostField for ForcedHost {
         f[0] = -self.k * y[0] * y[0] + y[1] * t.sin();
         f[1] = -3.0 * y[1] + (2.0 * t).cos();
     }
+
     fn jacobian(&self, t: f64, y: &[f64], jac: &mut [f64]) {
         jac.copy_from_slice(&[-2.0 * self.k * y[0], t.sin(), 0.0, -3.0]);
     }
+
+    fn products(&self) -> Option<&dyn HostProducts> {
+        Some(self)
+    }
+}
+
+impl HostProducts for ForcedHost {
     fn params(&self) -> usize {
         1
     }
+
     fn vjp(&self, _t: f64, y: &[f64], c: &[f64], grad: &mut [f64]) {
         grad[0] -= y[0] * y[0] * c[0];
     }
-    fn has_jacobian_vjp(&self) -> bool {
-        true
+
+    fn second_order(&self) -> Option<&dyn HostSecondOrder> {
+        Some(self)
     }
+}
+
+impl HostSecondOrder for ForcedHost {
     /// `rᵀJu = r₀(−2k y₀ u₀ + u₁ sin t) − 3r₁u₁`.
     fn jacobian_vjp(&self, _t: f64, y: &[f64], u: &[f64], r: &[f64], grad_y: &mut [f64], grad: &mut [f64]) {
         grad_y[0] -= 2.0 * self.k * r[0] * u[0];

@@ -24,7 +24,7 @@ use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor};
 use num_dual::Dual64;
 use stiffnode_solvers::TrajectoryRecord;
-use stiffnode_solvers::field::{HostField, VectorField, from_host, to_host};
+use stiffnode_solvers::field::{HostField, HostProducts, VectorField, from_host, to_host};
 
 use super::mechanism::GasMechanism;
 use super::units::GAS_CONSTANT;
@@ -322,6 +322,12 @@ impl HostField for HostReactor<'_> {
         self.reactor.jacobian_with(y, m.as_deref(), jac);
     }
 
+    fn products(&self) -> Option<&dyn HostProducts> {
+        Some(self)
+    }
+}
+
+impl HostProducts for HostReactor<'_> {
     fn params(&self) -> usize {
         self.reactor.learnable.len()
     }

@@ -11,7 +11,7 @@ use burn::module::{Module, Param};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::mechanism::Mechanism;
-use stiffnode_solvers::field::{HostField, VectorField, from_host, to_host};
+use stiffnode_solvers::field::{HostField, HostProducts, HostSecondOrder, VectorField, from_host, to_host};
 use stiffnode_solvers::kernel_field::{KernelField, MassActionTables};
 use stiffnode_solvers::linalg::zero;
 
@@ -99,21 +99,6 @@ impl HostMassAction<'_> {
 }
 
 impl HostField for HostMassAction<'_> {
-    fn params(&self) -> usize {
-        self.learnable.len()
-    }
-
-    /// `∂f/∂log10 k_r = ln 10 · r_r(y) · net_r`, so the product with `c` is
-    /// `ln 10 · r_r(y) · (net_r · c)` for each learnable reaction `r`.
-    fn vjp(&self, _t: f64, y: &[f64], c: &[f64], grad: &mut [f64]) {
-        for (g, &r) in grad.iter_mut().zip(self.learnable) {
-            let (orders, net) = &self.structure[r];
-            let rate = orders.iter().fold(self.rates[r], |acc, &(i, o)| acc * pow(y[i], o));
-            let dot: f64 = net.iter().map(|&(i, n)| n * c[i]).sum();
-            *g += LN_10 * rate * dot;
-        }
-    }
-
     fn eval(&self, _t: f64, y: &[f64], f: &mut [f64]) {
         zero(f);
         self.add_rates::<1>(y, f);
@@ -152,10 +137,33 @@ impl HostField for HostMassAction<'_> {
         }
     }
 
-    fn has_jacobian_vjp(&self) -> bool {
-        true
+    fn products(&self) -> Option<&dyn HostProducts> {
+        Some(self)
+    }
+}
+
+impl HostProducts for HostMassAction<'_> {
+    fn params(&self) -> usize {
+        self.learnable.len()
     }
 
+    /// `∂f/∂log10 k_r = ln 10 · r_r(y) · net_r`, so the product with `c` is
+    /// `ln 10 · r_r(y) · (net_r · c)` for each learnable reaction `r`.
+    fn vjp(&self, _t: f64, y: &[f64], c: &[f64], grad: &mut [f64]) {
+        for (g, &r) in grad.iter_mut().zip(self.learnable) {
+            let (orders, net) = &self.structure[r];
+            let rate = orders.iter().fold(self.rates[r], |acc, &(i, o)| acc * pow(y[i], o));
+            let dot: f64 = net.iter().map(|&(i, n)| n * c[i]).sum();
+            *g += LN_10 * rate * dot;
+        }
+    }
+
+    fn second_order(&self) -> Option<&dyn HostSecondOrder> {
+        Some(self)
+    }
+}
+
+impl HostSecondOrder for HostMassAction<'_> {
     /// With `P_r = Π_i y_i^{o_i}` and `w_r = k_r (net_r·r)`: `rᵀJu = Σ_r w_r D_r`, `D_r = Σ_l u_l ∂_lP_r`,
     /// so `∂/∂y_m = Σ_r w_r Σ_l u_l ∂_l∂_mP_r` and `∂/∂log10 k_r = ln 10 · w_r D_r`.
     fn jacobian_vjp(&self, _t: f64, y: &[f64], u: &[f64], r: &[f64], grad_y: &mut [f64], grad: &mut [f64]) {

@@ -20,7 +20,7 @@ use super::stages::{StageForm, field_vjp, stage_times, start_weights, step_outpu
 use super::{Gradient, StepCotangent};
 use crate::engine::solve_record_watched;
 use crate::error::SolveError;
-use crate::field::{HostField, VectorField, from_host, to_host};
+use crate::field::{HostField, HostProducts, VectorField, from_host, to_host};
 use crate::methods::Method;
 use crate::request::Request;
 use crate::rhs::{Rhs, host_form};
@@ -78,8 +78,10 @@ impl<'a, F: VectorField + Module> StepAdjoint<'a, F> {
         let host = host_form(&self.plain, record.options.host_fast_path);
         // Rosenbrock steps are walked on the host where the field has second derivatives there.
         let rosenbrock = match &record.method {
-            Method::Rosenbrock(m) if host.as_deref().is_some_and(|h| h.has_jacobian_vjp()) => Some(m),
-            Method::Rosenbrock(_) => return Err(super::no_step_adjoints(&record.method).into()),
+            Method::Rosenbrock(m) => match host.as_deref().and_then(|h| h.products()?.second_order()) {
+                Some(second) => Some((m, second)),
+                None => return Err(super::no_step_adjoints(&record.method).into()),
+            },
             _ => None,
         };
         let autonomous = self.plain.autonomous();
@@ -87,7 +89,7 @@ impl<'a, F: VectorField + Module> StepAdjoint<'a, F> {
         let chunk = self.chunk;
         let mut walked =
             Walked { y0: Vec::with_capacity(batch * d), params: GradientsParams::new(), steps: Vec::new() };
-        match host.as_deref().filter(|h| h.params() > 0 || rosenbrock.is_some()) {
+        match host.as_deref().and_then(|h| h.products()).filter(|p| p.params() > 0 || rosenbrock.is_some()) {
             Some(host) => {
                 // Stage Jacobians taken during a one-trajectory solve, if they are all there.
                 let early = self.early.as_ref().filter(|e| batch == 1 && e.rows == stage_rows(record));
@@ -95,7 +97,7 @@ impl<'a, F: VectorField + Module> StepAdjoint<'a, F> {
                     .into_par_iter()
                     .map(|b| {
                         let mut grad = vec![0.0; host.params()];
-                        if let Some(m) = rosenbrock {
+                        if let Some((m, host)) = rosenbrock {
                             let walk = RosenbrockAdjoint { m, host, autonomous, d };
                             let (y0, steps) = walk.walk_lane(record, b, outputs, keep, &mut grad)?;
                             return Ok((Lane { y0, steps }, grad));
@@ -165,13 +167,13 @@ trait ChunkProducts {
 const ROWS_PER_TASK: usize = 32;
 
 /// The products on the host, on all cores, into `grad`: each row's Jacobian keeps what its
-/// parameter product needs ([`HostField::jacobian_keeping`]); each fixed block of rows adds into
+/// parameter product needs ([`HostProducts::jacobian_keeping`]); each fixed block of rows adds into
 /// a gradient of its own, the blocks summed in order, so the sum does not depend on the number
 /// of threads.
 struct HostChunks<'a> {
-    host: &'a dyn HostField,
+    host: &'a dyn HostProducts,
     d: usize,
-    /// [`HostField::kept_len`] values per row of the chunk.
+    /// [`HostProducts::kept_len`] values per row of the chunk.
     kept: Vec<f64>,
     grad: Vec<f64>,
     /// Every row's Jacobian and kept values, taken during the solve; the chunk's start there.
@@ -245,7 +247,14 @@ impl<F: VectorField + Module> ChunkProducts for TensorChunks<'_, F> {
 
 /// Each row's Jacobian into `jac` (`d·d` values per row) and its kept values into `kept`
 /// (`max(kept_len, 1)` per row: a stride of at least 1 keeps blocks of rows aligned).
-fn jacobians_keeping(host: &dyn HostField, d: usize, times: &[f64], values: &[f64], jac: &mut [f64], kept: &mut [f64]) {
+fn jacobians_keeping(
+    host: &dyn HostProducts,
+    d: usize,
+    times: &[f64],
+    values: &[f64],
+    jac: &mut [f64],
+    kept: &mut [f64],
+) {
     let k = host.kept_len();
     let stride = k.max(1);
     for (r, (t, y)) in times.iter().zip(values.chunks_exact(d)).enumerate() {
@@ -270,7 +279,7 @@ fn stage_rows(record: &SolveRecord) -> usize {
         .map_or(0, |last| (last + 1) * StageForm::of(record, 0, last, &step_output(&record.method)).stages())
 }
 
-/// Every stage row's Jacobian and kept values ([`HostField::jacobian_keeping`]) of a
+/// Every stage row's Jacobian and kept values ([`HostProducts::jacobian_keeping`]) of a
 /// one-trajectory solve, in step order, taken on another core from the steps the solve hands
 /// over as it accepts them ([`solve_record_watched`]): the walk then starts with its products.
 pub(crate) struct EarlyJacobians {
@@ -283,7 +292,7 @@ impl EarlyJacobians {
     /// Take the rows `(stage times, stage values)` of each step until the solve hangs up; past
     /// [`EARLY_VALUES`] values the rest are left to the walk's chunks (the rows then fall
     /// short of the record's, and the walk takes them all itself).
-    fn take(host: &dyn HostField, d: usize, steps: Receiver<(Vec<f64>, Vec<f64>)>) -> Self {
+    fn take(host: &dyn HostProducts, d: usize, steps: Receiver<(Vec<f64>, Vec<f64>)>) -> Self {
         let (stride, mut early) = (host.kept_len().max(1), Self { jac: Vec::new(), kept: Vec::new(), rows: 0 });
         for (times, values) in steps {
             let (j, at, rows) = (early.jac.len(), early.kept.len(), times.len());
@@ -419,9 +428,11 @@ pub(super) fn gradient<F: VectorField + Module>(
     let d = plain.dim();
     // One trajectory on a host form: its stage Jacobians are taken on another core during the
     // solve (a batch keeps every core busy with its trajectories already).
-    let host = host_form(&plain, request.options.host_fast_path)
-        .filter(|h| h.params() > 0 && request.batch(d) == 1 && !matches!(request.method, Method::Rosenbrock(_)));
-    let (record, early) = match host.as_deref() {
+    let host = host_form(&plain, request.options.host_fast_path);
+    let products = host.as_deref().and_then(|h| h.products());
+    let products = products
+        .filter(|p| p.params() > 0 && request.batch(d) == 1 && !matches!(request.method, Method::Rosenbrock(_)));
+    let (record, early) = match products {
         Some(host) => std::thread::scope(|s| {
             let (send, steps) = std::sync::mpsc::channel();
             let worker = s.spawn(move || EarlyJacobians::take(host, d, steps));

@@ -78,11 +78,12 @@ pub(crate) fn differentiable(request: &Request, field: &dyn VectorField) -> Resu
 
 /// Whether the adjoint walk takes `request`'s steps for `field`: every method with a stage form,
 /// and a Rosenbrock method where the field's host form has second derivatives
-/// ([`HostField::jacobian_vjp`](crate::field::HostField::jacobian_vjp)); otherwise Rosenbrock
+/// ([`HostSecondOrder`](crate::field::HostSecondOrder)); otherwise Rosenbrock
 /// steps are replayed on the graph.
 pub(crate) fn walkable(field: &dyn VectorField, request: &Request) -> bool {
     request.method.has_step_adjoints()
-        || host_form(field, request.options.host_fast_path).is_some_and(|h| h.has_jacobian_vjp())
+        || host_form(field, request.options.host_fast_path)
+            .is_some_and(|h| h.products().and_then(|p| p.second_order()).is_some())
 }
 
 /// The error for what needs the adjoint walk — the per-step adjoints, the split by eigenmode —

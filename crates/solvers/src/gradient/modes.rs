@@ -88,7 +88,7 @@ pub fn split<F: VectorField + Module>(field: &F, gradient: &Gradient) -> Result<
     let d = record.solution.dim;
     // A Rosenbrock step's shares come from its adjoint on the host, one per mode.
     let rosenbrock = match &record.method {
-        Method::Rosenbrock(m) => match host.as_deref().filter(|h| h.has_jacobian_vjp()) {
+        Method::Rosenbrock(m) => match host.as_deref().and_then(|h| h.products()?.second_order()) {
             Some(host) => Some(RosenbrockAdjoint { m, host, autonomous: plain.autonomous(), d }),
             None => return Err(super::no_step_adjoints(&record.method).into()),
         },

@@ -1,5 +1,5 @@
 //! The adjoint of a Rosenbrock step on the host (design.md §4), for fields whose host form has
-//! second derivatives ([`HostField::jacobian_vjp`]).
+//! second derivatives ([`HostSecondOrder::jacobian_vjp`]).
 //!
 //! The step from `y = y_n` is `Wu_i = r_i`, `W = I/(hγ) − J(t, y)`,
 //! `r_i = F_i + Σ_{j<i} (C_ij/h)u_j + Σ_{j<i} G_ij F_j + hd_i ∂f/∂t`,
@@ -15,7 +15,7 @@
 use super::StepCotangent;
 use crate::engine::rosenbrock::time_step;
 use crate::error::SolveError;
-use crate::field::HostField;
+use crate::field::HostSecondOrder;
 use crate::linalg::BatchLu;
 use crate::methods::Rosenbrock;
 use crate::solution::SolveRecord;
@@ -24,7 +24,7 @@ use crate::solution::SolveRecord;
 /// components; `autonomous`: `f` does not read `t`).
 pub(super) struct RosenbrockAdjoint<'a> {
     pub m: &'a Rosenbrock,
-    pub host: &'a dyn HostField,
+    pub host: &'a dyn HostSecondOrder,
     pub autonomous: bool,
     pub d: usize,
 }

@@ -163,7 +163,7 @@ pub(crate) fn field_vjp<F: VectorField + Module>(
     cot: Vec<f64>,
 ) -> GradientsParams {
     let (rows, d) = (times.len(), field.dim());
-    if let Some(host) = host.filter(|h| h.params() > 0) {
+    if let Some(host) = host.and_then(|h| h.products()).filter(|p| p.params() > 0) {
         let mut grad = vec![0.0; host.params()];
         for ((t, y), c) in times.iter().zip(values.chunks_exact(d)).zip(cot.chunks_exact(d)) {
             host.vjp(*t, y, c, &mut grad);

@@ -103,7 +103,7 @@ impl Method {
     /// Whether its steps have a stage form (Runge–Kutta and BDF methods): the adjoint walk, the
     /// per-step adjoints and the split by eigenmode take them for every field. Rosenbrock steps,
     /// which solve with `J`, are walked only where the field has second derivatives on the host
-    /// (`HostField::jacobian_vjp`), and otherwise replayed on the graph.
+    /// (`HostSecondOrder::jacobian_vjp`), and otherwise replayed on the graph.
     pub fn has_step_adjoints(&self) -> bool {
         !matches!(self, Method::Rosenbrock(_))
     }
