@@ -7,10 +7,11 @@
 //! the Newton iterations and the step control live on the host in f64; the vector field and its
 //! Jacobian run on the host (their host form) or as Burn tensor programs on the chosen device.
 //! On a GPU, [`ensemble`] runs the whole solve and its backward walk as device kernels, a thread
-//! per trajectory. `design.md §N` in the documentation refers to the sections of `docs/design.md`.
+//! per trajectory; a [`Backend`] decides, in one place, which runs a field's requests. `design.md §N` in the documentation refers to the sections of `docs/design.md`.
 
 #![warn(missing_docs)]
 
+pub mod backend;
 mod dense;
 pub mod device;
 pub mod diagonal;
@@ -33,6 +34,7 @@ pub mod stability;
 pub mod step_control;
 pub mod tableau;
 
+pub use backend::Backend;
 pub use device::DeviceKind;
 pub use engine::{solve, solve_record};
 pub use error::{SetupError, SolveError};

@@ -4,14 +4,10 @@
 //!
 //! [`Trainer`]: crate::Trainer
 
-use std::cell::Cell;
-
 use burn::module::Module;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Device;
 use stiffnode_chemistry::dataset::{Dataset, Trajectory};
-use stiffnode_solvers::ensemble::EnsembleDevice;
-use stiffnode_solvers::gradient::Gradient;
-use stiffnode_solvers::{DeviceKind, Request, SolveError, SolveOptions, VectorField, solve};
+use stiffnode_solvers::{Backend, DeviceKind, Request, SolveError, SolveOptions};
 
 use crate::checkpoint;
 use crate::config::{OptimizerKind, TrainConfig};
@@ -36,49 +32,11 @@ pub struct Setup {
     pub options: SolveOptions,
     /// The autodiff device the model lives on.
     pub device: Device,
-    /// On a GPU device, where the model and method have a kernel form and the tolerances suit
-    /// its f32 arithmetic: the kernel that solves every trajectory (design.md §11). The model
-    /// then lives on the f64 CPU device, which holds the parameters, the optimizer and the
-    /// parameter product of the gradients.
-    pub ensemble: Option<Ensemble>,
-}
-
-/// The GPU ensemble kernel of a training run, and the steps per trajectory its record holds
-/// (grown when a solve needs more).
-pub struct Ensemble {
-    /// The device.
-    pub device: EnsembleDevice,
-    /// Record capacity, steps per trajectory.
-    pub capacity: Cell<usize>,
-}
-
-impl Ensemble {
-    /// The first record capacity; doubled whenever a solve needs more.
-    const FIRST_CAPACITY: usize = 512;
-
-    /// The solve of `request` for `model` on the kernel.
-    fn solve(&self, model: &Model, request: &Request) -> Result<Vec<Vec<f64>>, SolveError> {
-        let field = model.kernel().expect("an ensemble run's model has a kernel form");
-        Ok(self.device.solve(&field, request)?.into_result(request)?.states)
-    }
-
-    /// The adjoint-mode gradient of `loss` for `model` (on the CPU autodiff device): the forward
-    /// solve and its record on the kernel, the backward walk on the host.
-    pub fn gradient(
-        &self,
-        model: &Model,
-        request: &Request,
-        loss: impl Fn(&[Tensor<2>]) -> Tensor<1>,
-    ) -> Result<Gradient, SolveError> {
-        loop {
-            match self.device.gradient(model, request, &loss, self.capacity.get()) {
-                Err(SolveError::Trajectory { source, .. }) if matches!(*source, SolveError::RecordFull { .. }) => {
-                    self.capacity.set(self.capacity.get() * 2);
-                }
-                other => return other.map(|(_, g)| g),
-            }
-        }
-    }
+    /// Where the solves and gradients run ([`Backend`]): on a GPU device, the ensemble kernel
+    /// where the model and method have a kernel form and the tolerances suit its f32 arithmetic
+    /// (design.md §11). The model then lives on the f64 CPU device, which holds the parameters,
+    /// the optimizer and the parameter product of the gradients.
+    pub backend: Backend,
 }
 
 impl Setup {
@@ -126,18 +84,14 @@ impl Setup {
         let request =
             Request::new(config.solver.method.clone(), data.initial(&all), data.times[0], data.times[1..].to_vec())
                 .with_options(options.clone());
-        let gpu = match model.kernel() {
-            Some(field) => EnsembleDevice::for_request(kind, &field, &request)?,
-            None => None,
-        };
-        if gpu.is_none() && kind != DeviceKind::Cpu {
+        let backend = Backend::choose(kind, &model, &request)?;
+        if !backend.is_kernel() && kind != DeviceKind::Cpu {
             device = kind.open()?.autodiff();
             model = Model::new(&config.model, &mechanism, &data, config.train.seed, &device, file)?;
         }
-        let ensemble = gpu.map(|device| Ensemble { device, capacity: Cell::new(Ensemble::FIRST_CAPACITY) });
         // The options against the data: e.g. an absolute tolerance above all of its values.
         request.validate(data.species.len()).map_err(|e| bad(format!("solver: {e}")))?;
-        Ok(Self { config, data, mechanism, model, options, device, ensemble })
+        Ok(Self { config, data, mechanism, model, options, device, backend })
     }
 
     /// The run in `run` with the model of its checkpoint `name` (`last` or `best`), on `device`
@@ -168,15 +122,12 @@ impl Setup {
     /// increasing, after the data's initial time), `[time][trajectory·d]`.
     pub fn predict_at(&self, ids: &[usize], times: &[f64]) -> Result<Vec<Vec<f64>>, SolveError> {
         let request = self.request(ids, times);
-        match &self.ensemble {
-            Some(ensemble) => ensemble.solve(&self.model, &request),
-            None => Ok(solve(&self.model.valid(), &request)?.states),
-        }
+        Ok(self.backend.solve(&self.model.valid(), &request)?.states)
     }
 
     /// The device kind the model's parameters live on: the CPU in an ensemble run.
     pub fn model_device(&self) -> DeviceKind {
-        if self.ensemble.is_some() { DeviceKind::Cpu } else { self.config.train.device }
+        if self.backend.is_kernel() { DeviceKind::Cpu } else { self.config.train.device }
     }
 
     /// The model's states for every trajectory at `times` (from the data's initial time on; the

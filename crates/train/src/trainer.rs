@@ -21,7 +21,7 @@ use rand::seq::SliceRandom;
 use serde::Serialize;
 use stiffnode_chemistry::mass_action;
 use stiffnode_solvers::field::{from_host, to_host};
-use stiffnode_solvers::gradient::{gradient, modes};
+use stiffnode_solvers::gradient::modes;
 use stiffnode_solvers::{DeviceKind, GradientMode, SolveError, Stats};
 
 use crate::checkpoint::{self, RunState};
@@ -382,10 +382,7 @@ impl Trainer {
             let (logger, balance) = (logger.take(), balance.take());
             let keep_steps = logger.is_some() || balance.is_some();
             let request = request.clone().with_gradient(GradientMode::Adjoint { keep_steps });
-            let g = match &setup.ensemble {
-                Some(ensemble) => ensemble.gradient(m, &request, loss)?,
-                None => gradient(m, &request, loss)?,
-            };
+            let g = setup.backend.gradient(m, &request, loss)?;
             let stats = g.record.solution().stats.clone();
             if !keep_steps {
                 return Ok((g.loss, g.params, stats));

@@ -27,7 +27,7 @@ fn gpu_runs_follow_the_cpu_runs() {
         let (cpu, gpu) = (scratch(&format!("{name}-cpu")), scratch(&format!("{name}-gpu")));
         train(&text, &cpu);
         let trainer = train(&on("wgpu", &text), &gpu);
-        assert!(trainer.setup.ensemble.is_some(), "{name}: the GPU run should use the ensemble kernel");
+        assert!(trainer.setup.backend.is_kernel(), "{name}: the GPU run should use the ensemble kernel");
         let (lc, lg) = (losses(&cpu), losses(&gpu));
         println!("{name}: cpu {lc:?}\n      gpu {lg:?}");
         assert!((lg[0] - lc[0]).abs() <= 1e-4 * lc[0], "{name}: first loss gpu {} vs cpu {}", lg[0], lc[0]);
@@ -44,7 +44,7 @@ fn tolerances_below_f32_take_the_tensor_path() {
     let text = on("wgpu", &common::rates_config(1, 16, ""));
     let trainer =
         Trainer::start(stiffnode_train::TrainConfig::parse(&text, "t.toml").unwrap(), "t.toml", &run).unwrap();
-    assert!(trainer.setup.ensemble.is_none(), "rtol 1e-6 is below what the f32 kernel resolves");
+    assert!(!trainer.setup.backend.is_kernel(), "rtol 1e-6 is below what the f32 kernel resolves");
     drop(trainer);
     std::fs::remove_dir_all(run).unwrap();
 }

@@ -8,8 +8,7 @@ use anyhow::{Context, bail};
 use serde_json::json;
 use stiffnode_chemistry::gas::ReactorProblem;
 use stiffnode_chemistry::mass_action::MassActionField;
-use stiffnode_solvers::ensemble::EnsembleDevice;
-use stiffnode_solvers::{DeviceKind, Request, Solution, VectorField, output_times, solve, solve_record};
+use stiffnode_solvers::{Backend, DeviceKind, Request, Solution, output_times, solve_record};
 
 use super::args::{ProblemArgs, StepArgs};
 
@@ -142,14 +141,11 @@ fn report(
     Ok(())
 }
 
-/// Solve on `kind`: on a GPU by the ensemble kernel where it runs the request (design.md §11),
-/// else as tensor programs; the bool says which.
+/// Solve on `kind` where the library's [`Backend`] says (design.md §11); the bool says whether
+/// that was the ensemble kernel.
 fn solve_on(kind: DeviceKind, field: &MassActionField, request: &Request) -> anyhow::Result<(Solution, bool)> {
-    let tables = field.kernel().expect("mass action has a kernel form");
-    match EnsembleDevice::for_request(kind, &tables, request)? {
-        Some(gpu) => Ok((gpu.solve(&tables, request)?.into_result(request)?, true)),
-        None => Ok((solve(field, request)?, false)),
-    }
+    let backend = Backend::choose(kind, field, request)?;
+    Ok((backend.solve(field, request)?, backend.is_kernel()))
 }
 
 fn write_csv(path: &std::path::Path, species: &[String], times: &[f64], states: &[Vec<f64>]) -> std::io::Result<()> {
