@@ -1,6 +1,7 @@
 //! Dependencies point one way (design.md §9): each crate's library depends only on the crates
-//! below it (solvers; chemistry and models; train; the program), and within each crate no two
-//! sibling modules use each other, directly or around a circle. A module's uses are the
+//! below it (solvers; chemistry and models; train; the program); within each crate no two
+//! sibling modules use each other, directly or around a circle; and the solver crate's modules
+//! use only their own layer and those below, as design.md §9 draws them. A module's uses are the
 //! `crate::…` and `super::…` paths in its code (comments and unit tests left out), each taken to
 //! the sibling modules of the level where the two paths part.
 
@@ -173,4 +174,75 @@ fn each_crate_depends_only_on_the_crates_below_it() {
             }
         }
     }
+}
+
+/// The solver crate's layers as `docs/design.md` §9 draws them: the module names of each line of
+/// its first `text` block (a line's first column; `dir/{a, b}` names `dir`), bottom line first.
+fn drawn_layers(design: &str) -> Vec<Vec<String>> {
+    let section = &design[design.find("## 9.").expect("design.md has §9")..];
+    let block = section.split("```text\n").nth(1).and_then(|b| b.split("```").next()).expect("§9 has a text block");
+    let mut layers = Vec::new();
+    for line in block.lines().filter(|l| !l.starts_with(' ') && !l.is_empty()) {
+        let column = line.split("  ").next().unwrap();
+        let mut names = Vec::new();
+        let mut depth = 0;
+        let mut item = String::new();
+        for c in column.chars().chain([',']) {
+            match c {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                ',' if depth == 0 => {
+                    names.push(item.trim().split('/').next().unwrap().to_string());
+                    item.clear();
+                    continue;
+                }
+                _ => {}
+            }
+            if depth == 0 && c != '}' {
+                item.push(c);
+            }
+        }
+        layers.push(names);
+    }
+    layers
+}
+
+/// The top-level edges `from → to` of `edges` where `to` sits on a later line than `from` (or on
+/// none), given the drawn `layers`: the back-edges.
+fn back_edges(edges: &BTreeSet<(String, String, String)>, layers: &[Vec<String>]) -> Vec<String> {
+    let line = |m: &str| layers.iter().position(|l| l.iter().any(|n| n == m));
+    edges
+        .iter()
+        .filter(|(parent, ..)| parent.is_empty())
+        .filter(|(_, from, to)| match (line(from), line(to)) {
+            (Some(a), Some(b)) => b > a,
+            _ => true,
+        })
+        .map(|(_, from, to)| format!("{from} → {to}"))
+        .collect()
+}
+
+/// Every module of the solver crate uses only modules on its own line of design.md §9's drawing
+/// or on lines above it, and the drawing names every module there is.
+#[test]
+fn solver_modules_use_only_the_layers_below_them_as_design_md_draws_them() {
+    let design = std::fs::read_to_string(root().join("docs/design.md")).unwrap();
+    let layers = drawn_layers(&design);
+    let src = root().join("crates/solvers/src");
+    let drawn: BTreeSet<&String> = layers.iter().flatten().collect();
+    let all = modules(&src);
+    let top: BTreeSet<&String> = all.keys().filter(|p| p.len() == 1).map(|p| &p[0]).collect();
+    assert_eq!(top, drawn, "design.md §9's drawing (right) against the crate's modules (left)");
+    let back = back_edges(&edges(&src), &layers);
+    assert!(back.is_empty(), "uses of a module drawn above the user in design.md §9: {back:?}");
+}
+
+/// The layer check can fail: a module that uses one drawn above it is named.
+#[test]
+fn a_use_of_a_higher_layer_is_named() {
+    let layers = drawn_layers("## 9. x\n```text\na, b    low\nc/{x, y}  mid\n           more\nd\n```\n");
+    assert_eq!(layers, [vec!["a", "b"], vec!["c"], vec!["d"]]);
+    let edge = |from: &str, to: &str| (String::new(), from.to_string(), to.to_string());
+    let edges = BTreeSet::from([edge("c", "a"), edge("d", "c"), edge("a", "b"), edge("b", "d")]);
+    assert_eq!(back_edges(&edges, &layers), ["b → d"]);
 }
