@@ -57,7 +57,7 @@ impl Model {
                     });
                 }
                 match problem {
-                    Problem::Mechanism(mech) => {
+                    Problem::MassAction(mech) => {
                         let mut start = mech.clone();
                         for &j in &idx {
                             start.reactions[j].rate *= start_factor;

@@ -13,7 +13,7 @@ use crate::error::TrainError;
 #[derive(Debug, Clone)]
 pub enum Problem {
     /// Isothermal mass-action kinetics.
-    Mechanism(Mechanism),
+    MassAction(Mechanism),
     /// A Cantera mechanism in a 0-D reactor.
     Reactor(ReactorProblem),
 }
@@ -27,14 +27,14 @@ impl Problem {
                 gas::load_problem(name_or_path).map_err(|e| TrainError::Config { file: e.file, what: e.what })?;
             Ok(Self::Reactor(problem))
         } else {
-            Ok(Self::Mechanism(mass_action::load(name_or_path)?))
+            Ok(Self::MassAction(mass_action::load(name_or_path)?))
         }
     }
 
     /// Its name (for titles).
     pub fn name(&self) -> &str {
         match self {
-            Self::Mechanism(m) => &m.name,
+            Self::MassAction(m) => &m.name,
             Self::Reactor(r) => &r.name,
         }
     }
@@ -42,7 +42,7 @@ impl Problem {
     /// The state components, in the order of the dataset's columns.
     pub fn species(&self) -> Vec<String> {
         match self {
-            Self::Mechanism(m) => m.species.clone(),
+            Self::MassAction(m) => m.species.clone(),
             Self::Reactor(r) => r.state_names(),
         }
     }
@@ -60,7 +60,7 @@ impl Problem {
     /// equation for a reactor problem.
     pub fn reactions(&self) -> Vec<(usize, String)> {
         match self {
-            Self::Mechanism(m) => m
+            Self::MassAction(m) => m
                 .reactions
                 .iter()
                 .enumerate()

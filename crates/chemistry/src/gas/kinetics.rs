@@ -16,7 +16,7 @@
 
 use std::f64::consts::LN_10;
 
-use super::Scalar;
+use super::Real;
 use super::mechanism::{Arrhenius, GasMechanism, GasReaction, Rate, Troe};
 use super::units::{GAS_CONSTANT, ONE_ATM};
 
@@ -40,7 +40,7 @@ pub struct Rates<S> {
     pub reverse: Vec<S>,
 }
 
-fn sum<S: Scalar>(v: &[S]) -> S {
+fn sum<S: Real>(v: &[S]) -> S {
     v.iter().fold(S::from(0.0), |acc, &x| acc + x)
 }
 
@@ -64,7 +64,7 @@ struct StateTerms<'c, S> {
 }
 
 impl GasMechanism {
-    fn state_terms<'c, S: Scalar>(&self, t: S, conc: &'c [S]) -> StateTerms<'c, S> {
+    fn state_terms<'c, S: Real>(&self, t: S, conc: &'c [S]) -> StateTerms<'c, S> {
         let total = sum(conc);
         let g_rt = self.species.iter().map(|s| s.thermo.g_rt(t)).collect();
         StateTerms { t, ln_p: (t * total * GAS_CONSTANT).ln(), total, conc, g_rt }
@@ -73,7 +73,7 @@ impl GasMechanism {
     /// All rates at temperature `t` (K) and concentrations `conc` (kmol/m³, state order); the
     /// forward (and so the reverse) rate of reaction `r` is multiplied by `multipliers[r]`
     /// when given (`10^θ` for a learnable `log10` A-factor).
-    pub fn rates<S: Scalar>(&self, t: S, conc: &[S], multipliers: Option<&[S]>) -> Rates<S> {
+    pub fn rates<S: Real>(&self, t: S, conc: &[S], multipliers: Option<&[S]>) -> Rates<S> {
         let state = self.state_terms(t, conc);
         let n = self.reactions.len();
         let mut out = Rates {
@@ -98,7 +98,7 @@ impl GasMechanism {
 
     /// Net production rates `ω̇_k` (kmol/(m³·s)) at `t` and `conc`, with optional rate
     /// multipliers as in [`rates`](Self::rates).
-    pub fn production_rates<S: Scalar>(&self, t: S, conc: &[S], multipliers: Option<&[S]>) -> Vec<S> {
+    pub fn production_rates<S: Real>(&self, t: S, conc: &[S], multipliers: Option<&[S]>) -> Vec<S> {
         let mut wdot = vec![S::from(0.0); self.species.len()];
         self.production_rates_into(t, conc, multipliers, &mut wdot);
         wdot
@@ -106,7 +106,7 @@ impl GasMechanism {
 
     /// [`production_rates`](Self::production_rates) into `wdot` (one value per species),
     /// reaction by reaction without storing the per-reaction numbers.
-    pub fn production_rates_into<S: Scalar>(&self, t: S, conc: &[S], multipliers: Option<&[S]>, wdot: &mut [S]) {
+    pub fn production_rates_into<S: Real>(&self, t: S, conc: &[S], multipliers: Option<&[S]>, wdot: &mut [S]) {
         let state = self.state_terms(t, conc);
         wdot.iter_mut().for_each(|w| *w = S::from(0.0));
         for (i, r) in self.reactions.iter().enumerate() {
@@ -120,7 +120,7 @@ impl GasMechanism {
 
 /// Rate constants, `[M]` and rates of progress of `r` at `state`, its forward rate multiplied
 /// by `multiplier`.
-fn reaction_rates<S: Scalar>(r: &GasReaction, state: &StateTerms<S>, multiplier: Option<S>) -> ReactionRates<S> {
+fn reaction_rates<S: Real>(r: &GasReaction, state: &StateTerms<S>, multiplier: Option<S>) -> ReactionRates<S> {
     let conc = state.conc;
     let m = r.third_body.as_ref().map(|tb| {
         let listed = tb.efficiencies.iter().fold(S::from(0.0), |acc, &(k, e)| acc + conc[k] * (e - tb.default));
@@ -143,7 +143,7 @@ fn reaction_rates<S: Scalar>(r: &GasReaction, state: &StateTerms<S>, multiplier:
 }
 
 /// `x^p` by multiplication for the whole orders of elementary reactions.
-fn power<S: Scalar>(x: S, p: f64) -> S {
+fn power<S: Real>(x: S, p: f64) -> S {
     if p == 1.0 {
         x
     } else if p == 2.0 {
@@ -157,13 +157,13 @@ fn power<S: Scalar>(x: S, p: f64) -> S {
 
 impl Arrhenius {
     /// `k(T) = A exp(b ln T − T_a/T)`.
-    pub fn at<S: Scalar>(&self, t: S) -> S {
+    pub fn at<S: Real>(&self, t: S) -> S {
         (t.ln() * self.b - t.recip() * self.ta).exp() * self.a
     }
 }
 
 /// `k_f` of `r` at `t`, `ln P`, with `[M]` for falloff.
-fn forward_constant<S: Scalar>(r: &GasReaction, t: S, ln_p: S, m: Option<S>) -> S {
+fn forward_constant<S: Real>(r: &GasReaction, t: S, ln_p: S, m: Option<S>) -> S {
     match &r.rate {
         Rate::Arrhenius(k) => k.at(t),
         Rate::Falloff { low, high, troe } => {
@@ -177,12 +177,12 @@ fn forward_constant<S: Scalar>(r: &GasReaction, t: S, ln_p: S, m: Option<S>) -> 
 }
 
 /// `max(x, SMALL)` for a positive quantity about to be logged.
-fn floored<S: Scalar>(x: S) -> S {
+fn floored<S: Real>(x: S) -> S {
     if x.re() < SMALL { S::from(SMALL) } else { x }
 }
 
 /// Troe's `F(T, P_r)`.
-fn troe_factor<S: Scalar>(p: &Troe, t: S, pr: S) -> S {
+fn troe_factor<S: Real>(p: &Troe, t: S, pr: S) -> S {
     let decay = |tx: f64| if tx.abs() < SMALL { S::from(0.0) } else { (t * (-1.0 / tx)).exp() };
     let mut fcent = decay(p.t3) * (1.0 - p.a) + decay(p.t1) * p.a;
     if let Some(t2) = p.t2 {
@@ -198,7 +198,7 @@ fn troe_factor<S: Scalar>(p: &Troe, t: S, pr: S) -> S {
 
 /// PLOG: the summed Arrhenius terms at the bracketing pressures, `ln k` interpolated linearly
 /// in `ln P`; clamped to the first and last pressure outside the table.
-fn plog<S: Scalar>(table: &[(f64, Vec<Arrhenius>)], t: S, ln_p: S) -> S {
+fn plog<S: Real>(table: &[(f64, Vec<Arrhenius>)], t: S, ln_p: S) -> S {
     let k_at = |i: usize| table[i].1.iter().fold(S::from(0.0), |acc, k| acc + k.at(t));
     let last = table.len() - 1;
     if ln_p.re() <= table[0].0 {
@@ -214,7 +214,7 @@ fn plog<S: Scalar>(table: &[(f64, Vec<Arrhenius>)], t: S, ln_p: S) -> S {
 }
 
 /// `K_c` of `r` from the species' `g°/RT` at `t`.
-fn equilibrium_constant<S: Scalar>(r: &GasReaction, t: S, g_rt: &[S]) -> S {
+fn equilibrium_constant<S: Real>(r: &GasReaction, t: S, g_rt: &[S]) -> S {
     let side = |s: &[(usize, f64)]| s.iter().fold((S::from(0.0), 0.0), |(g, n), &(k, nu)| (g + g_rt[k] * nu, n + nu));
     let ((g_p, n_p), (g_r, n_r)) = (side(&r.products), side(&r.reactants));
     let c0 = t.recip() * (ONE_ATM / GAS_CONSTANT);

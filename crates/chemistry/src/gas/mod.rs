@@ -3,7 +3,7 @@
 //! its rates and equilibrium constants by Cantera's definitions, and ideal-gas states.
 //!
 //! Units inside are SI with kmol (m, s, kmol, K, Pa, J/kmol), as Cantera's. Thermo and rates
-//! are generic over [`Scalar`]: `f64`, or a dual number (`num_dual`) whose derivative part
+//! are generic over [`Real`]: `f64`, or a dual number (`num_dual`) whose derivative part
 //! carries an exact directional derivative, for Jacobians and parameter gradients.
 
 pub mod cantera;
@@ -24,7 +24,9 @@ pub use problem::{Mixture, ReactorProblem, ReactorType, Sweep, is_problem_file, 
 pub use reactor::{Reactor, ReactorKind};
 pub use thermo::Nasa7;
 
-/// A number the chemistry computes with: `f64`, or a forward-mode dual number.
-pub trait Scalar: num_dual::DualNum<Primitive = f64> + Copy {}
+/// A real number the chemistry computes with: `f64`, or a forward-mode dual number that carries
+/// derivatives (the Jacobians). Not the solvers' `linalg::Scalar`, which is a field element of
+/// the LU factorizations (real or complex).
+pub trait Real: num_dual::DualNum<Primitive = f64> + Copy {}
 
-impl<T: num_dual::DualNum<Primitive = f64> + Copy> Scalar for T {}
+impl<T: num_dual::DualNum<Primitive = f64> + Copy> Real for T {}

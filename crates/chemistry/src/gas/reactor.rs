@@ -28,7 +28,7 @@ use stiffnode_solvers::field::{HostField, HostProducts, VectorField, from_host, 
 
 use super::mechanism::GasMechanism;
 use super::units::GAS_CONSTANT;
-use super::{Scalar, state};
+use super::{Real, state};
 
 /// Which reactor, with what it holds fixed.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -137,14 +137,14 @@ impl Reactor {
         state_names(&self.mech, self.kind, self.carried)
     }
 
-    /// `dy/dt` at state `y` in any [`Scalar`], with the current rate factors.
-    pub fn rhs<S: Scalar>(&self, y: &[S], out: &mut [S]) {
+    /// `dy/dt` at state `y` in any [`Real`], with the current rate factors.
+    pub fn rhs<S: Real>(&self, y: &[S], out: &mut [S]) {
         let m: Option<Vec<S>> = self.multipliers().map(|m| m.into_iter().map(S::from).collect());
         self.rhs_with(y, m.as_deref(), out);
     }
 
     /// `dy/dt` at state `y` with forward-rate factors `m` (per reaction; none: the file's rates).
-    pub fn rhs_with<S: Scalar>(&self, y: &[S], m: Option<&[S]>, out: &mut [S]) {
+    pub fn rhs_with<S: Real>(&self, y: &[S], m: Option<&[S]>, out: &mut [S]) {
         let w = &self.weights;
         // The held quantity: the state's last component (derivative 0), or the kind's value.
         let (y, out, held) = match (self.carried, y.split_last(), out.split_last_mut()) {

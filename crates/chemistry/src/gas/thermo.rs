@@ -9,9 +9,9 @@
 //!
 //! with one coefficient set below the midpoint temperature and one above (at the midpoint the
 //! low set, as Cantera). Outside the fitted range the polynomials are extrapolated, as Cantera
-//! does. Generic over the [`Scalar`]: `f64`, or a dual number for exact derivatives.
+//! does. Generic over the [`Real`]: `f64`, or a dual number for exact derivatives.
 
-use super::Scalar;
+use super::Real;
 
 /// One species' NASA-7 fit: `low` applies for `T ≤ t_mid`, `high` above.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,30 +25,30 @@ pub struct Nasa7 {
 }
 
 impl Nasa7 {
-    fn coefficients<S: Scalar>(&self, t: S) -> &[f64; 7] {
+    fn coefficients<S: Real>(&self, t: S) -> &[f64; 7] {
         if t.re() <= self.ranges[1] { &self.low } else { &self.high }
     }
 
     /// `cp/R` at `t`.
-    pub fn cp_r<S: Scalar>(&self, t: S) -> S {
+    pub fn cp_r<S: Real>(&self, t: S) -> S {
         let a = self.coefficients(t);
         (((t * a[4] + a[3]) * t + a[2]) * t + a[1]) * t + a[0]
     }
 
     /// `h/(RT)` at `t`.
-    pub fn h_rt<S: Scalar>(&self, t: S) -> S {
+    pub fn h_rt<S: Real>(&self, t: S) -> S {
         let a = self.coefficients(t);
         (((t * (a[4] / 5.0) + a[3] / 4.0) * t + a[2] / 3.0) * t + a[1] / 2.0) * t + a[0] + t.recip() * a[5]
     }
 
     /// `s°/R` at `t` and the reference pressure (1 atm).
-    pub fn s_r<S: Scalar>(&self, t: S) -> S {
+    pub fn s_r<S: Real>(&self, t: S) -> S {
         let a = self.coefficients(t);
         t.ln() * a[0] + (((t * (a[4] / 4.0) + a[3] / 3.0) * t + a[2] / 2.0) * t + a[1]) * t + a[6]
     }
 
     /// `g°/(RT) = h/(RT) − s°/R` at `t`.
-    pub fn g_rt<S: Scalar>(&self, t: S) -> S {
+    pub fn g_rt<S: Real>(&self, t: S) -> S {
         self.h_rt(t) - self.s_r(t)
     }
 }

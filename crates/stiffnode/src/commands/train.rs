@@ -119,7 +119,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     run.write(&file, predictions.as_bytes())?;
     let fit = run.path().join("fit.svg");
     plots::fit::write(&best, &trainer.state, &fit).with_context(|| format!("writing {}", fit.display()))?;
-    if let (Some(k), Problem::Mechanism(mech)) = (best.rate_constants(), &best.mechanism) {
+    if let (Some(k), Problem::MassAction(mech)) = (best.rate_constants(), &best.mechanism) {
         for (j, (k, r)) in k.iter().zip(&mech.reactions).enumerate() {
             let name = r.name.clone().unwrap_or_else(|| format!("reaction {}", j + 1));
             println!("  k[{name}] = {k:.6e}  (mechanism file: {:.6e}, ratio {:.4})", r.rate, k / r.rate);
