@@ -2,33 +2,33 @@
 //! Jacobian needs `σ'`).
 
 use std::f64::consts::{FRAC_1_SQRT_2, FRAC_2_SQRT_PI, SQRT_2};
-use std::str::FromStr;
 
 use burn::tensor::Tensor;
-use serde::{Deserialize, Serialize};
 
-/// A pointwise activation `σ`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Activation {
-    /// `x·Φ(x)`, the exact (erf) form (Hendrycks & Gimpel 2016).
-    Gelu,
-    /// `tanh x`.
-    Tanh,
-    /// `ln(1 + eˣ)`.
-    Softplus,
-    /// `max(x, 0)`.
-    Relu,
-    /// `x·sigmoid(x)` (SiLU).
-    Swish,
+pub use stiffnode_solvers::kernel_field::Activation;
+
+/// The activation's forms in this crate: as tensor programs (the Burn module, whose analytic
+/// Jacobian needs `σ'`) and on host f64 values (the host form, whose Rosenbrock gradients need
+/// `σ''`). The type itself, its names and its kernel code are the solvers' (`kernel_field`), the
+/// kernel's form is in `ensemble/mlp.rs`: one activation type for the three forms.
+pub trait Pointwise: Copy {
+    /// `σ(x)`.
+    fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D>;
+    /// `σ'(x)`.
+    fn derivative<const D: usize>(self, x: Tensor<D>) -> Tensor<D>;
+    /// `σ(x)` on one host value (the MLP's host form; agrees with [`apply`](Self::apply)).
+    fn apply_host(self, x: f64) -> f64;
+    /// `(σ(x), σ'(x))` on one host value, sharing the work of the two (the Jacobian needs
+    /// both); agrees with [`apply`](Self::apply) and [`derivative`](Self::derivative).
+    fn apply_and_derivative_host(self, x: f64) -> (f64, f64);
+    /// `σ(x)`, `σ'(x)` and `σ''(x)` on the host (second derivatives of the MLP for Rosenbrock
+    /// gradients): GELU `φ(x)(2 − x²)` with `φ` the normal density, tanh `−2σσ'`, softplus
+    /// `s(1 − s)` and swish `s(1 − s)(2 + x(1 − 2s))` with `s` the logistic function, ReLU 0.
+    fn apply_and_derivatives_host(self, x: f64) -> (f64, f64, f64);
 }
 
-impl Activation {
-    /// Names as configuration files spell them.
-    pub const NAMES: [&'static str; 5] = ["gelu", "tanh", "softplus", "relu", "swish"];
-
-    /// `σ(x)`.
-    pub fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
+impl Pointwise for Activation {
+    fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
         match self {
             Self::Gelu => x.clone() * phi(x),
             Self::Tanh => x.tanh(),
@@ -38,8 +38,7 @@ impl Activation {
         }
     }
 
-    /// `σ'(x)`.
-    pub fn derivative<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
+    fn derivative<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
         match self {
             // Φ(x) + x·φ(x), φ(x) = e^{−x²/2}/√(2π).
             Self::Gelu => {
@@ -56,11 +55,8 @@ impl Activation {
             }
         }
     }
-}
 
-impl Activation {
-    /// `σ(x)` on one host value (the MLP's host form; agrees with [`apply`](Self::apply)).
-    pub fn apply_host(self, x: f64) -> f64 {
+    fn apply_host(self, x: f64) -> f64 {
         match self {
             Self::Gelu => x * phi_host(x),
             Self::Tanh => x.tanh(),
@@ -70,9 +66,7 @@ impl Activation {
         }
     }
 
-    /// `(σ(x), σ'(x))` on one host value, sharing the work of the two (the Jacobian needs
-    /// both); agrees with [`apply`](Self::apply) and [`derivative`](Self::derivative).
-    pub fn apply_and_derivative_host(self, x: f64) -> (f64, f64) {
+    fn apply_and_derivative_host(self, x: f64) -> (f64, f64) {
         match self {
             Self::Gelu => {
                 let p = phi_host(x);
@@ -93,13 +87,8 @@ impl Activation {
             }
         }
     }
-}
 
-impl Activation {
-    /// `σ(x)`, `σ'(x)` and `σ''(x)` on the host (second derivatives of the MLP for Rosenbrock
-    /// gradients): GELU `φ(x)(2 − x²)` with `φ` the normal density, tanh `−2σσ'`, softplus
-    /// `s(1 − s)` and swish `s(1 − s)(2 + x(1 − 2s))` with `s` the logistic function, ReLU 0.
-    pub fn apply_and_derivatives_host(self, x: f64) -> (f64, f64, f64) {
+    fn apply_and_derivatives_host(self, x: f64) -> (f64, f64, f64) {
         let (value, slope) = self.apply_and_derivative_host(x);
         let curvature = match self {
             Self::Gelu => {
@@ -147,18 +136,4 @@ fn phi<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 /// `ln(1 + eˣ)` without overflow: `max(x, 0) + ln(1 + e^{−|x|})`.
 fn softplus<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     x.clone().clamp_min(0.0) + x.abs().neg().exp().add_scalar(1.0).log()
-}
-
-impl FromStr for Activation {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "gelu" => Ok(Self::Gelu),
-            "tanh" => Ok(Self::Tanh),
-            "softplus" => Ok(Self::Softplus),
-            "relu" => Ok(Self::Relu),
-            "swish" | "silu" => Ok(Self::Swish),
-            other => Err(format!("unknown activation '{other}' (known: {})", Self::NAMES.join(", "))),
-        }
-    }
 }

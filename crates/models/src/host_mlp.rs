@@ -7,7 +7,7 @@ use std::cell::RefCell;
 
 use stiffnode_solvers::field::{HostField, HostProducts, HostSecondOrder};
 
-use crate::activation::Activation;
+use crate::activation::{Activation, Pointwise};
 
 /// One layer: `z = xW + b`, `W` row-major `[fan_in, fan_out]` (the ensemble kernel's layer).
 pub(crate) type HostLayer = stiffnode_solvers::kernel_field::MlpLayer;

@@ -11,10 +11,10 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 use stiffnode_solvers::VectorField;
 use stiffnode_solvers::field::{HostField, from_host, to_host};
-use stiffnode_solvers::kernel_field::{KernelActivation, KernelField, MlpTables};
+use stiffnode_solvers::kernel_field::{KernelField, MlpTables};
 use stiffnode_solvers::limits::MAX_PARAMS;
 
-use crate::activation::Activation;
+use crate::activation::{Activation, Pointwise};
 use crate::host_mlp::{HostLayer, HostMlp};
 
 /// Architecture and initialization of an [`Mlp`].
@@ -192,13 +192,7 @@ impl VectorField for Mlp {
             return None;
         }
         let layers = self.layers_on_host();
-        let activation = match self.activation {
-            Activation::Gelu => KernelActivation::Gelu,
-            Activation::Tanh => KernelActivation::Tanh,
-            Activation::Softplus => KernelActivation::Softplus,
-            Activation::Relu => KernelActivation::Relu,
-            Activation::Swish => KernelActivation::Swish,
-        };
+        let activation = self.activation;
         let y_scale = to_host(self.y_scale.clone().without_autodiff());
         Some(KernelField::Mlp(MlpTables { layers, y_scale, t_scale: self.t_scale, activation }))
     }

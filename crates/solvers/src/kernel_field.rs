@@ -4,6 +4,10 @@
 //! and one float buffer. Data only, below the field seam: the kernels that read the tables are
 //! in `ensemble` (`mass_action.rs` and `mlp.rs` there document the layouts).
 
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
 /// A vector field as tables the kernel evaluates, with its analytic Jacobian.
 #[derive(Debug, Clone, PartialEq)]
 pub enum KernelField {
@@ -13,11 +17,13 @@ pub enum KernelField {
     Mlp(MlpTables),
 }
 
-/// The activations the kernel evaluates (those of `stiffnode_models::Activation`); the
-/// discriminant is the kernel's code for it (`ensemble/mlp.rs`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KernelActivation {
-    /// `x·Φ(x)`.
+/// A pointwise activation `σ`, one type for the three forms of an MLP field: the Burn module and
+/// the host form (`stiffnode_models::activation::Pointwise`) and the kernel (`ensemble/mlp.rs`,
+/// whose code for it is the discriminant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    /// `x·Φ(x)`, the exact (erf) form (Hendrycks & Gimpel 2016).
     Gelu = 0,
     /// `tanh x`.
     Tanh = 1,
@@ -25,8 +31,27 @@ pub enum KernelActivation {
     Softplus = 2,
     /// `max(x, 0)`.
     Relu = 3,
-    /// `x·sigmoid(x)`.
+    /// `x·sigmoid(x)` (SiLU).
     Swish = 4,
+}
+
+impl Activation {
+    /// Names as configuration files spell them.
+    pub const NAMES: [&'static str; 5] = ["gelu", "tanh", "softplus", "relu", "swish"];
+}
+
+impl FromStr for Activation {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "gelu" => Ok(Self::Gelu),
+            "tanh" => Ok(Self::Tanh),
+            "softplus" => Ok(Self::Softplus),
+            "relu" => Ok(Self::Relu),
+            "swish" | "silu" => Ok(Self::Swish),
+            other => Err(format!("unknown activation '{other}' (known: {})", Self::NAMES.join(", "))),
+        }
+    }
 }
 
 /// One layer `z = xW + b`, `W` row-major `[fan_in, fan_out]`.
@@ -52,7 +77,7 @@ pub struct MlpTables {
     /// `t_scale`.
     pub t_scale: f64,
     /// The hidden layers' activation.
-    pub activation: KernelActivation,
+    pub activation: Activation,
 }
 
 /// A mass-action mechanism's reactions: rate constant, orders `(species, power)` and nonzero net

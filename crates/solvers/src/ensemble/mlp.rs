@@ -9,16 +9,16 @@
 
 use cubecl::prelude::*;
 
-use crate::kernel_field::KernelActivation;
+use crate::kernel_field::Activation;
 
-/// Activation codes: [`KernelActivation`]'s discriminants.
-pub const GELU: u32 = KernelActivation::Gelu as u32;
+/// Activation codes: [`Activation`]'s discriminants.
+pub const GELU: u32 = Activation::Gelu as u32;
 /// See [`GELU`].
-pub const TANH: u32 = KernelActivation::Tanh as u32;
+pub const TANH: u32 = Activation::Tanh as u32;
 /// See [`GELU`].
-pub const SOFTPLUS: u32 = KernelActivation::Softplus as u32;
-/// See [`GELU`]. Any code past it is swish ([`KernelActivation::Swish`]).
-pub const RELU: u32 = KernelActivation::Relu as u32;
+pub const SOFTPLUS: u32 = Activation::Softplus as u32;
+/// See [`GELU`]. Any code past it is swish ([`Activation::Swish`]).
+pub const RELU: u32 = Activation::Relu as u32;
 
 #[cube]
 fn sigmoid<F: Float>(x: F) -> F {
