@@ -74,6 +74,35 @@ impl Tolerances {
     }
 }
 
+/// Newton gives up when the contraction rate `θ` reaches this (RADAU5; Hairer & Wanner II,
+/// IV.8). The constants from here to [`FIRST_REJECT`] are the host engine's and the device
+/// kernel's (`ensemble/kernel/`): one definition, so that the two cannot drift apart.
+pub const NEWTON_DIVERGENCE: f64 = 0.99;
+/// A Newton correction below this fraction of the tolerance is converged whatever `θ` says.
+pub const NEWTON_FLOOR: f64 = 1e-3;
+/// Jacobian reuse threshold on the contraction rate (RADAU5's `THET`).
+pub const REUSE_THETA: f64 = 1e-3;
+/// The controllers' safety factor.
+pub const SAFETY: f64 = 0.9;
+/// The PI controller's exponents `α`, `β` of `err_n^(−α/k)·err_{n−1}^(β/k)` (Gustafsson 1991).
+pub const PI_ALPHA: f64 = 0.7;
+/// See [`PI_ALPHA`].
+pub const PI_BETA: f64 = 0.4;
+/// The PI controller's bounds on `h_new/h`.
+pub const MIN_FACTOR: f64 = 0.2;
+/// See [`MIN_FACTOR`].
+pub const MAX_FACTOR: f64 = 5.0;
+/// RADAU5's bounds on `h_new/h`: `1/FACL`, `1/FACR`.
+pub const PREDICTIVE_MIN: f64 = 0.2;
+/// See [`PREDICTIVE_MIN`].
+pub const PREDICTIVE_MAX: f64 = 8.0;
+/// The smallest error a controller takes (an error of 0 would give an infinite factor).
+pub const ERR_FLOOR: f64 = 1e-10;
+/// The smallest accepted error the predictive controller remembers (RADAU5's `ERRACC`).
+pub const ERR_ACC_FLOOR: f64 = 1e-2;
+/// RADAU5's factor for a rejected first step.
+pub const FIRST_REJECT: f64 = 0.1;
+
 /// Newton's stopping tolerance `κ = max(10ε/rtol, min(0.03, √rtol))` in the weighted norm
 /// (RADAU5's `FNEWT`; Hairer & Wanner II, IV.8), with `ε` the device's machine epsilon.
 pub fn newton_tolerance(rtol: f64, epsilon: f64) -> f64 {
@@ -188,12 +217,6 @@ pub struct Controller {
 }
 
 impl Controller {
-    const SAFETY: f64 = 0.9;
-    const MIN_FACTOR: f64 = 0.2;
-    const MAX_FACTOR: f64 = 5.0;
-    /// RADAU5's bounds on `h_new/h`: `1/FACL`, `1/FACR`.
-    const PREDICTIVE_BOUNDS: (f64, f64) = (0.2, 8.0);
-
     /// A controller with no history.
     pub fn new(kind: ControllerKind) -> Self {
         Self { kind, prev: None, prev_root: None, rejected_last: false }
@@ -202,7 +225,7 @@ impl Controller {
     /// RADAU5's safety factor for a step that took `newton` Newton iterations out of at most
     /// `max_iter`: `0.9·(1 + 2·max_iter)/(newton + 2·max_iter)` (`FAC = MIN(SAFE, CFAC/(NEWT+2·NIT))`).
     pub fn newton_safety(newton: usize, max_iter: usize) -> f64 {
-        (Self::SAFETY * (1 + 2 * max_iter) as f64 / (newton + 2 * max_iter) as f64).min(Self::SAFETY)
+        (SAFETY * (1 + 2 * max_iter) as f64 / (newton + 2 * max_iter) as f64).min(SAFETY)
     }
 
     /// Factor for the next step after accepting a step of size `h` with scaled error `err ≤ 1`
@@ -211,17 +234,17 @@ impl Controller {
     pub fn accept(&mut self, err: f64, k: f64, h: f64, safety: f64) -> f64 {
         let mut fac = match self.kind {
             ControllerKind::Pi => {
-                let err = err.max(1e-10);
-                let mut fac = Self::SAFETY * err.powf(-0.7 / k);
+                let err = err.max(ERR_FLOOR);
+                let mut fac = SAFETY * err.powf(-PI_ALPHA / k);
                 if let Some((prev, _)) = self.prev {
-                    fac *= prev.powf(0.4 / k);
+                    fac *= prev.powf(PI_BETA / k);
                 }
                 self.prev = Some((err, h));
-                fac.clamp(Self::MIN_FACTOR, Self::MAX_FACTOR)
+                fac.clamp(MIN_FACTOR, MAX_FACTOR)
             }
             ControllerKind::Predictive => {
-                let (lo, hi) = Self::PREDICTIVE_BOUNDS;
-                let err = err.max(1e-10);
+                let (lo, hi) = (PREDICTIVE_MIN, PREDICTIVE_MAX);
+                let err = err.max(ERR_FLOOR);
                 // (err_acc/err²)^(1/k) = err_acc^(1/k)·q² with q = err^(−1/k): one root per step,
                 // the root of err_acc kept from the step that set it.
                 let q = inverse_root(err, k);
@@ -234,7 +257,7 @@ impl Controller {
                     let gustafsson = safety * (h / h_acc) * root * q * q;
                     fac = fac.min(gustafsson.clamp(lo, hi));
                 }
-                let err_acc = err.max(1e-2);
+                let err_acc = err.max(ERR_ACC_FLOOR);
                 self.prev = Some((err_acc, h));
                 // err_acc^(1/k) = 1/q unless the floor 1e-2 applied.
                 self.prev_root = Some((k, if err_acc == err { 1.0 / q } else { 1.0 / inverse_root(err_acc, k) }));
@@ -252,13 +275,13 @@ impl Controller {
     pub fn reject(&mut self, err: f64, k: f64, safety: f64) -> f64 {
         self.rejected_last = true;
         if !err.is_finite() {
-            return Self::MIN_FACTOR;
+            return MIN_FACTOR;
         }
         match self.kind {
-            ControllerKind::Pi => (Self::SAFETY * inverse_root(err, k)).clamp(Self::MIN_FACTOR, 1.0),
+            ControllerKind::Pi => (SAFETY * inverse_root(err, k)).clamp(MIN_FACTOR, 1.0),
             // RADAU5 cuts the very first step by 10 when it is rejected.
-            ControllerKind::Predictive if self.prev.is_none() => 0.1,
-            ControllerKind::Predictive => (safety * inverse_root(err, k)).clamp(Self::PREDICTIVE_BOUNDS.0, 1.0),
+            ControllerKind::Predictive if self.prev.is_none() => FIRST_REJECT,
+            ControllerKind::Predictive => (safety * inverse_root(err, k)).clamp(PREDICTIVE_MIN, 1.0),
         }
     }
 }

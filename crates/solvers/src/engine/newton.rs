@@ -15,10 +15,7 @@ use num_complex::Complex64;
 use crate::error::SolveError;
 use crate::linalg::{BatchLu, Scalar};
 use crate::rhs::Rhs;
-use crate::step_control::{newton_tolerance, weighted_norm};
-
-/// Jacobian reuse threshold on the contraction rate (RADAU5's `THET`).
-const REUSE_THETA: f64 = 1e-3;
+use crate::step_control::{NEWTON_DIVERGENCE, NEWTON_FLOOR, REUSE_THETA, newton_tolerance, weighted_norm};
 
 /// Tight mode: Jacobians taken at the iterate per solve before Newton is judged to fail.
 const MAX_VERIFICATIONS: usize = 4;
@@ -119,16 +116,16 @@ impl NewtonControl {
             // tolerance the iteration goes on and the power is not needed (it is one libm `pow`
             // per step otherwise).
             let carry = run.eta;
-            let may_stop = carry > 1.0 || carry * norm <= self.tol || norm <= 1e-3 * self.tol;
+            let may_stop = carry > 1.0 || carry * norm <= self.tol || norm <= NEWTON_FLOOR * self.tol;
             run.eta = if may_stop { carry.powf(0.8) } else { f64::INFINITY };
         } else {
             let theta = norm / run.prev_norm;
             run.theta = run.theta.max(theta);
-            if norm <= 1e-3 * self.tol {
+            if norm <= NEWTON_FLOOR * self.tol {
                 // At rounding level the contraction rate means nothing.
                 return Verdict::Converged;
             }
-            if theta >= 0.99 {
+            if theta >= NEWTON_DIVERGENCE {
                 return Verdict::Diverged;
             }
             run.eta = theta / (1.0 - theta);
@@ -143,7 +140,7 @@ impl NewtonControl {
                 return Verdict::Diverged;
             }
         }
-        if run.eta * norm <= self.tol || norm <= 1e-3 * self.tol {
+        if run.eta * norm <= self.tol || norm <= NEWTON_FLOOR * self.tol {
             return Verdict::Converged;
         }
         run.prev_norm = norm;

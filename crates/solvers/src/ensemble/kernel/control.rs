@@ -11,6 +11,19 @@ use super::lane::{
 };
 use super::layout::{C_F0, C_FILTER, scalars_at, tol_at};
 use super::newton::{shift, solve_real};
+use crate::step_control as host;
+
+// The host controllers' constants (`step_control.rs`), in the kernel's literal type.
+const SAFETY: f32 = host::SAFETY as f32;
+const NEG_PI_ALPHA: f32 = -host::PI_ALPHA as f32;
+const PI_BETA: f32 = host::PI_BETA as f32;
+const MIN_FACTOR: f32 = host::MIN_FACTOR as f32;
+const MAX_FACTOR: f32 = host::MAX_FACTOR as f32;
+const PREDICTIVE_MIN: f32 = host::PREDICTIVE_MIN as f32;
+const PREDICTIVE_MAX: f32 = host::PREDICTIVE_MAX as f32;
+const ERR_FLOOR: f32 = host::ERR_FLOOR as f32;
+const ERR_ACC_FLOOR: f32 = host::ERR_ACC_FLOOR as f32;
+const FIRST_REJECT: f32 = host::FIRST_REJECT as f32;
 
 /// The scaled error of the attempt (`rk.rs`, `error`) into `val[ATTEMPT_ERR]`: adds `h·f0c·f(y_n)`,
 /// filters by `(I − hγJ)⁻¹` when the method does, and takes the weighted norm with weights at
@@ -107,52 +120,52 @@ pub(super) fn initial_step<F: Float>(lane: &mut Lane<F>, fi: &[u32], fd: &[F], s
 /// RADAU5's safety factor `min(0.9, 0.9(1 + 2k_max)/(k + 2k_max))` for `k` Newton iterations.
 #[cube]
 pub(super) fn newton_safety<F: Float>(k: u32, max_iter: u32) -> F {
-    let num = F::new(0.9) * F::cast_from(1 + 2 * max_iter);
-    F::min(num / F::cast_from(k + 2 * max_iter), F::new(0.9))
+    let num = F::new(SAFETY) * F::cast_from(1 + 2 * max_iter);
+    F::min(num / F::cast_from(k + 2 * max_iter), F::new(SAFETY))
 }
 
 /// Factor for the next step after an accepted step (`step_control.rs`, `Controller::accept`).
 #[cube]
 pub(super) fn controller_accept<F: Float>(lane: &mut Lane<F>, err_in: F, k: F, h: F, safety: F, predictive: bool) -> F {
-    let err = F::max(err_in, F::new(1e-10));
-    let mut fac = F::new(0.9) * F::powf(err, F::new(-0.7) / k);
+    let err = F::max(err_in, F::new(ERR_FLOOR));
+    let mut fac = F::new(SAFETY) * F::powf(err, F::new(NEG_PI_ALPHA) / k);
     if predictive {
-        fac = F::clamp(safety * F::powf(err, F::new(-1.0) / k), F::new(0.2), F::new(8.0));
+        fac = F::clamp(safety * F::powf(err, F::new(-1.0) / k), F::new(PREDICTIVE_MIN), F::new(PREDICTIVE_MAX));
         if flag::<F>(lane, HISTORY) {
             let g = safety * (h / lane.val[CONTROL_H]) * F::powf(lane.val[CONTROL_ERR] / (err * err), F::new(1.0) / k);
-            fac = F::min(fac, F::clamp(g, F::new(0.2), F::new(8.0)));
+            fac = F::min(fac, F::clamp(g, F::new(PREDICTIVE_MIN), F::new(PREDICTIVE_MAX)));
         }
-        lane.val[CONTROL_ERR] = F::max(err, F::new(1e-2));
+        lane.val[CONTROL_ERR] = F::max(err, F::new(ERR_ACC_FLOOR));
     } else {
         if flag::<F>(lane, HISTORY) {
-            fac *= F::powf(lane.val[CONTROL_ERR], F::new(0.4) / k);
+            fac *= F::powf(lane.val[CONTROL_ERR], F::new(PI_BETA) / k);
         }
         lane.val[CONTROL_ERR] = err;
-        fac = F::clamp(fac, F::new(0.2), F::new(5.0));
+        fac = F::clamp(fac, F::new(MIN_FACTOR), F::new(MAX_FACTOR));
     }
     lane.val[CONTROL_H] = h;
-    set_flag::<F>(lane, 6, true);
+    set_flag::<F>(lane, HISTORY, true);
     if flag::<F>(lane, LAST_REJECTED) {
         fac = F::min(fac, F::new(1.0));
     }
-    set_flag::<F>(lane, 7, false);
+    set_flag::<F>(lane, LAST_REJECTED, false);
     fac
 }
 
 /// Factor for retrying a rejected step (`Controller::reject`).
 #[cube]
 pub(super) fn controller_reject<F: Float>(lane: &mut Lane<F>, err: F, k: F, safety: F, predictive: bool) -> F {
-    set_flag::<F>(lane, 7, true);
-    let mut fac = F::new(0.2);
+    set_flag::<F>(lane, LAST_REJECTED, true);
+    let mut fac = F::new(MIN_FACTOR);
     if finite::<F>(err) {
         if predictive {
             if flag::<F>(lane, HISTORY) {
-                fac = F::clamp(safety * F::powf(err, F::new(-1.0) / k), F::new(0.2), F::new(1.0));
+                fac = F::clamp(safety * F::powf(err, F::new(-1.0) / k), F::new(PREDICTIVE_MIN), F::new(1.0));
             } else {
-                fac = F::new(0.1);
+                fac = F::new(FIRST_REJECT);
             }
         } else {
-            fac = F::clamp(F::new(0.9) * F::powf(err, F::new(-1.0) / k), F::new(0.2), F::new(1.0));
+            fac = F::clamp(F::new(SAFETY) * F::powf(err, F::new(-1.0) / k), F::new(MIN_FACTOR), F::new(1.0));
         }
     }
     fac

@@ -12,6 +12,11 @@ use super::lane::{
 };
 use super::layout::{FACTORS, NEWTON};
 use crate::ensemble::lu;
+use crate::step_control as host;
+
+// The host's Newton constants (`step_control.rs`), in the kernel's literal type.
+const FLOOR: f32 = host::NEWTON_FLOOR as f32;
+const DIVERGENCE: f32 = host::NEWTON_DIVERGENCE as f32;
 
 /// Verdict: iterate on.
 pub(super) const CONTINUE: u32 = 0;
@@ -81,7 +86,7 @@ pub(super) fn newton_check<F: Float>(lane: &mut Lane<F>, norm: F, tol: F, max_it
     lane.cnt[NEWTON] += 1;
     let k = u32::cast_from(lane.run[RUN_K]);
     let mut verdict = CONTINUE.runtime();
-    let floor = F::max(F::new(1e-3) * tol, lane.val[NEWTON_FLOOR]);
+    let floor = F::max(F::new(FLOOR) * tol, lane.val[NEWTON_FLOOR]);
     if !finite::<F>(norm) {
         verdict = DIVERGED;
     } else {
@@ -90,7 +95,7 @@ pub(super) fn newton_check<F: Float>(lane: &mut Lane<F>, norm: F, tol: F, max_it
             lane.run[RUN_THETA] = F::max(lane.run[RUN_THETA], theta);
             if norm <= floor {
                 verdict = CONVERGED;
-            } else if theta >= F::new(0.99) {
+            } else if theta >= F::new(DIVERGENCE) {
                 verdict = DIVERGED;
             } else {
                 lane.run[RUN_ETA] = theta / (F::new(1.0) - theta);

@@ -21,6 +21,9 @@ use super::layout::{
 };
 use super::stages::{dirk_stages, full_stages};
 
+/// The host's Jacobian reuse threshold (`step_control::REUSE_THETA`), in the kernel's literal type.
+const REUSE_THETA: f32 = crate::step_control::REUSE_THETA as f32;
+
 /// The whole solve of trajectory `ABSOLUTE_POS`. Inputs: `coef` (the method's coefficients, then
 /// the settings, tolerances, output times and initial states: [`settings_at`]), `ints`, the
 /// field's tables `fi`/`fd`. Outputs: `out` (the states, `outputs·batch·d`,
@@ -290,7 +293,7 @@ fn accept<F: Float>(
         lane.val[H_PREV] = h;
         set_flag::<F>(lane, Z_PREV_HELD, true);
     }
-    let slow = lane.val[ATTEMPT_THETA] > F::new(1e-3) && (!full || lane.val[ATTEMPT_ITERATIONS] > F::new(2.0));
+    let slow = lane.val[ATTEMPT_THETA] > F::new(REUSE_THETA) && (!full || lane.val[ATTEMPT_ITERATIONS] > F::new(2.0));
     if slow {
         invalidate::<F>(lane);
     }
