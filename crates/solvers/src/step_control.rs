@@ -75,7 +75,7 @@ impl Tolerances {
 }
 
 /// Newton gives up when the contraction rate `θ` reaches this (RADAU5; Hairer & Wanner II,
-/// IV.8). The constants from here to [`FIRST_REJECT`] are the host engine's and the device
+/// IV.8). The constants from here to [`INITIAL_GROWTH`] are the host engine's and the device
 /// kernel's (`ensemble/kernel/`): one definition, so that the two cannot drift apart.
 pub const NEWTON_DIVERGENCE: f64 = 0.99;
 /// A Newton correction below this fraction of the tolerance is converged whatever `θ` says.
@@ -102,6 +102,28 @@ pub const ERR_FLOOR: f64 = 1e-10;
 pub const ERR_ACC_FLOOR: f64 = 1e-2;
 /// RADAU5's factor for a rejected first step.
 pub const FIRST_REJECT: f64 = 0.1;
+/// A factor for the next step in `[1, HOLD_MAX]` keeps the step (and its factorization; RADAU5's
+/// `QUOT1`, `QUOT2`).
+pub const HOLD_MAX: f64 = 1.2;
+/// After landing on an output time, the next step may return to the step before the landing, up
+/// to this multiple of the landing step.
+pub const LANDED_GROWTH: f64 = 5.0;
+/// A step below this many `ε|t|` is too small to advance `t`.
+pub const MIN_STEP_ULPS: f64 = 16.0;
+/// The starting step (Hairer, Nørsett & Wanner I, II.4): `h0 = INITIAL_FRACTION·d0/d1` and
+/// `h1 = (INITIAL_FRACTION/max(d1, d2))^½`.
+pub const INITIAL_FRACTION: f64 = 0.01;
+/// Below this weighted norm of `y0` or `f(y0)`, `h0 = INITIAL_FALLBACK·span`.
+pub const INITIAL_SMALL_NORM: f64 = 1e-5;
+/// See [`INITIAL_SMALL_NORM`].
+pub const INITIAL_FALLBACK: f64 = 1e-6;
+/// Below this `max(d1, d2)` the field is flat: `h1 = max(INITIAL_FLAT_FACTOR·h0,
+/// INITIAL_FALLBACK·span)`.
+pub const INITIAL_FLAT: f64 = 1e-15;
+/// See [`INITIAL_FLAT`].
+pub const INITIAL_FLAT_FACTOR: f64 = 1e-3;
+/// The starting step is at most this multiple of `h0`.
+pub const INITIAL_GROWTH: f64 = 100.0;
 
 /// Newton's stopping tolerance `κ = max(10ε/rtol, min(0.03, √rtol))` in the weighted norm
 /// (RADAU5's `FNEWT`; Hairer & Wanner II, IV.8), with `ε` the device's machine epsilon.

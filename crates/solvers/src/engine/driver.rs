@@ -22,7 +22,10 @@ use crate::methods::Method;
 use crate::request::{Request, StepControl};
 use crate::rhs::{Rhs, host_form};
 use crate::solution::{Solution, SolveRecord, Stats, StepRecord, TrajectoryRecord};
-use crate::step_control::{Controller, Tolerances, inverse_weights, inverse_weights_into, weighted_norm};
+use crate::step_control::{
+    Controller, HOLD_MAX, INITIAL_FALLBACK, INITIAL_FLAT, INITIAL_FLAT_FACTOR, INITIAL_FRACTION, INITIAL_GROWTH,
+    INITIAL_SMALL_NORM, LANDED_GROWTH, MIN_STEP_ULPS, Tolerances, inverse_weights, inverse_weights_into, weighted_norm,
+};
 use crate::tableau::Structure;
 
 /// Solve `y' = f(t, y)` for the request's batch of trajectories and return the states at its
@@ -333,7 +336,7 @@ impl Drive<'_, '_, '_> {
             } else {
                 (h, false)
             };
-            if step < 16.0 * f64::EPSILON * t.abs() || step <= f64::MIN_POSITIVE {
+            if step < MIN_STEP_ULPS * f64::EPSILON * t.abs() || step <= f64::MIN_POSITIVE {
                 return Err(SolveError::StepTooSmall { step: self.stats.steps + 1, t, h: step });
             }
             match self.stepper.attempt(t, y, step, &self.weights, Some(tol))? {
@@ -354,10 +357,10 @@ impl Drive<'_, '_, '_> {
                             None => self.controller.accept(err, a.err_order, step, safety),
                         };
                         // Keep h (and the factorization) for small changes (RADAU5's QUOT1/2).
-                        if (1.0..=1.2).contains(&fac) {
+                        if (1.0..=HOLD_MAX).contains(&fac) {
                             fac = 1.0;
                         }
-                        let h_next = if last { (step * fac).max(h.min(step * 5.0)) } else { step * fac };
+                        let h_next = if last { (step * fac).max(h.min(step * LANDED_GROWTH)) } else { step * fac };
                         return Ok((t_next, h_next));
                     }
                     self.stats.rejected += 1;
@@ -376,7 +379,11 @@ impl Drive<'_, '_, '_> {
         let f0 = self.rhs.eval(&rows, y0)?;
         let d0 = weighted_norm(y0, &w, self.batch, self.d);
         let d1 = weighted_norm(&f0, &w, self.batch, self.d);
-        let h0 = if d0 < 1e-5 || d1 < 1e-5 { 1e-6 * span } else { (0.01 * d0 / d1).min(span) };
+        let h0 = if d0 < INITIAL_SMALL_NORM || d1 < INITIAL_SMALL_NORM {
+            INITIAL_FALLBACK * span
+        } else {
+            (INITIAL_FRACTION * d0 / d1).min(span)
+        };
         let y1: Vec<f64> = y0.iter().zip(&f0).map(|(y, f)| y + h0 * f).collect();
         let rows1 = vec![t0 + h0; self.batch];
         let d2 = match self.rhs.eval(&rows1, &y1) {
@@ -386,7 +393,11 @@ impl Drive<'_, '_, '_> {
             }
             Err(_) => f64::INFINITY,
         };
-        let h1 = if d1.max(d2) <= 1e-15 { (h0 * 1e-3).max(1e-6 * span) } else { (0.01 / d1.max(d2)).sqrt() };
-        Ok((100.0 * h0).min(h1).min(span))
+        let h1 = if d1.max(d2) <= INITIAL_FLAT {
+            (h0 * INITIAL_FLAT_FACTOR).max(INITIAL_FALLBACK * span)
+        } else {
+            (INITIAL_FRACTION / d1.max(d2)).sqrt()
+        };
+        Ok((INITIAL_GROWTH * h0).min(h1).min(span))
     }
 }

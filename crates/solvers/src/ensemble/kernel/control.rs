@@ -24,6 +24,12 @@ const PREDICTIVE_MAX: f32 = host::PREDICTIVE_MAX as f32;
 const ERR_FLOOR: f32 = host::ERR_FLOOR as f32;
 const ERR_ACC_FLOOR: f32 = host::ERR_ACC_FLOOR as f32;
 const FIRST_REJECT: f32 = host::FIRST_REJECT as f32;
+const INITIAL_FRACTION: f32 = host::INITIAL_FRACTION as f32;
+const INITIAL_SMALL_NORM: f32 = host::INITIAL_SMALL_NORM as f32;
+const INITIAL_FALLBACK: f32 = host::INITIAL_FALLBACK as f32;
+const INITIAL_FLAT: f32 = host::INITIAL_FLAT as f32;
+const INITIAL_FLAT_FACTOR: f32 = host::INITIAL_FLAT_FACTOR as f32;
+const INITIAL_GROWTH: f32 = host::INITIAL_GROWTH as f32;
 
 /// The scaled error of the attempt (`rk.rs`, `error`) into `val[ATTEMPT_ERR]`: adds `h·f0c·f(y_n)`,
 /// filters by `(I − hγJ)⁻¹` when the method does, and takes the weighted norm with weights at
@@ -91,9 +97,9 @@ pub(super) fn initial_step<F: Float>(lane: &mut Lane<F>, fi: &[u32], fd: &[F], s
     if all_finite::<F>(&lane.ftmp, d) {
         let d0 = rms::<F>(&lane.y, &lane.wt, d, d);
         let d1 = rms::<F>(&lane.ftmp, &lane.wt, d, d);
-        let mut h0 = F::min(F::new(0.01) * d0 / d1, span);
-        if d0 < F::new(1e-5) || d1 < F::new(1e-5) {
-            h0 = F::new(1e-6) * span;
+        let mut h0 = F::min(F::new(INITIAL_FRACTION) * d0 / d1, span);
+        if d0 < F::new(INITIAL_SMALL_NORM) || d1 < F::new(INITIAL_SMALL_NORM) {
+            h0 = F::new(INITIAL_FALLBACK) * span;
         }
         for p in 0..d {
             lane.err[p] = lane.ftmp[p];
@@ -105,13 +111,13 @@ pub(super) fn initial_step<F: Float>(lane: &mut Lane<F>, fi: &[u32], fd: &[F], s
         }
         let d2 = rms::<F>(&lane.err, &lane.wt, d, d) / h0;
         let dm = F::max(d1, d2);
-        let mut h1 = F::sqrt(F::new(0.01) / dm);
-        if dm <= F::new(1e-15) {
-            h1 = F::max(h0 * F::new(1e-3), F::new(1e-6) * span);
+        let mut h1 = F::sqrt(F::new(INITIAL_FRACTION) / dm);
+        if dm <= F::new(INITIAL_FLAT) {
+            h1 = F::max(h0 * F::new(INITIAL_FLAT_FACTOR), F::new(INITIAL_FALLBACK) * span);
         }
         // A non-finite f(y0 + h0 f0) gives h1 = 0: the solve stops with a step too small.
         if finite::<F>(d2) {
-            h = F::min(F::min(F::new(100.0) * h0, h1), span);
+            h = F::min(F::min(F::new(INITIAL_GROWTH) * h0, h1), span);
         }
     }
     h

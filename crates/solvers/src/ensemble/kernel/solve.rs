@@ -20,9 +20,13 @@ use super::layout::{
     record_width, scalars_at, settings_at, times_at,
 };
 use super::stages::{dirk_stages, full_stages};
+use crate::step_control as host;
 
-/// The host's Jacobian reuse threshold (`step_control::REUSE_THETA`), in the kernel's literal type.
-const REUSE_THETA: f32 = crate::step_control::REUSE_THETA as f32;
+// The host driver's constants (`step_control.rs`), in the kernel's literal type.
+const REUSE_THETA: f32 = host::REUSE_THETA as f32;
+const HOLD_MAX: f32 = host::HOLD_MAX as f32;
+const LANDED_GROWTH: f32 = host::LANDED_GROWTH as f32;
+const MIN_STEP_ULPS: f32 = host::MIN_STEP_ULPS as f32;
 
 /// The whole solve of trajectory `ABSOLUTE_POS`. Inputs: `coef` (the method's coefficients, then
 /// the settings, tolerances, output times and initial states: [`settings_at`]), `ints`, the
@@ -97,7 +101,7 @@ pub fn solve_ensemble<F: Float>(
             }
             let last = t + h >= t_out;
             step = landing::<F>(t, h, t_out);
-            if status == STATUS_OK && (step < F::new(16.0) * eps * F::abs(t) || step <= F::new(0.0)) {
+            if status == STATUS_OK && (step < F::new(MIN_STEP_ULPS) * eps * F::abs(t) || step <= F::new(0.0)) {
                 status = STATUS_STEP_TOO_SMALL;
             }
             if status == STATUS_OK {
@@ -131,7 +135,7 @@ pub fn solve_ensemble<F: Float>(
                         let fac = accept::<F>(&mut lane, err, err_order, step, safety, predictive, full, d, s);
                         let mut h_next = step * fac;
                         if last {
-                            h_next = F::max(step * fac, F::min(h, step * F::new(5.0)));
+                            h_next = F::max(step * fac, F::min(h, step * F::new(LANDED_GROWTH)));
                         }
                         h = h_next;
                         t = t_next;
@@ -298,7 +302,7 @@ fn accept<F: Float>(
         invalidate::<F>(lane);
     }
     let mut fac = controller_accept::<F>(lane, err, err_order, h, safety, predictive);
-    if fac >= F::new(1.0) && fac <= F::new(1.2) {
+    if fac >= F::new(1.0) && fac <= F::new(HOLD_MAX) {
         fac = F::new(1.0);
     }
     fac
