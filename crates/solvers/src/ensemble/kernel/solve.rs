@@ -100,7 +100,7 @@ pub fn solve_ensemble<F: Float>(
                 status = STATUS_MAX_STEPS;
             }
             let last = t + h >= t_out;
-            step = landing::<F>(t, h, t_out);
+            step = landing::<F>(t, h, t_out, last);
             if status == STATUS_OK && (step < F::new(MIN_STEP_ULPS) * eps * F::abs(t) || step <= F::new(0.0)) {
                 status = STATUS_STEP_TOO_SMALL;
             }
@@ -221,11 +221,12 @@ fn record_accepted<F: Float>(
 }
 
 /// The step from `t` towards the output time `t_out` for a step size `h`: lands exactly on
-/// `t_out` when `h` reaches it, and splits a remainder below two steps evenly.
+/// `t_out` when `h` reaches it (`last`, which the caller also needs), and splits a remainder
+/// below two steps evenly.
 #[cube]
-fn landing<F: Float>(t: F, h: F, t_out: F) -> F {
+fn landing<F: Float>(t: F, h: F, t_out: F, last: bool) -> F {
     let mut step = h;
-    if t + h >= t_out {
+    if last {
         step = t_out - t;
     } else if t + F::new(2.0) * h > t_out {
         step = F::new(0.5) * (t_out - t);
