@@ -11,6 +11,7 @@ mod seeded;
 use std::path::PathBuf;
 
 use serde_json::Value;
+use stiffnode_chemistry::dataset::TimeGrid;
 use stiffnode_chemistry::gas::{self, Composition, Reactor, ReactorKind};
 use stiffnode_solvers::{DeviceKind, Request, SolveOptions, VectorField, methods, solve, solve_record};
 
@@ -359,7 +360,7 @@ fn reactor_datasets_draw_their_initial_conditions_from_the_sweep() {
         problem: &problem,
         source: "h2-air.yaml",
         texts: ["problem", "mechanism"],
-        times: vec![1e-5, 1e-3],
+        times: TimeGrid::Fixed(vec![1e-5, 1e-3]),
         trajectories: n,
         seed: 3,
         validation: 0.25,
@@ -543,7 +544,7 @@ fn a_sweep_over_the_held_quantity_carries_it_in_the_state() {
         problem: &problem,
         source: "sweep.yaml",
         texts: ["problem", "mechanism"],
-        times: vec![1e-5, 1e-3],
+        times: TimeGrid::Fixed(vec![1e-5, 1e-3]),
         trajectories: 4,
         seed: 5,
         validation: 0.0,

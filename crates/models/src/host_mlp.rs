@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use stiffnode_solvers::field::{HostField, HostProducts, HostSecondOrder};
 
 use crate::activation::{Activation, Pointwise};
+use crate::invariants::OutputMap;
 
 /// One layer: `z = xW + b`, `W` row-major `[fan_in, fan_out]` (the ensemble kernel's layer).
 pub(crate) type HostLayer = stiffnode_solvers::kernel_field::MlpLayer;
@@ -23,6 +24,8 @@ pub(crate) struct HostMlp {
     width: usize,
     /// Components with `f_i = 0` (see [`Mlp::with_constant_components`](crate::Mlp::with_constant_components)).
     constant: Vec<usize>,
+    /// The output map, the mask included (see [`Mlp::with_invariants`](crate::Mlp::with_invariants)).
+    map: Option<OutputMap>,
 }
 
 thread_local! {
@@ -75,7 +78,13 @@ impl HostMlp {
     pub fn new(layers: Vec<HostLayer>, y_scale: Vec<f64>, t_scale: f64, activation: Activation) -> Self {
         let d = y_scale.len();
         let width = layers.iter().map(|l| l.fan_in.max(l.fan_out)).max().unwrap_or(d).max(d);
-        Self { layers, y_scale, t_scale, activation, width, constant: Vec::new() }
+        Self { layers, y_scale, t_scale, activation, width, constant: Vec::new(), map: None }
+    }
+
+    /// The same network with its output mapped by `map` (which holds the mask too).
+    pub fn with_map(mut self, map: Option<OutputMap>) -> Self {
+        self.map = map;
+        self
     }
 
     /// The same network with `f_i = 0` at the components `constant`.
@@ -212,9 +221,12 @@ impl HostMlp {
         let n_layers = self.layers.len();
         let last = &self.layers[n_layers - 1];
         for (o, g) in g[..last.fan_out].iter_mut().enumerate() {
-            *g = c[o] * self.y_scale[o] / self.t_scale;
+            let c = self.map.as_ref().map_or(c[o], |m| m.transposed(c, o));
+            *g = c * self.y_scale[o] / self.t_scale;
         }
-        self.constant.iter().for_each(|&i| g[i] = 0.0);
+        if self.map.is_none() {
+            self.constant.iter().for_each(|&i| g[i] = 0.0);
+        }
         let (mut w_at, mut b_at) = (self.layers.iter().map(|l| l.fan_in * l.fan_out).sum::<usize>(), grad.len());
         for (k, l) in self.layers.iter().enumerate().rev() {
             let x_at = self.kept_at(k);
@@ -286,9 +298,12 @@ impl HostMlp {
         let [zd_bar, z_bar, xd_bar, x_bar] = bar;
         let last = &self.layers[n_layers - 1];
         for o in 0..last.fan_out {
-            zd_bar[o] = r[o] * self.y_scale[o] / self.t_scale;
+            let r = self.map.as_ref().map_or(r[o], |m| m.transposed(r, o));
+            zd_bar[o] = r * self.y_scale[o] / self.t_scale;
         }
-        self.constant.iter().for_each(|&i| zd_bar[i] = 0.0);
+        if self.map.is_none() {
+            self.constant.iter().for_each(|&i| zd_bar[i] = 0.0);
+        }
         z_bar[..last.fan_out].fill(0.0);
         let (mut w_at, mut b_at) = (self.layers.iter().map(|l| l.fan_in * l.fan_out).sum::<usize>(), grad.len());
         for (k, l) in self.layers.iter().enumerate().rev() {
@@ -329,7 +344,10 @@ impl HostMlp {
             }
         }
         f.iter_mut().zip(z.iter().zip(&self.y_scale)).for_each(|(f, (z, s))| *f = z * s / self.t_scale);
-        self.constant.iter().for_each(|&i| f[i] = 0.0);
+        match &self.map {
+            Some(map) => map.apply(f, x),
+            None => self.constant.iter().for_each(|&i| f[i] = 0.0),
+        }
     }
 
     /// The Jacobian by forward mode; with `kept`, also the values [`backward`](Self::backward)
@@ -373,6 +391,9 @@ impl HostMlp {
             let s = self.y_scale[i] / self.t_scale;
             (0..d).for_each(|j| jac[i * d + j] = dz[j * width + i] * s);
         }
-        self.constant.iter().for_each(|&i| jac[i * d..(i + 1) * d].fill(0.0));
+        match &self.map {
+            Some(map) => map.apply_rows(jac, dx),
+            None => self.constant.iter().for_each(|&i| jac[i * d..(i + 1) * d].fill(0.0)),
+        }
     }
 }

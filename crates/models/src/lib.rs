@@ -6,7 +6,9 @@
 
 pub mod activation;
 mod host_mlp;
+pub mod invariants;
 pub mod mlp;
 
 pub use activation::Activation;
+pub use invariants::OutputMap;
 pub use mlp::{Mlp, MlpConfig};

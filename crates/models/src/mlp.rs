@@ -16,6 +16,7 @@ use stiffnode_solvers::limits::MAX_PARAMS;
 
 use crate::activation::{Activation, Pointwise};
 use crate::host_mlp::{HostLayer, HostMlp};
+use crate::invariants::OutputMap;
 
 /// Architecture and initialization of an [`Mlp`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,6 +29,14 @@ pub struct MlpConfig {
     /// Scale states by ŷ and time by t_scale (Kim et al. 2021).
     #[serde(default)]
     pub scaled: bool,
+    /// Hold the problem's linear invariants exactly — a reactor's elements and inert species
+    /// ([`Mlp::with_invariants`]) — as a hard constraint on the output [default: true].
+    #[serde(default = "held")]
+    pub conserve: bool,
+}
+
+fn held() -> bool {
+    true
 }
 
 impl MlpConfig {
@@ -66,6 +75,10 @@ pub struct Mlp {
     /// temperature, which the network reads but must not change.
     #[module(skip)]
     constant: Vec<usize>,
+    /// The map onto the state's linear invariants (a reactor's elements), the mask of
+    /// `constant` included ([`OutputMap`]); `None`: the mask alone.
+    #[module(skip)]
+    map: Option<OutputMap>,
 }
 
 impl Mlp {
@@ -89,7 +102,7 @@ impl Mlp {
             _ => (vec![1.0; dim], 1.0),
         };
         let y_scale = from_host(y_scale, [1, dim], device);
-        Self { weights, biases, y_scale, activation: config.activation, t_scale, constant: Vec::new() }
+        Self { weights, biases, y_scale, activation: config.activation, t_scale, constant: Vec::new(), map: None }
     }
 
     /// The same network with the state components `constant` held fixed: their derivatives
@@ -97,6 +110,23 @@ impl Mlp {
     pub fn with_constant_components(mut self, constant: &[usize]) -> Self {
         self.constant = constant.to_vec();
         self
+    }
+
+    /// The same network with its output mapped so that the rows `invariants` (`c·f = 0`) hold
+    /// exactly, besides the constant components set before ([`OutputMap`], design.md §13).
+    pub fn with_invariants(mut self, invariants: &[Vec<f64>]) -> Self {
+        let scale = to_host(self.y_scale.clone().without_autodiff());
+        self.map = OutputMap::new(invariants, &self.constant, &scale);
+        self
+    }
+
+    /// The output map's matrix, transposed for a row-vector product (`f = f_raw·Mᵀ`), on the
+    /// network's device.
+    fn map_transposed(&self, map: &OutputMap) -> Tensor<2> {
+        let d = self.dim();
+        let m = map.matrix();
+        let t = (0..d * d).map(|k| m[(k % d) * d + k / d]).collect();
+        from_host(t, [d, d], &self.y_scale.device())
     }
 
     /// `ŷ/t_scale`, 0 at the constant components: the factor on the last layer's output.
@@ -150,7 +180,10 @@ impl VectorField for Mlp {
 
     fn eval(&self, _t: &[f64], y: Tensor<2>) -> Tensor<2> {
         let out = self.layers(y).pop().expect("at least one layer");
-        out * self.output_factor()
+        match &self.map {
+            None => out * self.output_factor(),
+            Some(map) => (out * self.y_scale.clone().div_scalar(self.t_scale)).matmul(self.map_transposed(map)),
+        }
     }
 
     /// `f` reads the state only.
@@ -175,20 +208,25 @@ impl VectorField for Mlp {
                 lin
             });
         }
-        let left = self.output_factor().reshape([1, d, 1]);
         let right = self.y_scale.clone().recip().reshape([1, 1, d]);
-        jac.expect("at least one layer") * left * right
+        let Some(map) = &self.map else {
+            return jac.expect("at least one layer") * self.output_factor().reshape([1, d, 1]) * right;
+        };
+        let left = self.y_scale.clone().div_scalar(self.t_scale).reshape([1, d, 1]);
+        let m = self.map_transposed(map).transpose().unsqueeze_dim::<3>(0).expand([rows, d, d]);
+        m.matmul(jac.expect("at least one layer") * left * right)
     }
 
     fn host(&self) -> Option<Box<dyn HostField + '_>> {
         let y_scale = to_host(self.y_scale.clone().without_autodiff());
         let host = HostMlp::new(self.layers_on_host(), y_scale, self.t_scale, self.activation);
-        Some(Box::new(host.with_constant_components(&self.constant)))
+        Some(Box::new(host.with_constant_components(&self.constant).with_map(self.map.clone())))
     }
 
-    /// None with constant components (the kernel's MLP has no output mask).
+    /// None with constant components or invariants (the kernel's MLP has no output mask or
+    /// map).
     fn kernel(&self) -> Option<KernelField> {
-        if !self.constant.is_empty() {
+        if !self.constant.is_empty() || self.map.is_some() {
             return None;
         }
         let layers = self.layers_on_host();

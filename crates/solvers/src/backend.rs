@@ -5,8 +5,9 @@
 //! the kernel runs the request — a field with a kernel form, a Runge–Kutta method it compiles,
 //! adaptive steps at a tolerance its f32 resolves ([`EnsembleDevice::check`]) — and otherwise the
 //! engine, which evaluates the field on the host (the CPU's f64 fast path) or as Burn tensor
-//! programs on the device. The command line, the trainer and prediction ask the backend; none of
-//! them chooses.
+//! programs on the device. A request whose trajectories have their own times ([`Request::spans`])
+//! goes to the engine: the kernel solves a batch to one set of times. The command line, the
+//! trainer and prediction ask the backend; none of them chooses.
 
 use std::cell::Cell;
 
@@ -50,6 +51,12 @@ impl Backend {
         })
     }
 
+    /// The backend for `request`: the engine where it has spans, which the kernel does not take
+    /// (its field stays on the CPU, where the engine runs it in its host form).
+    fn filter_spans(&self, request: &Request) -> &Self {
+        if request.spans.is_some() { &Backend::Engine } else { self }
+    }
+
     /// Whether the kernel runs the solves.
     pub fn is_kernel(&self) -> bool {
         matches!(self, Backend::Kernel { .. })
@@ -59,6 +66,7 @@ impl Backend {
     /// its current parameters, for the kernel).
     pub fn solve(&self, field: &dyn VectorField, request: &Request) -> Result<Solution, SolveError> {
         match self {
+            Backend::Kernel { .. } if request.spans.is_some() => crate::solve(field, request),
             Backend::Engine => crate::solve(field, request),
             Backend::Kernel { device, .. } => {
                 let tables = field.kernel().ok_or_else(|| SetupError::InvalidOption {
@@ -78,7 +86,9 @@ impl Backend {
         request: &Request,
         loss: impl Fn(&[Tensor<2>]) -> Tensor<1>,
     ) -> Result<Gradient, SolveError> {
-        let Backend::Kernel { device, capacity } = self else { return gradient::gradient(field, request, loss) };
+        let Backend::Kernel { device, capacity } = self.filter_spans(request) else {
+            return gradient::gradient(field, request, loss);
+        };
         loop {
             match device.gradient(field, request, &loss, capacity.get()) {
                 Err(SolveError::Trajectory { source, .. }) if matches!(*source, SolveError::RecordFull { .. }) => {

@@ -40,7 +40,7 @@ pub use engine::{solve, solve_record};
 pub use error::{SetupError, SolveError};
 pub use field::VectorField;
 pub use methods::Method;
-pub use request::{GradientMode, Request, SolveOptions, StepControl, StepSettings};
+pub use request::{Evaluation, GradientMode, Request, SolveOptions, Span, StepControl, StepSettings};
 pub use solution::{Solution, SolveRecord, Stats, StepKind, StepRecord, TrajectoryRecord};
 pub use step_control::Tolerances;
 pub use tableau::Tableau;

@@ -1,6 +1,6 @@
 //! What a solve is asked for, as one value: the initial states of a batch of trajectories, the
-//! initial and output times, the method, the options (step control, limits, evaluation path)
-//! and, for gradients, the gradient mode (design.md §9). Every entry point — [`solve`],
+//! initial and output times, the method, the options (step control, limits), the evaluation
+//! path and, for gradients, the gradient mode (design.md §9). Every entry point — [`solve`],
 //! [`solve_record`], [`gradient::gradient`], [`gradient::solve_on_graph`] — takes a
 //! [`Request`], as diffrax's `diffeqsolve` takes its strategy objects.
 //!
@@ -59,14 +59,6 @@ pub struct SolveOptions {
     pub newton_max_iter: usize,
     /// Tolerances that scale the Newton convergence test under fixed steps.
     pub fixed_newton_tol: Tolerances,
-    /// Let fields on the f64 CPU device evaluate in their host form
-    /// ([`VectorField::host`](crate::VectorField::host)); off, every evaluation runs as a Burn
-    /// tensor program.
-    pub host_fast_path: bool,
-    /// Take the trajectories of a batch through one shared step sequence, the worst one's, even
-    /// where each could take its own (fields in their host form). Tensor-program fields always
-    /// share steps.
-    pub shared_steps: bool,
 }
 
 impl SolveOptions {
@@ -95,8 +87,6 @@ impl SolveOptions {
             max_record_bytes: MAX_RECORD_BYTES,
             newton_max_iter: 7,
             fixed_newton_tol: Tolerances::new(1e-12, 1e-12),
-            host_fast_path: true,
-            shared_steps: false,
         }
     }
 
@@ -169,6 +159,29 @@ impl StepSettings {
     }
 }
 
+/// An initial time and output times `of` a trajectory: finite, at least one output, strictly
+/// increasing from `t0`.
+fn check_times(t0: f64, save_at: &[f64], of: &str) -> Result<(), SetupError> {
+    let bad = |what, why: String| Err(SetupError::InvalidOption { what, why });
+    if !t0.is_finite() {
+        return bad("t0", format!("{t0}{of} is not finite"));
+    }
+    if save_at.is_empty() {
+        return bad("output times", format!("none given{of}"));
+    }
+    let mut prev = t0;
+    for (k, &t) in save_at.iter().enumerate() {
+        if !t.is_finite() || t < prev || (k > 0 && t == prev) {
+            return bad(
+                "output times",
+                format!("time {t} at position {k}{of} is not finite and increasing from t0 = {t0}"),
+            );
+        }
+        prev = t;
+    }
+    Ok(())
+}
+
 /// A step limit must be at least 1 and at most [`MAX_STEPS`].
 fn check_max_steps(max_steps: usize) -> Result<(), SetupError> {
     if (1..=MAX_STEPS).contains(&max_steps) {
@@ -198,7 +211,44 @@ impl Default for GradientMode {
     }
 }
 
-/// A solve: initial states, times, method, options and gradient mode.
+/// How the engine evaluates a field and steps a batch: where the work runs, not what it computes
+/// (the three agree to rounding; design.md §9). The device kernel is chosen apart from this, by
+/// [`Backend`](crate::Backend).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Evaluation {
+    /// The field's host form where it has one on the f64 CPU device
+    /// ([`VectorField::host`](crate::VectorField::host)), each trajectory of a batch on its own
+    /// step sequence, one task per trajectory; elsewhere Burn tensor programs.
+    #[default]
+    Auto,
+    /// As `Auto`, but the batch goes through one shared step sequence, the worst trajectory's.
+    SharedSteps,
+    /// Every evaluation a Burn tensor program (the batch shares its steps).
+    Tensor,
+}
+
+impl Evaluation {
+    /// Whether a field may evaluate in its host form.
+    pub fn host_form(self) -> bool {
+        self != Evaluation::Tensor
+    }
+
+    /// Whether each trajectory of a batch takes its own steps (where the field is on the host).
+    pub fn own_steps(self) -> bool {
+        self == Evaluation::Auto
+    }
+}
+
+/// One trajectory's own initial time and output times ([`Request::spans`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Span {
+    /// Initial time.
+    pub t0: f64,
+    /// Output times, strictly increasing, the first ≥ `t0`.
+    pub save_at: Vec<f64>,
+}
+
+/// A solve: initial states, times, method, options, evaluation and gradient mode.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
     /// Initial states of the batch, row-major: `batch·d` values.
@@ -207,10 +257,17 @@ pub struct Request {
     pub t0: f64,
     /// Output times, strictly increasing, the first ≥ `t0`.
     pub save_at: Vec<f64>,
+    /// Each trajectory's own initial and output times, as many outputs each (a data window of
+    /// multiple shooting, a trajectory's own data grid); `t0` and `save_at` are then the first
+    /// trajectory's. Output `k` of trajectory `b` is at `spans[b].save_at[k]`. `None`: every
+    /// trajectory from `t0` to `save_at`.
+    pub spans: Option<Vec<Span>>,
     /// The method.
     pub method: Method,
-    /// Step control, limits, evaluation path.
+    /// Step control and limits.
     pub options: SolveOptions,
+    /// Where the engine evaluates the field.
+    pub evaluation: Evaluation,
     /// How gradients are taken.
     pub gradient: GradientMode,
 }
@@ -219,7 +276,53 @@ impl Request {
     /// Solve from `y0` (`batch·d` values) at `t0` to the times `save_at` with `method`, default
     /// options ([`SolveOptions::default`]) and adjoint gradients.
     pub fn new(method: Method, y0: Vec<f64>, t0: f64, save_at: Vec<f64>) -> Self {
-        Self { y0, t0, save_at, method, options: SolveOptions::default(), gradient: GradientMode::default() }
+        Self {
+            y0,
+            t0,
+            save_at,
+            method,
+            options: SolveOptions::default(),
+            evaluation: Evaluation::default(),
+            gradient: GradientMode::default(),
+            spans: None,
+        }
+    }
+
+    /// Solve trajectory `b` of `y0` (`batch·d` values) from `spans[b].t0` to `spans[b].save_at`
+    /// with `method`, default options and adjoint gradients. `spans` must not be empty.
+    pub fn with_spans(method: Method, y0: Vec<f64>, spans: Vec<Span>) -> Self {
+        let first = spans.first().cloned().unwrap_or(Span { t0: 0.0, save_at: Vec::new() });
+        Self { spans: Some(spans), ..Self::new(method, y0, first.t0, first.save_at) }
+    }
+
+    /// Trajectory `b`'s initial and output times.
+    pub fn span(&self, b: usize) -> (f64, &[f64]) {
+        match &self.spans {
+            Some(spans) => (spans[b].t0, &spans[b].save_at),
+            None => (self.t0, &self.save_at),
+        }
+    }
+
+    /// Trajectory `b` alone (for states of dimension `d`), with its own times and its share of
+    /// the request's record memory.
+    pub fn trajectory(&self, b: usize, d: usize) -> Request {
+        let (t0, save_at) = self.span(b);
+        let mut options = self.options.clone();
+        options.max_record_bytes /= self.batch(d).max(1);
+        Request {
+            y0: self.y0[b * d..(b + 1) * d].to_vec(),
+            t0,
+            save_at: save_at.to_vec(),
+            spans: None,
+            options,
+            ..self.clone()
+        }
+    }
+
+    /// The same request evaluated by `evaluation`.
+    pub fn with_evaluation(mut self, evaluation: Evaluation) -> Self {
+        self.evaluation = evaluation;
+        self
     }
 
     /// The same request with `options`.
@@ -257,21 +360,29 @@ impl Request {
             let why = format!("component {k} is {} (values must be finite and at most {MAX_STATE:e} in size)", y0[k]);
             return Err(SetupError::InvalidInitialState(why));
         }
-        if !self.t0.is_finite() {
-            return bad("t0", format!("{} is not finite", self.t0));
-        }
-        if self.save_at.is_empty() {
-            return bad("output times", "none given".into());
-        }
-        let mut prev = self.t0;
-        for (k, &t) in self.save_at.iter().enumerate() {
-            if !t.is_finite() || t < prev || (k > 0 && t == prev) {
-                return bad(
-                    "output times",
-                    format!("time {t} at position {k} is not finite and increasing from t0 = {}", self.t0),
-                );
+        check_times(self.t0, &self.save_at, "")?;
+        if let Some(spans) = &self.spans {
+            let batch = y0.len() / d;
+            if spans.len() != batch {
+                return bad("spans", format!("{} spans for {batch} trajectories", spans.len()));
             }
-            prev = t;
+            if (spans[0].t0, &spans[0].save_at) != (self.t0, &self.save_at) {
+                return bad("spans", "the first span is not the request's t0 and output times".into());
+            }
+            if matches!(self.options.control, StepControl::Grid { .. }) && batch > 1 {
+                return bad("spans", "a step grid is one trajectory's: it takes no spans for several".into());
+            }
+            for (b, span) in spans.iter().enumerate() {
+                if span.save_at.len() != self.save_at.len() {
+                    let why = format!(
+                        "trajectory {b} has {} output times, trajectory 0 {}",
+                        span.save_at.len(),
+                        self.save_at.len()
+                    );
+                    return bad("spans", why);
+                }
+                check_times(span.t0, &span.save_at, &format!(" of trajectory {b}"))?;
+            }
         }
         check_max_steps(self.options.max_steps)?;
         match &self.options.control {

@@ -8,7 +8,7 @@ use std::ops::AddAssign;
 
 use crate::methods::Method;
 use crate::methods::bdf::MAX_INPUTS;
-use crate::request::SolveOptions;
+use crate::request::{Evaluation, SolveOptions};
 
 /// Work counters of a solve.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -181,6 +181,7 @@ pub struct SolveRecord {
     pub(crate) solution: Solution,
     pub(crate) method: Method,
     pub(crate) options: SolveOptions,
+    pub(crate) evaluation: Evaluation,
     pub(crate) t0: f64,
     pub(crate) trajectories: Vec<TrajectoryRecord>,
 }

@@ -14,7 +14,7 @@ use stiffnode_solvers::field::{HostField, HostProducts, HostSecondOrder, VectorF
 use stiffnode_solvers::gradient::check::max_rel_err;
 use stiffnode_solvers::gradient::{StepAdjoint, gradient, solve_on_graph};
 use stiffnode_solvers::{
-    DeviceKind, GradientMode, Method, Request, SolveError, SolveOptions, StepControl, methods, solve,
+    DeviceKind, Evaluation, GradientMode, Method, Request, SolveError, SolveOptions, StepControl, methods, solve,
 };
 
 /// Output times and fixed substeps per interval: long steps for the implicit methods; short
@@ -424,7 +424,7 @@ fn rosenbrock_gradients_are_refused_where_they_would_not_be_exact() {
         let mut keep =
             request(&method, &mech.initial, &[1.0], &opts).with_gradient(GradientMode::Adjoint { keep_steps: true });
         assert!(gradient(&field, &keep, sum_of_squares).unwrap().step_adjoints.is_some_and(|s| !s.is_empty()));
-        keep.options.host_fast_path = false;
+        keep.evaluation = Evaluation::Tensor;
         let e = gradient(&field, &keep, sum_of_squares).err().expect("refused").to_string();
         assert!(e.contains(name) && e.contains("no per-step adjoints"), "{e}");
         // The public walk over such a record is the same error, not a panic.

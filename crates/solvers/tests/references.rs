@@ -7,7 +7,7 @@ mod common;
 
 use common::{method, request};
 use stiffnode_chemistry::mass_action::{MassActionField, pollu, rober};
-use stiffnode_solvers::{DeviceKind, SolveError, SolveOptions, solve, solve_record};
+use stiffnode_solvers::{DeviceKind, Evaluation, SolveError, SolveOptions, solve, solve_record};
 
 fn max_rel_err(y: &[f64], reference: &[f64], floor: f64) -> f64 {
     y.iter().zip(reference).filter(|(_, r)| r.abs() >= floor).map(|(y, r)| ((y - r) / r).abs()).fold(0.0, f64::max)
@@ -125,7 +125,7 @@ fn host_fast_path_and_tensor_path_agree() {
         let mut req =
             request(&method("radau5"), &mech.initial, &[mech.t_end.unwrap()], &SolveOptions::adaptive(1e-8, 1e-12));
         let host = solve(&field, &req).unwrap();
-        req.options.host_fast_path = false;
+        req.evaluation = Evaluation::Tensor;
         let tensor = solve(&field, &req).unwrap();
         let err = max_rel_err(host.state(0, 0), tensor.state(0, 0), 1e-12);
         assert!(err < 1e-8, "{}: host and tensor paths differ by {err:e}", mech.name);

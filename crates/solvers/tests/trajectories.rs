@@ -8,7 +8,7 @@ mod common;
 
 use common::{method, request};
 use stiffnode_chemistry::mass_action::{MassActionField, rober};
-use stiffnode_solvers::{DeviceKind, Request, SolveOptions, StepControl, solve, solve_record};
+use stiffnode_solvers::{DeviceKind, Evaluation, Request, SolveOptions, StepControl, solve, solve_record};
 
 /// ROBER from states of very different stiffness (B far from its quasi-steady state is hard).
 const STARTS: [[f64; 3]; 4] = [[1.0, 0.0, 0.0], [0.5, 1e-3, 0.5], [2.0, 0.0, 0.1], [1e-3, 1e-6, 1.0]];
@@ -37,8 +37,8 @@ fn each_trajectory_of_a_batch_takes_its_own_steps_on_any_number_of_threads() {
         }
     }
     // Shared steps: one step sequence for all, at least as many steps as the hardest one's own.
-    let shared = SolveOptions { shared_steps: true, ..opts.clone() };
-    let shared = solve_record(&field, &request(&radau5, &batch, &[40.0, 1e5], &shared)).unwrap();
+    let shared = request(&radau5, &batch, &[40.0, 1e5], &opts).with_evaluation(Evaluation::SharedSteps);
+    let shared = solve_record(&field, &shared).unwrap();
     let grids: Vec<Vec<f64>> = shared.trajectories().iter().map(|t| t.grid()).collect();
     assert!(grids.windows(2).all(|w| w[0] == w[1]), "shared steps differ between trajectories");
     assert!(grids[0].len() >= *steps.iter().max().unwrap(), "{} shared steps vs {steps:?}", grids[0].len());

@@ -31,6 +31,8 @@ enum Command {
     Train(commands::train::Args),
     /// A trained model's states at chosen times (CSV).
     Predict(commands::predict::Args),
+    /// Score a trained model on a dataset: normalized MAE, ignition delays, invariants.
+    Evaluate(commands::evaluate::Args),
     /// Per-mode gradient log of a training run: table and plots.
     Inspect(commands::inspect::Args),
     /// Check the solver's gradients against finite differences on a mechanism.
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
         Command::Solve(a) => commands::solve::run(a),
         Command::Train(a) => commands::train::run(a),
         Command::Predict(a) => commands::predict::run(a),
+        Command::Evaluate(a) => commands::evaluate::run(a),
         Command::Inspect(a) => commands::inspect::run(a),
         Command::Gradcheck(a) => commands::gradcheck::run(a),
         Command::Generate(a) => commands::generate::run(a),

@@ -547,3 +547,67 @@ fn reactor_problems_generate_datasets_and_bad_sweeps_are_named() {
     );
     fails_with(&["generate", "--times", "1e-3", "--output", out.to_str().unwrap()], "--mechanism");
 }
+
+/// `evaluate` scores a trained reactor MLP on its own adaptive-grid dataset and on a held-out
+/// one (another seed): per-trajectory JSON, ignition delays of model and reactor, elements held
+/// by the conserving model, a parity plot; a dataset of other species is refused by name.
+#[test]
+fn evaluate_scores_a_run_on_its_data_and_on_a_held_out_set() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let problem = format!("{root}/datasets/problems/h2-air.yaml");
+    let base = std::env::temp_dir().join(format!("stiffnode-evaluate-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let (data, held_out, run) = (base.join("data"), base.join("held-out"), base.join("run"));
+    for (dir, seed) in [(&data, "1"), (&held_out, "1234")] {
+        let out = stiffnode(&[
+            "generate",
+            "--problem",
+            &problem,
+            "--times",
+            "adaptive:-6:-1:16",
+            "--trajectories",
+            "3",
+            "--seed",
+            seed,
+            "--output",
+            dir.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let config = base.join("mlp.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[data]\ndataset = \"{}\"\nmechanism = \"{problem}\"\n[model]\nkind = \"mlp\"\nhidden = [8]\n\
+             activation = \"tanh\"\nscaled = true\n[solver]\nmethod = \"radau5\"\nrtol = 1e-4\natol = 1e-8\n\
+             [train]\nepochs = 2\nlr = 0.001\nmodes_every = 0\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let trained =
+        stiffnode(&["train", "--config", config.to_str().unwrap(), "--out", run.to_str().unwrap(), "--quiet"]);
+    assert!(trained.status.success(), "{}", String::from_utf8_lossy(&trained.stderr));
+    for (dir, name) in [(None, "data"), (Some(&held_out), "held-out")] {
+        let mut args = vec!["evaluate", "--run", run.to_str().unwrap(), "--json"];
+        if let Some(dir) = dir {
+            args.extend(["--data", dir.to_str().unwrap()]);
+        }
+        let out = stiffnode(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let lines: Vec<serde_json::Value> =
+            String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 4, "three trajectories and the summary");
+        for t in &lines[..3] {
+            assert!(t["mae"].as_f64().unwrap() > 0.0 && t["mae_t"].as_f64().unwrap() > 0.0, "{t}");
+            let reference = t["ignition_delay_reference"].as_f64().unwrap();
+            assert!((1e-5..1e-2).contains(&reference), "{t}");
+            assert!(t["invariant_drift"].as_f64().unwrap() <= 1e-9, "a conserving model holds the elements: {t}");
+        }
+        assert_eq!(lines[3]["summary"]["trajectories"], 3);
+        assert!(run.join(format!("parity-{name}.svg")).is_file() && run.join(format!("parity-{name}.png")).is_file());
+    }
+    let robertson = format!("{root}/datasets/robertson");
+    fails_with(&["evaluate", "--run", run.to_str().unwrap(), "--data", &robertson], "column 'A' where 'T' is expected");
+    let _ = std::fs::remove_dir_all(&base);
+}

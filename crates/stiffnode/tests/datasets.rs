@@ -86,3 +86,55 @@ fn multi_trajectory_set_is_perturbed_and_split() {
         assert_eq!((y0[1].as_f64(), y0[2].as_f64()), (Some(0.0), Some(0.0)), "zero species stay zero");
     }
 }
+
+/// The ignition sets' adaptive grids resolve every front: each trajectory has at least 10 data
+/// points where dT/dt exceeds 10 % of its peak. The rates are the problem's own reactor's at the
+/// data states; the peak is that of the reference solution on a fine log grid (10,000 points,
+/// 2,000 a decade) and at every step point of its solver.
+#[test]
+fn adaptive_grids_put_points_in_every_ignition_front() {
+    use stiffnode_chemistry::gas;
+    use stiffnode_solvers::field::{from_host, to_host};
+    use stiffnode_solvers::{DeviceKind, VectorField};
+
+    let device = DeviceKind::Cpu.open().unwrap();
+    for name in ["h2-air", "h2-air-pressures"] {
+        let dir = root().join("datasets").join(name);
+        let m = meta(&dir);
+        let problem =
+            gas::load_problem(root().join(format!("datasets/problems/{name}.yaml")).to_str().unwrap()).unwrap();
+        let species: Vec<String> = serde_json::from_value(m["species"].clone()).unwrap();
+        let data = dataset::load(&dir.join("data.csv"), &species).unwrap();
+        let d = species.len();
+        let conditions = m["initial_conditions"].as_array().unwrap();
+        let mut fewest = usize::MAX;
+        assert_eq!(conditions.len(), data.trajectories.len());
+        for (k, (c, tr)) in conditions.iter().zip(&data.trajectories).enumerate() {
+            let phi = c["equivalence_ratio"].as_f64();
+            let (reactor, y0) = problem.at(c["T"].as_f64().unwrap(), c["P"].as_f64().unwrap(), phi).reactor(&device);
+            // The conditions as JSON keeps them (serde_json reads a float to within an ulp).
+            let same = y0.iter().zip(&tr.states[0]).all(|(a, b)| (a - b).abs() <= 1e-14 * a.abs().max(1.0));
+            assert!(same, "{name} trajectory {k}: its initial state {y0:?} vs {:?}", tr.states[0]);
+            let y0 = &tr.states[0];
+            let rates = |times: &[f64], states: &[Vec<f64>]| -> Vec<f64> {
+                let y = from_host(states.concat(), [states.len(), d], &device);
+                to_host(reactor.eval(times, y)).chunks_exact(d).map(|r| r[0]).collect()
+            };
+            let (first, last) = (tr.times[1], tr.times[tr.times.len() - 1]);
+            let fine: Vec<f64> = (0..10_000).map(|i| first * (last / first).powf(i as f64 / 9_999.0)).collect();
+            let (at, states) = dataset::reference_curve(&reactor, y0, &fine).unwrap();
+            let peak = rates(&at, &states).into_iter().fold(0.0, f64::max);
+            let front: Vec<f64> = tr
+                .times
+                .iter()
+                .zip(rates(&tr.times, &tr.states))
+                .filter(|(_, r)| *r > 0.1 * peak)
+                .map(|(t, _)| *t)
+                .collect();
+            let in_front = front.len();
+            println!("{name} trajectory {k}: {in_front} points in the front, {:?} s", (front.first(), front.last()));
+            fewest = fewest.min(in_front);
+        }
+        assert!(fewest >= 10, "{name}: a trajectory with {fewest} data points in its ignition front");
+    }
+}

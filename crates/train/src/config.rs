@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use stiffnode_models::MlpConfig;
-use stiffnode_solvers::{DeviceKind, Method, SetupError, SolveOptions, StepSettings};
+use stiffnode_solvers::{DeviceKind, Evaluation, Method, SetupError, SolveOptions, StepSettings};
 
 use crate::error::TrainError;
 use crate::remedy::{BalanceRule, Remedy};
@@ -59,6 +59,14 @@ fn one() -> f64 {
     1.0
 }
 
+impl ModelConfig {
+    /// Whether the model holds the problem's invariants and inert species (an MLP with
+    /// `conserve`; design.md §13).
+    pub fn conserves(&self) -> bool {
+        matches!(self, Self::Mlp(c) if c.conserve)
+    }
+}
+
 /// A reaction of the mechanism, by 1-based index or by name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -102,10 +110,15 @@ impl SolverConfig {
 
     /// The solve options the section asks for, checked against the method.
     pub fn options(&self) -> Result<SolveOptions, SetupError> {
-        let mut opts = self.settings().options()?;
+        let opts = self.settings().options()?;
         opts.check_method(&self.method)?;
-        opts.shared_steps = self.shared_steps;
         Ok(opts)
+    }
+
+    /// Where the engine evaluates the model: each trajectory its own steps, unless the section
+    /// asks for shared ones.
+    pub fn evaluation(&self) -> Evaluation {
+        if self.shared_steps { Evaluation::SharedSteps } else { Evaluation::Auto }
     }
 }
 
@@ -191,6 +204,29 @@ pub struct TrainingConfig {
     /// this factor, and redo it at half its learning rate (0: never) [default: 10].
     #[serde(default = "max_loss_growth")]
     pub max_loss_growth: f64,
+    /// Multiple shooting: train on windows of a few data intervals, each from a data state
+    /// (design.md §13) [default: whole trajectories from their initial states].
+    pub shooting: Option<Shooting>,
+}
+
+/// Multiple shooting's windows and their curriculum.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shooting {
+    /// Data intervals per window at the start, at least 1.
+    pub window: usize,
+    /// Double the window every this many epochs, until windows hold whole trajectories (0:
+    /// never) [default: 0].
+    #[serde(default)]
+    pub grow_every: usize,
+}
+
+impl Shooting {
+    /// The window of epoch `e` (1-based): `window·2^⌊(e−1)/grow_every⌋`.
+    pub fn window_at(&self, e: usize) -> usize {
+        let doublings = e.saturating_sub(1).checked_div(self.grow_every).unwrap_or(0).min(40);
+        self.window.saturating_mul(1usize << doublings)
+    }
 }
 
 fn c_max() -> f64 {
@@ -266,6 +302,11 @@ impl TrainConfig {
         }
         if !(t.max_loss_growth.is_finite() && (t.max_loss_growth == 0.0 || t.max_loss_growth > 1.0)) {
             return Err(bad(format!("train.max_loss_growth = {} must be 0 (off) or > 1", t.max_loss_growth)));
+        }
+        if let Some(s) = &t.shooting
+            && s.window == 0
+        {
+            return Err(bad("train.shooting.window = 0 must be at least 1 data interval".into()));
         }
         if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
             return Err(bad(format!("train.weight_decay = {} must be ≥ 0", t.weight_decay)));

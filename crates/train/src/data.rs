@@ -1,18 +1,25 @@
 //! Training data: a dataset directory (`data.csv`, and `meta.json` for the train/validation
 //! split), checked against the mechanism's species, with the per-species scale ŷ and the
 //! time span that scaled losses and scaled models use.
+//!
+//! Each trajectory has its own times (an adaptive grid places them on its own ignition front),
+//! all from one initial time. A mini-batch ([`TrainingData::batch`]) whose trajectories have as
+//! many times each is solved with per-trajectory spans (each lands on its own times only);
+//! otherwise to the union of their times, each trajectory's loss reading its own points out of
+//! it. Either way the outputs are exact solution values and their gradients exact.
 
 use std::path::Path;
 
 use stiffnode_chemistry::dataset::{self, DatasetError};
+use stiffnode_solvers::Span;
 
-/// Trajectories that share one time grid, split for training and validation.
+/// Trajectories from one initial time, split for training and validation.
 #[derive(Debug, Clone)]
 pub struct TrainingData {
     /// Species, in column order.
     pub species: Vec<String>,
-    /// The shared times; the first is the initial time.
-    pub times: Vec<f64>,
+    /// Each trajectory's times; the first, the initial time, is the same for all.
+    pub times: Vec<Vec<f64>>,
     /// States per trajectory per time (`[trajectory][time][species]`).
     pub states: Vec<Vec<Vec<f64>>>,
     /// Trajectory indices used for training.
@@ -29,23 +36,16 @@ impl TrainingData {
     pub fn load(dir: &Path, species: &[String]) -> Result<Self, DatasetError> {
         let csv = dir.join("data.csv");
         let data = dataset::load(&csv, species)?;
-        let file = csv.display().to_string();
-        let times = data.trajectories[0].times.clone();
-        if let Some(k) = data.trajectories.iter().position(|tr| tr.times != times) {
-            return Err(DatasetError {
-                file,
-                line: 0,
-                column: 0,
-                what: format!("trajectory {k} has other times than trajectory 0: training needs one shared time grid"),
-            });
+        let bad = |what: String| Err(DatasetError { file: csv.display().to_string(), line: 0, column: 0, what });
+        let t0 = data.trajectories[0].times[0];
+        if let Some(k) = data.trajectories.iter().position(|tr| tr.times[0] != t0) {
+            let t = data.trajectories[k].times[0];
+            return bad(format!("trajectory {k} starts at t = {t}, trajectory 0 at {t0}: all must start together"));
         }
-        if times.len() < 2 {
-            return Err(DatasetError {
-                file,
-                line: 0,
-                column: 0,
-                what: "at least two times are needed (the initial state and one target)".into(),
-            });
+        if let Some(k) = data.trajectories.iter().position(|tr| tr.times.len() < 2) {
+            return bad(format!(
+                "trajectory {k} has one time: at least two are needed (the initial state and a target)"
+            ));
         }
         let n = data.trajectories.len();
         let split = dataset::check_meta(dir, &data)?;
@@ -60,22 +60,186 @@ impl TrainingData {
             })
             .map(|m| if m > 0.0 { m } else { 1.0 })
             .collect();
-        let states = data.trajectories.into_iter().map(|tr| tr.states).collect();
+        let (times, states) = data.trajectories.into_iter().map(|tr| (tr.times, tr.states)).unzip();
         Ok(Self { species: species.to_vec(), times, states, train, validation, scale })
+    }
+
+    /// The initial time of every trajectory.
+    pub fn t0(&self) -> f64 {
+        self.times[0][0]
+    }
+
+    /// The last time of any trajectory.
+    pub fn t_end(&self) -> f64 {
+        self.times.iter().map(|t| t[t.len() - 1]).fold(f64::NEG_INFINITY, f64::max)
     }
 
     /// The time span `t_end − t_0` (the time scale of scaled models).
     pub fn span(&self) -> f64 {
-        self.times[self.times.len() - 1] - self.times[0]
+        self.t_end() - self.t0()
+    }
+
+    /// What a solve of trajectories `ids` is asked for and what its loss compares: see [`Batch`].
+    pub fn batch(&self, ids: &[usize]) -> Batch {
+        let n = self.times[ids[0]].len();
+        let shared = ids.iter().all(|&k| self.times[k] == self.times[ids[0]]);
+        if !shared && ids.iter().all(|&k| self.times[k].len() == n) {
+            let spans =
+                ids.iter().map(|&k| Span { t0: self.times[k][0], save_at: self.times[k][1..].to_vec() }).collect();
+            let targets =
+                (1..n).flat_map(|j| ids.iter().flat_map(move |&k| self.states[k][j].iter().copied())).collect();
+            let (times, y0) = (self.times[ids[0]][1..].to_vec(), self.initial(ids));
+            return Batch { times, spans: Some(spans), rows: None, targets, y0 };
+        }
+        let mut times: Vec<f64> = ids.iter().flat_map(|&k| self.times[k][1..].iter().copied()).collect();
+        times.sort_by(f64::total_cmp);
+        times.dedup();
+        let (b, most) = (ids.len(), ids.iter().map(|&k| self.times[k].len() - 1).max().unwrap_or(0));
+        let (mut rows, mut targets) = (Vec::new(), Vec::new());
+        for j in 0..most {
+            for (i, &k) in ids.iter().enumerate().filter(|&(_, &k)| j + 1 < self.times[k].len()) {
+                let u = times.binary_search_by(|t| t.total_cmp(&self.times[k][j + 1])).expect("a time of the union");
+                rows.push(u * b + i);
+                targets.extend_from_slice(&self.states[k][j + 1]);
+            }
+        }
+        let rows = (rows.len() != times.len() * b || rows.iter().enumerate().any(|(r, &u)| r != u)).then_some(rows);
+        Batch { times, spans: None, rows, targets, y0: self.initial(ids) }
+    }
+
+    /// Multiple shooting's mini-batch (design.md §13): every trajectory of `ids` cut into windows
+    /// of `window` data intervals, each solved from its first data state at its first data time
+    /// to its own times (spans): windows at intervals `0, window, 2·window, …`, the last one
+    /// ending at the trajectory's end. Whole trajectories ([`batch`](Self::batch)) where a
+    /// trajectory has no more intervals than `window`.
+    pub fn windows(&self, ids: &[usize], window: usize) -> Batch {
+        if window == 0 || ids.iter().any(|&k| self.times[k].len() - 1 <= window) {
+            return self.batch(ids);
+        }
+        let mut starts = Vec::new();
+        for &k in ids {
+            let n = self.times[k].len() - 1;
+            starts.extend((0..=n - window).step_by(window).map(|j| (k, j)));
+            if !(n - window).is_multiple_of(window) {
+                starts.push((k, n - window));
+            }
+        }
+        let spans = starts
+            .iter()
+            .map(|&(k, j)| Span { t0: self.times[k][j], save_at: self.times[k][j + 1..=j + window].to_vec() })
+            .collect::<Vec<_>>();
+        let targets =
+            (1..=window).flat_map(|m| starts.iter().flat_map(move |&(k, j)| self.states[k][j + m].iter().copied()));
+        let y0 = starts.iter().flat_map(|&(k, j)| self.states[k][j].iter().copied()).collect();
+        Batch { times: spans[0].save_at.clone(), spans: Some(spans), rows: None, targets: targets.collect(), y0 }
     }
 
     /// Initial states of trajectories `ids`, `ids.len()·d` values.
     pub fn initial(&self, ids: &[usize]) -> Vec<f64> {
         ids.iter().flat_map(|&k| self.states[k][0].clone()).collect()
     }
+}
 
-    /// Targets at output time `j` (data time `j + 1`) for trajectories `ids`, `ids.len()·d`.
-    pub fn target(&self, ids: &[usize], j: usize) -> Vec<f64> {
-        ids.iter().flat_map(|&k| self.states[k][j + 1].clone()).collect()
+/// A mini-batch's solve and loss: the solve's output times — each trajectory's own as spans
+/// where they have as many, else the union of their data times after the initial one — and the
+/// data points the loss compares, ordered by a trajectory's own time index, then by its place in
+/// the batch, each with its row in the solve's outputs stacked time by time (`[times·batch, d]`,
+/// row `u·batch + b`) and its target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    /// Output times of the solve, strictly increasing (the first trajectory's, with spans).
+    pub times: Vec<f64>,
+    /// Each trajectory's own times, where they differ and have one count.
+    pub spans: Option<Vec<Span>>,
+    /// Each compared point's row in the stacked outputs; `None` where they are all rows in
+    /// order (the trajectories share their times).
+    pub rows: Option<Vec<usize>>,
+    /// The compared points' data states, `d` values each.
+    pub targets: Vec<f64>,
+    /// The initial states of the solve, `d` values per trajectory (or window).
+    pub y0: Vec<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two trajectories with their own times: the solve goes to the union, and each compared
+    /// point is the row of its own time and trajectory, with its own data state.
+    #[test]
+    fn a_batch_reads_each_trajectory_at_its_own_times() {
+        let data = TrainingData {
+            species: vec!["A".into()],
+            times: vec![vec![0.0, 1.0, 3.0], vec![0.0, 2.0, 3.0, 5.0]],
+            states: vec![
+                vec![vec![10.0], vec![11.0], vec![13.0]],
+                vec![vec![20.0], vec![22.0], vec![23.0], vec![25.0]],
+            ],
+            train: vec![0, 1],
+            validation: Vec::new(),
+            scale: vec![25.0],
+        };
+        let batch = data.batch(&[1, 0]);
+        assert_eq!(batch.times, [1.0, 2.0, 3.0, 5.0]);
+        // Time index 0: trajectory 1 at t = 2 (union 1, place 0), trajectory 0 at t = 1 (union 0,
+        // place 1); index 1: both at t = 3; index 2: trajectory 1 at t = 5.
+        assert_eq!(batch.rows, Some(vec![2, 1, 4, 5, 6]));
+        assert_eq!(batch.targets, [22.0, 11.0, 23.0, 13.0, 25.0]);
+        // Shared times: every row in order, no selection.
+        let shared = TrainingData { times: vec![vec![0.0, 1.0, 3.0]; 2], ..data.clone() };
+        let states = vec![vec![vec![1.0], vec![2.0], vec![3.0]], vec![vec![4.0], vec![5.0], vec![6.0]]];
+        let shared_batch = TrainingData { states, ..shared.clone() }.batch(&[0, 1]);
+        assert_eq!(shared_batch.spans, None);
+        assert_eq!((shared_batch.times, shared_batch.rows), (vec![1.0, 3.0], None));
+        assert_eq!(shared_batch.targets, [2.0, 5.0, 3.0, 6.0]);
+        // Own times of one count: spans, every row in order.
+        let states = vec![vec![vec![1.0], vec![2.0], vec![3.0]], vec![vec![4.0], vec![5.0], vec![6.0]]];
+        let own = TrainingData { times: vec![vec![0.0, 1.0, 3.0], vec![0.0, 2.0, 4.0]], states, ..shared };
+        let batch = own.batch(&[1, 0]);
+        let span = |a: f64, b: f64| Span { t0: 0.0, save_at: vec![a, b] };
+        assert_eq!(batch.spans, Some(vec![span(2.0, 4.0), span(1.0, 3.0)]));
+        assert_eq!((batch.times, batch.rows), (vec![2.0, 4.0], None));
+        assert_eq!(batch.targets, [5.0, 2.0, 6.0, 3.0]);
+    }
+
+    /// Training needs every trajectory to start at one time and to have a target.
+    #[test]
+    fn trajectories_that_start_apart_or_have_no_target_are_named() {
+        let dir = std::env::temp_dir().join(format!("stiffnode-data-starts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let species = vec!["A".to_string()];
+        for (csv, says) in [
+            ("trajectory,t,A\n0,0,1\n0,1,2\n1,0.5,1\n1,1,2\n", "trajectory 1 starts at t = 0.5, trajectory 0 at 0"),
+            ("trajectory,t,A\n0,0,1\n0,1,2\n1,0,1\n", "trajectory 1 has one time"),
+        ] {
+            std::fs::write(dir.join("data.csv"), csv).unwrap();
+            let e = TrainingData::load(&dir, &species).unwrap_err().to_string();
+            assert!(e.contains(says) && e.contains("data.csv"), "{e}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Windows of three intervals over seven: from intervals 0 and 3, and the last from 4 to
+    /// reach the end; each from its data state at its own first time.
+    #[test]
+    fn multiple_shooting_cuts_trajectories_into_windows_from_data_states() {
+        let times: Vec<f64> = (0..8).map(f64::from).collect();
+        let states: Vec<Vec<f64>> = (0..8).map(|j| vec![10.0 + f64::from(j)]).collect();
+        let data = TrainingData {
+            species: vec!["A".into()],
+            times: vec![times],
+            states: vec![states],
+            train: vec![0],
+            validation: Vec::new(),
+            scale: vec![17.0],
+        };
+        let batch = data.windows(&[0], 3);
+        let span = |j: usize| Span { t0: j as f64, save_at: (j + 1..=j + 3).map(|t| t as f64).collect() };
+        assert_eq!(batch.spans, Some(vec![span(0), span(3), span(4)]));
+        assert_eq!(batch.y0, [10.0, 13.0, 14.0]);
+        assert_eq!(batch.targets, [11.0, 14.0, 15.0, 12.0, 15.0, 16.0, 13.0, 16.0, 17.0]);
+        assert_eq!((batch.times, batch.rows), (vec![1.0, 2.0, 3.0], None));
+        // A window as long as the trajectory: the whole trajectory.
+        assert_eq!(data.windows(&[0], 7), data.batch(&[0]));
     }
 }

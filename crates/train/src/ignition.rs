@@ -28,7 +28,7 @@ pub struct IgnitionDelay {
 }
 
 impl Setup {
-    /// The ignition delays of every trajectory to the last data time, for a reactor problem
+    /// The ignition delays of every trajectory to its last data time, for a reactor problem
     /// with a temperature; `None` for other problems.
     pub fn ignition_delays(&self) -> Result<Option<Vec<IgnitionDelay>>, SolveError> {
         let Problem::Reactor(problem) = &self.mechanism else { return Ok(None) };
@@ -37,11 +37,12 @@ impl Setup {
         }
         let (reactor, _) = problem.reactor(&DeviceKind::Cpu.open()?);
         let model = self.model.valid();
-        let (t0, t_end) = (self.data.times[0], self.data.times[self.data.times.len() - 1]);
+        let t0 = self.data.t0();
         let reference = reference_solver();
         let exact = SolveOptions::adaptive(reference.rtol, reference.atol);
         let mut out = Vec::with_capacity(self.data.states.len());
         for k in 0..self.data.states.len() {
+            let t_end = self.data.times[k][self.data.times[k].len() - 1];
             let y0 = self.data.states[k][0].clone();
             let truth =
                 Request::new(methods::by_name(&reference.method)?, y0, t0, vec![t_end]).with_options(exact.clone());

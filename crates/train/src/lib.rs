@@ -10,6 +10,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod evaluation;
 pub mod ignition;
 pub mod loss;
 pub mod model;

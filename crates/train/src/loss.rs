@@ -3,10 +3,11 @@
 //! that species of very different magnitude weigh alike (Kim et al. 2021). Components the
 //! model holds constant (a reactor's carried pressure) are left out of the mean.
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use stiffnode_solvers::field::from_host;
 
 use crate::config::LossKind;
+use crate::data::Batch;
 
 /// A loss of predicted states against targets.
 pub struct Loss {
@@ -29,14 +30,21 @@ impl Loss {
         Self { kind, factor: from_host(factor, [1, d], device), compared }
     }
 
-    /// The loss of `pred` (one `[batch, d]` tensor per output time) against `target` (host
-    /// values, `batch·d` per output time).
+    /// The loss of `pred` (one `[batch, d]` tensor per output time of `batch`'s solve) against
+    /// the data points of `batch` ([`Batch`]).
     ///
-    /// The outputs are stacked into one `[times·batch, d]` tensor first: a handful of tensor
-    /// operations per evaluation, not a handful per output time.
-    pub fn eval(&self, pred: &[Tensor<2>], target: &[Vec<f64>]) -> Tensor<1> {
-        let pred = Tensor::cat(pred.to_vec(), 0);
-        let target = from_host(target.concat(), pred.dims(), &pred.device());
+    /// The outputs are stacked into one `[times·batch, d]` tensor first, and the compared rows
+    /// taken out of it by one `select` where the trajectories have their own times: a handful of
+    /// tensor operations per evaluation, not a handful per output time.
+    pub fn eval(&self, pred: &[Tensor<2>], batch: &Batch) -> Tensor<1> {
+        let mut pred = Tensor::cat(pred.to_vec(), 0);
+        let device = pred.device();
+        if let Some(rows) = &batch.rows {
+            let rows: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
+            let n = rows.len();
+            pred = pred.select(0, Tensor::<1, Int>::from_data(TensorData::new(rows, [n]), &device));
+        }
+        let target = from_host(batch.targets.clone(), pred.dims(), &device);
         let diff = (pred - target) * self.factor.clone();
         let parts = match self.kind {
             LossKind::Mae => diff.abs(),
@@ -64,7 +72,8 @@ mod tests {
         let scale = [2.0, 4.0, 1e5];
         // Errors of one scale unit in component 0, none in 1, a large one in the held 2.
         let pred = [from_host(vec![3.0, 4.0, 7e5, 3.0, 4.0, 7e5], [2, 3], &device)];
-        let target = [vec![1.0, 4.0, 1e5, 1.0, 4.0, 1e5]];
+        let targets = vec![1.0, 4.0, 1e5, 1.0, 4.0, 1e5];
+        let target = Batch { times: vec![1.0], spans: None, rows: None, targets, y0: Vec::new() };
         for (kind, constant, expected) in
             [(LossKind::Mae, &[2][..], 0.5), (LossKind::Mse, &[2], 0.5), (LossKind::Mae, &[], (1.0 + 6.0) / 3.0)]
         {

@@ -45,7 +45,8 @@ impl Model {
                 c.validate(d)
                     .map_err(|what| TrainError::Config { file: file.to_string(), what: format!("model: {what}") })?;
                 let mlp = Mlp::new(d, c, Some((&data.scale, data.span())), seed, device);
-                Ok(Self::Mlp(mlp.with_constant_components(&problem.constant_components())))
+                let held = mlp.with_constant_components(&problem.constant_components(c.conserve));
+                Ok(Self::Mlp(if c.conserve { held.with_invariants(&problem.invariants()) } else { held }))
             }
             ModelConfig::MassAction { learnable, start_factor } => {
                 let idx = learnable_reactions(problem, learnable)

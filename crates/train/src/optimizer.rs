@@ -138,8 +138,13 @@ mod tests {
     #[test]
     fn a_blown_up_gradient_or_loss_is_an_error_not_a_silent_zero_step() {
         let device = DeviceKind::Cpu.open().unwrap().autodiff();
-        let mlp =
-            Mlp::new(3, &MlpConfig { hidden: vec![4], activation: Activation::Tanh, scaled: false }, None, 0, &device);
+        let mlp = Mlp::new(
+            3,
+            &MlpConfig { hidden: vec![4], activation: Activation::Tanh, scaled: false, conserve: true },
+            None,
+            0,
+            &device,
+        );
         let config = TrainConfig::parse("[data]\ndataset = \"x\"\nmechanism = \"robertson\"\n[model]\nkind = \"mlp\"\nhidden = [4]\nactivation = \"tanh\"\n[solver]\nmethod = \"radau5\"\n[train]\nepochs = 1\nlr = 0.01\n", "t.toml").unwrap();
         let mut optim = Optimizer::new(&config.train);
         // Entries of 1e200 are finite, their squares are not: Adam would step by m/√v = 0.

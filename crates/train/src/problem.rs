@@ -47,12 +47,24 @@ impl Problem {
         }
     }
 
-    /// The state components no model may change: a reactor problem's carried pressure,
-    /// density or temperature (see [`ReactorProblem::carries_condition`]).
-    pub fn constant_components(&self) -> Vec<usize> {
+    /// The state components a model holds: a reactor problem's carried pressure, density or
+    /// temperature (see [`ReactorProblem::carries_condition`]); with `conserve`, also its inert
+    /// species (design.md §13).
+    pub fn constant_components(&self, conserve: bool) -> Vec<usize> {
+        let Self::Reactor(r) = self else { return Vec::new() };
+        let mut held = if conserve { r.invariants().1 } else { Vec::new() };
+        if r.carries_condition() {
+            held.push(r.state_names().len() - 1);
+        }
+        held
+    }
+
+    /// The linear invariants a conserving model holds exactly: a reactor problem's elements
+    /// ([`ReactorProblem::invariants`]); none for a mass-action mechanism.
+    pub fn invariants(&self) -> Vec<Vec<f64>> {
         match self {
-            Self::Reactor(r) if r.carries_condition() => vec![r.state_names().len() - 1],
-            _ => Vec::new(),
+            Self::Reactor(r) => r.invariants().0,
+            Self::MassAction(_) => Vec::new(),
         }
     }
 

@@ -11,7 +11,7 @@ use stiffnode_solvers::{Backend, DeviceKind, Request, SolveError, SolveOptions};
 
 use crate::checkpoint;
 use crate::config::{OptimizerKind, TrainConfig};
-use crate::data::TrainingData;
+use crate::data::{Batch, TrainingData};
 use crate::error::TrainError;
 use crate::model::Model;
 use crate::problem::Problem;
@@ -81,9 +81,9 @@ impl Setup {
         // Every trajectory to the data times: what the kernel must run, and what the options are
         // checked against.
         let all: Vec<usize> = (0..data.states.len()).collect();
-        let request =
-            Request::new(config.solver.method.clone(), data.initial(&all), data.times[0], data.times[1..].to_vec())
-                .with_options(options.clone());
+        let request = Request::new(config.solver.method.clone(), data.initial(&all), data.t0(), data.batch(&all).times)
+            .with_options(options.clone())
+            .with_evaluation(config.solver.evaluation());
         let backend = Backend::choose(kind, &model, &request)?;
         if !backend.is_kernel() && kind != DeviceKind::Cpu {
             device = kind.open()?.autodiff();
@@ -108,14 +108,31 @@ impl Setup {
 
     /// The request that solves trajectories `ids` from their initial states to `times`.
     pub fn request(&self, ids: &[usize], times: &[f64]) -> Request {
-        Request::new(self.config.solver.method.clone(), self.data.initial(ids), self.data.times[0], times.to_vec())
+        Request::new(self.config.solver.method.clone(), self.data.initial(ids), self.data.t0(), times.to_vec())
             .with_options(self.options.clone())
+            .with_evaluation(self.config.solver.evaluation())
     }
 
-    /// Predicted states of trajectories `ids` at the data times after the first,
+    /// The request that solves `batch`, the mini-batch of trajectories `ids`
+    /// ([`TrainingData::batch`]): to its times, or each trajectory to its own.
+    ///
+    /// [`TrainingData::batch`]: crate::data::TrainingData::batch
+    pub fn batch_request(&self, ids: &[usize], batch: &Batch) -> Request {
+        let mut request = self.request(ids, &batch.times);
+        request.y0.clone_from(&batch.y0);
+        if let Some(spans) = &batch.spans {
+            request.t0 = spans[0].t0;
+        }
+        request.spans = batch.spans.clone();
+        request
+    }
+
+    /// The mini-batch of trajectories `ids` and the predicted states at its output times,
     /// `[time][trajectory·d]`, without recording.
-    pub fn predict(&self, ids: &[usize]) -> Result<Vec<Vec<f64>>, SolveError> {
-        self.predict_at(ids, &self.data.times[1..])
+    pub fn predict(&self, ids: &[usize]) -> Result<(Batch, Vec<Vec<f64>>), SolveError> {
+        let batch = self.data.batch(ids);
+        let pred = self.backend.solve(&self.model.valid(), &self.batch_request(ids, &batch))?.states;
+        Ok((batch, pred))
     }
 
     /// Predicted states of trajectories `ids` from their initial states at `times` (strictly
@@ -130,20 +147,25 @@ impl Setup {
         if self.backend.is_kernel() { DeviceKind::Cpu } else { self.config.train.device }
     }
 
-    /// The model's states for every trajectory at `times` (from the data's initial time on; the
-    /// initial time itself gives the initial states), in the dataset format.
-    pub fn predictions(&self, times: &[f64]) -> Result<Dataset, SolveError> {
-        let t0 = self.data.times[0];
-        let after: Vec<f64> = times.iter().copied().filter(|&t| t > t0).collect();
+    /// The model's states for every trajectory `k` at `times(k)` (increasing, from the data's
+    /// initial time on; the initial time itself gives the initial state), in the dataset format:
+    /// one solve to the union of the times.
+    pub fn predictions<'a>(&self, times: impl Fn(usize) -> &'a [f64]) -> Result<Dataset, SolveError> {
+        let t0 = self.data.t0();
         let all: Vec<usize> = (0..self.data.states.len()).collect();
-        let pred = if after.is_empty() { Vec::new() } else { self.predict_at(&all, &after)? };
+        let mut union: Vec<f64> = all.iter().flat_map(|&k| times(k).iter().copied().filter(|&t| t > t0)).collect();
+        union.sort_by(f64::total_cmp);
+        union.dedup();
+        let pred = if union.is_empty() { Vec::new() } else { self.predict_at(&all, &union)? };
         let d = self.data.species.len();
         let trajectories = all
             .iter()
             .map(|&k| {
-                let start = (times.first() == Some(&t0)).then(|| self.data.states[k][0].clone());
-                let states = start.into_iter().chain(pred.iter().map(|p| p[k * d..(k + 1) * d].to_vec())).collect();
-                Trajectory { times: times.to_vec(), states }
+                let at = |t: f64| match union.binary_search_by(|u| u.total_cmp(&t)) {
+                    Ok(u) => pred[u][k * d..(k + 1) * d].to_vec(),
+                    Err(_) => self.data.states[k][0].clone(),
+                };
+                Trajectory { times: times(k).to_vec(), states: times(k).iter().map(|&t| at(t)).collect() }
             })
             .collect();
         Ok(Dataset { species: self.data.species.clone(), trajectories })
@@ -169,13 +191,15 @@ impl Setup {
     /// components held constant left out).
     pub fn normalized_mae(&self) -> Result<f64, SolveError> {
         let all: Vec<usize> = (0..self.data.states.len()).collect();
-        let pred = self.predict(&all)?;
-        let d = self.data.species.len();
-        let constant = self.mechanism.constant_components();
+        let (batch, pred) = self.predict(&all)?;
+        let (b, d) = (all.len(), self.data.species.len());
+        let stacked = pred.concat();
+        let rows: Vec<usize> = batch.rows.clone().unwrap_or_else(|| (0..pred.len() * b).collect());
+        let constant = self.mechanism.constant_components(self.config.model.conserves());
         let (mut sum, mut n) = (0.0, 0usize);
-        for (j, p) in pred.iter().enumerate() {
-            for (k, v) in p.iter().enumerate().filter(|(k, _)| !constant.contains(&(k % d))) {
-                sum += (v - self.data.states[k / d][j + 1][k % d]).abs() / self.data.scale[k % d];
+        for (r, target) in rows.iter().zip(batch.targets.chunks_exact(d)) {
+            for i in (0..d).filter(|i| !constant.contains(i)) {
+                sum += (stacked[r * d + i] - target[i]).abs() / self.data.scale[i];
                 n += 1;
             }
         }

@@ -176,7 +176,7 @@ impl Trainer {
     fn build(setup: Setup, run: RunDir, state: RunState) -> Self {
         let t = &setup.config.train;
         let optim = Optimizer::new(t);
-        let constant = setup.mechanism.constant_components();
+        let constant = setup.mechanism.constant_components(setup.config.model.conserves());
         let loss = Loss::new(t.loss, &setup.data.scale, t.weights.as_deref(), &constant, &setup.device);
         let (unsaved, unsaved_best, saved_at, clock) = (None, None, None, None);
         Self { setup, run, state, optim, loss, undo: None, unsaved, unsaved_best, saved_at, clock }
@@ -370,15 +370,20 @@ impl Trainer {
         mut logger: Option<&mut ModeLogger>,
         mut balance: Option<&mut BalanceLog>,
     ) -> Result<(f64, f64, Stats), SolveError> {
-        let Self { setup, loss, optim, .. } = self;
-        let targets: Vec<Vec<f64>> = (1..setup.data.times.len()).map(|j| setup.data.target(ids, j - 1)).collect();
-        let request = setup.request(ids, &setup.data.times[1..]);
+        let Self { setup, loss, optim, state, .. } = self;
+        // Multiple shooting's windows at this epoch, or whole trajectories.
+        let window = setup.config.train.shooting.map(|s| s.window_at(state.epoch + 1));
+        let batch = match window {
+            Some(window) => setup.data.windows(ids, window),
+            None => setup.data.batch(ids),
+        };
+        let request = setup.batch_request(ids, &batch);
         let (clip, c_max) = (setup.config.train.clip, setup.config.train.c_max);
         let method = &setup.config.solver.method;
         // Loss, gradient and solver work of the batch for a model; the first evaluation of a
         // logged step also splits its per-step adjoints into eigenmodes (design.md §5).
         let evaluate = |m: &crate::model::Model| -> Result<(f64, GradientsParams, Stats), SolveError> {
-            let loss = |states: &[Tensor<2>]| loss.eval(states, &targets);
+            let loss = |states: &[Tensor<2>]| loss.eval(states, &batch);
             let (logger, balance) = (logger.take(), balance.take());
             let keep_steps = logger.is_some() || balance.is_some();
             let request = request.clone().with_gradient(GradientMode::Adjoint { keep_steps });
@@ -409,10 +414,9 @@ impl Trainer {
     pub fn evaluate(&self, ids: &[usize]) -> Result<f64, SolveError> {
         let data = &self.setup.data;
         let d = data.species.len();
-        let pred = self.setup.predict(ids)?;
+        let (batch, pred) = self.setup.predict(ids)?;
         let device = &self.setup.device;
         let pred: Vec<Tensor<2>> = pred.into_iter().map(|p| from_host(p, [ids.len(), d], device)).collect();
-        let targets: Vec<Vec<f64>> = (0..data.times.len() - 1).map(|j| data.target(ids, j)).collect();
-        Ok(to_host(self.loss.eval(&pred, &targets).without_autodiff())[0])
+        Ok(to_host(self.loss.eval(&pred, &batch).without_autodiff())[0])
     }
 }

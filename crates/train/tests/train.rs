@@ -376,3 +376,87 @@ fn a_directory_with_a_runs_history_but_no_checkpoint_is_not_overwritten() {
     assert!(!run.join("config.toml").exists());
     std::fs::remove_dir_all(&run).unwrap();
 }
+
+/// Trajectories with their own times (an adaptive grid per trajectory): a mini-batch is solved
+/// with each trajectory's own times (spans), or to the union of its times where they differ in
+/// number, and multiple shooting solves windows from data states. The gradient of each loss is
+/// exact: central differences of the same loss on the same fixed steps agree.
+#[test]
+fn per_trajectory_times_give_exact_gradients() {
+    use burn::module::Module;
+    use stiffnode_chemistry::dataset::{Generation, TimeGrid, generate};
+    use stiffnode_chemistry::mass_action::rober;
+    use stiffnode_solvers::field::from_host;
+    use stiffnode_solvers::gradient::params;
+    use stiffnode_train::config::LossKind;
+    use stiffnode_train::loss::Loss;
+
+    let dir = scratch("adaptive-rober-data");
+    let mechanism = rober::robertson();
+    let spec = Generation {
+        mechanism: &mechanism,
+        source: "robertson",
+        text: "",
+        times: TimeGrid::Adaptive { first: 1e-4, last: 1e3, points: 6 },
+        trajectories: 3,
+        perturb: 3.0,
+        seed: 5,
+        validation: 0.0,
+        command: "test".into(),
+    };
+    let (data, meta) = generate(&spec).unwrap();
+    assert!(data.trajectories[0].times != data.trajectories[1].times, "each trajectory has its own grid");
+    data.write(&dir, &meta).unwrap();
+    let text = format!(
+        "[data]\ndataset = \"{}\"\nmechanism = \"robertson\"\n[model]\nkind = \"mass-action\"\nstart_factor = 3.0\n\
+         [solver]\nmethod = \"radau5\"\nsteps = 3\n[train]\nepochs = 1\nlr = 0.01\nloss = \"mse\"\n",
+        dir.display()
+    );
+    let mut setup = stiffnode_train::Setup::new(TrainConfig::parse(&text, "test.toml").unwrap(), "test.toml").unwrap();
+    let ids = [0, 1, 2];
+    // Grids of one length: each trajectory solved to its own times (spans). Then one point
+    // fewer in trajectory 2: the batch is solved to the union and each reads its own.
+    // Before that, multiple shooting's windows of two intervals: three per trajectory.
+    for (variant, spans) in [("windows", true), ("spans", true), ("union", false)] {
+        if variant == "union" {
+            setup.data.times[2].pop();
+            setup.data.states[2].pop();
+        }
+        let batch = if variant == "windows" { setup.data.windows(&ids, 2) } else { setup.data.batch(&ids) };
+        assert_eq!(batch.spans.is_some(), spans);
+        assert_eq!(batch.rows.is_some(), !spans);
+        // Grids of six times share only their ends (1e-4 and 1e3): the union of six, six and
+        // five has fourteen.
+        let (times, starts) = match variant {
+            "windows" => (2, 9),
+            "spans" => (6, 3),
+            _ => (14, 3),
+        };
+        assert_eq!((batch.times.len(), batch.y0.len() / 3), (times, starts), "{variant}");
+        let loss = Loss::new(LossKind::Mse, &setup.data.scale, None, &[], &setup.device);
+        let request = setup.batch_request(&ids, &batch);
+        let g = setup.backend.gradient(&setup.model, &request, |s| loss.eval(s, &batch)).unwrap();
+        let grad = params::flatten(&setup.model, &g.params);
+        let theta = params::values(&setup.model);
+        assert_eq!(grad.len(), 3, "ROBER's three rates");
+        let loss_at = |values: &[f64]| {
+            let model = params::with_values(setup.model.clone(), values);
+            let states = stiffnode_solvers::solve(&model.valid(), &request).unwrap().states;
+            let states: Vec<_> = states.into_iter().map(|s| from_host(s, [starts, 3], &setup.device)).collect();
+            stiffnode_solvers::field::to_host(loss.eval(&states, &batch))[0]
+        };
+        assert!((loss_at(&theta) - g.loss).abs() <= 1e-12 * g.loss, "the loss of the gradient's solve");
+        for p in 0..theta.len() {
+            let h = 1e-5 * theta[p].abs().max(1.0);
+            let shifted = |s: f64| {
+                let mut v = theta.clone();
+                v[p] += s * h;
+                loss_at(&v)
+            };
+            let fd = (shifted(1.0) - shifted(-1.0)) / (2.0 * h);
+            let tol = 1e-6 * fd.abs().max(1e-12 * g.loss);
+            assert!((fd - grad[p]).abs() <= tol, "{variant}, θ[{p}]: {} vs {fd}", grad[p]);
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -6,14 +6,14 @@ use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use sha2::{Digest, Sha256};
 
-use super::{Contents, Dataset, Meta, MetaSolver, Split, Trajectory};
+use super::{Contents, Dataset, Meta, MetaSolver, Split, TimeGrid, Times, Trajectory};
 use crate::mass_action::{MassActionField, Mechanism};
 use stiffnode_solvers::device::DeviceKind;
 use stiffnode_solvers::error::{SetupError, SolveError};
 use stiffnode_solvers::field::VectorField;
 use stiffnode_solvers::methods;
 use stiffnode_solvers::request::{Request, SolveOptions};
-use stiffnode_solvers::solve;
+use stiffnode_solvers::{solve, solve_record};
 
 const METHOD: &str = "radau5";
 const RTOL: f64 = 1e-10;
@@ -36,21 +36,37 @@ pub fn dataset_times(times: &[f64]) -> Result<Vec<f64>, SolveError> {
     Ok(times)
 }
 
-/// Solve `field` from each initial state to `times` with the [`reference_solver`].
-pub fn solve_trajectories(
-    field: &dyn VectorField,
-    initial: &[Vec<f64>],
-    times: &[f64],
-) -> Result<Vec<Trajectory>, SolveError> {
+/// The states of `field` from `y0` at t = 0 at `times` (the first ≥ 0), by the
+/// [`reference_solver`].
+pub fn reference_states(field: &dyn VectorField, y0: &[f64], times: &[f64]) -> Result<Vec<Vec<f64>>, SolveError> {
     let options = SolveOptions::adaptive(RTOL, ATOL);
-    initial
-        .iter()
-        .map(|y0| {
-            let request =
-                Request::new(methods::by_name(METHOD)?, y0.clone(), 0.0, times.to_vec()).with_options(options.clone());
-            Ok(Trajectory { times: times.to_vec(), states: solve(field, &request)?.states })
-        })
-        .collect()
+    let request = Request::new(methods::by_name(METHOD)?, y0.to_vec(), 0.0, times.to_vec()).with_options(options);
+    Ok(solve(field, &request)?.states)
+}
+
+/// The reference solution of `field` from `y0` at t = 0 as a curve: the state at every step
+/// point of the [`reference_solver`] from `times[0]` on, the steps landing on `times` (so the
+/// curve has at least those points, and more wherever the solver's error control needed them).
+pub fn reference_curve(
+    field: &dyn VectorField,
+    y0: &[f64],
+    times: &[f64],
+) -> Result<(Vec<f64>, Vec<Vec<f64>>), SolveError> {
+    let options = SolveOptions::adaptive(RTOL, ATOL);
+    let request = Request::new(methods::by_name(METHOD)?, y0.to_vec(), 0.0, times.to_vec()).with_options(options);
+    let record = solve_record(field, &request)?;
+    let trajectory = &record.trajectories()[0];
+    let at: Vec<f64> = std::iter::once(0.0).chain(trajectory.steps().iter().map(|s| s.t_next)).collect();
+    let keep: Vec<usize> = (0..at.len()).filter(|&k| at[k] >= times[0]).collect();
+    Ok((keep.iter().map(|&k| at[k]).collect(), keep.iter().map(|&k| trajectory.point(k).to_vec()).collect()))
+}
+
+/// The trajectory of `field` from `y0` at t = 0 on `grid` (its own times where the grid is
+/// adaptive), by the [`reference_solver`].
+pub fn solve_trajectory(field: &dyn VectorField, y0: &[f64], grid: &TimeGrid) -> Result<Trajectory, SolveError> {
+    let times = grid.times(y0, field, reference_curve)?;
+    let states = reference_states(field, y0, &times)?;
+    Ok(Trajectory { times, states })
 }
 
 /// A seeded train/validation split of `n` trajectories: a fraction `validation` (in `[0, 1)`)
@@ -79,8 +95,9 @@ pub struct Generation<'a> {
     pub source: &'a str,
     /// The text of its file (hashed into the metadata).
     pub text: &'a str,
-    /// Output times; t = 0 is added first when missing. All must be ≥ 0.
-    pub times: Vec<f64>,
+    /// Output times: a list (t = 0 is added first when missing; all must be ≥ 0) or an
+    /// adaptive grid per trajectory.
+    pub times: TimeGrid,
     /// Number of trajectories, at least 1.
     pub trajectories: usize,
     /// With several trajectories, every nonzero initial value is scaled by a log-uniform factor
@@ -97,7 +114,9 @@ pub struct Generation<'a> {
 /// Solve the trajectories `spec` asks for and return them with their metadata.
 pub fn generate(spec: &Generation) -> Result<(Dataset, Meta), SolveError> {
     let bad = |what, why: String| Err(SetupError::InvalidOption { what, why }.into());
-    let times = dataset_times(&spec.times)?;
+    if let TimeGrid::Fixed(times) = &spec.times {
+        dataset_times(times)?;
+    }
     if spec.trajectories == 0 {
         return bad("trajectories", "0 (must be at least 1)".into());
     }
@@ -118,7 +137,8 @@ pub fn generate(spec: &Generation) -> Result<(Dataset, Meta), SolveError> {
         })
         .collect();
     let field = MassActionField::new(mech, &DeviceKind::Cpu.open()?);
-    let trajectories = solve_trajectories(&field, &initial, &times)?;
+    let trajectories =
+        initial.iter().map(|y0| solve_trajectory(&field, y0, &spec.times)).collect::<Result<Vec<_>, _>>()?;
     // The same seeded generator: the split is reproducible.
     let split = split(spec.trajectories, spec.validation, &mut rng)?;
     let meta = Meta {
@@ -129,7 +149,7 @@ pub fn generate(spec: &Generation) -> Result<(Dataset, Meta), SolveError> {
         mechanism_source: spec.source.to_string(),
         perturb: spec.perturb,
         seed: spec.seed,
-        contents: Contents::new(mech.species.clone(), times, split),
+        contents: Contents::new(mech.species.clone(), Times::of(&trajectories), split),
     };
     Ok((Dataset { species: mech.species.clone(), trajectories }, meta))
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Dataset, DatasetError};
+use super::{Dataset, DatasetError, Trajectory};
 
 /// The solver that made a dataset.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,6 +54,46 @@ pub struct Meta {
     pub contents: Contents,
 }
 
+/// A dataset's output times: one list for every trajectory, or each trajectory's own (an
+/// adaptive grid, [`TimeGrid::Adaptive`](super::TimeGrid::Adaptive)). In `meta.json`, a list of
+/// numbers or a list of lists.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Times {
+    /// The same times for every trajectory (the first is the initial time).
+    Shared(Vec<f64>),
+    /// Each trajectory's times, by index.
+    PerTrajectory(Vec<Vec<f64>>),
+}
+
+impl Times {
+    /// The times of `trajectories`: shared where they all have the same.
+    pub fn of(trajectories: &[Trajectory]) -> Self {
+        let first = trajectories.first().map(|t| t.times.clone()).unwrap_or_default();
+        if trajectories.iter().all(|t| t.times == first) {
+            Self::Shared(first)
+        } else {
+            Self::PerTrajectory(trajectories.iter().map(|t| t.times.clone()).collect())
+        }
+    }
+
+    /// The times of trajectory `k` (`None` past the recorded trajectories).
+    pub fn of_trajectory(&self, k: usize) -> Option<&[f64]> {
+        match self {
+            Self::Shared(t) => Some(t),
+            Self::PerTrajectory(all) => all.get(k).map(Vec::as_slice),
+        }
+    }
+
+    /// The most times any trajectory has.
+    pub fn most(&self) -> usize {
+        match self {
+            Self::Shared(t) => t.len(),
+            Self::PerTrajectory(all) => all.iter().map(Vec::len).max().unwrap_or(0),
+        }
+    }
+}
+
 /// The part of `meta.json` every dataset has, whatever made it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Contents {
@@ -66,7 +106,7 @@ pub struct Contents {
     /// The stiffnode version that wrote it.
     pub stiffnode_version: String,
     /// Output times (the first is the initial time).
-    pub times: Vec<f64>,
+    pub times: Times,
     /// Number of trajectories.
     pub trajectories: usize,
 }
@@ -74,7 +114,7 @@ pub struct Contents {
 impl Contents {
     /// The contents of a dataset of `species` at `times` with `split`, made now by the
     /// reference solver ([`reference_solver`](super::reference_solver)).
-    pub fn new(species: Vec<String>, times: Vec<f64>, split: Split) -> Self {
+    pub fn new(species: Vec<String>, times: Times, split: Split) -> Self {
         let trajectories = split.train.len() + split.validation.len();
         let solver = super::reference_solver();
         Self { species, solver, split, stiffnode_version: env!("CARGO_PKG_VERSION").into(), times, trajectories }
@@ -82,7 +122,7 @@ impl Contents {
 }
 
 /// The split recorded in `dir/meta.json` for `data`, checked against the data: `None` without a
-/// `meta.json`. What the file records of the species, the times (those of trajectory 0) and
+/// `meta.json`. What the file records of the species, the times (of every trajectory) and
 /// the number of trajectories must match `data.csv`; the split needs at least one training
 /// trajectory, indices below the count, and no trajectory in both parts. Keys the file lacks are
 /// not checked, so a hand-written `meta.json` may hold only the split.
@@ -92,7 +132,7 @@ pub fn check_meta(dir: &Path, data: &Dataset) -> Result<Option<Split>, DatasetEr
         #[serde(default)]
         split: Option<Split>,
         species: Option<Vec<String>>,
-        times: Option<Vec<f64>>,
+        times: Option<Times>,
         trajectories: Option<usize>,
     }
     let path = dir.join("meta.json");
@@ -111,10 +151,17 @@ pub fn check_meta(dir: &Path, data: &Dataset) -> Result<Option<Split>, DatasetEr
     }
     // serde_json reads floats to within an ulp, not always exactly.
     let same = |a: &f64, b: &f64| (a - b).abs() <= 4.0 * f64::EPSILON * a.abs().max(b.abs());
-    let csv_times = &data.trajectories[0].times;
-    let differ = |t: &Vec<f64>| t.len() != csv_times.len() || !t.iter().zip(csv_times).all(|(a, b)| same(a, b));
-    if let Some(times) = meta.times.filter(differ) {
-        return bad(format!("{} times, not those of data.csv ({} times)", times.len(), csv_times.len()));
+    if let Some(times) = &meta.times {
+        for (k, tr) in data.trajectories.iter().enumerate() {
+            let recorded = times.of_trajectory(k).unwrap_or_default();
+            if recorded.len() != tr.times.len() || !recorded.iter().zip(&tr.times).all(|(a, b)| same(a, b)) {
+                return bad(format!(
+                    "times of trajectory {k} ({} recorded) are not those of data.csv ({} times)",
+                    recorded.len(),
+                    tr.times.len()
+                ));
+            }
+        }
     }
     let Some(split) = meta.split else { return Ok(None) };
     for (key, ids) in [("train", &split.train), ("validation", &split.validation)] {

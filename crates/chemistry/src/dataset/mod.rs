@@ -1,15 +1,20 @@
 //! Trajectory datasets: a directory with `data.csv` (columns `trajectory,t,<species...>`, one
-//! row per trajectory and time) and `meta.json` (how it was made, and the train/validation
+//! row per trajectory and time; each trajectory has its own times) and `meta.json` (how it was made, and the train/validation
 //! split). The loader checks everything training relies on and names the file, line and column
 //! of the first defect; [`generate`] makes a dataset from a mass-action mechanism,
 //! [`reactor`] one from a gas-phase reactor problem.
 
 mod generate;
+pub mod grid;
 mod meta;
 pub mod reactor;
 
-pub use generate::{Generation, dataset_times, generate, reference_solver, sha256, solve_trajectories, split};
-pub use meta::{Contents, Meta, MetaSolver, Split, check_meta};
+pub use generate::{
+    Generation, dataset_times, generate, reference_curve, reference_solver, reference_states, sha256, solve_trajectory,
+    split,
+};
+pub use grid::TimeGrid;
+pub use meta::{Contents, Meta, MetaSolver, Split, Times, check_meta};
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -50,7 +55,7 @@ pub struct Trajectory {
     pub states: Vec<Vec<f64>>,
 }
 
-/// Trajectories of the same species, all with the same number of times.
+/// Trajectories of the same species, each with its own times.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     /// Species, in column order.
@@ -172,17 +177,6 @@ pub fn parse(text: &str, file: &str, species: &[String]) -> Result<Dataset, Data
     }
     if trajectories.is_empty() {
         return Err(err(1, 0, "no data rows".into()));
-    }
-    let n = trajectories[0].times.len();
-    if let Some(k) = trajectories.iter().position(|tr| tr.times.len() != n) {
-        return Err(err(
-            0,
-            0,
-            format!(
-                "trajectory {k} has {} times, trajectory 0 has {n}: all must have the same length",
-                trajectories[k].times.len()
-            ),
-        ));
     }
     Ok(Dataset { species: species.to_vec(), trajectories })
 }

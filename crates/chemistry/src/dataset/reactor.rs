@@ -20,8 +20,9 @@ pub struct ReactorGeneration<'a> {
     pub source: &'a str,
     /// The problem file's text and its mechanism file's text (hashed into the metadata).
     pub texts: [&'a str; 2],
-    /// Output times; t = 0 is added first when missing. All must be ≥ 0.
-    pub times: Vec<f64>,
+    /// Output times: a list (t = 0 is added first when missing; all must be ≥ 0) or an
+    /// adaptive grid per trajectory.
+    pub times: dataset::TimeGrid,
     /// Number of trajectories, at least 1.
     pub trajectories: usize,
     /// Seed of the initial conditions and of the split.
@@ -74,7 +75,9 @@ pub fn generate(spec: &ReactorGeneration) -> Result<(Dataset, ReactorMeta), Solv
     if spec.trajectories == 0 {
         return Err(SetupError::InvalidOption { what: "trajectories", why: "0 (must be at least 1)".into() }.into());
     }
-    let times = dataset::dataset_times(&spec.times)?;
+    if let dataset::TimeGrid::Fixed(times) = &spec.times {
+        dataset::dataset_times(times)?;
+    }
     let problem = spec.problem;
     let mut rng = rand::rngs::StdRng::seed_from_u64(spec.seed);
     let several = spec.trajectories > 1;
@@ -96,7 +99,7 @@ pub fn generate(spec: &ReactorGeneration) -> Result<(Dataset, ReactorMeta), Solv
     for c in &conditions {
         // Each condition has its own reactor: its pressure or density is part of the field.
         let (reactor, y0) = problem.at(c.t, c.p, c.equivalence_ratio).reactor(&device);
-        trajectories.extend(dataset::solve_trajectories(&reactor, std::slice::from_ref(&y0), &times)?);
+        trajectories.push(dataset::solve_trajectory(&reactor, &y0, &spec.times)?);
         initial.push(y0);
         species = reactor.state_names();
     }
@@ -110,7 +113,7 @@ pub fn generate(spec: &ReactorGeneration) -> Result<(Dataset, ReactorMeta), Solv
         problem_sha256: dataset::sha256(spec.texts[0]),
         reactor: problem.reactor.name().to_string(),
         seed: spec.seed,
-        contents: Contents::new(species.clone(), times, split),
+        contents: Contents::new(species.clone(), dataset::Times::of(&trajectories), split),
     };
     Ok((Dataset { species, trajectories }, meta))
 }

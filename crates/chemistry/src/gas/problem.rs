@@ -158,6 +158,47 @@ impl ReactorProblem {
         }
     }
 
+    /// The linear invariants of the reactor's state (design.md §13): a row `c` per element with
+    /// `c·dy/dt = 0` — `a_{e,k}/W_k` on the mass fractions of an adiabatic reactor (the element's
+    /// mass fraction over its atomic weight), `a_{e,k}` on the concentrations of an isothermal
+    /// one (its moles per volume) — and the state indices of the inert species, those no
+    /// reaction changes.
+    pub fn invariants(&self) -> (Vec<Vec<f64>>, Vec<usize>) {
+        let mech = &self.mechanism;
+        let d = self.state_names().len();
+        let (offset, per_mass) = match self.kind() {
+            ReactorKind::Isothermal { .. } => (0, false),
+            _ => (1, true),
+        };
+        let mut elements: Vec<&str> = Vec::new();
+        for s in &mech.species {
+            for (e, _) in &s.composition {
+                if !elements.contains(&e.as_str()) {
+                    elements.push(e);
+                }
+            }
+        }
+        let rows = elements
+            .iter()
+            .map(|e| {
+                let mut row = vec![0.0; d];
+                for (k, s) in mech.species.iter().enumerate() {
+                    let a = s.composition.iter().find(|(n, _)| n == e).map_or(0.0, |(_, a)| *a);
+                    row[offset + k] = if per_mass { a / s.weight } else { a };
+                }
+                row
+            })
+            .collect();
+        let changes = |k: usize| {
+            mech.reactions.iter().any(|r| {
+                let side = |v: &[(usize, f64)]| v.iter().filter(|(i, _)| *i == k).map(|(_, n)| n).sum::<f64>();
+                side(&r.products) != side(&r.reactants)
+            })
+        };
+        let inert = (0..mech.species.len()).filter(|&k| !changes(k)).map(|k| offset + k).collect();
+        (rows, inert)
+    }
+
     /// The reactor kind with the quantity it holds at this problem's initial state.
     pub fn kind(&self) -> ReactorKind {
         match self.reactor {

@@ -71,14 +71,14 @@ fn run(
 ) -> Result<SolveRecord, SolveError> {
     let d = field.dim();
     request.validate(d)?;
-    let (opts, batch) = (&request.options, request.batch(d));
+    let batch = request.batch(d);
     let plan = match &request.method {
         Method::RungeKutta(tab) if tab.structure() == Structure::Full => Some(FullPlan::new(tab)),
         _ => None,
     };
-    let host = host_form(field, opts.host_fast_path);
+    let host = host_form(field, request.evaluation.host_form());
     let lanes = match host.as_deref() {
-        Some(host) if batch > 1 && !opts.shared_steps => {
+        Some(host) if batch > 1 && (request.evaluation.own_steps() || request.spans.is_some()) => {
             // One trajectory per task; collected in order, so the result is the same on any
             // number of threads.
             let autonomous = field.autonomous();
@@ -86,10 +86,19 @@ fn run(
                 .into_par_iter()
                 .map(|b| {
                     let rhs = Rhs::host(host, d).autonomous(autonomous);
-                    drive(&rhs, request, plan.as_ref(), &request.y0[b * d..(b + 1) * d], record, None)
+                    match request.spans {
+                        Some(_) => alone(&rhs, &request.trajectory(b, d), plan.as_ref(), record),
+                        None => drive(&rhs, request, plan.as_ref(), &request.y0[b * d..(b + 1) * d], record, None),
+                    }
                 })
                 .collect();
             merge(each.into_iter().collect::<Result<Vec<_>, _>>()?)
+        }
+        host if batch > 1 && request.spans.is_some() => {
+            // Trajectories with their own times cannot share steps: each alone, in turn.
+            let each =
+                (0..batch).map(|b| alone(&Rhs::new(field, host), &request.trajectory(b, d), plan.as_ref(), record));
+            merge(each.collect::<Result<Vec<_>, _>>()?)
         }
         host => {
             let watch = watch.filter(|_| batch == 1);
@@ -100,9 +109,15 @@ fn run(
         solution: Solution { times: request.save_at.clone(), states: lanes.states, batch, dim: d, stats: lanes.stats },
         method: request.method.clone(),
         options: request.options.clone(),
+        evaluation: request.evaluation,
         t0: request.t0,
         trajectories: lanes.records,
     })
+}
+
+/// Drive the one trajectory of `request`.
+fn alone(rhs: &Rhs, request: &Request, plan: Option<&FullPlan>, record: bool) -> Result<Lanes, SolveError> {
+    drive(rhs, request, plan, &request.y0, record, None)
 }
 
 /// One batch from the per-trajectory results, in order.

@@ -260,6 +260,10 @@ impl EnsembleDevice {
     /// [`min_rtol`](Self::min_rtol), a method with a kernel form, and a valid request.
     pub fn check(&self, field: &KernelField, request: &Request) -> Result<(), SetupError> {
         request.validate(field.dim())?;
+        if request.spans.is_some() {
+            let why = "the ensemble kernel solves every trajectory to one set of times".to_string();
+            return Err(SetupError::InvalidOption { what: "spans", why });
+        }
         let StepControl::Adaptive { tol, .. } = &request.options.control else {
             let why = "the ensemble kernel takes adaptive steps; give tolerances".to_string();
             return Err(SetupError::InvalidOption { what: "step control", why });

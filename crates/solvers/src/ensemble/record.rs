@@ -39,6 +39,7 @@ pub(super) fn build(request: &Request, ensemble: &EnsembleSolution, raw: &Raw) -
         solution: ensemble.solution.clone(),
         method: request.method.clone(),
         options: request.options.clone(),
+        evaluation: request.evaluation,
         t0: request.t0,
         trajectories,
     }

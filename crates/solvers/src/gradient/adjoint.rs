@@ -75,7 +75,7 @@ impl<'a, F: VectorField + Module> StepAdjoint<'a, F> {
     /// not depend on the number of threads.
     pub fn walk(&self, outputs: &[Vec<f64>], keep: bool) -> Result<Walked, SolveError> {
         let record = self.record;
-        let host = host_form(&self.plain, record.options.host_fast_path);
+        let host = host_form(&self.plain, record.evaluation.host_form());
         // Rosenbrock steps are walked on the host where the field has second derivatives there.
         let rosenbrock = match &record.method {
             Method::Rosenbrock(m) => match host.as_deref().and_then(|h| h.products()?.second_order()) {
@@ -428,7 +428,7 @@ pub(super) fn gradient<F: VectorField + Module>(
     let d = plain.dim();
     // One trajectory on a host form: its stage Jacobians are taken on another core during the
     // solve (a batch keeps every core busy with its trajectories already).
-    let host = host_form(&plain, request.options.host_fast_path);
+    let host = host_form(&plain, request.evaluation.host_form());
     let products = host.as_deref().and_then(|h| h.products());
     let products = products
         .filter(|p| p.params() > 0 && request.batch(d) == 1 && !matches!(request.method, Method::Rosenbrock(_)));

@@ -82,7 +82,7 @@ pub(crate) fn differentiable(request: &Request, field: &dyn VectorField) -> Resu
 /// steps are replayed on the graph.
 pub(crate) fn walkable(field: &dyn VectorField, request: &Request) -> bool {
     request.method.has_step_adjoints()
-        || host_form(field, request.options.host_fast_path)
+        || host_form(field, request.evaluation.host_form())
             .is_some_and(|h| h.products().and_then(|p| p.second_order()).is_some())
 }
 

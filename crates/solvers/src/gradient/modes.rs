@@ -66,8 +66,8 @@ pub struct ModalSplit {
     times: Vec<f64>,
     values: Vec<f64>,
     d: usize,
-    /// Whether the field's host form may take the products (the solve's option).
-    host_fast_path: bool,
+    /// Whether the field's host form may take the products (the solve's evaluation).
+    host_form: bool,
 }
 
 /// Split the per-step adjoints of `gradient` (taken with `GradientMode::Adjoint { keep_steps:
@@ -83,7 +83,7 @@ pub fn split<F: VectorField + Module>(field: &F, gradient: &Gradient) -> Result<
         .into());
     };
     let (plain, record) = (field.valid(), &gradient.record);
-    let host = host_form(&plain, record.options.host_fast_path);
+    let host = host_form(&plain, record.evaluation.host_form());
     let rhs = Rhs::new(&plain, host.as_deref());
     let d = record.solution.dim;
     // A Rosenbrock step's shares come from its adjoint on the host, one per mode.
@@ -147,7 +147,7 @@ pub fn split<F: VectorField + Module>(field: &F, gradient: &Gradient) -> Result<
             samples.push(ModeSample { step, trajectory, rank, eigenvalue, t, h, share });
         }
     }
-    Ok(ModalSplit { samples, times, values, d, host_fast_path: record.options.host_fast_path })
+    Ok(ModalSplit { samples, times, values, d, host_form: record.evaluation.host_form() })
 }
 
 impl ModalSplit {
@@ -181,7 +181,7 @@ impl ModalSplit {
     ) -> Vec<GradientsParams> {
         let d = self.d;
         let plain = field.valid();
-        let host = host_form(&plain, self.host_fast_path);
+        let host = host_form(&plain, self.host_form);
         // Per group: its cotangent by stage row (a group holds a row's modes of one step), or
         // the sum of its direct shares.
         let mut cot: Vec<BTreeMap<usize, Vec<f64>>> = vec![BTreeMap::new(); groups];

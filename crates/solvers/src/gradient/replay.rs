@@ -43,7 +43,7 @@ impl<'a> Replay<'a> {
             }
             _ => Vec::new(),
         };
-        let host = host_form(plain, record.options.host_fast_path);
+        let host = host_form(plain, record.evaluation.host_form());
         Self { field, plain, host, method, device: field.device(), batch: 1, d: field.dim(), weights }
     }
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use serde_json::json;
 use stiffnode_chemistry::mass_action::{MassActionField, rober};
-use stiffnode_solvers::{DeviceKind, Method, Request, SolveOptions, solve};
+use stiffnode_solvers::{DeviceKind, Evaluation, Method, Request, SolveOptions, solve};
 
 /// Arguments of `stiffnode bench`.
 #[derive(clap::Args)]
@@ -113,13 +113,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         for rtol in list::<f64>(args.rtols.as_deref().unwrap_or("1e-4,1e-6,1e-8"), "rtol")? {
             for &batch in &batches {
                 let y0: Vec<f64> = (0..batch).flat_map(|_| mech.initial.clone()).collect();
-                let mut opts = SolveOptions::adaptive(rtol, rtol * SolveOptions::DEFAULT_ATOL_PER_RTOL);
-                opts.host_fast_path = !args.tensor_path;
-                opts.shared_steps = args.shared_steps;
+                let opts = SolveOptions::adaptive(rtol, rtol * SolveOptions::DEFAULT_ATOL_PER_RTOL);
+                let evaluation = match (args.tensor_path, args.shared_steps) {
+                    (true, _) => Evaluation::Tensor,
+                    (false, true) => Evaluation::SharedSteps,
+                    (false, false) => Evaluation::Auto,
+                };
                 // Work counters count each trajectory's own steps, or the shared ones once.
                 let own = !(args.shared_steps || args.tensor_path || kind != DeviceKind::Cpu);
                 let lanes = if own { batch } else { 1 };
-                let request = Request::new(method.clone(), y0, 0.0, vec![t_end]).with_options(opts);
+                let request =
+                    Request::new(method.clone(), y0, 0.0, vec![t_end]).with_options(opts).with_evaluation(evaluation);
                 let mut best = f64::INFINITY;
                 let mut last = None;
                 for _ in 0..args.repeats.max(1) {

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::Serialize;
-use stiffnode_chemistry::dataset::{Contents, Dataset, Generation, generate};
+use stiffnode_chemistry::dataset::{Contents, Dataset, Generation, TimeGrid, Times, generate};
 use stiffnode_chemistry::mass_action::{self, mechanism_file};
 use stiffnode_chemistry::{dataset::reactor::ReactorGeneration, gas};
-use stiffnode_solvers::{SolveError, output_times};
+use stiffnode_solvers::SolveError;
 
 use super::args::with_flag;
 
@@ -24,7 +24,10 @@ pub struct Args {
     /// ranges give (with --trajectories above 1).
     #[arg(long)]
     problem: Option<String>,
-    /// Output times: logspace:A:B:N, linspace:A:B:N or a comma list; t = 0 is always included.
+    /// Output times: logspace:A:B:N, linspace:A:B:N or a comma list, the same for every
+    /// trajectory; or adaptive:A:B:N, N times per trajectory from 10^A to 10^B placed at equal
+    /// steps of arc length in (log t, scaled state) on its own reference solution, so that
+    /// ignition fronts get points. t = 0 is always included.
     #[arg(long)]
     times: String,
     /// Output directory (created).
@@ -46,7 +49,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let times = output_times::parse(&args.times).context("--times")?;
+    let times = TimeGrid::parse(&args.times).context("--times")?;
     let command =
         std::iter::once("stiffnode".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ");
     let Some(source) = &args.mechanism else {
@@ -71,7 +74,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// A reactor problem's dataset.
-fn run_reactor(args: &Args, path: &str, times: Vec<f64>, command: String) -> anyhow::Result<()> {
+fn run_reactor(args: &Args, path: &str, times: TimeGrid, command: String) -> anyhow::Result<()> {
     let problem = gas::load_problem(path)?;
     let read = |p: &str| std::fs::read_to_string(p).with_context(|| format!("reading {p}"));
     let (problem_text, mechanism_text) = (read(path)?, read(&problem.mechanism_path)?);
@@ -92,7 +95,11 @@ fn run_reactor(args: &Args, path: &str, times: Vec<f64>, command: String) -> any
 /// Write `data` with its `meta` (whose common part is `contents`) into `output`, and say so.
 fn write(data: &Dataset, meta: &impl Serialize, contents: &Contents, output: &Path) -> anyhow::Result<()> {
     data.write(output, meta).with_context(|| format!("writing the dataset to {}", output.display()))?;
-    println!("wrote {} trajectories × {} times to {}", contents.trajectories, contents.times.len(), output.display());
+    let times = match &contents.times {
+        Times::Shared(t) => format!("{} times", t.len()),
+        Times::PerTrajectory(_) => format!("{} times each (its own grid)", contents.times.most()),
+    };
+    println!("wrote {} trajectories × {times} to {}", contents.trajectories, output.display());
     Ok(())
 }
 

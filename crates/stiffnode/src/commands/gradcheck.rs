@@ -166,11 +166,11 @@ fn check_run(args: &Args, run: &std::path::Path) -> anyhow::Result<(Checked, Che
         targets: data.states[k][1..].to_vec(),
         states: Vec::new(),
     };
-    let request = setup.request(&[k], &data.times[1..]);
+    let request = setup.request(&[k], &data.times[k][1..]);
     let method = setup.config.solver.method.name().to_string();
     let report = check_field(&setup.model, &host, &request, &spec)
         .with_context(|| format!("gradient check of run {} (trajectory {k}) with {method}", run.display()))?;
-    let t_end = data.times[data.times.len() - 1];
+    let t_end = data.times[k][data.times[k].len() - 1];
     Ok((Checked { problem: format!("{} (trajectory {k})", run.display()), method, t_end }, report))
 }
 

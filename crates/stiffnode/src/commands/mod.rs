@@ -5,6 +5,7 @@ pub mod bench;
 pub mod bench_ensemble;
 pub mod bench_gradient;
 pub mod bench_training;
+pub mod evaluate;
 pub mod generate;
 pub mod gradcheck;
 pub mod inspect;

@@ -36,11 +36,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let run = RunDir::open(&args.run).with_context(opening)?;
     let setup = Setup::from_run(&run, &args.checkpoint, args.device).with_context(opening)?;
     let times = output_times::parse(&args.times).context("--times")?;
-    let t0 = setup.data.times[0];
+    let t0 = setup.data.t0();
     if let Some(t) = times.iter().find(|&&t| t < t0) {
         bail!("invalid --times: {t} is before the data's initial time {t0}");
     }
-    let csv = setup.predictions(&times).context("solving the trained model")?.to_csv();
+    let csv = setup.predictions(|_| &times).context("solving the trained model")?.to_csv();
     match &args.output {
         Some(path) => std::fs::write(path, csv).with_context(|| format!("writing {}", path.display()))?,
         None => print!("{csv}"),

@@ -114,7 +114,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let run = &trainer.run;
     let best = Setup::from_run(run, "best", Some(trainer.setup.config.train.device))
         .with_context(|| format!("loading the best model of {}", run.path().display()))?;
-    let predictions = best.predictions(&best.data.times)?.to_csv();
+    let predictions = best.predictions(|k| &best.data.times[k])?.to_csv();
     let file = run.path().join("predictions.csv");
     run.write(&file, predictions.as_bytes())?;
     let fit = run.path().join("fit.svg");

@@ -13,23 +13,24 @@ use super::{SIZE, colour, decade_label, extent, padded};
 /// Points of the predicted curve per panel.
 const CURVE_POINTS: usize = 200;
 
-/// Whether `times` (after the initial one) are spaced by a roughly constant ratio over more
-/// than two decades.
+/// Whether `times` (after the initial one) call for a log axis: positive, over more than two
+/// decades, and not evenly spaced (a log grid, or an adaptive one crowded at a front).
 pub fn log_spaced(times: &[f64]) -> bool {
     let t = &times[1..];
     if t.len() < 3 || t[0] <= 0.0 || t[t.len() - 1] / t[0] < 100.0 {
         return false;
     }
-    let ratios: Vec<f64> = t.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
-    let (lo, hi) = extent(ratios.iter().copied()).unwrap_or((0.0, 0.0));
-    lo > 0.0 && hi / lo < 4.0
+    let gaps: Vec<f64> = t.windows(2).map(|w| w[1] - w[0]).collect();
+    let (lo, hi) = extent(gaps.iter().copied()).unwrap_or((0.0, 0.0));
+    hi > 1.01 * lo
 }
 
 /// Draw the data of trajectory 1 against `setup`'s model, titled with the best loss of `state`.
 pub fn write(setup: &Setup, state: &RunState, path: &Path) -> Result<()> {
     let data = &setup.data;
-    let log = log_spaced(&data.times);
-    let (t_first, t_last) = (data.times[1], data.times[data.times.len() - 1]);
+    let times = &data.times[0];
+    let log = log_spaced(times);
+    let (t_first, t_last) = (times[1], times[times.len() - 1]);
     let curve: Vec<f64> = (0..CURVE_POINTS)
         .map(|k| {
             let s = k as f64 / (CURVE_POINTS - 1) as f64;
@@ -54,10 +55,10 @@ pub fn write(setup: &Setup, state: &RunState, path: &Path) -> Result<()> {
         let first_t = if log { 1 } else { 0 };
         for (k, area) in root.split_evenly((rows, cols)).iter().enumerate().take(d) {
             let points: Vec<(f64, f64)> =
-                data.times.iter().zip(&data.states[0]).skip(first_t).map(|(&t, s)| (x(t), s[k])).collect();
+                times.iter().zip(&data.states[0]).skip(first_t).map(|(&t, s)| (x(t), s[k])).collect();
             let model: Vec<(f64, f64)> = curve.iter().zip(&pred).map(|(&t, p)| (x(t), p[k])).collect();
             let (y0, y1) = extent(points.iter().chain(&model).map(|p| p.1)).unwrap_or((0.0, 1.0));
-            let (x0, x1) = (x(data.times[first_t]), x(t_last));
+            let (x0, x1) = (x(times[first_t]), x(t_last));
             let mut chart = ChartBuilder::on(area)
                 .caption(&data.species[k], ("sans-serif", 16))
                 .margin(6)

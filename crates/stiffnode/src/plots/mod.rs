@@ -36,6 +36,7 @@ macro_rules! svg_and_png {
 pub mod fit;
 pub mod metrics;
 pub mod modes;
+pub mod parity;
 
 use plotters::prelude::*;
 
