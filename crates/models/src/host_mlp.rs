@@ -1,13 +1,15 @@
 //! The MLP on host f64 slices, copied from the current parameters: the solvers' fast path on
 //! the CPU (no tensor dispatch). Same network as [`Mlp`](crate::Mlp): `z_k = x_{k−1}W_k + b_k`,
-//! `x_k = σ(z_k)` for hidden layers, `f = z_L·ŷ/t_scale` from `x_0 = y/ŷ`; the Jacobian by
-//! forward mode through the layers from `∂x_0/∂y = diag(1/ŷ)`.
+//! `x_k = σ(z_k)` for hidden layers, `f = M·(z_L·ŷ/t_scale)` from `x_0 = x(y)` (`y/ŷ`, or a log
+//! scale: [`InputScale`]; `M` the output map, [`OutputMap`]); the Jacobian by forward mode through
+//! the layers from `∂x_0/∂y = diag(x'(y))`.
 
 use std::cell::RefCell;
 
 use stiffnode_solvers::field::{HostField, HostProducts, HostSecondOrder};
 
 use crate::activation::{Activation, Pointwise};
+use crate::input::InputScale;
 use crate::invariants::OutputMap;
 
 /// One layer: `z = xW + b`, `W` row-major `[fan_in, fan_out]` (the ensemble kernel's layer).
@@ -26,6 +28,8 @@ pub(crate) struct HostMlp {
     constant: Vec<usize>,
     /// The output map, the mask included (see [`Mlp::with_invariants`](crate::Mlp::with_invariants)).
     map: Option<OutputMap>,
+    /// How the input is scaled (see [`Mlp::with_log_inputs`](crate::Mlp::with_log_inputs)).
+    input: InputScale,
 }
 
 thread_local! {
@@ -78,7 +82,14 @@ impl HostMlp {
     pub fn new(layers: Vec<HostLayer>, y_scale: Vec<f64>, t_scale: f64, activation: Activation) -> Self {
         let d = y_scale.len();
         let width = layers.iter().map(|l| l.fan_in.max(l.fan_out)).max().unwrap_or(d).max(d);
-        Self { layers, y_scale, t_scale, activation, width, constant: Vec::new(), map: None }
+        let input = InputScale::new(&y_scale, &[]);
+        Self { layers, y_scale, t_scale, activation, width, constant: Vec::new(), map: None, input }
+    }
+
+    /// The same network with its input scaled by `input`.
+    pub fn with_input(mut self, input: InputScale) -> Self {
+        self.input = input;
+        self
     }
 
     /// The same network with its output mapped by `map` (which holds the mask too).
@@ -191,7 +202,7 @@ impl HostMlp {
         let (stored, rest) = scratch.split_at_mut(scratch.len() - 2 * self.width);
         let (g, g_prev) = rest.split_at_mut(self.width);
         let n_layers = self.layers.len();
-        stored[..y.len()].iter_mut().zip(y.iter().zip(&self.y_scale)).for_each(|(x, (y, s))| *x = y / s);
+        stored[..y.len()].iter_mut().zip(y).enumerate().for_each(|(i, (x, y))| *x = self.input.value(i, *y));
         for (k, l) in self.layers.iter().enumerate() {
             let x_at = self.kept_at(k);
             let (head, tail) = stored.split_at_mut(x_at + l.fan_in);
@@ -203,18 +214,18 @@ impl HostMlp {
                 }
             }
         }
-        self.backward(stored, c, grad, grad_y, g, g_prev);
+        self.backward(stored, c, grad, grad_y.map(|g| (g, y)), g, g_prev);
     }
 
     /// The backward pass from the kept `x_k`, `σ'(z_k)`: `g = c⊙ŷ/t_scale`, and per layer from
     /// the last: `∂b_k += g`, `∂W_k += x_kᵀg`, `g ← (W_k g)⊙σ'(z_{k−1})`; with `grad_y`, also
-    /// `J(y)ᵀc = (W_1 g)/ŷ` there.
+    /// `J(y)ᵀc = (W_1 g)⊙∂x/∂y` at the `y` given with it.
     fn backward<'g>(
         &self,
         stored: &[f64],
         c: &[f64],
         grad: &mut [f64],
-        grad_y: Option<&mut [f64]>,
+        grad_y: Option<(&mut [f64], &[f64])>,
         mut g: &'g mut [f64],
         mut g_prev: &'g mut [f64],
     ) {
@@ -249,12 +260,12 @@ impl HostMlp {
                 std::mem::swap(&mut g, &mut g_prev);
             }
         }
-        if let Some(grad_y) = grad_y {
+        if let Some((grad_y, y)) = grad_y {
             let l = &self.layers[0];
             for (i, gy) in grad_y.iter_mut().enumerate() {
                 let s: f64 =
                     l.w[i * l.fan_out..(i + 1) * l.fan_out].iter().zip(&g[..l.fan_out]).map(|(w, g)| w * g).sum();
-                *gy += s / self.y_scale[i];
+                *gy += self.input.times_slope(i, y[i], s);
             }
         }
     }
@@ -275,8 +286,8 @@ impl HostMlp {
         let n_layers = self.layers.len();
         tape.fit(&self.layers);
         let Tape { x, xd, zd, s1, s2, bar } = tape;
-        x[0].iter_mut().zip(y.iter().zip(&self.y_scale)).for_each(|(x, (y, s))| *x = y / s);
-        xd[0].iter_mut().zip(u.iter().zip(&self.y_scale)).for_each(|(x, (u, s))| *x = u / s);
+        x[0].iter_mut().zip(y).enumerate().for_each(|(i, (x, y))| *x = self.input.value(i, *y));
+        xd[0].iter_mut().zip(u).enumerate().for_each(|(i, (x, u))| *x = self.input.times_slope(i, y[i], *u));
         for (k, l) in self.layers.iter().enumerate() {
             let (x_in, x_out) = x.split_at_mut(k + 1);
             let (xd_in, xd_out) = xd.split_at_mut(k + 1);
@@ -321,7 +332,12 @@ impl HostMlp {
                 (xd_bar[i], x_bar[i]) = (xd_sum, x_sum);
             }
             if k == 0 {
-                grad_y.iter_mut().zip(x_bar.iter().zip(&self.y_scale)).for_each(|(g, (x, s))| *g += x / s);
+                for (i, g) in grad_y.iter_mut().enumerate() {
+                    *g += self.input.times_slope(i, y[i], x_bar[i]);
+                    if self.input.has_log() {
+                        *g += xd_bar[i] * self.input.curvature(i, y[i]) * u[i];
+                    }
+                }
             } else {
                 let (d1, d2, dz) = (&s1[k - 1], &s2[k - 1], &zd[k - 1]);
                 for i in 0..l.fan_in {
@@ -335,7 +351,7 @@ impl HostMlp {
     fn eval_with(&self, y: &[f64], f: &mut [f64], scratch: &mut [f64]) {
         let (x, rest) = scratch.split_at_mut(self.width);
         let z = &mut rest[..self.width];
-        x.iter_mut().zip(y.iter().zip(&self.y_scale)).for_each(|(x, (y, s))| *x = y / s);
+        x.iter_mut().zip(y).enumerate().for_each(|(i, (x, y))| *x = self.input.value(i, *y));
         let last = self.layers.len() - 1;
         for (k, l) in self.layers.iter().enumerate() {
             affine(l, x, z);
@@ -358,10 +374,10 @@ impl HostMlp {
         let (z, rest) = rest.split_at_mut(width);
         // Tangent-major, `[d, width]`: tangent `j` is `∂/∂y_j` of the layer's units.
         let (dx, dz) = rest.split_at_mut(width * d);
-        x.iter_mut().zip(y.iter().zip(&self.y_scale)).for_each(|(x, (y, s))| *x = y / s);
+        x.iter_mut().zip(y).enumerate().for_each(|(i, (x, y))| *x = self.input.value(i, *y));
         for (j, row) in dx.chunks_exact_mut(width).enumerate() {
             row[..d].fill(0.0);
-            row[j] = 1.0 / self.y_scale[j];
+            row[j] = self.input.slope(j, y[j]);
         }
         let last = self.layers.len() - 1;
         for (k, l) in self.layers.iter().enumerate() {

@@ -6,6 +6,7 @@
 
 pub mod activation;
 mod host_mlp;
+pub mod input;
 pub mod invariants;
 pub mod mlp;
 

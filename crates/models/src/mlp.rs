@@ -16,6 +16,7 @@ use stiffnode_solvers::limits::MAX_PARAMS;
 
 use crate::activation::{Activation, Pointwise};
 use crate::host_mlp::{HostLayer, HostMlp};
+use crate::input::{CLAMP, InputScale};
 use crate::invariants::OutputMap;
 
 /// Architecture and initialization of an [`Mlp`].
@@ -33,6 +34,10 @@ pub struct MlpConfig {
     /// ([`Mlp::with_invariants`]) — as a hard constraint on the output [default: true].
     #[serde(default = "held")]
     pub conserve: bool,
+    /// Show the network a reactor's mass fractions on a log scale ([`Mlp::with_log_inputs`])
+    /// [default: false].
+    #[serde(default)]
+    pub log_inputs: bool,
 }
 
 fn held() -> bool {
@@ -79,6 +84,10 @@ pub struct Mlp {
     /// `constant` included ([`OutputMap`]); `None`: the mask alone.
     #[module(skip)]
     map: Option<OutputMap>,
+    /// The input scaling where some components are on a log scale ([`InputScale`]); `None`:
+    /// `x = y/ŷ`.
+    #[module(skip)]
+    input: Option<InputScale>,
 }
 
 impl Mlp {
@@ -102,7 +111,16 @@ impl Mlp {
             _ => (vec![1.0; dim], 1.0),
         };
         let y_scale = from_host(y_scale, [1, dim], device);
-        Self { weights, biases, y_scale, activation: config.activation, t_scale, constant: Vec::new(), map: None }
+        Self {
+            weights,
+            biases,
+            y_scale,
+            activation: config.activation,
+            t_scale,
+            constant: Vec::new(),
+            map: None,
+            input: None,
+        }
     }
 
     /// The same network with the state components `constant` held fixed: their derivatives
@@ -118,6 +136,45 @@ impl Mlp {
         let scale = to_host(self.y_scale.clone().without_autodiff());
         self.map = OutputMap::new(invariants, &self.constant, &scale);
         self
+    }
+
+    /// The same network seeing the components `log` (mass fractions) on a log scale,
+    /// `x = asinh(y/ε)/asinh(ŷ/ε)` with `ε = 1e-6·ŷ` ([`InputScale`], design.md §13): the ODE
+    /// stays in the original variables.
+    pub fn with_log_inputs(mut self, log: &[usize]) -> Self {
+        let scale = to_host(self.y_scale.clone().without_autodiff());
+        self.input = (!log.is_empty()).then(|| InputScale::new(&scale, log));
+        self
+    }
+
+    /// `[1, d]` rows of the log-scaled inputs' `ε` (1 elsewhere), `asinh(ŷ/ε)` and mask.
+    fn input_rows(&self, input: &InputScale) -> [Tensor<2>; 3] {
+        let (d, device) = (self.dim(), self.y_scale.device());
+        let row = |v: Vec<f64>| from_host(v, [1, d], &device);
+        let eps = input.floors().iter().map(|&e| if e > 0.0 { e } else { 1.0 }).collect();
+        let mask = input.floors().iter().map(|&e| f64::from(u8::from(e > 0.0))).collect();
+        [row(eps), row(input.norms().to_vec()), row(mask)]
+    }
+
+    /// The network's input `x(y)` ([`InputScale::value`]).
+    fn input(&self, y: Tensor<2>) -> Tensor<2> {
+        let Some(input) = &self.input else { return y / self.y_scale.clone() };
+        let [eps, norm, mask] = self.input_rows(input);
+        let linear = y.clone() / self.y_scale.clone();
+        let u = (y / eps).clamp_min(-CLAMP);
+        let log = (u.clone() + (u.powi_scalar(2) + 1.0).sqrt()).log() / norm;
+        linear * (mask.clone().neg() + 1.0) + log * mask
+    }
+
+    /// `∂x/∂y` per row, `[rows, 1, d]` ([`InputScale::slope`]).
+    fn input_slope(&self, y: Tensor<2>) -> Tensor<3> {
+        let [rows, d] = y.dims();
+        let Some(input) = &self.input else { return self.y_scale.clone().recip().reshape([1, 1, d]) };
+        let [eps, norm, mask] = self.input_rows(input);
+        let linear = self.y_scale.clone().recip();
+        let below = (y.clone() / eps.clone()).lower_elem(-CLAMP);
+        let log = ((y.powi_scalar(2) + eps.powi_scalar(2)).sqrt() * norm).recip().mask_fill(below, 0.0);
+        (linear * (mask.clone().neg() + 1.0) + log * mask).reshape([rows, 1, d])
     }
 
     /// The output map's matrix, transposed for a row-vector product (`f = f_raw·Mᵀ`), on the
@@ -140,9 +197,9 @@ impl Mlp {
         factor * from_host(mask, [1, d], &self.y_scale.device())
     }
 
-    /// Pre-activations of every layer for the scaled input `x = u/ŷ`.
+    /// Pre-activations of every layer for the scaled input `x(y)`.
     fn layers(&self, y: Tensor<2>) -> Vec<Tensor<2>> {
-        let mut x = y / self.y_scale.clone();
+        let mut x = self.input(y);
         let mut z = Vec::with_capacity(self.weights.len());
         for (k, (w, b)) in self.weights.iter().zip(&self.biases).enumerate() {
             let zk = x.matmul(w.val()) + b.val().unsqueeze_dim(0);
@@ -193,7 +250,7 @@ impl VectorField for Mlp {
 
     fn jacobian(&self, _t: &[f64], y: Tensor<2>) -> Tensor<3> {
         let [rows, d] = y.dims();
-        let z = self.layers(y);
+        let z = self.layers(y.clone());
         let mut jac: Option<Tensor<3>> = None;
         for (k, w) in self.weights.iter().enumerate() {
             let [fan_in, fan_out] = w.val().dims();
@@ -208,7 +265,7 @@ impl VectorField for Mlp {
                 lin
             });
         }
-        let right = self.y_scale.clone().recip().reshape([1, 1, d]);
+        let right = self.input_slope(y);
         let Some(map) = &self.map else {
             return jac.expect("at least one layer") * self.output_factor().reshape([1, d, 1]) * right;
         };
@@ -220,13 +277,17 @@ impl VectorField for Mlp {
     fn host(&self) -> Option<Box<dyn HostField + '_>> {
         let y_scale = to_host(self.y_scale.clone().without_autodiff());
         let host = HostMlp::new(self.layers_on_host(), y_scale, self.t_scale, self.activation);
-        Some(Box::new(host.with_constant_components(&self.constant).with_map(self.map.clone())))
+        let host = host.with_constant_components(&self.constant).with_map(self.map.clone());
+        Some(Box::new(match &self.input {
+            Some(input) => host.with_input(input.clone()),
+            None => host,
+        }))
     }
 
-    /// None with constant components or invariants (the kernel's MLP has no output mask or
-    /// map).
+    /// None with constant components, invariants or log inputs (the kernel's MLP has no output
+    /// mask, map or input transform).
     fn kernel(&self) -> Option<KernelField> {
-        if !self.constant.is_empty() || self.map.is_some() {
+        if !self.constant.is_empty() || self.map.is_some() || self.input.is_some() {
             return None;
         }
         let layers = self.layers_on_host();

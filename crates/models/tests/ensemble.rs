@@ -17,7 +17,8 @@ fn initial_states(batch: usize) -> Vec<f64> {
 }
 
 fn mlp(activation: Activation, device: &burn::tensor::Device) -> Mlp {
-    let config = MlpConfig { hidden: vec![5, 5, 5, 5, 5, 5], activation, scaled: true, conserve: true };
+    let config =
+        MlpConfig { hidden: vec![5, 5, 5, 5, 5, 5], activation, scaled: true, conserve: true, log_inputs: false };
     Mlp::new(3, &config, Some((&Y_HAT, 1e3)), 11, device)
 }
 

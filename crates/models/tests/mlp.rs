@@ -26,6 +26,17 @@ fn central_differences(mlp: &Mlp, y: &[f64], s: &[f64], rows: usize, device: &De
     jac
 }
 
+/// Component 2 of every row spread over four decades (0.35 down to 3.5e-4) where it is on a log
+/// scale.
+fn decades(mut y: Vec<f64>, log: bool) -> Vec<f64> {
+    if log {
+        for (r, row) in y.chunks_exact_mut(3).enumerate() {
+            row[2] = 0.35 * 10f64.powi(-((r % 4) as i32));
+        }
+    }
+    y
+}
+
 /// The invariant of the mapped variants: `f_0 + 2 f_2 = 0` (design.md §13).
 fn invariants(map: bool) -> Vec<Vec<f64>> {
     if map { vec![vec![1.0, 0.0, 2.0]] } else { Vec::new() }
@@ -36,18 +47,36 @@ fn analytic_jacobian_matches_finite_differences() {
     let device = DeviceKind::Cpu.open().unwrap();
     let y_hat = [1.0, 3.6e-5, 0.5];
     for name in Activation::NAMES {
-        for (scaled, map) in [(false, false), (true, false), (true, true)] {
-            let config = MlpConfig { hidden: vec![5, 5, 5], activation: name.parse().unwrap(), scaled, conserve: true };
-            let mlp = Mlp::new(3, &config, Some((&y_hat, 1e5)), 7, &device).with_invariants(&invariants(map));
+        for (scaled, map, log) in
+            [(false, false, false), (true, false, false), (true, true, false), (true, false, true)]
+        {
+            let config = MlpConfig {
+                hidden: vec![5, 5, 5],
+                activation: name.parse().unwrap(),
+                scaled,
+                conserve: true,
+                log_inputs: false,
+            };
+            let mlp = Mlp::new(3, &config, Some((&y_hat, 1e5)), 7, &device)
+                .with_invariants(&invariants(map))
+                .with_log_inputs(if log { &[2] } else { &[] });
             let rows = 4;
             let y: Vec<f64> = (0..rows * 3).map(|k| y_hat[k % 3] * (-1.3 + 0.29 * k as f64)).collect();
+            let y = decades(y, log);
             let t = vec![0.0; rows];
             let analytic = to_host(mlp.jacobian(&t, from_host(y.clone(), [rows, 3], &device)));
-            let input_scale = if scaled { y_hat } else { [1.0; 3] };
+            // A log-scaled input spans decades: steps on the smallest value's scale.
+            let input_scale = if log {
+                [1.0, 3.6e-5, 3.5e-4]
+            } else if scaled {
+                y_hat
+            } else {
+                [1.0; 3]
+            };
             let fd = central_differences(&mlp, &y, &input_scale, rows, &device);
             let scale = fd.iter().fold(0.0f64, |m, v| m.max(v.abs()));
             let err = analytic.iter().zip(&fd).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max) / scale;
-            println!("{name} scaled={scaled} map={map}: max |J − J_fd| / max|J| = {err:.1e}");
+            println!("{name} scaled={scaled} map={map} log={log}: max |J − J_fd| / max|J| = {err:.1e}");
             assert!(scale > 0.0 && err <= 1e-7, "{name} scaled={scaled}: {analytic:?} vs {fd:?}");
         }
     }
@@ -56,7 +85,8 @@ fn analytic_jacobian_matches_finite_differences() {
 #[test]
 fn seeded_initialization_is_reproducible_and_seed_dependent() {
     let device = DeviceKind::Cpu.open().unwrap();
-    let config = MlpConfig { hidden: vec![4], activation: Activation::Gelu, scaled: false, conserve: true };
+    let config =
+        MlpConfig { hidden: vec![4], activation: Activation::Gelu, scaled: false, conserve: true, log_inputs: false };
     let y = || from_host(vec![0.3, -0.2, 0.9], [1, 3], &device);
     let f = |seed| to_host(Mlp::new(3, &config, None, seed, &device).eval(&[0.0], y()));
     assert_eq!(f(1), f(1));
@@ -70,16 +100,29 @@ fn host_form_agrees_with_the_tensor_program() {
     let device = DeviceKind::Cpu.open().unwrap();
     let y_hat = [1.0, 3.6e-5, 0.5];
     for name in Activation::NAMES {
-        for (scaled, constant, map) in
-            [(false, &[][..], false), (true, &[], false), (true, &[1], false), (true, &[1], true)]
-        {
-            let config = MlpConfig { hidden: vec![5, 4, 5], activation: name.parse().unwrap(), scaled, conserve: true };
+        for (scaled, constant, map, log) in [
+            (false, &[][..], false, false),
+            (true, &[], false, false),
+            (true, &[1], false, false),
+            (true, &[1], true, false),
+            (true, &[], false, true),
+            (true, &[1], true, true),
+        ] {
+            let config = MlpConfig {
+                hidden: vec![5, 4, 5],
+                activation: name.parse().unwrap(),
+                scaled,
+                conserve: true,
+                log_inputs: false,
+            };
             let mlp = Mlp::new(3, &config, Some((&y_hat, 1e5)), 11, &device)
                 .with_constant_components(constant)
-                .with_invariants(&invariants(map));
-            assert_eq!(mlp.kernel().is_some(), constant.is_empty(), "the kernel has no output mask");
+                .with_invariants(&invariants(map))
+                .with_log_inputs(if log { &[2] } else { &[] });
+            assert_eq!(mlp.kernel().is_some(), constant.is_empty() && !log, "the kernel has no output mask");
             let rows = 5;
             let y: Vec<f64> = (0..rows * 3).map(|k| y_hat[k % 3] * (-1.7 + 0.31 * k as f64)).collect();
+            let y = decades(y, log);
             let t = vec![0.0; rows];
             let f = to_host(mlp.eval(&t, from_host(y.clone(), [rows, 3], &device)));
             let jac = to_host(mlp.jacobian(&t, from_host(y.clone(), [rows, 3], &device)));
@@ -109,7 +152,9 @@ fn host_form_agrees_with_the_tensor_program() {
                 }
             }
             let (ef, ej) = (rel(&hf, &f), rel(&hj, &jac));
-            println!("{name} scaled={scaled} constant={constant:?} map={map}: host vs tensor f {ef:.1e}, J {ej:.1e}");
+            println!(
+                "{name} scaled={scaled} constant={constant:?} map={map} log={log}: host vs tensor f {ef:.1e}, J {ej:.1e}"
+            );
             assert!(ef <= 1e-14 && ej <= 1e-14, "{name} scaled={scaled}: f {ef:.1e}, J {ej:.1e}");
         }
     }
@@ -125,15 +170,28 @@ fn host_parameter_products_agree_with_burns_backward_pass() {
     let ad = DeviceKind::Cpu.open().unwrap().autodiff();
     let y_hat = [1.0, 3.6e-5, 0.5];
     for name in Activation::NAMES {
-        for (scaled, constant, map) in
-            [(false, &[][..], false), (true, &[], false), (true, &[1], false), (true, &[1], true)]
-        {
-            let config = MlpConfig { hidden: vec![5, 4, 5], activation: name.parse().unwrap(), scaled, conserve: true };
+        for (scaled, constant, map, log) in [
+            (false, &[][..], false, false),
+            (true, &[], false, false),
+            (true, &[1], false, false),
+            (true, &[1], true, false),
+            (true, &[], false, true),
+            (true, &[1], true, true),
+        ] {
+            let config = MlpConfig {
+                hidden: vec![5, 4, 5],
+                activation: name.parse().unwrap(),
+                scaled,
+                conserve: true,
+                log_inputs: false,
+            };
             let mlp = Mlp::new(3, &config, Some((&y_hat, 1e5)), 13, &ad)
                 .with_constant_components(constant)
-                .with_invariants(&invariants(map));
+                .with_invariants(&invariants(map))
+                .with_log_inputs(if log { &[2] } else { &[] });
             let rows = 4;
             let y: Vec<f64> = (0..rows * 3).map(|k| y_hat[k % 3] * (-1.1 + 0.37 * k as f64)).collect();
+            let y = decades(y, log);
             let c: Vec<f64> = (0..rows * 3).map(|k| (k as f64 * 0.7).sin()).collect();
             let f = mlp.eval(&vec![0.0; rows], from_host(y.clone(), [rows, 3], &ad));
             let grads = GradientsParams::from_grads((f * from_host(c.clone(), [rows, 3], &ad)).sum().backward(), &mlp);
@@ -147,7 +205,9 @@ fn host_parameter_products_agree_with_burns_backward_pass() {
             }
             let scale = burn.iter().fold(0.0f64, |m, v| m.max(v.abs()));
             let err = ours.iter().zip(&burn).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max) / scale;
-            println!("{name} scaled={scaled} constant={constant:?} map={map}: host vs Burn (∂f/∂θ)ᵀc {err:.1e}");
+            println!(
+                "{name} scaled={scaled} constant={constant:?} map={map} log={log}: host vs Burn (∂f/∂θ)ᵀc {err:.1e}"
+            );
             assert!(scale > 0.0 && err <= 1e-13, "{name} scaled={scaled}: {ours:?} vs {burn:?}");
             // Both products in one pass: the same (∂f/∂θ)ᵀc, and Jᵀc as the analytic Jacobian gives it.
             let (mut both, mut jt_c) = (vec![0.0; host.params()], vec![0.0; rows * 3]);
@@ -179,7 +239,7 @@ fn host_parameter_products_agree_with_burns_backward_pass() {
                 assert_eq!(jac_kept.map(f64::to_bits), jac.map(f64::to_bits), "{name}");
                 host.vjp_kept(0.0, yr, &kept, cr, &mut from_kept);
             }
-            assert_eq!(from_kept, ours, "{name} scaled={scaled} constant={constant:?} map={map}");
+            assert_eq!(from_kept, ours, "{name} scaled={scaled} constant={constant:?} map={map} log={log}");
         }
     }
 }
@@ -194,14 +254,27 @@ fn host_jacobian_products_agree_with_burns_backward_pass_through_the_jacobian() 
     let ad = DeviceKind::Cpu.open().unwrap().autodiff();
     let y_hat = [1.0, 3.6e-5, 0.5];
     for name in Activation::NAMES {
-        for (scaled, constant, map) in
-            [(false, &[][..], false), (true, &[], false), (true, &[1], false), (true, &[1], true)]
-        {
-            let config = MlpConfig { hidden: vec![5, 4, 5], activation: name.parse().unwrap(), scaled, conserve: true };
+        for (scaled, constant, map, log) in [
+            (false, &[][..], false, false),
+            (true, &[], false, false),
+            (true, &[1], false, false),
+            (true, &[1], true, false),
+            (true, &[], false, true),
+            (true, &[1], true, true),
+        ] {
+            let config = MlpConfig {
+                hidden: vec![5, 4, 5],
+                activation: name.parse().unwrap(),
+                scaled,
+                conserve: true,
+                log_inputs: false,
+            };
             let mlp = Mlp::new(3, &config, Some((&y_hat, 1e5)), 17, &ad)
                 .with_constant_components(constant)
-                .with_invariants(&invariants(map));
+                .with_invariants(&invariants(map))
+                .with_log_inputs(if log { &[2] } else { &[] });
             let y: Vec<f64> = (0..3).map(|k| y_hat[k] * (0.4 + 0.37 * k as f64)).collect();
+            let y = decades(y, log);
             let u: Vec<f64> = (0..3).map(|k| y_hat[k] * (k as f64 * 1.3).cos()).collect();
             let r: Vec<f64> = (0..3).map(|k| (k as f64 * 0.7 + 0.2).sin()).collect();
             let y_t = from_host(y.clone(), [1, 3], &ad).require_grad();
@@ -221,7 +294,7 @@ fn host_jacobian_products_agree_with_burns_backward_pass_through_the_jacobian() 
                 (a.iter().zip(b).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max) / scale, scale)
             };
             let ((ey, sy), (et, st)) = (rel(&ours_y, &burn_y), rel(&ours, &burn));
-            println!("{name} scaled={scaled} constant={constant:?} map={map}: ∇_y {ey:.1e}, ∇_θ {et:.1e}");
+            println!("{name} scaled={scaled} constant={constant:?} map={map} log={log}: ∇_y {ey:.1e}, ∇_θ {et:.1e}");
             assert!(st > 0.0 && et <= 1e-12, "{name} scaled={scaled}: ∇_θ {ours:?} vs {burn:?}");
             // ReLU's J is piecewise constant in y: its ∇_y is 0.
             assert!(
@@ -244,7 +317,8 @@ fn gradients_walked_on_the_host_equal_the_replay_on_the_graph() {
     use stiffnode_solvers::{GradientMode, Request, SolveOptions, methods};
     let ad = DeviceKind::Cpu.open().unwrap().autodiff();
     let y_hat = [1.0, 3.6e-5, 0.5];
-    let config = MlpConfig { hidden: vec![5, 5], activation: Activation::Gelu, scaled: true, conserve: true };
+    let config =
+        MlpConfig { hidden: vec![5, 5], activation: Activation::Gelu, scaled: true, conserve: true, log_inputs: false };
     let mlp = Mlp::new(3, &config, Some((&y_hat, 10.0)), 3, &ad);
     let loss =
         |s: &[burn::tensor::Tensor<2>]| s.iter().map(|x| x.clone().powi_scalar(2).sum()).reduce(|a, b| a + b).unwrap();

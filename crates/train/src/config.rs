@@ -207,6 +207,19 @@ pub struct TrainingConfig {
     /// Multiple shooting: train on windows of a few data intervals, each from a data state
     /// (design.md §13) [default: whole trajectories from their initial states].
     pub shooting: Option<Shooting>,
+    /// Derivative warm start: fit the model to the reference rates at the training data before
+    /// the first epoch of a new run (design.md §13) [default: none].
+    pub warm_start: Option<WarmStart>,
+}
+
+/// The derivative warm start's steps.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WarmStart {
+    /// Full-batch optimizer steps.
+    pub epochs: usize,
+    /// Their learning rate.
+    pub lr: f64,
 }
 
 /// Multiple shooting's windows and their curriculum.
@@ -302,6 +315,11 @@ impl TrainConfig {
         }
         if !(t.max_loss_growth.is_finite() && (t.max_loss_growth == 0.0 || t.max_loss_growth > 1.0)) {
             return Err(bad(format!("train.max_loss_growth = {} must be 0 (off) or > 1", t.max_loss_growth)));
+        }
+        if let Some(w) = &t.warm_start
+            && !(w.lr.is_finite() && w.lr > 0.0)
+        {
+            return Err(bad(format!("train.warm_start.lr = {} must be > 0", w.lr)));
         }
         if let Some(s) = &t.shooting
             && s.window == 0

@@ -21,6 +21,7 @@ pub mod remedy;
 pub mod run_dir;
 pub mod setup;
 pub mod trainer;
+pub mod warm_start;
 
 pub use config::TrainConfig;
 pub use error::TrainError;

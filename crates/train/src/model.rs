@@ -46,7 +46,8 @@ impl Model {
                     .map_err(|what| TrainError::Config { file: file.to_string(), what: format!("model: {what}") })?;
                 let mlp = Mlp::new(d, c, Some((&data.scale, data.span())), seed, device);
                 let held = mlp.with_constant_components(&problem.constant_components(c.conserve));
-                Ok(Self::Mlp(if c.conserve { held.with_invariants(&problem.invariants()) } else { held }))
+                let held = if c.conserve { held.with_invariants(&problem.invariants()) } else { held };
+                Ok(Self::Mlp(if c.log_inputs { held.with_log_inputs(&problem.mass_fractions()) } else { held }))
             }
             ModelConfig::MassAction { learnable, start_factor } => {
                 let idx = learnable_reactions(problem, learnable)

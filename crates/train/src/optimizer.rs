@@ -140,7 +140,13 @@ mod tests {
         let device = DeviceKind::Cpu.open().unwrap().autodiff();
         let mlp = Mlp::new(
             3,
-            &MlpConfig { hidden: vec![4], activation: Activation::Tanh, scaled: false, conserve: true },
+            &MlpConfig {
+                hidden: vec![4],
+                activation: Activation::Tanh,
+                scaled: false,
+                conserve: true,
+                log_inputs: false,
+            },
             None,
             0,
             &device,

@@ -59,6 +59,18 @@ impl Problem {
         held
     }
 
+    /// The state components that are mass fractions or concentrations (a reactor problem's
+    /// species; every component of a mass-action mechanism): what a model may see on a log scale.
+    pub fn mass_fractions(&self) -> Vec<usize> {
+        match self {
+            Self::MassAction(m) => (0..m.species.len()).collect(),
+            Self::Reactor(r) => {
+                let names = r.state_names();
+                (0..names.len()).filter(|&i| r.mechanism.species_index(&names[i]).is_some()).collect()
+            }
+        }
+    }
+
     /// The linear invariants a conserving model holds exactly: a reactor problem's elements
     /// ([`ReactorProblem::invariants`]); none for a mass-action mechanism.
     pub fn invariants(&self) -> Vec<Vec<f64>> {

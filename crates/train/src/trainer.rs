@@ -33,6 +33,7 @@ use crate::optimizer::Optimizer;
 use crate::remedy::{self, BalanceLog, Remedy};
 use crate::run_dir::{Log, RunDir};
 use crate::setup::Setup;
+use crate::warm_start::WarmStartReport;
 
 /// One line of `metrics.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -41,8 +42,12 @@ pub struct EpochMetrics {
     pub epoch: usize,
     /// Mean training loss over the epoch's batches.
     pub loss: f64,
-    /// Validation loss (null without a validation set).
+    /// Validation loss (null without a validation set, or where a validation solve failed).
     pub val_loss: Option<f64>,
+    /// A validation trajectory's solve failed at this epoch's model (the step limit, a blow-up):
+    /// the model is not a candidate for the best checkpoint, and training goes on.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub val_failed: bool,
     /// Global gradient norm of the epoch's last batch, before clipping.
     pub grad_norm: f64,
     /// The epoch's learning rate.
@@ -87,6 +92,8 @@ pub struct Trainer {
     saved_at: Option<Instant>,
     /// The end of the previous epoch (its logs and checkpoints included), for `wall_s`.
     clock: Option<Instant>,
+    /// What the derivative warm start of a new run did (`train.warm_start`).
+    pub warm_started: Option<WarmStartReport>,
 }
 
 /// What a checkpoint holds.
@@ -137,6 +144,10 @@ impl Trainer {
             let model = trainer.setup.model.clone();
             trainer.setup.model = checkpoint::load_model(&RunDir::open(&init)?, "best", model)?;
         }
+        if let Some(warm) = trainer.setup.config.train.warm_start {
+            let report = trainer.setup.warm_start(&warm).map_err(|error| TrainError::Solve { epoch: 0, error })?;
+            trainer.warm_started = Some(report);
+        }
         trainer.run.init(&trainer.setup.config)?;
         Ok(trainer)
     }
@@ -179,7 +190,7 @@ impl Trainer {
         let constant = setup.mechanism.constant_components(setup.config.model.conserves());
         let loss = Loss::new(t.loss, &setup.data.scale, t.weights.as_deref(), &constant, &setup.device);
         let (unsaved, unsaved_best, saved_at, clock) = (None, None, None, None);
-        Self { setup, run, state, optim, loss, undo: None, unsaved, unsaved_best, saved_at, clock }
+        Self { setup, run, state, optim, loss, undo: None, unsaved, unsaved_best, saved_at, clock, warm_started: None }
     }
 
     /// Learning rate at epoch `e` (1-based): constant, or cosine from `lr` to `lr_final`.
@@ -251,10 +262,14 @@ impl Trainer {
         }
         let loss = total / ids.len() as f64;
         let validation = &self.setup.data.validation;
-        let val_loss = if validation.is_empty() {
-            None
+        let (val_loss, val_failed) = if validation.is_empty() {
+            (None, false)
         } else {
-            Some(self.evaluate(validation).map_err(|error| TrainError::Solve { epoch: e, error })?)
+            match self.evaluate(validation) {
+                Ok(v) => (Some(v), false),
+                Err(error) if error.is_run_failure() => (None, true),
+                Err(error) => return Err(TrainError::Solve { epoch: e, error }),
+            }
         };
         self.state.epoch = e;
         self.state.wall_s += start.elapsed().as_secs_f64();
@@ -262,6 +277,7 @@ impl Trainer {
             epoch: e,
             loss,
             val_loss,
+            val_failed,
             grad_norm,
             lr,
             wall_s: self.state.wall_s,
@@ -272,7 +288,7 @@ impl Trainer {
             retreats,
             balance: balance.clone(),
         };
-        let watched = val_loss.unwrap_or(loss);
+        let watched = if val_failed { f64::INFINITY } else { val_loss.unwrap_or(loss) };
         let improved = watched < self.state.best_loss;
         if improved {
             (self.state.best_loss, self.state.best_epoch) = (watched, e);

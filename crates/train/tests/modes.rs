@@ -26,7 +26,13 @@ fn read(run: &Path) -> Result<Vec<modes::ModeRecord>, TrainError> {
 #[test]
 fn modes_of_an_mlp_field_add_up_to_its_gradient_for_every_method() {
     let ad = DeviceKind::Cpu.open().unwrap().autodiff();
-    let config = MlpConfig { hidden: vec![6, 6], activation: Activation::Tanh, scaled: false, conserve: true };
+    let config = MlpConfig {
+        hidden: vec![6, 6],
+        activation: Activation::Tanh,
+        scaled: false,
+        conserve: true,
+        log_inputs: false,
+    };
     let y0 = [0.5, -0.3, 0.8, 0.1, 0.2, -0.4];
     let loss = |s: &[Tensor<2>]| s.iter().map(|x| x.clone().powi_scalar(2).sum()).reduce(|a, b| a + b).unwrap();
     for method in methods::all().into_iter().filter(|m| m.has_step_adjoints()) {

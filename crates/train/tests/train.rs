@@ -243,6 +243,9 @@ fn bad_configurations_are_clear_errors() {
         (good.replace("esdirk4", "rk99"), "unknown method 'rk99'"),
         (good.replace("lr = 0.01", "lr = 0.01\ncheckpoint_every_s = -1"), "train.checkpoint_every_s = -1"),
         (good.replace("activation = \"gelu\"", "activation = \"sigmoidish\""), "sigmoidish"),
+        (good.clone() + "[train.shooting]\nwindow = 0\n", "train.shooting.window = 0"),
+        (good.clone() + "[train.warm_start]\nepochs = 5\nlr = -1\n", "train.warm_start.lr = -1"),
+        (good.clone() + "[train.shooting]\nwindow = 2\nstride = 1\n", "stride"),
     ];
     for (text, needle) in cases {
         let err = TrainConfig::parse(&text, "bad.toml").expect_err("must fail").to_string();
@@ -459,4 +462,22 @@ fn per_trajectory_times_give_exact_gradients() {
         }
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The derivative warm start fits the MLP to the mechanism's rates at the data before the first
+/// epoch: its loss goes down, and the run then trains as any other. Multiple shooting's windows
+/// double on their schedule.
+#[test]
+fn a_warm_start_fits_the_rates_and_shooting_windows_grow() {
+    let text = mlp_config(2) + "[train.warm_start]\nepochs = 300\nlr = 0.01\n";
+    let run = scratch("warm-start");
+    let trainer = train(&text, &run);
+    let w = trainer.warm_started.expect("a warm start");
+    assert!(w.last < 0.9 * w.first, "{w:?}");
+    assert_eq!(losses(&run).len(), 2);
+    std::fs::remove_dir_all(&run).unwrap();
+    let shooting = stiffnode_train::config::Shooting { window: 3, grow_every: 10 };
+    let windows: Vec<usize> = [1, 10, 11, 20, 21, 35].map(|e| shooting.window_at(e)).to_vec();
+    assert_eq!(windows, [3, 3, 6, 6, 12, 24]);
+    assert_eq!(stiffnode_train::config::Shooting { window: 3, grow_every: 0 }.window_at(1000), 3);
 }

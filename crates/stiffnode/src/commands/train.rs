@@ -99,6 +99,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         config.train.device,
         trainer.run.path().display()
     );
+    if let Some(w) = trainer.warm_started {
+        println!("derivative warm start: loss {:.4e} → {:.4e}", w.first, w.last);
+    }
     trainer
         .run(|m| {
             let val = m.val_loss.map_or(String::new(), |v| format!(" val {v:.4e}"));
@@ -141,10 +144,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         } else {
             String::new()
         };
-        println!(
-            "ignition delay (largest dT/dt) of the best model against the reactor's: mean relative error {mean:.3e}, worst {worst:.3e}, over {} trajectories{note}",
-            rel.len()
-        );
+        if rel.is_empty() {
+            println!(
+                "ignition delay (largest dT/dt): the best model ignites in none of the {} trajectories",
+                delays.len()
+            );
+        } else {
+            println!(
+                "ignition delay (largest dT/dt) of the best model against the reactor's: mean relative error {mean:.3e}, worst {worst:.3e}, over {} trajectories{note}",
+                rel.len()
+            );
+        }
     }
     let mae = best.normalized_mae()?;
     println!(
