@@ -26,6 +26,17 @@ fn central_differences(mlp: &Mlp, y: &[f64], s: &[f64], rows: usize, device: &De
     jac
 }
 
+/// Scaled or not, component 1 held constant or not, the invariant `f_0 + 2 f_2 = 0` held or
+/// not, component 2 on a log scale or not.
+const VARIANTS: [(bool, &[usize], bool, bool); 6] = [
+    (false, &[], false, false),
+    (true, &[], false, false),
+    (true, &[1], false, false),
+    (true, &[1], true, false),
+    (true, &[], false, true),
+    (true, &[1], true, true),
+];
+
 /// Component 2 of every row spread over four decades (0.35 down to 3.5e-4) where it is on a log
 /// scale.
 fn decades(mut y: Vec<f64>, log: bool) -> Vec<f64> {
@@ -100,14 +111,7 @@ fn host_form_agrees_with_the_tensor_program() {
     let device = DeviceKind::Cpu.open().unwrap();
     let y_hat = [1.0, 3.6e-5, 0.5];
     for name in Activation::NAMES {
-        for (scaled, constant, map, log) in [
-            (false, &[][..], false, false),
-            (true, &[], false, false),
-            (true, &[1], false, false),
-            (true, &[1], true, false),
-            (true, &[], false, true),
-            (true, &[1], true, true),
-        ] {
+        for (scaled, constant, map, log) in VARIANTS {
             let config = MlpConfig {
                 hidden: vec![5, 4, 5],
                 activation: name.parse().unwrap(),
@@ -170,14 +174,7 @@ fn host_parameter_products_agree_with_burns_backward_pass() {
     let ad = DeviceKind::Cpu.open().unwrap().autodiff();
     let y_hat = [1.0, 3.6e-5, 0.5];
     for name in Activation::NAMES {
-        for (scaled, constant, map, log) in [
-            (false, &[][..], false, false),
-            (true, &[], false, false),
-            (true, &[1], false, false),
-            (true, &[1], true, false),
-            (true, &[], false, true),
-            (true, &[1], true, true),
-        ] {
+        for (scaled, constant, map, log) in VARIANTS {
             let config = MlpConfig {
                 hidden: vec![5, 4, 5],
                 activation: name.parse().unwrap(),
@@ -254,14 +251,7 @@ fn host_jacobian_products_agree_with_burns_backward_pass_through_the_jacobian() 
     let ad = DeviceKind::Cpu.open().unwrap().autodiff();
     let y_hat = [1.0, 3.6e-5, 0.5];
     for name in Activation::NAMES {
-        for (scaled, constant, map, log) in [
-            (false, &[][..], false, false),
-            (true, &[], false, false),
-            (true, &[1], false, false),
-            (true, &[1], true, false),
-            (true, &[], false, true),
-            (true, &[1], true, true),
-        ] {
+        for (scaled, constant, map, log) in VARIANTS {
             let config = MlpConfig {
                 hidden: vec![5, 4, 5],
                 activation: name.parse().unwrap(),

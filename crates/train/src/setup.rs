@@ -7,7 +7,7 @@
 use burn::module::Module;
 use burn::tensor::Device;
 use stiffnode_chemistry::dataset::{Dataset, Trajectory};
-use stiffnode_solvers::{Backend, DeviceKind, Request, SolveError, SolveOptions};
+use stiffnode_solvers::{Backend, DeviceKind, Request, SolveError, SolveOptions, Span};
 
 use crate::checkpoint;
 use crate::config::{OptimizerKind, TrainConfig};
@@ -149,21 +149,42 @@ impl Setup {
 
     /// The model's states for every trajectory `k` at `times(k)` (increasing, from the data's
     /// initial time on; the initial time itself gives the initial state), in the dataset format:
-    /// one solve to the union of the times.
+    /// one solve, each trajectory to its own times where they have as many after the initial
+    /// time (as training solves them), else to the union of the times.
     pub fn predictions<'a>(&self, times: impl Fn(usize) -> &'a [f64]) -> Result<Dataset, SolveError> {
         let t0 = self.data.t0();
         let all: Vec<usize> = (0..self.data.states.len()).collect();
-        let mut union: Vec<f64> = all.iter().flat_map(|&k| times(k).iter().copied().filter(|&t| t > t0)).collect();
+        let after = |k: usize| -> Vec<f64> { times(k).iter().copied().filter(|&t| t > t0).collect() };
+        let own: Vec<Vec<f64>> = all.iter().map(|&k| after(k)).collect();
+        let mut union: Vec<f64> = own.concat();
         union.sort_by(f64::total_cmp);
         union.dedup();
-        let pred = if union.is_empty() { Vec::new() } else { self.predict_at(&all, &union)? };
+        let spanned =
+            !union.is_empty() && own.iter().all(|t| t.len() == own[0].len()) && own.iter().any(|t| *t != own[0]);
+        let pred = if union.is_empty() {
+            Vec::new()
+        } else if spanned {
+            let mut request = self.request(&all, &own[0]);
+            request.spans = Some(own.iter().map(|t| Span { t0, save_at: t.clone() }).collect());
+            self.backend.solve(&self.model.valid(), &request)?.states
+        } else {
+            self.predict_at(&all, &union)?
+        };
         let d = self.data.species.len();
         let trajectories = all
             .iter()
             .map(|&k| {
-                let at = |t: f64| match union.binary_search_by(|u| u.total_cmp(&t)) {
-                    Ok(u) => pred[u][k * d..(k + 1) * d].to_vec(),
-                    Err(_) => self.data.states[k][0].clone(),
+                // Output index of time t in trajectory k's solve: its own, or the union's.
+                let index = |t: f64| -> Option<usize> {
+                    if spanned {
+                        own[k].iter().position(|&u| u == t)
+                    } else {
+                        union.binary_search_by(|u| u.total_cmp(&t)).ok()
+                    }
+                };
+                let at = |t: f64| match index(t) {
+                    Some(u) => pred[u][k * d..(k + 1) * d].to_vec(),
+                    None => self.data.states[k][0].clone(),
                 };
                 Trajectory { times: times(k).to_vec(), states: times(k).iter().map(|&t| at(t)).collect() }
             })

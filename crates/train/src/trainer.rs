@@ -65,10 +65,17 @@ pub struct EpochMetrics {
     /// Updates taken back in this epoch because the next solve failed at the updated model
     /// (each redone at half the learning rate).
     pub retreats: usize,
+    /// Batches left out of this epoch because their solve failed at every retreat.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub skipped: usize,
     /// What the mode-balanced updates did (with `train.remedy`; `grad_norm` is then the norm
     /// of the balanced direction).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub balance: Option<BalanceLog>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// A training run in a run directory.
@@ -252,15 +259,28 @@ impl Trainer {
         let (mut total, mut grad_norm, mut work, mut retreats) = (0.0, 0.0, Stats::default(), 0);
         let mut logger = self.logs_modes(e).then(ModeLogger::default);
         let mut balance = (train.remedy == Remedy::ModeBalanced).then(|| BalanceLog::new(train.balance));
+        let (mut counted, mut skipped, mut failure) = (0, 0, None);
         for batch in ids.chunks(size) {
-            let (loss, norm, stats) = self
-                .guarded_step(batch, lr, logger.as_mut(), balance.as_mut(), &mut retreats)
-                .map_err(|error| TrainError::Solve { epoch: e, error })?;
-            total += loss * batch.len() as f64;
-            grad_norm = norm;
-            work += &stats;
+            match self.guarded_step(batch, lr, logger.as_mut(), balance.as_mut(), &mut retreats) {
+                Ok((loss, norm, stats)) => {
+                    total += loss * batch.len() as f64;
+                    counted += batch.len();
+                    grad_norm = norm;
+                    work += &stats;
+                }
+                // A batch whose solve fails at every retreat is left out of the epoch: the model
+                // stays the last one that solved; the epoch fails only when every batch does.
+                Err(error) if error.is_run_failure() && ids.len() > size => {
+                    skipped += 1;
+                    failure = Some(error);
+                }
+                Err(error) => return Err(TrainError::Solve { epoch: e, error }),
+            }
         }
-        let loss = total / ids.len() as f64;
+        if let (0, Some(error)) = (counted, failure) {
+            return Err(TrainError::Solve { epoch: e, error });
+        }
+        let loss = total / counted as f64;
         let validation = &self.setup.data.validation;
         let (val_loss, val_failed) = if validation.is_empty() {
             (None, false)
@@ -286,6 +306,7 @@ impl Trainer {
             newton_iterations: work.newton_iterations,
             jacobian_evaluations: work.jacobian_evaluations,
             retreats,
+            skipped,
             balance: balance.clone(),
         };
         let watched = if val_failed { f64::INFINITY } else { val_loss.unwrap_or(loss) };
@@ -326,7 +347,8 @@ impl Trainer {
     /// made the field too stiff or blow up: step limit, step size floor, Newton failure,
     /// non-finite values), the previous update is taken back and redone at half its learning
     /// rate, up to [`MAX_RETREATS`] halvings; `retreats` counts them. A failure with no update
-    /// to take back (the first step of a run or of a resume) is an error. With one batch per
+    /// to take back (the first step of a run or of a resume), or after the last halving, is
+    /// an error here ([`epoch`](Self::epoch) then leaves the batch out, where there are others). With one batch per
     /// epoch, an update after which the loss grew by more than `train.max_loss_growth` (a
     /// field pushed over a cliff that its vanishing fast-mode gradients did not show) is taken
     /// back the same way; after the last halving the step stands.

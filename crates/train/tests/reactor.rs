@@ -37,25 +37,25 @@ seed = 2
 #[test]
 fn rate_factors_of_a_cantera_mechanism_move_towards_the_truth() {
     let run = scratch("h2-air-rates");
-    train(&config(3), &run);
+    train(&config(4), &run);
     let l = losses(&run);
-    assert!(l[2] < 0.8 * l[0], "loss did not go down: {l:?}");
+    assert!(l[3] < 0.8 * l[0], "loss did not go down: {l:?}");
     let best = Setup::from_run(&stiffnode_train::RunDir::open(&run).unwrap(), "last", None).unwrap();
     let Model::Reactor(r) = &best.model else { panic!("a reactor model") };
     let factors = r.multipliers().unwrap();
     let learned: Vec<f64> = r.learnable().iter().map(|&j| factors[j]).collect();
     println!("losses {l:?}, factors {learned:?}");
-    // The chain-branching rate, which sets the ignition delay, comes back towards 1.
-    assert!(learned[0] < 1.9 && learned[0] > 0.5, "{learned:?}");
-    // Its ignition delays against the reactor's own: every trajectory ignites in both, and a
-    // chain-branching rate still above the truth ignites every mixture sooner (near the
-    // second explosion limit, at the lowest T0, by up to a factor 4: ignition there is that
-    // sensitive to the branching/termination balance).
+    // The chain-branching rate, which sets the ignition delay, comes back to 1 within 5 %
+    // (the data's adaptive grids resolve every front: four epochs from a factor of 2).
+    assert!((learned[0] - 1.0).abs() < 0.05, "{learned:?}");
+    // Its ignition delays against the reactor's own: every trajectory ignites in both, within
+    // 15 % (measured: 9.6 % at worst, trajectory 17, at the lowest T0 near the second explosion
+    // limit, where ignition is the most sensitive to the branching/termination balance).
     let delays = best.ignition_delays().unwrap().expect("a reactor problem");
     assert_eq!(delays.len(), 32);
     for d in &delays {
         let (m, r) = (d.model.expect("the model ignites"), d.reference.expect("the reactor ignites"));
-        assert!(m < r * 1.001 && m > 0.1 * r, "trajectory {}: {m} vs {r}", d.trajectory);
+        assert!((m / r - 1.0).abs() < 0.15, "trajectory {}: {m} vs {r}", d.trajectory);
     }
     std::fs::remove_dir_all(&run).unwrap();
 }
@@ -86,13 +86,13 @@ fn one_field_serves_a_pressure_sweep_for_kinetics_and_mlp_models() {
     let mae = setup.normalized_mae().unwrap();
     assert!(mae < 1e-4, "the mechanism that made the data misses it by {mae}");
     let run = scratch("h2-air-pressure-rates");
-    train(&pressures(config(3)), &run);
+    train(&pressures(config(4)), &run);
     let l = losses(&run);
     let last = Setup::from_run(&stiffnode_train::RunDir::open(&run).unwrap(), "last", None).unwrap();
     let Model::Reactor(r) = &last.model else { panic!("a reactor model") };
     let factor = r.multipliers().unwrap()[r.learnable()[0]];
     println!("losses {l:?}, factor {factor}");
-    assert!(l[2] < 0.8 * l[0] && factor < 1.9, "{l:?}, factor {factor}");
+    assert!(l[3] < 0.8 * l[0] && factor < 1.9, "{l:?}, factor {factor}");
     std::fs::remove_dir_all(&run).unwrap();
 
     let mlp = pressures(
@@ -107,14 +107,19 @@ fn one_field_serves_a_pressure_sweep_for_kinetics_and_mlp_models() {
     let setup = Setup::from_run(&stiffnode_train::RunDir::open(&run).unwrap(), "last", None).unwrap();
     // Each trajectory at its own data times (the dataset's grids are per trajectory).
     let pred = setup.predictions(|k| &setup.data.times[k]).unwrap();
-    let d = setup.data.species.len();
+    // Held exactly: P (carried) and, by the conserving model, the inert AR and N2.
+    let held = setup.mechanism.constant_components(true);
+    let names: Vec<&str> = held.iter().map(|&i| setup.data.species[i].as_str()).collect();
+    assert_eq!(names, ["AR", "N2", "P"]);
     let (mut sum, mut n) = (0.0, 0);
-    for (k, tr) in pred.trajectories.iter().enumerate() {
-        for (j, p) in tr.states.iter().enumerate().skip(1) {
-            for (i, v) in p.iter().enumerate() {
+    // Time index outermost, as normalized_mae sums.
+    let times = pred.trajectories[0].states.len();
+    for j in 1..times {
+        for (k, tr) in pred.trajectories.iter().enumerate() {
+            for (i, v) in tr.states[j].iter().enumerate() {
                 let data = setup.data.states[k][j][i];
-                if i == d - 1 {
-                    assert_eq!(*v, data, "trajectory {k}: P moved");
+                if held.contains(&i) {
+                    assert_eq!(*v, data, "trajectory {k}: {} moved", setup.data.species[i]);
                 } else {
                     (sum, n) = (sum + (v - data).abs() / setup.data.scale[i], n + 1);
                 }

@@ -6,6 +6,33 @@ use stiffnode_chemistry::gas::{self, ReactorProblem};
 use stiffnode_chemistry::mass_action::{self, Mechanism};
 use stiffnode_solvers::{Method, SetupError, SolveOptions, StepSettings};
 
+/// `--run DIR [--checkpoint best|last] [--device KIND]`: a trained model.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// A run directory written by `stiffnode train`.
+    #[arg(long)]
+    pub run: std::path::PathBuf,
+    /// Checkpoint: best or last.
+    #[arg(long, default_value = "best")]
+    checkpoint: String,
+    /// Device: cpu (f64), wgpu (f32) or cuda (f64, with the cuda feature) [default: the run's].
+    #[arg(long)]
+    device: Option<stiffnode_solvers::DeviceKind>,
+}
+
+impl RunArgs {
+    /// The run's set-up with the model of the checkpoint.
+    pub fn open(&self) -> anyhow::Result<stiffnode_train::Setup> {
+        use anyhow::Context;
+        if !["best", "last"].contains(&self.checkpoint.as_str()) {
+            bail!("invalid --checkpoint '{}' (known: best, last)", self.checkpoint);
+        }
+        let opening = || format!("opening run {}", self.run.display());
+        let run = stiffnode_train::RunDir::open(&self.run).with_context(opening)?;
+        stiffnode_train::Setup::from_run(&run, &self.checkpoint, self.device).with_context(opening)
+    }
+}
+
 /// `--problem NAME|FILE --method NAME`.
 #[derive(clap::Args)]
 pub struct ProblemArgs {

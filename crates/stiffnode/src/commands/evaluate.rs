@@ -5,42 +5,30 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use serde_json::json;
-use stiffnode_solvers::DeviceKind;
 use stiffnode_train::evaluation::{TrajectoryScore, delay_error};
-use stiffnode_train::{RunDir, Setup};
+
+use super::args::RunArgs;
 
 /// Arguments of `stiffnode evaluate`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// A run directory written by `stiffnode train`.
-    #[arg(long)]
-    run: PathBuf,
+    #[command(flatten)]
+    model: RunArgs,
     /// A dataset directory with the run's species [default: the run's own].
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Checkpoint: best or last.
-    #[arg(long, default_value = "best")]
-    checkpoint: String,
     /// The parity plot (SVG, and a PNG beside it) [default: RUN/parity-<dataset>.svg].
     #[arg(long)]
     plot: Option<PathBuf>,
     /// Print JSON lines (one per trajectory, then the summary) instead of a table.
     #[arg(long)]
     json: bool,
-    /// Device: cpu (f64), wgpu (f32) or cuda (f64, with the cuda feature) [default: the run's].
-    #[arg(long)]
-    device: Option<DeviceKind>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if !["best", "last"].contains(&args.checkpoint.as_str()) {
-        bail!("invalid --checkpoint '{}' (known: best, last)", args.checkpoint);
-    }
-    let opening = || format!("opening run {}", args.run.display());
-    let run = RunDir::open(&args.run).with_context(opening)?;
-    let mut setup = Setup::from_run(&run, &args.checkpoint, args.device).with_context(opening)?;
+    let mut setup = args.model.open()?;
     let data_dir = args.data.clone().unwrap_or_else(|| setup.config.data.dataset.clone());
     if let Some(dir) = &args.data {
         setup = setup.with_dataset(dir).with_context(|| format!("--data {}", dir.display()))?;
@@ -57,7 +45,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if scores.iter().any(|s| s.ignition.is_some()) {
         let name = data_dir.file_name().map_or("data".into(), |n| n.to_string_lossy().into_owned());
-        let plot = args.plot.clone().unwrap_or_else(|| args.run.join(format!("parity-{name}.svg")));
+        let plot = args.plot.clone().unwrap_or_else(|| args.model.run.join(format!("parity-{name}.svg")));
         let title = format!("ignition delays on {name}: model against reactor");
         crate::plots::parity::write(&scores, &title, &plot).with_context(|| format!("writing {}", plot.display()))?;
         if !args.json {

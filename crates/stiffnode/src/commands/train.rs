@@ -107,6 +107,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let val = m.val_loss.map_or(String::new(), |v| format!(" val {v:.4e}"));
             bar.set_message(format!("loss {:.4e}{val} |g| {:.2e}", m.loss, m.grad_norm));
             bar.set_position(m.epoch as u64);
+            if m.skipped > 0 {
+                bar.println(format!("epoch {}: {} batch(es) left out: their solve failed at every retreat", m.epoch, m.skipped));
+            }
             if m.retreats > 0 {
                 bar.println(format!("epoch {}: the solve failed at the updated model; the update was taken back and redone at 2^-k of the learning rate ({} halvings)", m.epoch, m.retreats));
             }
