@@ -604,6 +604,9 @@ fn evaluate_scores_a_run_on_its_data_and_on_a_held_out_set() {
             assert!((1e-5..1e-2).contains(&reference), "{t}");
             assert!(t["invariant_drift"].as_f64().unwrap() <= 1e-9, "a conserving model holds the elements: {t}");
         }
+        // Another dataset is held out as a whole; the run's own has its split.
+        let held_out = lines[..3].iter().filter(|t| t["held_out"] == true).count();
+        assert_eq!(held_out, if dir.is_some() { 3 } else { 1 }, "{name}");
         assert_eq!(lines[3]["summary"]["trajectories"], 3);
         assert!(run.join(format!("parity-{name}.svg")).is_file() && run.join(format!("parity-{name}.png")).is_file());
     }

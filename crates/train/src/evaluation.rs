@@ -18,8 +18,8 @@ use crate::setup::Setup;
 pub struct TrajectoryScore {
     /// The trajectory, by index in the dataset.
     pub trajectory: usize,
-    /// Whether the dataset's split holds it out for validation.
-    pub validation: bool,
+    /// Whether the model was not trained on it (the run's validation split, or another dataset).
+    pub held_out: bool,
     /// Normalized MAE over the compared components and the data times after the first.
     pub mae: f64,
     /// The same for `T` alone (a reactor problem with a temperature).
@@ -33,7 +33,8 @@ pub struct TrajectoryScore {
 
 impl Setup {
     /// The same run evaluated on the dataset in `dir` instead of its own: the run's species and
-    /// initial time, every trajectory scored, the training data's scale kept.
+    /// initial time, every trajectory scored and counted as held out, the training data's scale
+    /// kept.
     pub fn with_dataset(mut self, dir: &Path) -> Result<Self, TrainError> {
         let mut data = TrainingData::load(dir, &self.data.species)?;
         if data.t0() != self.data.t0() {
@@ -43,6 +44,9 @@ impl Setup {
             });
         }
         data.scale.clone_from(&self.data.scale);
+        // None of it was trained on: every trajectory is held out.
+        data.validation = (0..data.states.len()).collect();
+        data.train.clear();
         self.data = data;
         Ok(self)
     }
@@ -80,7 +84,7 @@ impl Setup {
             });
             TrajectoryScore {
                 trajectory: k,
-                validation: data.validation.contains(&k),
+                held_out: data.validation.contains(&k),
                 mae: mae_of(&compared),
                 mae_t: has_t.then(|| mae_of(&[0])),
                 ignition: delays.as_ref().map(|d| d[k]),

@@ -481,3 +481,33 @@ fn a_warm_start_fits_the_rates_and_shooting_windows_grow() {
     assert_eq!(windows, [3, 3, 6, 6, 12, 24]);
     assert_eq!(stiffnode_train::config::Shooting { window: 3, grow_every: 0 }.window_at(1000), 3);
 }
+
+/// A validation trajectory whose solve fails at the current model (here: the step limit, which
+/// its long span needs and the training trajectory's short one does not) does not end the run:
+/// the epoch logs `val_failed` and no validation loss, and training goes on.
+#[test]
+fn a_failed_validation_solve_is_logged_and_training_goes_on() {
+    let dir = scratch("val-fails-data");
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = "trajectory,t,A,B,C\n0,0,1,0,0\n0,1e-3,0.99996,3e-5,1e-5\n1,0,1,0,0\n1,1e5,0.02,1e-7,0.98\n";
+    std::fs::write(dir.join("data.csv"), csv).unwrap();
+    std::fs::write(dir.join("meta.json"), r#"{"split": {"train": [0], "validation": [1]}}"#).unwrap();
+    let text = format!(
+        "[data]\ndataset = \"{}\"\nmechanism = \"robertson\"\n[model]\nkind = \"mass-action\"\nstart_factor = 2.0\n\
+         [solver]\nmethod = \"radau5\"\nrtol = 1e-6\natol = 1e-10\nmax_steps = 40\n[train]\nepochs = 2\nlr = 0.01\n",
+        dir.display()
+    );
+    let run = scratch("val-fails");
+    train(&text, &run);
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for l in &lines {
+        assert!(l["val_failed"] == true && l["val_loss"].is_null() && l["loss"].as_f64().unwrap() > 0.0, "{l}");
+    }
+    std::fs::remove_dir_all(&run).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}

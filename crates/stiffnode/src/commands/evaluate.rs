@@ -75,7 +75,7 @@ fn summarize(scores: &[TrajectoryScore]) -> serde_json::Value {
 
 fn score_json(s: &TrajectoryScore) -> serde_json::Value {
     json!({
-        "trajectory": s.trajectory, "validation": s.validation, "mae": s.mae, "mae_t": s.mae_t,
+        "trajectory": s.trajectory, "held_out": s.held_out, "mae": s.mae, "mae_t": s.mae_t,
         "ignition_delay_model": s.ignition.and_then(|d| d.model),
         "ignition_delay_reference": s.ignition.and_then(|d| d.reference),
         "ignition_delay_error": s.ignition.as_ref().and_then(delay_error),
@@ -90,7 +90,7 @@ fn print_table(scores: &[TrajectoryScore], summary: &serde_json::Value) {
         println!(
             "{:>10}  {:<10}  {:.3e}  {:>9}  {:>11}  {:>11}  {:>9}  {:>9}",
             s.trajectory,
-            if s.validation { "validation" } else { "train" },
+            if s.held_out { "held out" } else { "trained on" },
             s.mae,
             opt(s.mae_t, 3),
             opt(s.ignition.and_then(|d| d.model), 4),

@@ -1,5 +1,5 @@
 //! `parity.svg`: a trained model's ignition delays against the reactor's, one point per
-//! trajectory (training and validation marked), on log axes with the line of equality.
+//! trajectory (those trained on and those held out marked), on log axes with the line of equality.
 
 use std::path::Path;
 
@@ -15,7 +15,7 @@ pub fn write(scores: &[TrajectoryScore], title: &str, path: &Path) -> Result<()>
         .iter()
         .filter_map(|s| {
             let d = s.ignition?;
-            Some((s.validation, d.reference?.log10(), d.model?.log10()))
+            Some((s.held_out, d.reference?.log10(), d.model?.log10()))
         })
         .collect();
     let (lo, hi) = extent(points.iter().flat_map(|p| [p.1, p.2])).unwrap_or((-5.0, -3.0));
@@ -36,12 +36,10 @@ pub fn write(scores: &[TrajectoryScore], title: &str, path: &Path) -> Result<()>
             .y_label_formatter(&decade_label)
             .draw()?;
         chart.draw_series(LineSeries::new([(range.start, range.start), (range.end, range.end)], BLACK.mix(0.5)))?;
-        for (k, (validation, label)) in [(false, "training"), (true, "validation")].into_iter().enumerate() {
+        for (k, (held_out, label)) in [(false, "trained on"), (true, "held out")].into_iter().enumerate() {
             let style = colour(k).filled();
             chart
-                .draw_series(
-                    points.iter().filter(|p| p.0 == validation).map(move |p| Circle::new((p.1, p.2), 4, style)),
-                )?
+                .draw_series(points.iter().filter(|p| p.0 == held_out).map(move |p| Circle::new((p.1, p.2), 4, style)))?
                 .label(label)
                 .legend(move |(x, y)| Circle::new((x + 8, y), 4, style));
         }
