@@ -551,6 +551,7 @@ fn reactor_problems_generate_datasets_and_bad_sweeps_are_named() {
 /// `evaluate` scores a trained reactor MLP on its own adaptive-grid dataset and on a held-out
 /// one (another seed): per-trajectory JSON, ignition delays of model and reactor, elements held
 /// by the conserving model, a parity plot; a dataset of other species is refused by name.
+/// `predict` starts from another dataset's initial states or from conditions a user gives.
 #[test]
 fn evaluate_scores_a_run_on_its_data_and_on_a_held_out_set() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
@@ -612,5 +613,24 @@ fn evaluate_scores_a_run_on_its_data_and_on_a_held_out_set() {
     }
     let robertson = format!("{root}/datasets/robertson");
     fails_with(&["evaluate", "--run", run.to_str().unwrap(), "--data", &robertson], "column 'A' where 'T' is expected");
+    // predict from another dataset's initial states, and from conditions a user gives.
+    let r = run.to_str().unwrap();
+    let out = stiffnode(&["predict", "--run", r, "--times", "1e-4,1e-3", "--data", held_out.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1 + 3 * 2, "three trajectories, two times");
+    let out = stiffnode(&["predict", "--run", r, "--times", "0,1e-3", "--T0", "1100", "--phi", "1.2", "--P", "2 atm"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rows: Vec<Vec<f64>> =
+        text.lines().skip(1).map(|l| l.split(',').map(|v| v.parse().unwrap()).collect()).collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert_eq!(
+        (rows[0][0], rows[0][1], rows[0][2]),
+        (0.0, 0.0, 1100.0),
+        "trajectory 0 at t = 0 from T0 = 1100 K: {text}"
+    );
+    assert!(rows[1].iter().all(|v| v.is_finite()), "{text}");
+    fails_with(&["predict", "--run", r, "--times", "1e-3", "--P", "2 furlongs"], "invalid --P");
+    fails_with(&["predict", "--run", r, "--times", "1e-3", "--T0", "-5"], "invalid --T0 -5");
     let _ = std::fs::remove_dir_all(&base);
 }

@@ -51,6 +51,22 @@ impl Setup {
         Ok(self)
     }
 
+    /// The same run predicting from the initial states `states` instead of its data's (one
+    /// trajectory each, starting at the data's initial time; nothing to compare them with).
+    pub fn with_initial_states(mut self, states: Vec<Vec<f64>>) -> Result<Self, TrainError> {
+        let d = self.data.species.len();
+        if let Some(s) = states.iter().find(|s| s.len() != d) {
+            let what = format!("an initial state of {} values for the run's {d} components", s.len());
+            return Err(TrainError::Config { file: "initial states".into(), what });
+        }
+        let t0 = self.data.t0();
+        self.data.times = vec![vec![t0]; states.len()];
+        self.data.validation = (0..states.len()).collect();
+        self.data.train.clear();
+        self.data.states = states.into_iter().map(|s| vec![s]).collect();
+        Ok(self)
+    }
+
     /// Every trajectory's scores.
     pub fn scores(&self) -> Result<Vec<TrajectoryScore>, SolveError> {
         let data = &self.data;
