@@ -81,19 +81,14 @@ impl TrainingData {
 
     /// What a solve of trajectories `ids` is asked for and what its loss compares: see [`Batch`].
     pub fn batch(&self, ids: &[usize]) -> Batch {
-        let n = self.times[ids[0]].len();
-        let shared = ids.iter().all(|&k| self.times[k] == self.times[ids[0]]);
-        if !shared && ids.iter().all(|&k| self.times[k].len() == n) {
-            let spans =
-                ids.iter().map(|&k| Span { t0: self.times[k][0], save_at: self.times[k][1..].to_vec() }).collect();
+        let own: Vec<&[f64]> = ids.iter().map(|&k| &self.times[k][1..]).collect();
+        let (times, spans) = outputs(self.t0(), &own);
+        if spans.is_some() {
+            let n = own[0].len();
             let targets =
-                (1..n).flat_map(|j| ids.iter().flat_map(move |&k| self.states[k][j].iter().copied())).collect();
-            let (times, y0) = (self.times[ids[0]][1..].to_vec(), self.initial(ids));
-            return Batch { times, spans: Some(spans), rows: None, targets, y0 };
+                (1..=n).flat_map(|j| ids.iter().flat_map(move |&k| self.states[k][j].iter().copied())).collect();
+            return Batch { times, spans, rows: None, targets, y0: self.initial(ids) };
         }
-        let mut times: Vec<f64> = ids.iter().flat_map(|&k| self.times[k][1..].iter().copied()).collect();
-        times.sort_by(f64::total_cmp);
-        times.dedup();
         let (b, most) = (ids.len(), ids.iter().map(|&k| self.times[k].len() - 1).max().unwrap_or(0));
         let (mut rows, mut targets) = (Vec::new(), Vec::new());
         for j in 0..most {
@@ -138,6 +133,21 @@ impl TrainingData {
     pub fn initial(&self, ids: &[usize]) -> Vec<f64> {
         ids.iter().flat_map(|&k| self.states[k][0].clone()).collect()
     }
+}
+
+/// The output times of a solve of trajectories whose own output times (after the common initial
+/// time `t0`) are `own`: each trajectory's own as spans where they differ and have as many
+/// (the first trajectory's times first), else the union of all of them, strictly increasing.
+pub fn outputs(t0: f64, own: &[&[f64]]) -> (Vec<f64>, Option<Vec<Span>>) {
+    let first = own.first().copied().unwrap_or_default();
+    if own.iter().all(|t| t.len() == first.len()) && own.iter().any(|t| *t != first) {
+        let spans = own.iter().map(|t| Span { t0, save_at: t.to_vec() }).collect();
+        return (first.to_vec(), Some(spans));
+    }
+    let mut union: Vec<f64> = own.concat();
+    union.sort_by(f64::total_cmp);
+    union.dedup();
+    (union, None)
 }
 
 /// A mini-batch's solve and loss: the solve's output times — each trajectory's own as spans

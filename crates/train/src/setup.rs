@@ -7,11 +7,11 @@
 use burn::module::Module;
 use burn::tensor::Device;
 use stiffnode_chemistry::dataset::{Dataset, Trajectory};
-use stiffnode_solvers::{Backend, DeviceKind, Request, SolveError, SolveOptions, Span};
+use stiffnode_solvers::{Backend, DeviceKind, Request, SolveError, SolveOptions};
 
 use crate::checkpoint;
 use crate::config::{OptimizerKind, TrainConfig};
-use crate::data::{Batch, TrainingData};
+use crate::data::{Batch, TrainingData, outputs};
 use crate::error::TrainError;
 use crate::model::Model;
 use crate::problem::Problem;
@@ -113,25 +113,25 @@ impl Setup {
             .with_evaluation(self.config.solver.evaluation())
     }
 
-    /// The request that solves `batch`, the mini-batch of trajectories `ids`
-    /// ([`TrainingData::batch`]): to its times, or each trajectory to its own.
+    /// The request that solves `batch` ([`TrainingData::batch`], [`TrainingData::windows`]): from
+    /// its initial states to its times, or each trajectory to its own.
     ///
     /// [`TrainingData::batch`]: crate::data::TrainingData::batch
-    pub fn batch_request(&self, ids: &[usize], batch: &Batch) -> Request {
-        let mut request = self.request(ids, &batch.times);
-        request.y0.clone_from(&batch.y0);
-        if let Some(spans) = &batch.spans {
-            request.t0 = spans[0].t0;
-        }
-        request.spans = batch.spans.clone();
-        request
+    /// [`TrainingData::windows`]: crate::data::TrainingData::windows
+    pub fn batch_request(&self, batch: &Batch) -> Request {
+        let method = self.config.solver.method.clone();
+        let request = match &batch.spans {
+            Some(spans) => Request::with_spans(method, batch.y0.clone(), spans.clone()),
+            None => Request::new(method, batch.y0.clone(), self.data.t0(), batch.times.clone()),
+        };
+        request.with_options(self.options.clone()).with_evaluation(self.config.solver.evaluation())
     }
 
     /// The mini-batch of trajectories `ids` and the predicted states at its output times,
     /// `[time][trajectory·d]`, without recording.
     pub fn predict(&self, ids: &[usize]) -> Result<(Batch, Vec<Vec<f64>>), SolveError> {
         let batch = self.data.batch(ids);
-        let pred = self.backend.solve(&self.model.valid(), &self.batch_request(ids, &batch))?.states;
+        let pred = self.backend.solve(&self.model.valid(), &self.batch_request(&batch))?.states;
         Ok((batch, pred))
     }
 
@@ -154,21 +154,16 @@ impl Setup {
     pub fn predictions<'a>(&self, times: impl Fn(usize) -> &'a [f64]) -> Result<Dataset, SolveError> {
         let t0 = self.data.t0();
         let all: Vec<usize> = (0..self.data.states.len()).collect();
-        let after = |k: usize| -> Vec<f64> { times(k).iter().copied().filter(|&t| t > t0).collect() };
-        let own: Vec<Vec<f64>> = all.iter().map(|&k| after(k)).collect();
-        let mut union: Vec<f64> = own.concat();
-        union.sort_by(f64::total_cmp);
-        union.dedup();
-        let spanned =
-            !union.is_empty() && own.iter().all(|t| t.len() == own[0].len()) && own.iter().any(|t| *t != own[0]);
-        let pred = if union.is_empty() {
+        // Each trajectory's times after the initial one (the times are increasing).
+        let own: Vec<&[f64]> = all.iter().map(|&k| &times(k)[times(k).partition_point(|&t| t <= t0)..]).collect();
+        let (out, spans) = outputs(t0, &own);
+        let spanned = spans.is_some();
+        let pred = if out.is_empty() {
             Vec::new()
-        } else if spanned {
-            let mut request = self.request(&all, &own[0]);
-            request.spans = Some(own.iter().map(|t| Span { t0, save_at: t.clone() }).collect());
-            self.backend.solve(&self.model.valid(), &request)?.states
         } else {
-            self.predict_at(&all, &union)?
+            let batch =
+                Batch { times: out.clone(), spans, rows: None, targets: Vec::new(), y0: self.data.initial(&all) };
+            self.backend.solve(&self.model.valid(), &self.batch_request(&batch))?.states
         };
         let d = self.data.species.len();
         let trajectories = all
@@ -179,7 +174,7 @@ impl Setup {
                     if spanned {
                         own[k].iter().position(|&u| u == t)
                     } else {
-                        union.binary_search_by(|u| u.total_cmp(&t)).ok()
+                        out.binary_search_by(|u| u.total_cmp(&t)).ok()
                     }
                 };
                 let at = |t: f64| match index(t) {

@@ -415,7 +415,7 @@ impl Trainer {
             Some(window) => setup.data.windows(ids, window),
             None => setup.data.batch(ids),
         };
-        let request = setup.batch_request(ids, &batch);
+        let request = setup.batch_request(&batch);
         let (clip, c_max) = (setup.config.train.clip, setup.config.train.c_max);
         let method = &setup.config.solver.method;
         // Loss, gradient and solver work of the batch for a model; the first evaluation of a

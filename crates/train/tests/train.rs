@@ -437,7 +437,7 @@ fn per_trajectory_times_give_exact_gradients() {
         };
         assert_eq!((batch.times.len(), batch.y0.len() / 3), (times, starts), "{variant}");
         let loss = Loss::new(LossKind::Mse, &setup.data.scale, None, &[], &setup.device);
-        let request = setup.batch_request(&ids, &batch);
+        let request = setup.batch_request(&batch);
         let g = setup.backend.gradient(&setup.model, &request, |s| loss.eval(s, &batch)).unwrap();
         let grad = params::flatten(&setup.model, &g.params);
         let theta = params::values(&setup.model);

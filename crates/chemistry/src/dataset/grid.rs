@@ -75,19 +75,6 @@ impl TimeGrid {
         Ok(Self::Adaptive { first: 10f64.powf(a), last: 10f64.powf(b), points })
     }
 
-    /// Times per trajectory after t = 0 (the same for a fixed grid).
-    pub fn len(&self) -> usize {
-        match self {
-            Self::Fixed(times) => times.iter().filter(|&&t| t > 0.0).count(),
-            Self::Adaptive { points, .. } => *points,
-        }
-    }
-
-    /// Whether the grid has no time after t = 0.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The times of the trajectory of `field` from `y0` at t = 0, t = 0 first: the fixed list,
     /// or the adaptive grid placed on the trajectory's reference solution (from `curve`, which
     /// returns it at the times it is given and at every step point of its solve between them).
