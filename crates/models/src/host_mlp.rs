@@ -82,7 +82,7 @@ impl HostMlp {
     pub fn new(layers: Vec<HostLayer>, y_scale: Vec<f64>, t_scale: f64, activation: Activation) -> Self {
         let d = y_scale.len();
         let width = layers.iter().map(|l| l.fan_in.max(l.fan_out)).max().unwrap_or(d).max(d);
-        let input = InputScale::new(&y_scale, &[]);
+        let input = InputScale::new(&y_scale, &[], crate::input::FLOOR);
         Self { layers, y_scale, t_scale, activation, width, constant: Vec::new(), map: None, input }
     }
 

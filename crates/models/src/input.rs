@@ -14,7 +14,7 @@
 //! the original variables, its Jacobian takes the slope `∂x/∂y` and the second-order products
 //! its curvature, so gradients stay exact.
 
-/// Where a log-scaled component's floor sits below its data scale: `ε = FLOOR·ŷ`.
+/// Where a log-scaled component's floor sits below its data scale by default: `ε = FLOOR·ŷ`.
 pub const FLOOR: f64 = 1e-6;
 /// Below `−CLAMP·ε` a log-scaled input saturates.
 pub const CLAMP: f64 = 1e3;
@@ -31,10 +31,12 @@ pub struct InputScale {
 }
 
 impl InputScale {
-    /// Linear scaling by `scale`, with the components `log` on the log scale.
-    pub fn new(scale: &[f64], log: &[usize]) -> Self {
-        let floor: Vec<f64> = (0..scale.len()).map(|i| if log.contains(&i) { FLOOR * scale[i] } else { 0.0 }).collect();
-        let norm = floor.iter().map(|&e| if e > 0.0 { (1.0 / FLOOR).asinh() } else { 1.0 }).collect();
+    /// Linear scaling by `scale`, with the components `log` on the log scale from `floor·ŷ`
+    /// (`0 < floor < 1`; [`FLOOR`] by default).
+    pub fn new(scale: &[f64], log: &[usize], floor: f64) -> Self {
+        let low = floor;
+        let floor: Vec<f64> = (0..scale.len()).map(|i| if log.contains(&i) { low * scale[i] } else { 0.0 }).collect();
+        let norm = floor.iter().map(|&e| if e > 0.0 { (1.0 / low).asinh() } else { 1.0 }).collect();
         Self { scale: scale.to_vec(), floor, norm }
     }
 
@@ -91,7 +93,7 @@ mod tests {
     /// scale maps ε…ŷ onto about 0…1, and the linear scale is `y/ŷ`.
     #[test]
     fn derivatives_match_differences_and_the_scale_spans_the_decades() {
-        let s = InputScale::new(&[2.0, 1e-3], &[1]);
+        let s = InputScale::new(&[2.0, 1e-3], &[1], FLOOR);
         assert_eq!((s.value(0, 1.0), s.slope(0, 1.0), s.curvature(0, 1.0)), (0.5, 0.5, 0.0));
         assert!((s.value(1, 1e-3) - 1.0).abs() < 1e-12);
         // ε maps near 0 and the geometric middle of ε…ŷ near the middle of 0…1.

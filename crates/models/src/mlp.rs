@@ -38,6 +38,15 @@ pub struct MlpConfig {
     /// [default: false].
     #[serde(default)]
     pub log_inputs: bool,
+    /// Where the log scale of `log_inputs` ends below each component's data scale, `ε =
+    /// log_floor·ŷ`: smaller sees smaller radicals and makes the field stiffer [default: 1e-6].
+    pub log_floor: Option<f64>,
+    /// The time scale of a scaled MLP, `du/dt = NN·ŷ/t_scale`: the time over which the
+    /// network's outputs of order 1 change a component by its scale. An ignition front of 10 µs
+    /// needs outputs of 10⁴ against the default. The last layer starts smaller by
+    /// `time_scale/span`, so that the initial field is the default's [default: the data's time
+    /// span].
+    pub time_scale: Option<f64>,
 }
 
 fn held() -> bool {
@@ -48,6 +57,19 @@ impl MlpConfig {
     /// Check the architecture for states of dimension `dim`: every hidden width at least 1, and
     /// no more parameters than [`MAX_PARAMS`] (an error says how many).
     pub fn validate(&self, dim: usize) -> Result<(), String> {
+        if let Some(t) = self.time_scale
+            && !(t.is_finite() && t > 0.0)
+        {
+            return Err(format!("time_scale = {t} must be > 0 (seconds, or the data's time unit)"));
+        }
+        if self.time_scale.is_some() && !self.scaled {
+            return Err("time_scale applies to a scaled MLP: set scaled = true".into());
+        }
+        if let Some(f) = self.log_floor
+            && !(f > 0.0 && f < 1.0)
+        {
+            return Err(format!("log_floor = {f} must be between 0 and 1 (a fraction of each data scale)"));
+        }
         if let Some(k) = self.hidden.iter().position(|&w| w == 0) {
             return Err(format!("hidden layer {} has width 0 (every layer needs at least one unit)", k + 1));
         }
@@ -100,14 +122,21 @@ impl Mlp {
             std::iter::once(dim).chain(config.hidden.iter().copied()).chain(std::iter::once(dim)).collect();
         let mut weights = Vec::new();
         let mut biases = Vec::new();
-        for w in widths.windows(2) {
-            let bound = 1.0 / (w[0] as f64).sqrt();
+        // A time scale shorter than the data span starts the last layer that much smaller, so
+        // that the initial field is the default's (not one that moves the state by its scale in
+        // every `time_scale`).
+        let last_factor = match (config.scaled, scale, config.time_scale) {
+            (true, Some((_, span)), Some(t)) if t < span => t / span,
+            _ => 1.0,
+        };
+        for (k, w) in widths.windows(2).enumerate() {
+            let bound = if k + 2 == widths.len() { last_factor } else { 1.0 } / (w[0] as f64).sqrt();
             let mut draw = |n: usize| (0..n).map(|_| rng.random_range(-bound..bound)).collect::<Vec<f64>>();
             weights.push(Param::from_tensor(from_host(draw(w[0] * w[1]), [w[0], w[1]], device)));
             biases.push(Param::from_tensor(from_host(draw(w[1]), [w[1]], device)));
         }
         let (y_scale, t_scale) = match (config.scaled, scale) {
-            (true, Some((y, t))) => (y.to_vec(), t),
+            (true, Some((y, t))) => (y.to_vec(), config.time_scale.unwrap_or(t)),
             _ => (vec![1.0; dim], 1.0),
         };
         let y_scale = from_host(y_scale, [1, dim], device);
@@ -139,11 +168,11 @@ impl Mlp {
     }
 
     /// The same network seeing the components `log` (mass fractions) on a log scale,
-    /// `x = asinh(y/ε)/asinh(ŷ/ε)` with `ε = 1e-6·ŷ` ([`InputScale`], design.md §13): the ODE
+    /// `x = asinh(y/ε)/asinh(ŷ/ε)` with `ε = floor·ŷ` ([`InputScale`], design.md §13): the ODE
     /// stays in the original variables.
-    pub fn with_log_inputs(mut self, log: &[usize]) -> Self {
+    pub fn with_log_inputs(mut self, log: &[usize], floor: f64) -> Self {
         let scale = to_host(self.y_scale.clone().without_autodiff());
-        self.input = (!log.is_empty()).then(|| InputScale::new(&scale, log));
+        self.input = (!log.is_empty()).then(|| InputScale::new(&scale, log, floor));
         self
     }
 

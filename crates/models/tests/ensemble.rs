@@ -17,8 +17,15 @@ fn initial_states(batch: usize) -> Vec<f64> {
 }
 
 fn mlp(activation: Activation, device: &burn::tensor::Device) -> Mlp {
-    let config =
-        MlpConfig { hidden: vec![5, 5, 5, 5, 5, 5], activation, scaled: true, conserve: true, log_inputs: false };
+    let config = MlpConfig {
+        hidden: vec![5, 5, 5, 5, 5, 5],
+        activation,
+        scaled: true,
+        conserve: true,
+        log_inputs: false,
+        log_floor: None,
+        time_scale: None,
+    };
     Mlp::new(3, &config, Some((&Y_HAT, 1e3)), 11, device)
 }
 

@@ -38,8 +38,15 @@ fn random_mlp_gradients_match_finite_differences_for_every_method_mode_and_step_
         strategy,
         |((d, hidden, act, log_span, seed), (y, horizon, substeps, offset), solver)| {
             let activation: Activation = Activation::NAMES[act].parse().unwrap();
-            let config =
-                MlpConfig { hidden, activation, scaled: log_span.is_some(), conserve: true, log_inputs: false };
+            let config = MlpConfig {
+                hidden,
+                activation,
+                scaled: log_span.is_some(),
+                conserve: true,
+                log_inputs: false,
+                log_floor: None,
+                time_scale: None,
+            };
             let span = 10f64.powf(log_span.unwrap_or(0.0));
             let y_hat: Vec<f64> = (0..d).map(|i| 0.5 + 0.25 * i as f64).collect();
             let mlp = |device| Mlp::new(d, &config, Some((&y_hat, span)), seed, device);
@@ -63,8 +70,15 @@ fn random_mlp_gradients_match_finite_differences_for_every_method_mode_and_step_
 #[test]
 fn parameter_values_round_trip_and_change_the_field() {
     let cpu = DeviceKind::Cpu.open().unwrap();
-    let config =
-        MlpConfig { hidden: vec![3], activation: Activation::Tanh, scaled: false, conserve: true, log_inputs: false };
+    let config = MlpConfig {
+        hidden: vec![3],
+        activation: Activation::Tanh,
+        scaled: false,
+        conserve: true,
+        log_inputs: false,
+        log_floor: None,
+        time_scale: None,
+    };
     let mlp = Mlp::new(2, &config, None, 3, &cpu);
     let values = params::values(&mlp);
     assert_eq!(values.len(), 2 * 3 + 3 + 3 * 2 + 2);

@@ -40,11 +40,19 @@ const VARIANTS: [(bool, &[usize], bool, bool); 6] = [
 /// The `[5, 4, 5]` network of activation `name` in one of the [`VARIANTS`], seeded with `seed`.
 fn variant(name: &str, (scaled, constant, map, log): (bool, &[usize], bool, bool), seed: u64, device: &Device) -> Mlp {
     let activation = name.parse().unwrap();
-    let config = MlpConfig { hidden: vec![5, 4, 5], activation, scaled, conserve: true, log_inputs: false };
+    let config = MlpConfig {
+        hidden: vec![5, 4, 5],
+        activation,
+        scaled,
+        conserve: true,
+        log_inputs: false,
+        log_floor: None,
+        time_scale: None,
+    };
     Mlp::new(3, &config, Some((&[1.0, 3.6e-5, 0.5], 1e5)), seed, device)
         .with_constant_components(constant)
         .with_invariants(&invariants(map))
-        .with_log_inputs(if log { &[2] } else { &[] })
+        .with_log_inputs(if log { &[2] } else { &[] }, stiffnode_models::input::FLOOR)
 }
 
 /// Component 2 of every row spread over four decades (0.35 down to 3.5e-4) where it is on a log
@@ -77,10 +85,12 @@ fn analytic_jacobian_matches_finite_differences() {
                 scaled,
                 conserve: true,
                 log_inputs: false,
+                log_floor: None,
+                time_scale: None,
             };
             let mlp = Mlp::new(3, &config, Some((&y_hat, 1e5)), 7, &device)
                 .with_invariants(&invariants(map))
-                .with_log_inputs(if log { &[2] } else { &[] });
+                .with_log_inputs(if log { &[2] } else { &[] }, stiffnode_models::input::FLOOR);
             let rows = 4;
             let y: Vec<f64> = (0..rows * 3).map(|k| y_hat[k % 3] * (-1.3 + 0.29 * k as f64)).collect();
             let y = decades(y, log);
@@ -106,8 +116,15 @@ fn analytic_jacobian_matches_finite_differences() {
 #[test]
 fn seeded_initialization_is_reproducible_and_seed_dependent() {
     let device = DeviceKind::Cpu.open().unwrap();
-    let config =
-        MlpConfig { hidden: vec![4], activation: Activation::Gelu, scaled: false, conserve: true, log_inputs: false };
+    let config = MlpConfig {
+        hidden: vec![4],
+        activation: Activation::Gelu,
+        scaled: false,
+        conserve: true,
+        log_inputs: false,
+        log_floor: None,
+        time_scale: None,
+    };
     let y = || from_host(vec![0.3, -0.2, 0.9], [1, 3], &device);
     let f = |seed| to_host(Mlp::new(3, &config, None, seed, &device).eval(&[0.0], y()));
     assert_eq!(f(1), f(1));
@@ -291,8 +308,15 @@ fn gradients_walked_on_the_host_equal_the_replay_on_the_graph() {
     use stiffnode_solvers::{GradientMode, Request, SolveOptions, methods};
     let ad = DeviceKind::Cpu.open().unwrap().autodiff();
     let y_hat = [1.0, 3.6e-5, 0.5];
-    let config =
-        MlpConfig { hidden: vec![5, 5], activation: Activation::Gelu, scaled: true, conserve: true, log_inputs: false };
+    let config = MlpConfig {
+        hidden: vec![5, 5],
+        activation: Activation::Gelu,
+        scaled: true,
+        conserve: true,
+        log_inputs: false,
+        log_floor: None,
+        time_scale: None,
+    };
     let mlp = Mlp::new(3, &config, Some((&y_hat, 10.0)), 3, &ad);
     let loss =
         |s: &[burn::tensor::Tensor<2>]| s.iter().map(|x| x.clone().powi_scalar(2).sum()).reduce(|a, b| a + b).unwrap();

@@ -381,6 +381,13 @@ fn train_rejects_bad_configurations_in_one_line() {
         (good.replace("radau5", "radau9"), "unknown method 'radau9'"),
         (good.replace("datasets/robertson\"", "datasets/none\""), "datasets/none"),
         (good.replace("radau5", "gauss2"), "'gauss2' has no error estimate: set solver.steps"),
+        (good.replace("scaled = true", "scaled = true\ntime_scale = -1"), "time_scale = -1 must be > 0"),
+        (good.replace("scaled = true", "scaled = false\ntime_scale = 1"), "time_scale applies to a scaled MLP"),
+        (good.replace("scaled = true", "scaled = true\nlog_floor = 2"), "log_floor = 2 must be between 0 and 1"),
+        (
+            good.replace("epochs = 50000", "epochs = 5\nignition_weight = 0.1"),
+            "train.ignition_weight: ignition delays need",
+        ),
     ]
     .into_iter()
     .enumerate()
@@ -581,7 +588,7 @@ fn evaluate_scores_a_run_on_its_data_and_on_a_held_out_set() {
         format!(
             "[data]\ndataset = \"{}\"\nmechanism = \"{problem}\"\n[model]\nkind = \"mlp\"\nhidden = [8]\n\
              activation = \"tanh\"\nscaled = true\n[solver]\nmethod = \"radau5\"\nrtol = 1e-4\natol = 1e-8\n\
-             [train]\nepochs = 2\nlr = 0.001\nmodes_every = 0\n",
+             [train]\nepochs = 2\nlr = 0.001\nmodes_every = 2\n",
             data.display()
         ),
     )
@@ -589,6 +596,21 @@ fn evaluate_scores_a_run_on_its_data_and_on_a_held_out_set() {
     let trained =
         stiffnode(&["train", "--config", config.to_str().unwrap(), "--out", run.to_str().unwrap(), "--quiet"]);
     assert!(trained.status.success(), "{}", String::from_utf8_lossy(&trained.stderr));
+    // Training logged the validation trajectory's ignition-delay errors every epoch (a tenth of
+    // 2, at least 1), and its report shows the parity plot and the dense T(t) of every
+    // trajectory.
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    for line in metrics.lines() {
+        let m: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(m["ignition"]["trajectories"], 1, "{m}");
+    }
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    for (file, title) in [
+        ("parity.svg", "Ignition delays: the best model against the reactor"),
+        ("temperature.svg", "T(t) of the reactor (black) and the best model (colour)"),
+    ] {
+        assert!(run.join(file).is_file() && html.contains(title), "{file}");
+    }
     for (dir, name) in [(None, "data"), (Some(&held_out), "held-out")] {
         let mut args = vec!["evaluate", "--run", run.to_str().unwrap(), "--json"];
         if let Some(dir) = dir {

@@ -210,6 +210,14 @@ pub struct TrainingConfig {
     /// Derivative warm start: fit the model to the reference rates at the training data before
     /// the first epoch of a new run (design.md §13) [default: none].
     pub warm_start: Option<WarmStart>,
+    /// Weight of the ignition-delay term `|ln(τ_model/τ_data)|` in the loss, for a reactor
+    /// problem with a temperature (design.md §13) [default: 0, off].
+    #[serde(default)]
+    pub ignition_weight: f64,
+    /// Log the validation set's ignition-delay errors (the training set's without one) every
+    /// this many epochs, for a reactor problem with a temperature (0: never; default: a tenth
+    /// of the epochs).
+    pub ignition_every: Option<usize>,
 }
 
 /// The derivative warm start's steps.
@@ -325,6 +333,9 @@ impl TrainConfig {
             && s.window == 0
         {
             return Err(bad("train.shooting.window = 0 must be at least 1 data interval".into()));
+        }
+        if !(t.ignition_weight.is_finite() && t.ignition_weight >= 0.0) {
+            return Err(bad(format!("train.ignition_weight = {} must be ≥ 0", t.ignition_weight)));
         }
         if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
             return Err(bad(format!("train.weight_decay = {} must be ≥ 0", t.weight_decay)));

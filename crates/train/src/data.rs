@@ -87,19 +87,29 @@ impl TrainingData {
             let n = own[0].len();
             let targets =
                 (1..=n).flat_map(|j| ids.iter().flat_map(move |&k| self.states[k][j].iter().copied())).collect();
-            return Batch { times, spans, rows: None, targets, y0: self.initial(ids) };
+            let curves = (0..ids.len())
+                .map(|i| Curve {
+                    t0: self.t0(),
+                    points: (0..n).map(|j| j * ids.len() + i).collect(),
+                    times: own[i].to_vec(),
+                })
+                .collect();
+            return Batch { times, spans, rows: None, targets, y0: self.initial(ids), curves };
         }
         let (b, most) = (ids.len(), ids.iter().map(|&k| self.times[k].len() - 1).max().unwrap_or(0));
         let (mut rows, mut targets) = (Vec::new(), Vec::new());
+        let mut curves: Vec<Curve> =
+            own.iter().map(|t| Curve { t0: self.t0(), points: Vec::new(), times: t.to_vec() }).collect();
         for j in 0..most {
             for (i, &k) in ids.iter().enumerate().filter(|&(_, &k)| j + 1 < self.times[k].len()) {
                 let u = times.binary_search_by(|t| t.total_cmp(&self.times[k][j + 1])).expect("a time of the union");
+                curves[i].points.push(rows.len());
                 rows.push(u * b + i);
                 targets.extend_from_slice(&self.states[k][j + 1]);
             }
         }
         let rows = (rows.len() != times.len() * b || rows.iter().enumerate().any(|(r, &u)| r != u)).then_some(rows);
-        Batch { times, spans: None, rows, targets, y0: self.initial(ids) }
+        Batch { times, spans: None, rows, targets, y0: self.initial(ids), curves }
     }
 
     /// Multiple shooting's mini-batch (design.md §13): every trajectory of `ids` cut into windows
@@ -126,7 +136,23 @@ impl TrainingData {
         let targets =
             (1..=window).flat_map(|m| starts.iter().flat_map(move |&(k, j)| self.states[k][j + m].iter().copied()));
         let y0 = starts.iter().flat_map(|&(k, j)| self.states[k][j].iter().copied()).collect();
-        Batch { times: spans[0].save_at.clone(), spans: Some(spans), rows: None, targets: targets.collect(), y0 }
+        let curves = spans
+            .iter()
+            .enumerate()
+            .map(|(w, s)| Curve {
+                t0: s.t0,
+                points: (0..window).map(|m| m * spans.len() + w).collect(),
+                times: s.save_at.clone(),
+            })
+            .collect();
+        Batch {
+            times: spans[0].save_at.clone(),
+            spans: Some(spans),
+            rows: None,
+            targets: targets.collect(),
+            y0,
+            curves,
+        }
     }
 
     /// Initial states of trajectories `ids`, `ids.len()·d` values.
@@ -168,6 +194,21 @@ pub struct Batch {
     pub targets: Vec<f64>,
     /// The initial states of the solve, `d` values per trajectory (or window).
     pub y0: Vec<f64>,
+    /// Each solved trajectory (or window) as a curve through its compared points, in the order
+    /// of the initial states.
+    pub curves: Vec<Curve>,
+}
+
+/// One solved trajectory (or shooting window) of a [`Batch`]: from its initial state (row `c`
+/// of `y0` for curve `c`) at `t0` through its compared points, in time order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curve {
+    /// The initial time.
+    pub t0: f64,
+    /// The compared points, by their index in the batch's targets (and compared rows).
+    pub points: Vec<usize>,
+    /// Their times.
+    pub times: Vec<f64>,
 }
 
 #[cfg(test)]
@@ -195,6 +236,9 @@ mod tests {
         // place 1); index 1: both at t = 3; index 2: trajectory 1 at t = 5.
         assert_eq!(batch.rows, Some(vec![2, 1, 4, 5, 6]));
         assert_eq!(batch.targets, [22.0, 11.0, 23.0, 13.0, 25.0]);
+        // Each trajectory's curve through its own compared points.
+        let curve = |points: Vec<usize>, times: Vec<f64>| Curve { t0: 0.0, points, times };
+        assert_eq!(batch.curves, [curve(vec![0, 2, 4], vec![2.0, 3.0, 5.0]), curve(vec![1, 3], vec![1.0, 3.0])]);
         // Shared times: every row in order, no selection.
         let shared = TrainingData { times: vec![vec![0.0, 1.0, 3.0]; 2], ..data.clone() };
         let states = vec![vec![vec![1.0], vec![2.0], vec![3.0]], vec![vec![4.0], vec![5.0], vec![6.0]]];
@@ -210,6 +254,7 @@ mod tests {
         assert_eq!(batch.spans, Some(vec![span(2.0, 4.0), span(1.0, 3.0)]));
         assert_eq!((batch.times, batch.rows), (vec![2.0, 4.0], None));
         assert_eq!(batch.targets, [5.0, 2.0, 6.0, 3.0]);
+        assert_eq!(batch.curves, [curve(vec![0, 2], vec![2.0, 4.0]), curve(vec![1, 3], vec![1.0, 3.0])]);
     }
 
     /// Training needs every trajectory to start at one time and to have a target.
@@ -248,6 +293,12 @@ mod tests {
         assert_eq!(batch.spans, Some(vec![span(0), span(3), span(4)]));
         assert_eq!(batch.y0, [10.0, 13.0, 14.0]);
         assert_eq!(batch.targets, [11.0, 14.0, 15.0, 12.0, 15.0, 16.0, 13.0, 16.0, 17.0]);
+        let curve = |w: usize, j: usize| Curve {
+            t0: j as f64,
+            points: vec![w, w + 3, w + 6],
+            times: (j + 1..=j + 3).map(|t| t as f64).collect(),
+        };
+        assert_eq!(batch.curves, [curve(0, 0), curve(1, 3), curve(2, 4)]);
         assert_eq!((batch.times, batch.rows), (vec![1.0, 2.0, 3.0], None));
         // A window as long as the trajectory: the whole trajectory.
         assert_eq!(data.windows(&[0], 7), data.batch(&[0]));

@@ -6,6 +6,8 @@
 
 use std::path::Path;
 
+use serde::Serialize;
+
 use stiffnode_solvers::SolveError;
 
 use crate::data::TrainingData;
@@ -114,4 +116,32 @@ impl Setup {
 /// The relative error of an ignition delay, `None` where either side did not ignite.
 pub fn delay_error(d: &IgnitionDelay) -> Option<f64> {
     Some((d.model? - d.reference?).abs() / d.reference?)
+}
+
+/// The ignition-delay errors of a set of trajectories, in a line of `metrics.jsonl` and at the
+/// end of training.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct DelayErrors {
+    /// Trajectories that ignite in the reference.
+    pub trajectories: usize,
+    /// Mean relative error over those that ignite in the model too (none where none do).
+    pub mean: Option<f64>,
+    /// The largest.
+    pub max: Option<f64>,
+    /// Those that do not ignite in the model (its `dT/dt` largest at an end of the solve).
+    pub missed: usize,
+}
+
+impl DelayErrors {
+    /// The errors of `delays`.
+    pub fn of(delays: &[IgnitionDelay]) -> Self {
+        let errors: Vec<f64> = delays.iter().filter_map(delay_error).collect();
+        let trajectories = delays.iter().filter(|d| d.reference.is_some()).count();
+        Self {
+            trajectories,
+            mean: (!errors.is_empty()).then(|| errors.iter().sum::<f64>() / errors.len() as f64),
+            max: errors.iter().copied().reduce(f64::max),
+            missed: trajectories - errors.len(),
+        }
+    }
 }

@@ -16,6 +16,21 @@ use stiffnode_solvers::{
 use crate::problem::Problem;
 use crate::setup::Setup;
 
+/// One trajectory's temperature on a dense grid, of the model and of the reactor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemperatureCurve {
+    /// The trajectory.
+    pub trajectory: usize,
+    /// Whether it is held out (the run's validation split).
+    pub held_out: bool,
+    /// The grid: log-spaced from the first data time after the initial one to the last.
+    pub times: Vec<f64>,
+    /// The model's `T` at them.
+    pub model: Vec<f64>,
+    /// The reactor's, at the reference tolerances.
+    pub reference: Vec<f64>,
+}
+
 /// One trajectory's ignition delays (`None`: `dT/dt` is largest at an end of the solve).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct IgnitionDelay {
@@ -28,33 +43,90 @@ pub struct IgnitionDelay {
 }
 
 impl Setup {
+    /// Whether the problem is a reactor with a temperature (component 0, `T`): whether its
+    /// trajectories have ignition delays.
+    pub fn has_temperature(&self) -> bool {
+        matches!(&self.mechanism, Problem::Reactor(p) if p.reactor != ReactorType::Isothermal)
+    }
+
     /// The ignition delays of every trajectory to its last data time, for a reactor problem
     /// with a temperature; `None` for other problems.
     pub fn ignition_delays(&self) -> Result<Option<Vec<IgnitionDelay>>, SolveError> {
+        let all: Vec<usize> = (0..self.data.states.len()).collect();
+        let Some(reference) = self.reference_delays(&all)? else { return Ok(None) };
+        let model = self.model_delays(&all)?;
+        let delays = all.iter().map(|&k| IgnitionDelay { trajectory: k, model: model[k], reference: reference[k] });
+        Ok(Some(delays.collect()))
+    }
+
+    /// The reactor's own ignition delays of trajectories `ids`, solved from their initial
+    /// states to their last data times at the reference tolerances; `None` for a problem
+    /// without a temperature.
+    pub fn reference_delays(&self, ids: &[usize]) -> Result<Option<Vec<Option<f64>>>, SolveError> {
         let Problem::Reactor(problem) = &self.mechanism else { return Ok(None) };
-        if problem.reactor == ReactorType::Isothermal {
+        if !self.has_temperature() {
             return Ok(None);
         }
         let (reactor, _) = problem.reactor(&DeviceKind::Cpu.open()?);
-        let model = self.model.valid();
-        let t0 = self.data.t0();
         let reference = reference_solver();
         let exact = SolveOptions::adaptive(reference.rtol, reference.atol);
-        let mut out = Vec::with_capacity(self.data.states.len());
-        for k in 0..self.data.states.len() {
-            let t_end = self.data.times[k][self.data.times[k].len() - 1];
-            let y0 = self.data.states[k][0].clone();
-            let truth =
-                Request::new(methods::by_name(&reference.method)?, y0, t0, vec![t_end]).with_options(exact.clone());
-            let record = solve_record(&reactor, &truth)?;
-            let fitted = solve_record(&model, &self.request(&[k], &[t_end]))?;
-            out.push(IgnitionDelay {
-                trajectory: k,
-                model: largest_rate_time(&model, &fitted.trajectories()[0], t0),
-                reference: reactor.ignition_delay(&record.trajectories()[0], t0),
-            });
+        let method = methods::by_name(&reference.method)?;
+        let t0 = self.data.t0();
+        let delays = ids.iter().map(|&k| {
+            let (y0, t_end) = (self.data.states[k][0].clone(), self.last_time(k));
+            let truth = Request::new(method.clone(), y0, t0, vec![t_end]).with_options(exact.clone());
+            Ok(reactor.ignition_delay(&solve_record(&reactor, &truth)?.trajectories()[0], t0))
+        });
+        Ok(Some(delays.collect::<Result<_, SolveError>>()?))
+    }
+
+    /// The model's ignition delays of trajectories `ids` (the time of its largest `dT/dt`),
+    /// each solved from its initial state to its last data time.
+    pub fn model_delays(&self, ids: &[usize]) -> Result<Vec<Option<f64>>, SolveError> {
+        let model = self.model.valid();
+        let t0 = self.data.t0();
+        ids.iter()
+            .map(|&k| {
+                let fitted = solve_record(&model, &self.request(&[k], &[self.last_time(k)]))?;
+                Ok(largest_rate_time(&model, &fitted.trajectories()[0], t0))
+            })
+            .collect()
+    }
+
+    /// Every trajectory's `T(t)` of model and reactor on `points` log-spaced times, for a
+    /// reactor problem with a temperature (`None` for others): the curves between the data
+    /// points, where a front the data resolve in a few points shows its shape.
+    pub fn temperature_curves(&self, points: usize) -> Result<Option<Vec<TemperatureCurve>>, SolveError> {
+        let Problem::Reactor(problem) = &self.mechanism else { return Ok(None) };
+        if !self.has_temperature() {
+            return Ok(None);
         }
-        Ok(Some(out))
+        let (reactor, _) = problem.reactor(&DeviceKind::Cpu.open()?);
+        let reference = reference_solver();
+        let exact = SolveOptions::adaptive(reference.rtol, reference.atol);
+        let method = methods::by_name(&reference.method)?;
+        let t0 = self.data.t0();
+        let model = self.model.valid();
+        let curves = (0..self.data.states.len()).map(|k| {
+            let (first, last) = (self.data.times[k][1].max(f64::MIN_POSITIVE), self.last_time(k));
+            let times: Vec<f64> = (0..points)
+                .map(|j| first * (last / first).powf(j as f64 / (points - 1).max(1) as f64))
+                .filter(|&t| t > t0)
+                .collect();
+            let truth = Request::new(method.clone(), self.data.states[k][0].clone(), t0, times.clone())
+                .with_options(exact.clone());
+            let column = |states: &[Vec<f64>]| states.iter().map(|y| y[0]).collect::<Vec<f64>>();
+            let reference = column(&solve_record(&reactor, &truth)?.solution().states);
+            let fitted = column(&solve_record(&model, &self.request(&[k], &times))?.solution().states);
+            let held_out = self.data.validation.contains(&k);
+            Ok(TemperatureCurve { trajectory: k, held_out, times, model: fitted, reference })
+        });
+        Ok(Some(curves.collect::<Result<_, SolveError>>()?))
+    }
+
+    /// Trajectory `k`'s last data time.
+    fn last_time(&self, k: usize) -> f64 {
+        self.data.times[k][self.data.times[k].len() - 1]
     }
 }
 

@@ -47,7 +47,14 @@ impl Model {
                 let mlp = Mlp::new(d, c, Some((&data.scale, data.span())), seed, device);
                 let held = mlp.with_constant_components(&problem.constant_components(c.conserve));
                 let held = if c.conserve { held.with_invariants(&problem.invariants()) } else { held };
-                Ok(Self::Mlp(if c.log_inputs { held.with_log_inputs(&problem.mass_fractions()) } else { held }))
+                Ok(Self::Mlp(if c.log_inputs {
+                    held.with_log_inputs(
+                        &problem.mass_fractions(),
+                        c.log_floor.unwrap_or(stiffnode_models::input::FLOOR),
+                    )
+                } else {
+                    held
+                }))
             }
             ModelConfig::MassAction { learnable, start_factor } => {
                 let idx = learnable_reactions(problem, learnable)

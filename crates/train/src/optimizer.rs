@@ -146,6 +146,8 @@ mod tests {
                 scaled: false,
                 conserve: true,
                 log_inputs: false,
+                log_floor: None,
+                time_scale: None,
             },
             None,
             0,

@@ -91,7 +91,16 @@ impl Setup {
         }
         // The options against the data: e.g. an absolute tolerance above all of its values.
         request.validate(data.species.len()).map_err(|e| bad(format!("solver: {e}")))?;
-        Ok(Self { config, data, mechanism, model, options, device, backend })
+        let setup = Self { config, data, mechanism, model, options, device, backend };
+        let t = &setup.config.train;
+        if !setup.has_temperature() && (t.ignition_weight > 0.0 || t.ignition_every.is_some_and(|n| n > 0)) {
+            let key = if t.ignition_weight > 0.0 { "ignition_weight" } else { "ignition_every" };
+            return Err(bad(format!(
+                "train.{key}: ignition delays need a reactor problem with a temperature; '{}' has none",
+                setup.config.data.mechanism
+            )));
+        }
+        Ok(setup)
     }
 
     /// The run in `run` with the model of its checkpoint `name` (`last` or `best`), on `device`
@@ -161,8 +170,14 @@ impl Setup {
         let pred = if out.is_empty() {
             Vec::new()
         } else {
-            let batch =
-                Batch { times: out.clone(), spans, rows: None, targets: Vec::new(), y0: self.data.initial(&all) };
+            let batch = Batch {
+                times: out.clone(),
+                spans,
+                rows: None,
+                targets: Vec::new(),
+                y0: self.data.initial(&all),
+                curves: Vec::new(),
+            };
             self.backend.solve(&self.model.valid(), &self.batch_request(&batch))?.states
         };
         let d = self.data.species.len();

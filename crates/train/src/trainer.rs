@@ -27,6 +27,8 @@ use stiffnode_solvers::{DeviceKind, GradientMode, SolveError, Stats};
 use crate::checkpoint::{self, RunState};
 use crate::config::TrainConfig;
 use crate::error::TrainError;
+use crate::evaluation::DelayErrors;
+use crate::ignition::IgnitionDelay;
 use crate::loss::Loss;
 use crate::modes::ModeLogger;
 use crate::optimizer::Optimizer;
@@ -72,6 +74,10 @@ pub struct EpochMetrics {
     /// of the balanced direction).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub balance: Option<BalanceLog>,
+    /// The ignition-delay errors of the validation trajectories (the training ones without a
+    /// validation set) at this epoch's model, every `train.ignition_every` epochs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ignition: Option<DelayErrors>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -101,6 +107,8 @@ pub struct Trainer {
     clock: Option<Instant>,
     /// What the derivative warm start of a new run did (`train.warm_start`).
     pub warm_started: Option<WarmStartReport>,
+    /// The reactor's ignition delays of the trajectories whose errors are logged, once solved.
+    reference_delays: Option<Vec<Option<f64>>>,
 }
 
 /// What a checkpoint holds.
@@ -147,6 +155,8 @@ impl Trainer {
         config.train.modes_every.get_or_insert((config.train.epochs / 10).max(1));
         let run = RunDir::new_run(run)?;
         let mut trainer = Self::build(Setup::new(config, file)?, run, RunState::new());
+        let (epochs, temperature) = (trainer.setup.config.train.epochs, trainer.setup.has_temperature());
+        trainer.setup.config.train.ignition_every.get_or_insert(if temperature { (epochs / 10).max(1) } else { 0 });
         if let Some(init) = trainer.setup.config.train.init.clone() {
             let model = trainer.setup.model.clone();
             trainer.setup.model = checkpoint::load_model(&RunDir::open(&init)?, "best", model)?;
@@ -195,9 +205,24 @@ impl Trainer {
         let t = &setup.config.train;
         let optim = Optimizer::new(t);
         let constant = setup.mechanism.constant_components(setup.config.model.conserves());
-        let loss = Loss::new(t.loss, &setup.data.scale, t.weights.as_deref(), &constant, &setup.device);
+        let loss = Loss::new(t.loss, &setup.data.scale, t.weights.as_deref(), &constant, &setup.device)
+            .with_delay_term(t.ignition_weight, setup.data.scale[0]);
         let (unsaved, unsaved_best, saved_at, clock) = (None, None, None, None);
-        Self { setup, run, state, optim, loss, undo: None, unsaved, unsaved_best, saved_at, clock, warm_started: None }
+        let (warm_started, reference_delays) = (None, None);
+        Self {
+            setup,
+            run,
+            state,
+            optim,
+            loss,
+            undo: None,
+            unsaved,
+            unsaved_best,
+            saved_at,
+            clock,
+            warm_started,
+            reference_delays,
+        }
     }
 
     /// Learning rate at epoch `e` (1-based): constant, or cosine from `lr` to `lr_final`.
@@ -259,9 +284,9 @@ impl Trainer {
         let (mut total, mut grad_norm, mut work, mut retreats) = (0.0, 0.0, Stats::default(), 0);
         let mut logger = self.logs_modes(e).then(ModeLogger::default);
         let mut balance = (train.remedy == Remedy::ModeBalanced).then(|| BalanceLog::new(train.balance));
-        let (mut counted, mut skipped, mut failure) = (0, 0, None);
+        let (mut counted, mut skipped, mut failure, mut lowest) = (0, 0, None, f64::INFINITY);
         for batch in ids.chunks(size) {
-            match self.guarded_step(batch, lr, logger.as_mut(), balance.as_mut(), &mut retreats) {
+            match self.guarded_step(batch, lr, logger.as_mut(), balance.as_mut(), &mut retreats, &mut lowest) {
                 Ok((loss, norm, stats)) => {
                     total += loss * batch.len() as f64;
                     counted += batch.len();
@@ -281,16 +306,9 @@ impl Trainer {
             return Err(TrainError::Solve { epoch: e, error });
         }
         let loss = total / counted as f64;
-        let validation = &self.setup.data.validation;
-        let (val_loss, val_failed) = if validation.is_empty() {
-            (None, false)
-        } else {
-            match self.evaluate(validation) {
-                Ok(v) => (Some(v), false),
-                Err(error) if error.is_run_failure() => (None, true),
-                Err(error) => return Err(TrainError::Solve { epoch: e, error }),
-            }
-        };
+        let reference = self.state.best_loss.min(lowest);
+        let (val_loss, val_failed) = self.validate(e, reference, &mut retreats, balance.as_mut())?;
+        let ignition = if self.logs_ignition(e) { self.delay_errors(e)? } else { None };
         self.state.epoch = e;
         self.state.wall_s += start.elapsed().as_secs_f64();
         let m = EpochMetrics {
@@ -308,6 +326,7 @@ impl Trainer {
             retreats,
             skipped,
             balance: balance.clone(),
+            ignition,
         };
         let watched = if val_failed { f64::INFINITY } else { val_loss.unwrap_or(loss) };
         let improved = watched < self.state.best_loss;
@@ -343,15 +362,46 @@ impl Trainer {
         every > 0 && e.is_multiple_of(every)
     }
 
+    /// Whether epoch `e` logs the ignition-delay errors.
+    pub fn logs_ignition(&self, e: usize) -> bool {
+        let every = self.setup.config.train.ignition_every.unwrap_or(0);
+        every > 0 && e.is_multiple_of(every) && self.setup.has_temperature()
+    }
+
+    /// The ignition-delay errors of the validation trajectories (the training ones without a
+    /// validation set) at the current model; `None` where a model solve fails (the step limit,
+    /// a blow-up: the model then has no delays to score, and training goes on).
+    fn delay_errors(&mut self, e: usize) -> Result<Option<DelayErrors>, TrainError> {
+        let data = &self.setup.data;
+        let ids = if data.validation.is_empty() { data.train.clone() } else { data.validation.clone() };
+        let failed = |error| TrainError::Solve { epoch: e, error };
+        if self.reference_delays.is_none() {
+            self.reference_delays = self.setup.reference_delays(&ids).map_err(failed)?;
+        }
+        let Some(reference) = &self.reference_delays else { return Ok(None) };
+        let model = match self.setup.model_delays(&ids) {
+            Ok(model) => model,
+            Err(error) if error.is_run_failure() => return Ok(None),
+            Err(error) => return Err(failed(error)),
+        };
+        let delays: Vec<IgnitionDelay> = (0..ids.len())
+            .map(|i| IgnitionDelay { trajectory: ids[i], model: model[i], reference: reference[i] })
+            .collect();
+        Ok(Some(DelayErrors::of(&delays)))
+    }
+
     /// [`step`](Self::step), guarded: when the solve fails at the current model (an update
     /// made the field too stiff or blow up: step limit, step size floor, Newton failure,
     /// non-finite values), the previous update is taken back and redone at half its learning
     /// rate, up to [`MAX_RETREATS`] halvings; `retreats` counts them. A failure with no update
     /// to take back (the first step of a run or of a resume), or after the last halving, is
-    /// an error here ([`epoch`](Self::epoch) then leaves the batch out, where there are others). With one batch per
-    /// epoch, an update after which the loss grew by more than `train.max_loss_growth` (a
-    /// field pushed over a cliff that its vanishing fast-mode gradients did not show) is taken
-    /// back the same way; after the last halving the step stands.
+    /// an error here ([`epoch`](Self::epoch) then leaves the batch out, where there are others). An
+    /// update after which the loss grew by more than `g = train.max_loss_growth` (a field
+    /// pushed over a cliff that its vanishing fast-mode gradients did not show) is taken back
+    /// the same way; after the last halving the step stands. With one batch per epoch the
+    /// loss is compared with that batch's before the update; with mini-batches, of other
+    /// trajectories, with `g²` times the best loss so far or this epoch's `lowest` batch loss
+    /// (batches differ, a blow-up by 1e40 does not).
     fn guarded_step(
         &mut self,
         ids: &[usize],
@@ -359,40 +409,91 @@ impl Trainer {
         mut logger: Option<&mut ModeLogger>,
         mut balance: Option<&mut BalanceLog>,
         retreats: &mut usize,
+        lowest: &mut f64,
     ) -> Result<(f64, f64, Stats), SolveError> {
         let mut halvings = 0;
         let growth = self.setup.config.train.max_loss_growth;
         let whole = ids.len() == self.setup.data.train.len();
+        // The best loss so far, or this epoch's lowest batch loss where that is lower (the first
+        // epoch has no best yet).
+        let best = self.state.best_loss.min(*lowest);
         loop {
             let (model, optim) = (self.setup.model.clone(), self.optim.clone());
             let error = match self.step(ids, lr, logger.as_deref_mut(), balance.as_deref_mut()) {
                 Ok(done) => {
                     let spiked = self.undo.as_ref().is_some_and(|u| {
-                        whole && growth > 0.0 && halvings < MAX_RETREATS && u.ids == ids && done.0 > growth * u.loss
+                        let limit = if whole && u.ids == ids { growth * u.loss } else { growth * growth * best };
+                        growth > 0.0 && halvings < MAX_RETREATS && done.0 > limit
                     });
                     if !spiked {
                         self.undo = Some(Undo { model, optim, ids: ids.to_vec(), lr, loss: done.0 });
+                        *lowest = lowest.min(done.0);
                         return Ok(done);
                     }
-                    // The epoch's one batch: its mode split and balance log start again.
-                    if let Some(l) = logger.as_deref_mut() {
-                        *l = ModeLogger::default();
-                    }
-                    if let Some(b) = balance.as_deref_mut() {
-                        *b = BalanceLog::new(b.rule);
+                    // The epoch's one batch: its mode split and balance log start again. (Of
+                    // mini-batches, the logs keep the earlier batches' splits, and this batch's
+                    // split at the model taken back.)
+                    if whole {
+                        if let Some(l) = logger.as_deref_mut() {
+                            *l = ModeLogger::default();
+                        }
+                        if let Some(b) = balance.as_deref_mut() {
+                            *b = BalanceLog::new(b.rule);
+                        }
                     }
                     None
                 }
                 Err(e) => Some(e),
             };
             let recoverable = error.as_ref().is_none_or(|e| e.is_run_failure()) && halvings < MAX_RETREATS;
-            let undo = self.undo.as_ref().filter(|_| recoverable);
-            let Some(undo) = undo else { return Err(error.expect("a spike is only found with an update to undo")) };
+            if !(recoverable && self.undo.is_some()) {
+                return Err(error.expect("a spike is only found with an update to undo"));
+            }
             halvings += 1;
             *retreats += 1;
-            (self.setup.model, self.optim) = (undo.model.clone(), undo.optim.clone());
-            let (redo, rate) = (undo.ids.clone(), undo.lr * 0.5f64.powi(halvings));
-            self.step(&redo, rate, None, balance.as_deref_mut())?;
+            self.retreat(halvings, balance.as_deref_mut())?;
+        }
+    }
+
+    /// Take the last update back and redo it at `2^-halvings` of its learning rate.
+    fn retreat(&mut self, halvings: i32, balance: Option<&mut BalanceLog>) -> Result<(), SolveError> {
+        let undo = self.undo.as_ref().expect("an update to take back");
+        (self.setup.model, self.optim) = (undo.model.clone(), undo.optim.clone());
+        let (redo, rate) = (undo.ids.clone(), undo.lr * 0.5f64.powi(halvings));
+        self.step(&redo, rate, None, balance).map(|_| ())
+    }
+
+    /// The validation loss at the epoch's last model (`None` without a validation set), and
+    /// whether a validation solve failed (the step limit, a blow-up: then `None`, and training
+    /// goes on). The epoch's last update is measured by no later batch: where the validation
+    /// loss exceeds `g²` times `reference` (`g = train.max_loss_growth`), it is taken back and
+    /// redone smaller, as [`guarded_step`](Self::guarded_step) does.
+    fn validate(
+        &mut self,
+        e: usize,
+        reference: f64,
+        retreats: &mut usize,
+        mut balance: Option<&mut BalanceLog>,
+    ) -> Result<(Option<f64>, bool), TrainError> {
+        let validation = self.setup.data.validation.clone();
+        if validation.is_empty() {
+            return Ok((None, false));
+        }
+        let growth = self.setup.config.train.max_loss_growth;
+        let mut halvings = 0;
+        loop {
+            let measured = match self.evaluate(&validation) {
+                Ok(v) => Some(v),
+                Err(error) if error.is_run_failure() => None,
+                Err(error) => return Err(TrainError::Solve { epoch: e, error }),
+            };
+            let spiked = measured.is_some_and(|v| growth > 0.0 && v > growth * growth * reference);
+            if !spiked || halvings >= MAX_RETREATS || self.undo.is_none() {
+                return Ok((measured, measured.is_none()));
+            }
+            halvings += 1;
+            *retreats += 1;
+            self.retreat(halvings, balance.as_deref_mut()).map_err(|error| TrainError::Solve { epoch: e, error })?;
         }
     }
 

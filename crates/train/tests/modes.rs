@@ -32,6 +32,8 @@ fn modes_of_an_mlp_field_add_up_to_its_gradient_for_every_method() {
         scaled: false,
         conserve: true,
         log_inputs: false,
+        log_floor: None,
+        time_scale: None,
     };
     let y0 = [0.5, -0.3, 0.8, 0.1, 0.2, -0.4];
     let loss = |s: &[Tensor<2>]| s.iter().map(|x| x.clone().powi_scalar(2).sum()).reduce(|a, b| a + b).unwrap();

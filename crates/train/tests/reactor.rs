@@ -5,7 +5,8 @@
 
 mod common;
 
-use common::{datasets, losses, scratch, train};
+use common::{datasets, losses, rates_config, scratch, train};
+use stiffnode_train::evaluation::DelayErrors;
 use stiffnode_train::{Model, Setup, TrainConfig};
 
 fn config(epochs: usize) -> String {
@@ -57,6 +58,14 @@ fn rate_factors_of_a_cantera_mechanism_move_towards_the_truth() {
         let (m, r) = (d.model.expect("the model ignites"), d.reference.expect("the reactor ignites"));
         assert!((m / r - 1.0).abs() < 0.15, "trajectory {}: {m} vs {r}", d.trajectory);
     }
+    // The errors logged at the last epoch (every epoch: a tenth of 4, at least 1) are those of
+    // the validation trajectories at the last model.
+    let validation: Vec<_> = delays.iter().filter(|d| best.data.validation.contains(&d.trajectory)).copied().collect();
+    let expected = serde_json::to_value(DelayErrors::of(&validation)).unwrap();
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(metrics.lines().last().unwrap()).unwrap();
+    assert_eq!(last["ignition"], expected, "{last}");
+    assert_eq!(expected["trajectories"], 6);
     std::fs::remove_dir_all(&run).unwrap();
 }
 
@@ -68,6 +77,23 @@ fn an_unknown_reaction_is_named() {
         Ok(_) => panic!("an unknown reaction is refused"),
     };
     assert!(err.contains("model.learnable: no reaction 'H + O3 <=> O + OH'"), "{err}");
+}
+
+/// The ignition-delay term and its log need a temperature: on ROBER each key is refused by name.
+#[test]
+fn ignition_keys_without_a_temperature_are_named() {
+    for key in ["ignition_weight = 0.1", "ignition_every = 5"] {
+        let text = rates_config(1, 0, key);
+        let err = match Setup::new(TrainConfig::parse(&text, "t.toml").unwrap(), "t.toml") {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{key} is refused without a temperature"),
+        };
+        let name = key.split(' ').next().unwrap();
+        assert!(
+            err.contains(&format!("train.{name}: ignition delays need a reactor problem with a temperature")),
+            "{err}"
+        );
+    }
 }
 
 /// The pressure-swept set (1–10 atm): one reactor carrying `P` in its state serves every

@@ -132,14 +132,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Plots and report of one finished run in its own directory, if it logged modes: what `train`
-/// writes at its end. Returns the report's path.
-pub fn report_for(dir: &Path) -> anyhow::Result<Option<PathBuf>> {
+/// Plots and report of one finished run in its own directory, if it logged modes, with the
+/// figures `extra` already written (a reactor run's ignition plots): what `train` writes at its
+/// end. Returns the report's path.
+pub fn report_for(dir: &Path, extra: Vec<Figure>) -> anyhow::Result<Option<PathBuf>> {
     if !dir.join("modes.jsonl").exists() {
         return Ok(None);
     }
     let view = RunView::load(dir, None)?;
-    let figures = view.plots(dir)?;
+    let mut figures = extra;
+    figures.extend(view.plots(dir)?);
     Ok(Some(report::write(dir, &[view.summary()], &[figures], &[])?))
 }
 

@@ -10,10 +10,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use stiffnode_solvers::{DeviceKind, Method};
 use stiffnode_train::Problem;
 use stiffnode_train::config::{LossKind, OptimizerKind};
+use stiffnode_train::evaluation::DelayErrors;
+use stiffnode_train::ignition::IgnitionDelay;
 use stiffnode_train::remedy::Remedy;
 use stiffnode_train::{Setup, TrainConfig, TrainError, Trainer};
 
 use crate::plots;
+use crate::report::Figure;
 
 /// Arguments of `stiffnode train`.
 #[derive(clap::Args)]
@@ -110,6 +113,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             if m.skipped > 0 {
                 bar.println(format!("epoch {}: {} batch(es) left out: their solve failed at every retreat", m.epoch, m.skipped));
             }
+            if let Some(d) = &m.ignition {
+                bar.println(format!("epoch {}: ignition delays {}", m.epoch, describe(d)));
+            }
             if m.retreats > 0 {
                 bar.println(format!("epoch {}: the solve failed at the updated model; the update was taken back and redone at 2^-k of the learning rate ({} halvings)", m.epoch, m.retreats));
             }
@@ -136,37 +142,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             println!("  k_f[{equation}]: factor {f:.6} on the mechanism file's rate (log10 {:+.5})", f.log10());
         }
     }
-    if let Some(delays) = best.ignition_delays()? {
-        let rel: Vec<f64> =
-            delays.iter().filter_map(|d| Some((d.model? - d.reference?).abs() / d.reference?)).collect();
-        let mean = rel.iter().sum::<f64>() / rel.len().max(1) as f64;
-        let worst = rel.iter().fold(0.0f64, |m, r| m.max(*r));
-        let skipped = delays.len() - rel.len();
-        let note = if skipped > 0 {
-            format!(" ({skipped} with dT/dt largest at an end: no ignition inside)")
-        } else {
-            String::new()
-        };
-        if rel.is_empty() {
-            println!(
-                "ignition delay (largest dT/dt): the best model ignites in none of the {} trajectories",
-                delays.len()
-            );
-        } else {
-            println!(
-                "ignition delay (largest dT/dt) of the best model against the reactor's: mean relative error {mean:.3e}, worst {worst:.3e}, over {} trajectories{note}",
-                rel.len()
-            );
-        }
-    }
+    let figures = if best.has_temperature() { ignition_figures(&best, run.path())? } else { Vec::new() };
     let mae = best.normalized_mae()?;
     println!(
         "epoch {}: best loss {:.4e} (epoch {}), normalized MAE of the best model {mae:.3e}, {:.1} s",
         trainer.state.epoch, trainer.state.best_loss, trainer.state.best_epoch, trainer.state.wall_s
     );
     println!("fit: {}", fit.display());
+    for f in &figures {
+        println!("{}: {}", f.title, f.path.display());
+    }
     // The run is complete and saved; a report that cannot be written is a warning.
-    match super::inspect::report_for(run.path()) {
+    match super::inspect::report_for(run.path(), figures) {
         Ok(Some(report)) => {
             println!("per-mode gradient plots and report: {} (stiffnode inspect for more)", report.display())
         }
@@ -198,5 +185,50 @@ fn override_config(config: &mut TrainConfig, args: &Args) {
     }
     if let Some(m) = &args.method {
         config.solver.method = m.clone();
+    }
+}
+
+/// Points of each trajectory's dense `T(t)` in `temperature.svg`.
+const TEMPERATURE_POINTS: usize = 400;
+
+/// For a reactor problem with a temperature: the best model's ignition-delay errors printed,
+/// their parity plot and every trajectory's dense `T(t)` written into the run.
+fn ignition_figures(best: &Setup, dir: &Path) -> anyhow::Result<Vec<Figure>> {
+    let scores = best.scores()?;
+    let delays: Vec<IgnitionDelay> = scores.iter().filter_map(|s| s.ignition).collect();
+    println!(
+        "ignition delay (largest dT/dt) of the best model against the reactor's: {}",
+        describe(&DelayErrors::of(&delays))
+    );
+    let parity =
+        Figure { path: dir.join("parity.svg"), title: "Ignition delays: the best model against the reactor".into() };
+    plots::parity::write(&scores, &parity.title, &parity.path)
+        .with_context(|| format!("writing {}", parity.path.display()))?;
+    let curves = best.temperature_curves(TEMPERATURE_POINTS)?.unwrap_or_default();
+    let temperature = Figure {
+        path: dir.join("temperature.svg"),
+        title: "T(t) of the reactor (black) and the best model (colour)".into(),
+    };
+    plots::temperature::write(&curves, &temperature.title, &temperature.path)
+        .with_context(|| format!("writing {}", temperature.path.display()))?;
+    Ok(vec![parity, temperature])
+}
+
+/// Ignition-delay errors in a line: mean and worst relative error, and the trajectories that
+/// do not ignite.
+fn describe(d: &DelayErrors) -> String {
+    let missed = if d.missed > 0 {
+        format!(" ({} with dT/dt largest at an end: no ignition inside)", d.missed)
+    } else {
+        String::new()
+    };
+    match (d.mean, d.max) {
+        (Some(mean), Some(max)) => {
+            format!(
+                "mean relative error {mean:.3e}, worst {max:.3e}, over {} trajectories{missed}",
+                d.trajectories - d.missed
+            )
+        }
+        _ => format!("the model ignites in none of the {} trajectories", d.trajectories),
     }
 }

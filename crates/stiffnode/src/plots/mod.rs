@@ -37,6 +37,7 @@ pub mod fit;
 pub mod metrics;
 pub mod modes;
 pub mod parity;
+pub mod temperature;
 
 use plotters::prelude::*;
 
