@@ -12,6 +12,7 @@ pub mod check;
 pub mod dataset;
 pub mod gas;
 pub mod mass_action;
+pub mod names;
 
 pub use mass_action::{MassActionField, Mechanism, Reaction};
 

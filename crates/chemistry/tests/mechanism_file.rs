@@ -84,3 +84,94 @@ fn defects_are_named() {
         assert!(msg.contains(needle), "'{msg}' should mention '{needle}' for:\n{text}");
     }
 }
+
+// ---- Silently wrong files (issue 33). ----
+
+use proptest::prelude::*;
+
+const SPECIES: [&str; 5] = ["A", "B", "C", "D", "E"];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A partial `orders` table sets the orders of the reactants it lists; the others keep
+    /// their stoichiometric coefficients as orders (as Cantera's `orders`), so the rate is
+    /// `k · Π [X]^(listed order or coefficient)`.
+    #[test]
+    fn partial_orders_keep_the_coefficients_of_unlisted_reactants(
+        reactants in prop::collection::btree_map(0usize..5, 1u32..4, 1..4),
+        listed in prop::collection::vec((any::<prop::sample::Index>(), 0.25f64..3.0), 1..3),
+        y in prop::array::uniform5(0.1f64..3.0),
+    ) {
+        let names: Vec<usize> = reactants.keys().copied().collect();
+        let orders: std::collections::BTreeMap<usize, f64> =
+            listed.iter().map(|(i, o)| (*i.get(&names), *o)).collect();
+        let table = |m: Vec<(usize, String)>| {
+            m.into_iter().map(|(k, v)| format!("{} = {v}", SPECIES[k])).collect::<Vec<_>>().join(", ")
+        };
+        let text = format!(
+            "name = \"m\"\nspecies = {SPECIES:?}\n[[reactions]]\nreactants = {{ {} }}\nproducts = {{ E = 1 }}\nrate = 2.0\norders = {{ {} }}\n",
+            table(reactants.iter().map(|(k, c)| (*k, c.to_string())).collect()),
+            table(orders.iter().map(|(k, o)| (*k, format!("{o:?}"))).collect()),
+        );
+        let m = mechanism_file::parse(&text, "test.toml").unwrap();
+        let expected = reactants.iter().fold(2.0, |acc, (&k, &c)| acc * y[k].powf(orders.get(&k).copied().unwrap_or(f64::from(c))));
+        let rate = m.rates(&y)[0];
+        prop_assert!((rate - expected).abs() <= 1e-12 * expected, "{rate} vs {expected} for\n{text}");
+    }
+
+    /// An order for a species that is not a reactant of its reaction is refused, naming it.
+    #[test]
+    fn orders_of_non_reactants_are_refused_by_name(
+        reactants in prop::collection::btree_set(0usize..5, 1..4), other in 0usize..5,
+    ) {
+        prop_assume!(!reactants.contains(&other));
+        let lhs: Vec<&str> = reactants.iter().map(|&k| SPECIES[k]).collect();
+        let text = format!(
+            "name = \"m\"\nspecies = {SPECIES:?}\n[[reactions]]\nequation = \"{} => E\"\nrate = 1.0\norders = {{ {} = 1 }}\n",
+            lhs.join(" + "),
+            SPECIES[other]
+        );
+        let msg = error_of(&text);
+        prop_assert_eq!(
+            msg,
+            format!("test.toml: reaction 1, field 'orders': '{}' is not a reactant of this reaction (orders are for its reactants)", SPECIES[other])
+        );
+    }
+
+    /// A species name that would break the dataset's CSV header (a comma, a quote, a control
+    /// character such as a newline, whitespace at either end, or empty) is refused by name; a
+    /// name of the usual characters loads.
+    #[test]
+    fn species_names_that_break_a_csv_header_are_refused(
+        bad in prop_oneof![
+            ("[A-Z][a-z0-9]{0,3}", prop::sample::select(vec![",", "\"", "\n", "\r", "\t", "\u{7}"]), "[A-Za-z0-9]{0,3}")
+                .prop_map(|(a, c, b)| format!("{a}{c}{b}")),
+            ("[A-Z][a-z0-9]{0,3}", prop::sample::select(vec![" ", "\t", "\u{a0}"]), any::<bool>())
+                .prop_map(|(a, w, before)| if before { format!("{w}{a}") } else { format!("{a}{w}") }),
+            Just(String::new()),
+        ],
+        good in "Q[A-Za-z0-9()*+-]{0,8}",
+    ) {
+        let file = |name: &str| {
+            let quoted = toml::Value::String(name.to_string()).to_string();
+            format!("name = \"m\"\nspecies = [\"A\", {quoted}]\n[[reactions]]\nequation = \"A => 0\"\nrate = 1\n")
+        };
+        let msg = error_of(&file(&bad));
+        prop_assert!(msg.starts_with(&format!("test.toml: field 'species': {bad:?} is not a species name: ")), "{msg}");
+        let m = mechanism_file::parse(&file(&good), "test.toml");
+        prop_assert!(m.is_ok(), "{good:?}: {m:?}");
+    }
+}
+
+/// The issue's example: `orders = {A = 2}` on `A + B -> C` is the rate `k·A²·B`, not `k·A²`.
+#[test]
+fn a_partial_orders_table_is_not_order_zero_for_the_rest() {
+    let m = mechanism_file::parse(
+        &format!("{HEAD}[[reactions]]\nequation = \"A + B -> C\"\nrate = 3.0\norders = {{ A = 2 }}\n"),
+        "test.toml",
+    )
+    .unwrap();
+    assert_eq!(m.reactions[0].orders, [(0, 2.0), (1, 1.0)]);
+    assert_eq!(m.rates(&[2.0, 5.0, 0.0]), [3.0 * 4.0 * 5.0]);
+}

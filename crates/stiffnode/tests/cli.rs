@@ -654,5 +654,9 @@ fn evaluate_scores_a_run_on_its_data_and_on_a_held_out_set() {
     assert!(rows[1].iter().all(|v| v.is_finite()), "{text}");
     fails_with(&["predict", "--run", r, "--times", "1e-3", "--P", "2 furlongs"], "invalid --P");
     fails_with(&["predict", "--run", r, "--times", "1e-3", "--T0", "-5"], "invalid --T0 -5");
+    fails_with(
+        &["predict", "--run", r, "--times", "1e-3", "--T0", "5000"],
+        "invalid --T0: 5000 K is outside the range",
+    );
     let _ = std::fs::remove_dir_all(&base);
 }

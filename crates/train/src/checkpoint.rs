@@ -27,11 +27,14 @@ const DIGEST: usize = 32;
 pub struct RunState {
     /// Epochs completed.
     pub epoch: usize,
-    /// Best validation loss so far (training loss without a validation set).
+    /// Best validation loss so far (training loss without a validation set); infinite until
+    /// a model solves the validation set.
+    #[serde(with = "exact")]
     pub best_loss: f64,
     /// Epoch of the best loss.
     pub best_epoch: usize,
     /// Total training wall time so far, seconds.
+    #[serde(with = "exact")]
     pub wall_s: f64,
 }
 
@@ -39,6 +42,34 @@ impl RunState {
     /// Before the first epoch.
     pub fn new() -> Self {
         Self { epoch: 0, best_loss: f64::INFINITY, best_epoch: 0, wall_s: 0.0 }
+    }
+}
+
+/// A number of the run state, written as a string in Rust's shortest exact form (`inf` for a
+/// loss not measured yet), which reads back to the same bits: JSON has no infinity, and
+/// serde_json's number parser can be a unit in the last place off. Numbers (and `null` for
+/// infinity) of older checkpoints are read too.
+mod exact {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        Text(String),
+        Number(f64),
+        Null(()),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        match Written::deserialize(d)? {
+            Written::Text(t) => t.parse().map_err(|_| serde::de::Error::custom(format!("'{t}' is not a number"))),
+            Written::Number(v) => Ok(v),
+            Written::Null(()) => Ok(f64::INFINITY),
+        }
     }
 }
 
@@ -154,4 +185,34 @@ fn on_default_device<T>(device: DeviceKind, f: impl FnOnce() -> T) -> T {
         None => unsafe { std::env::remove_var("BURN_DEVICE") },
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Every run state reads back as written — an infinite best loss (no model has solved
+        /// the validation set yet) included, which JSON has no number for, and every bit of
+        /// the finite numbers.
+        #[test]
+        fn a_run_state_reads_back_as_written(
+            epoch in 0usize..1_000_000,
+            best_loss in prop_oneof![Just(f64::INFINITY), 0.0f64..1e300],
+            best_epoch in 0usize..1_000_000,
+            wall_s in 0.0f64..1e9,
+        ) {
+            let state = RunState { epoch, best_loss, best_epoch, wall_s };
+            // As older checkpoints wrote it (numbers, null for infinity), too.
+            let old = format!(
+                r#"{{"epoch":{epoch},"best_loss":{},"best_epoch":{best_epoch},"wall_s":{wall_s}}}"#,
+                if best_loss.is_finite() { format!("{best_loss:e}") } else { "null".into() }
+            );
+            let read: RunState = serde_json::from_str(&old).unwrap();
+            prop_assert!(read.best_loss.is_infinite() == best_loss.is_infinite() && read.epoch == epoch);
+            let back: RunState = serde_json::from_str(&serde_json::to_string(&state).unwrap()).unwrap();
+            prop_assert_eq!(back, state);
+        }
+    }
 }

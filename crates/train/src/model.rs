@@ -102,22 +102,30 @@ fn learnable_reactions(problem: &Problem, refs: &[ReactionRef]) -> Result<Vec<us
     if refs.is_empty() {
         return Ok((0..n).collect());
     }
-    refs.iter()
-        .map(|r| {
-            let (index, name) = match r {
-                ReactionRef::Index(k) => (Some(*k), k.to_string()),
-                ReactionRef::Name(s) => (s.parse::<usize>().ok(), s.clone()),
-            };
-            let by_index = index.filter(|&k| (1..=n).contains(&k)).map(|k| k - 1);
-            let by_name = || labels.iter().position(|(_, label)| *label == name);
-            by_index.or_else(by_name).ok_or_else(|| {
-                format!(
-                    "model.learnable: no reaction '{name}' in '{}' (give 1-based indices up to {n} or names)",
-                    problem.name()
-                )
-            })
-        })
-        .collect()
+    let mut found: Vec<(usize, String)> = Vec::with_capacity(refs.len());
+    for r in refs {
+        let (index, name) = match r {
+            ReactionRef::Index(k) => (Some(*k), k.to_string()),
+            ReactionRef::Name(s) => (s.parse::<usize>().ok(), s.clone()),
+        };
+        let by_index = index.filter(|&k| (1..=n).contains(&k)).map(|k| k - 1);
+        let by_name = || labels.iter().position(|(_, label)| *label == name);
+        let Some(j) = by_index.or_else(by_name) else {
+            return Err(format!(
+                "model.learnable: no reaction '{name}' in '{}' (give 1-based indices up to {n} or names)",
+                problem.name()
+            ));
+        };
+        // A reaction given twice would take its start factor twice.
+        if let Some((_, first)) = found.iter().find(|(k, _)| *k == j) {
+            return Err(format!(
+                "model.learnable: '{name}' names reaction {} again (already given as '{first}')",
+                j + 1
+            ));
+        }
+        found.push((j, name));
+    }
+    Ok(found.into_iter().map(|(j, _)| j).collect())
 }
 
 impl VectorField for Model {

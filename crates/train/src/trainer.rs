@@ -329,7 +329,10 @@ impl Trainer {
             ignition,
         };
         let watched = if val_failed { f64::INFINITY } else { val_loss.unwrap_or(loss) };
-        let improved = watched < self.state.best_loss;
+        // Until a model solves the validation set, the first epoch's stands in as the best, so
+        // that a run always has a best checkpoint (its loss stays infinite: the first model
+        // that solves replaces it).
+        let improved = watched < self.state.best_loss || self.state.best_epoch == 0;
         if improved {
             (self.state.best_loss, self.state.best_epoch) = (watched, e);
         }

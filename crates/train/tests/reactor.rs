@@ -77,7 +77,29 @@ fn an_unknown_reaction_is_named() {
         Ok(_) => panic!("an unknown reaction is refused"),
     };
     assert!(err.contains("model.learnable: no reaction 'H + O3 <=> O + OH'"), "{err}");
+    // A reaction given twice — by its equation twice, or by its index and its equation — would
+    // take its start factor twice: refused, naming the repeat.
+    for (entries, says) in [
+        ("\"H + O2 <=> O + OH\", \"H + O2 <=> O + OH\"", "'H + O2 <=> O + OH' names reaction REACTION again"),
+        (
+            "REACTION, \"H + O2 <=> O + OH\"",
+            "'H + O2 <=> O + OH' names reaction REACTION again (already given as 'REACTION')",
+        ),
+    ] {
+        let text = config(1).replace("\"H + O2 <=> O + OH\"", &entries.replace("REACTION", &BRANCHING.to_string()));
+        let err = match Setup::new(TrainConfig::parse(&text, "t.toml").unwrap(), "t.toml") {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{entries} is refused"),
+        };
+        assert!(
+            err.contains(&format!("model.learnable: {}", says.replace("REACTION", &BRANCHING.to_string()))),
+            "{err}"
+        );
+    }
 }
+
+/// The 1-based index of `H + O2 <=> O + OH` in the shipped H2/O2 mechanism.
+const BRANCHING: usize = 11;
 
 /// The ignition-delay term and its log need a temperature: on ROBER each key is refused by name.
 #[test]

@@ -543,6 +543,10 @@ fn a_failed_validation_solve_is_logged_and_training_goes_on() {
     for l in &lines {
         assert!(l["val_failed"] == true && l["val_loss"].is_null() && l["loss"].as_f64().unwrap() > 0.0, "{l}");
     }
+    // No model solved the validation set: the first epoch's stands in as the best, so that the
+    // run has a best checkpoint to predict with.
+    let best = Trainer::open(&run, "best", None, None).unwrap();
+    assert_eq!((best.state.best_epoch, best.state.best_loss), (1, f64::INFINITY));
     std::fs::remove_dir_all(&run).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }

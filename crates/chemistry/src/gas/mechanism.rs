@@ -115,6 +115,36 @@ impl GasMechanism {
         self.species.iter().position(|s| s.name == name)
     }
 
+    /// The temperatures (K) that every species' thermo fit covers, `[T_min, T_max]`: the
+    /// highest lower end and the lowest upper end of the species' ranges.
+    pub fn temperature_range(&self) -> [f64; 2] {
+        let lo = self.species.iter().map(|s| s.thermo.ranges[0]).fold(f64::NEG_INFINITY, f64::max);
+        let hi = self.species.iter().map(|s| s.thermo.ranges[2]).fold(f64::INFINITY, f64::min);
+        [lo, hi]
+    }
+
+    /// Refuse a temperature (an initial state's) outside [`temperature_range`](Self::temperature_range),
+    /// naming the range and the species whose fit ends there. (The polynomials are extrapolated
+    /// beyond their range, as Cantera does, for the temperatures a reactor reaches; a state that
+    /// starts outside the data is a mistake.)
+    pub fn check_temperature(&self, t: f64) -> Result<(), String> {
+        let [lo, hi] = self.temperature_range();
+        // The end `t` is beyond, and the species whose fit ends there.
+        let (end, limit) = if t.is_nan() || t < lo {
+            ("starts", lo)
+        } else if t > hi {
+            ("ends", hi)
+        } else {
+            return Ok(());
+        };
+        let who = self
+            .species
+            .iter()
+            .find(|s| s.thermo.ranges[if end == "starts" { 0 } else { 2 }] == limit)
+            .map_or(String::new(), |s| format!("; species '{}' {end} at {limit} K", s.name));
+        Err(format!("{t} K is outside the range of the thermo data, {lo} to {hi} K{who}"))
+    }
+
     /// Molecular weights in kg/kmol, in state order.
     pub fn weights(&self) -> Vec<f64> {
         self.species.iter().map(|s| s.weight).collect()

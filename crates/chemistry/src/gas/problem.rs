@@ -273,6 +273,7 @@ pub fn load_problem(path: &str) -> Result<ReactorProblem, CanteraError> {
     }
     let mech_path = Path::new(path).parent().unwrap_or(Path::new(".")).join(&raw.mechanism);
     let mechanism = cantera::load(&mech_path.to_string_lossy(), raw.phase.as_deref())?;
+    mechanism.check_temperature(raw.t).map_err(|e| err(format!("T: {e}")))?;
     let mixture = match raw.equivalence_ratio {
         Some(phi) => {
             let side = |v: &Option<Value>, what: &str| match v {
@@ -287,6 +288,9 @@ pub fn load_problem(path: &str) -> Result<ReactorProblem, CanteraError> {
         Some(s) => sweep(s, mixture.is_some()).map_err(|e| err(format!("sweep: {e}")))?,
         None => Sweep::default(),
     };
+    for t in sweep.t.into_iter().flatten() {
+        mechanism.check_temperature(t).map_err(|e| err(format!("sweep: T: {e}")))?;
+    }
     let composition = match (&raw.x, &raw.y, raw.equivalence_ratio) {
         (Some(x), None, None) => {
             Composition::Mole(cantera::fractions(x, &mechanism).map_err(|e| err(format!("X: {e}")))?)

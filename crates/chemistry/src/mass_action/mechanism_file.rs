@@ -67,8 +67,11 @@ pub fn parse(text: &str, file: &str) -> Result<Mechanism, MechanismError> {
     }
     let mut index = BTreeMap::new();
     for (i, s) in raw.species.iter().enumerate() {
-        if s.trim().is_empty() || s.contains(char::is_whitespace) {
-            return Err(err(format!("field 'species': '{s}' is not a species name (no spaces, not empty)")));
+        if let Some(why) = crate::names::species_name_defect(s) {
+            return Err(err(format!("field 'species': {s:?} is not a species name: {why}")));
+        }
+        if s.contains(char::is_whitespace) {
+            return Err(err(format!("field 'species': {s:?} is not a species name: no spaces")));
         }
         if index.insert(s.clone(), i).is_some() {
             return Err(err(format!("field 'species': species '{s}' is listed twice")));
@@ -144,7 +147,22 @@ pub fn parse(text: &str, file: &str) -> Result<Mechanism, MechanismError> {
         let products = side(products, "products")?;
         let orders = match &r.orders {
             None => reactants.clone(),
-            Some(o) => side(o.clone().into_iter().collect(), "orders")?,
+            Some(o) => {
+                // Listed reactants take their order; the others keep their coefficient, as
+                // Cantera's `orders` (a partial table is not "order 0 for the rest").
+                let mut orders = reactants.clone();
+                for (i, c) in side(o.clone().into_iter().collect(), "orders")? {
+                    let Some(entry) = orders.iter_mut().find(|(k, _)| *k == i) else {
+                        return Err(err(format!(
+                            "{place}, field 'orders': '{}' is not a reactant of this reaction (orders are for \
+                             its reactants)",
+                            raw.species[i]
+                        )));
+                    };
+                    entry.1 = c;
+                }
+                orders
+            }
         };
         reactions.push(Reaction { name: r.name.clone(), reactants, products, orders, rate: r.rate });
     }

@@ -71,6 +71,7 @@ fn from_conditions(setup: &stiffnode_train::Setup, args: &Args) -> anyhow::Resul
     if !(t.is_finite() && t > 0.0) {
         bail!("invalid --T0 {t}: a temperature in K must be finite and > 0");
     }
+    problem.mechanism.check_temperature(t).map_err(|e| anyhow::anyhow!("invalid --T0: {e}"))?;
     let p = match &args.p {
         Some(s) => Units::pressure_string(s).map_err(|e| anyhow::anyhow!("invalid --P: {e}"))?,
         None => problem.p,

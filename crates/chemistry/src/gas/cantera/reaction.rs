@@ -142,7 +142,7 @@ pub fn parse(v: &Value, ctx: &Context) -> Result<GasReaction, String> {
             Rate::Falloff {
                 low: arrhenius(low, n + 1.0, &raw, ctx.units, "low-P-rate-constant")?,
                 high: arrhenius(high, n, &raw, ctx.units, "high-P-rate-constant")?,
-                troe: raw.troe.as_ref().map(|t| Troe { a: t.a, t3: t.t3, t1: t.t1, t2: t.t2 }),
+                troe: raw.troe.as_ref().map(troe).transpose()?,
             }
         }
         "pressure-dependent-Arrhenius" => {
@@ -226,7 +226,7 @@ fn third_body(
     let mut efficiencies = Vec::new();
     for (name, &e) in raw.efficiencies.iter().flatten() {
         if !(e >= 0.0 && e.is_finite()) {
-            return Err(format!("efficiencies: {name}: {e} (must be ≥ 0)"));
+            return Err(format!("efficiencies: {name}: {e} (must be finite and ≥ 0)"));
         }
         match (ctx.species)(name) {
             Some(i) => efficiencies.push((i, e)),
@@ -234,7 +234,21 @@ fn third_body(
             None => return Err(format!("efficiencies: unknown species '{name}'")),
         }
     }
-    Ok(ThirdBody { default: raw.default_efficiency.unwrap_or(1.0), efficiencies })
+    let default = raw.default_efficiency.unwrap_or(1.0);
+    if !(default >= 0.0 && default.is_finite()) {
+        return Err(format!("default-efficiency: {default} (must be finite and ≥ 0)"));
+    }
+    Ok(ThirdBody { default, efficiencies })
+}
+
+/// Troe's parameters, each finite (`T2` when given).
+fn troe(t: &RawTroe) -> Result<Troe, String> {
+    for (name, v) in [("A", Some(t.a)), ("T3", Some(t.t3)), ("T1", Some(t.t1)), ("T2", t.t2)] {
+        if let Some(v) = v.filter(|v| !v.is_finite()) {
+            return Err(format!("Troe: {name}: {v} (must be finite)"));
+        }
+    }
+    Ok(Troe { a: t.a, t3: t.t3, t1: t.t1, t2: t.t2 })
 }
 
 /// A `three-body` reaction written with its collider as a species on both sides
@@ -267,16 +281,18 @@ fn arrhenius(k: &RawArrhenius, order: f64, raw: &RawReaction, units: &Units, fie
         Value::Number(n) => n.as_f64().expect("YAML numbers are f64"),
         other => return Err(format!("{field}: A must be a number in the file's units (got {other:?})")),
     };
-    if a < 0.0 && !raw.negative_a {
-        return Err(format!("{field}: negative A needs 'negative-A: true'"));
-    }
     let ta = match &k.ea {
         Value::Number(n) => units.activation_temperature(n.as_f64().expect("YAML numbers are f64")),
         Value::String(s) => Units::activation_string(s).map_err(|e| format!("{field}: Ea: {e}"))?,
         other => return Err(format!("{field}: Ea must be a number or '<number> <unit>' (got {other:?})")),
     };
-    if !(a.is_finite() && k.b.is_finite() && ta.is_finite()) {
-        return Err(format!("{field}: A, b and Ea must be finite"));
+    for (name, v) in [("A", a), ("b", k.b), ("Ea", ta)] {
+        if !v.is_finite() {
+            return Err(format!("{field}: {name}: {v} (must be finite)"));
+        }
+    }
+    if a < 0.0 && !raw.negative_a {
+        return Err(format!("{field}: negative A needs 'negative-A: true'"));
     }
     Ok(Arrhenius { a: a * units.rate_factor(order), b: k.b, ta })
 }

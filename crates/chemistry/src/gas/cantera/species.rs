@@ -70,22 +70,68 @@ fn nasa7(raw: RawThermo) -> Result<Nasa7, String> {
     if raw.reference_pressure.is_some() {
         return Err("reference-pressure is not supported (NASA7 data at 1 atm are)".into());
     }
-    let coeffs = |row: &Vec<f64>| -> Result<[f64; 7], String> {
-        <[f64; 7]>::try_from(row.as_slice()).map_err(|_| format!("data: {} coefficients in a row, not 7", row.len()))
+    let coeffs = |n: usize| -> Result<[f64; 7], String> {
+        let row = &raw.data[n];
+        let a = <[f64; 7]>::try_from(row.as_slice())
+            .map_err(|_| format!("data: {} coefficients in a row, not 7", row.len()))?;
+        match a.iter().position(|c| !c.is_finite()) {
+            Some(i) => Err(format!("data: row {}, coefficient a{i}: {} (must be finite)", n + 1, a[i])),
+            None => Ok(a),
+        }
     };
     let r = &raw.temperature_ranges;
-    let ascending = r.windows(2).all(|w| w[0] < w[1]) && r.iter().all(|t| *t > 0.0);
-    match (r.len(), raw.data.len()) {
-        (2, 1) if ascending => {
-            Ok(Nasa7 { ranges: [r[0], r[1], r[1]], low: coeffs(&raw.data[0])?, high: coeffs(&raw.data[0])? })
-        }
-        (3, 2) if ascending => {
-            Ok(Nasa7 { ranges: [r[0], r[1], r[2]], low: coeffs(&raw.data[0])?, high: coeffs(&raw.data[1])? })
-        }
-        (n, m) => Err(format!(
-            "temperature-ranges {r:?} and {m} data rows: need 2 ascending temperatures and 1 row, or 3 and 2 (got {n})"
-        )),
+    if let Some(t) = r.iter().find(|t| !(t.is_finite() && **t > 0.0)) {
+        return Err(format!("temperature-ranges {r:?}: {t} K (must be finite and > 0)"));
     }
+    let ascending = r.windows(2).all(|w| w[0] < w[1]);
+    let thermo = match (r.len(), raw.data.len()) {
+        (2, 1) if ascending => Nasa7 { ranges: [r[0], r[1], r[1]], low: coeffs(0)?, high: coeffs(0)? },
+        (3, 2) if ascending => Nasa7 { ranges: [r[0], r[1], r[2]], low: coeffs(0)?, high: coeffs(1)? },
+        (n, m) => {
+            return Err(format!(
+                "temperature-ranges {r:?} and {m} data rows: need 2 ascending temperatures and 1 row, or 3 and 2 (got {n})"
+            ));
+        }
+    };
+    check_continuity(&thermo)?;
+    Ok(thermo)
+}
+
+/// The largest mismatch of `cp/R`, `h/RT` and `s/R` between the two ranges at the midpoint
+/// temperature that a fit may have, relative to the scales Cantera's `NasaPoly2::validate`
+/// uses (`|cp/R| + 10⁻⁴` for `cp/R`, `|cp/R|` for `h/RT`, `|s/R| + |cp/R|` for `s/R`).
+/// Cantera warns above 10⁻³. Fits as published are continuous to rounding: the shipped
+/// mechanisms' worst is 4·10⁻⁷ (N2's cp/R in h2o2.yaml). A fit whose ranges disagree by a
+/// percent or more is a wrong row or a typo (the issue's probe: ten times), and the
+/// equilibrium constants, so the reverse rates, jump at `T_mid`. Refused above 10⁻², ten
+/// times Cantera's warning threshold, so that old fits Cantera only warns about still load.
+const MIDPOINT_TOLERANCE: f64 = 1e-2;
+
+/// Refuse a two-range fit that is not continuous at its midpoint temperature (see
+/// [`MIDPOINT_TOLERANCE`]), naming the property and both values.
+fn check_continuity(thermo: &Nasa7) -> Result<(), String> {
+    if thermo.low == thermo.high {
+        return Ok(());
+    }
+    let t = thermo.ranges[1];
+    let (low, high) = (Nasa7 { ranges: [t, t, t], ..thermo.clone() }, Nasa7 { ranges: [0.0; 3], ..thermo.clone() });
+    let cp = low.cp_r(t);
+    let checks = [
+        ("cp/R", cp, high.cp_r(t), cp.abs() + 1e-4),
+        ("h/RT", low.h_rt(t), high.h_rt(t), cp.abs()),
+        ("s/R", low.s_r(t), high.s_r(t), low.s_r(t).abs() + cp.abs()),
+    ];
+    for (what, a, b, scale) in checks {
+        let mismatch = (a - b).abs();
+        if mismatch.is_nan() || mismatch > MIDPOINT_TOLERANCE * scale {
+            return Err(format!(
+                "data: {what} is not continuous at the midpoint temperature {t} K: {a} from the low range, {b} from \
+                 the high range (relative mismatch {:.2e}, more than {MIDPOINT_TOLERANCE:e})",
+                mismatch / scale
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Standard atomic weight (kg/kmol) of `element` (any capitalization: `Ar`, `AR`), as Cantera
