@@ -553,6 +553,27 @@ fn reactor_problems_generate_datasets_and_bad_sweeps_are_named() {
         "sweep: T: [1200, 950] (must be finite, positive and ascending)",
     );
     fails_with(&["generate", "--times", "1e-3", "--output", out.to_str().unwrap()], "--mechanism");
+    // Several trajectories of a problem without a sweep would all be the same; --perturb does
+    // not apply to a problem; a grid with no time after t = 0 gives no target.
+    let fixed = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/h2-air-ignition.yaml");
+    let o = out.to_str().unwrap();
+    for (args, says) in [
+        (
+            vec!["--problem", fixed, "--times", "1e-3", "--trajectories", "3"],
+            "--trajectories: invalid trajectories: 3: the problem has no sweep",
+        ),
+        (
+            vec!["--problem", problem, "--times", "1e-3", "--trajectories", "3", "--perturb", "2"],
+            "--perturb applies to --mechanism",
+        ),
+        (vec!["--problem", problem, "--times", "0"], "no time after t = 0"),
+    ] {
+        let _ = std::fs::remove_dir_all(&out);
+        let mut all = vec!["generate", "--output", o];
+        all.extend(args);
+        fails_with(&all, says);
+        assert!(!out.exists(), "{all:?} wrote a dataset");
+    }
 }
 
 /// `evaluate` scores a trained reactor MLP on its own adaptive-grid dataset and on a held-out

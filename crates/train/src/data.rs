@@ -274,6 +274,34 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// A meta.json that is there but cannot be read (not UTF-8, a directory) is an error, not
+    /// a dataset without a split; so is a split that lists a trajectory twice.
+    #[test]
+    fn a_meta_json_that_cannot_be_read_or_repeats_a_trajectory_is_named() {
+        let dir = std::env::temp_dir().join(format!("stiffnode-data-meta-{}", std::process::id()));
+        let species = vec!["A".to_string()];
+        let csv = "trajectory,t,A\n0,0,1\n0,1,2\n1,0,1\n1,1,2\n2,0,1\n2,1,2\n";
+        let meta = dir.join("meta.json");
+        for (kind, says) in [
+            ("bytes", "cannot be read"),
+            ("directory", "cannot be read"),
+            (r#"{"split": {"train": [0, 1, 0], "validation": [2]}}"#, "split.train: trajectory 0 is listed twice"),
+            (r#"{"split": {"train": [0], "validation": [2, 1, 2]}}"#, "split.validation: trajectory 2 is listed twice"),
+        ] {
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("data.csv"), csv).unwrap();
+            match kind {
+                "bytes" => std::fs::write(&meta, [0xff, 0xfe, 0x00, 0x7b]).unwrap(),
+                "directory" => std::fs::create_dir(&meta).unwrap(),
+                json => std::fs::write(&meta, json).unwrap(),
+            }
+            let e = TrainingData::load(&dir, &species).unwrap_err().to_string();
+            assert!(e.contains(says) && e.contains("meta.json"), "{kind}: {e}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     /// Windows of three intervals over seven: from intervals 0 and 3, and the last from 4 to
     /// reach the end; each from its data state at its own first time.
     #[test]

@@ -170,11 +170,21 @@ impl Trainer {
     }
 
     /// Resume the run in `run` from its `last` checkpoint; `epochs` (if given) replaces the
-    /// total epoch count and `device` the device.
+    /// total epoch count — more than the epochs done, or the resume is refused before anything
+    /// is touched — and `device` the device.
     pub fn resume(run: &Path, epochs: Option<usize>, device: Option<DeviceKind>) -> Result<Self, TrainError> {
         let mut run = RunDir::open(run)?;
         run.lock()?;
         let t = Self::load(run, "last", epochs, device)?;
+        if let Some(e) = epochs.filter(|&e| e <= t.state.epoch) {
+            return Err(TrainError::Config {
+                file: t.run.config_file().display().to_string(),
+                what: format!(
+                    "a total of {e} epochs trains none: the run has done {} already (ask for more to continue it)",
+                    t.state.epoch
+                ),
+            });
+        }
         t.run.truncate_logs(t.state.epoch)?;
         Ok(t)
     }

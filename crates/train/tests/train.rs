@@ -154,6 +154,11 @@ fn interrupted_checkpoint_write_keeps_the_last_checkpoint() {
     t.run(|_| {}).unwrap();
     drop(t); // the run directory is free again
     assert_eq!(Trainer::resume(&run, None, None).unwrap().state.epoch, 3);
+    // A total at or below the epochs done trains none: refused, saying so.
+    for total in [1, 3] {
+        let err = Trainer::resume(&run, Some(total), None).err().expect("nothing to train").to_string();
+        assert!(err.contains(&format!("a total of {total} epochs trains none: the run has done 3 already")), "{err}");
+    }
     // A checkpoint cut short (a copy gone wrong) is refused with a clear error, not loaded.
     std::fs::write(&last, &good[..good.len() - 10]).unwrap();
     let err = Trainer::resume(&run, None, None).err().expect("truncated checkpoint must fail").to_string();

@@ -55,10 +55,15 @@ impl TimeGrid {
     /// Parse `adaptive:A:B:N` (N points per trajectory from `10^A` to `10^B`, placed by arc
     /// length) or a fixed list as [`output_times::parse`] reads it.
     pub fn parse(spec: &str) -> Result<Self, SetupError> {
-        let Some(rest) = spec.strip_prefix("adaptive:") else {
-            return Ok(Self::Fixed(output_times::parse(spec)?));
-        };
         let bad = |why: String| SetupError::InvalidOption { what: "times", why: format!("'{spec}': {why}") };
+        let Some(rest) = spec.strip_prefix("adaptive:") else {
+            let times = output_times::parse(spec)?;
+            // The initial state is at t = 0; a dataset needs a target after it.
+            if !times.iter().any(|&t| t > 0.0) {
+                return Err(bad("no time after t = 0: a dataset needs one besides the initial state".into()));
+            }
+            return Ok(Self::Fixed(times));
+        };
         let parts: Vec<&str> = rest.split(':').collect();
         let [a, b, n] = parts.as_slice() else { return Err(bad("expected adaptive:A:B:N".into())) };
         let exponent = |s: &str| s.trim().parse::<f64>().ok().filter(|x| x.is_finite() && x.abs() <= 300.0);
@@ -187,6 +192,8 @@ mod tests {
             ("adaptive:-6:-1", "adaptive:A:B:N"),
             ("adaptive:x:-1:10", "powers of ten"),
             ("adaptive:-6:400:10", "powers of ten"),
+            ("0", "no time after t = 0"),
+            ("linspace:0:0:3", "no time after t = 0"),
         ] {
             let e = TimeGrid::parse(spec).unwrap_err().to_string();
             assert!(e.contains(says) && e.contains(spec), "{spec}: {e}");

@@ -136,8 +136,14 @@ pub fn check_meta(dir: &Path, data: &Dataset) -> Result<Option<Split>, DatasetEr
         trajectories: Option<usize>,
     }
     let path = dir.join("meta.json");
-    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(None) };
     let bad = |what: String| Err(DatasetError { file: path.display().to_string(), line: 0, column: 0, what });
+    // No meta.json: every trajectory trains. One that is there but cannot be read is an error:
+    // ignoring it would train on the validation set.
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return bad(format!("cannot be read: {e}")),
+    };
     let meta: Recorded = match serde_json::from_str(&text) {
         Ok(m) => m,
         Err(e) => return bad(format!("not a dataset's meta.json: {e}")),
@@ -167,6 +173,10 @@ pub fn check_meta(dir: &Path, data: &Dataset) -> Result<Option<Split>, DatasetEr
     for (key, ids) in [("train", &split.train), ("validation", &split.validation)] {
         if let Some(k) = ids.iter().find(|&&k| k >= n) {
             return bad(format!("split.{key}: {k} is not a trajectory index below {n}"));
+        }
+        let mut seen = std::collections::HashSet::with_capacity(ids.len());
+        if let Some(k) = ids.iter().find(|&&k| !seen.insert(k)) {
+            return bad(format!("split.{key}: trajectory {k} is listed twice"));
         }
     }
     if split.train.is_empty() {

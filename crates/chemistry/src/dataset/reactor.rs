@@ -79,6 +79,19 @@ pub fn generate(spec: &ReactorGeneration) -> Result<(Dataset, ReactorMeta), Solv
         dataset::dataset_times(times)?;
     }
     let problem = spec.problem;
+    let sweep = &problem.sweep;
+    let varies =
+        sweep.t.is_some() || sweep.p.is_some() || (sweep.equivalence_ratio.is_some() && problem.mixture.is_some());
+    if spec.trajectories > 1 && !varies {
+        return Err(SetupError::InvalidOption {
+            what: "trajectories",
+            why: format!(
+                "{}: the problem has no sweep, so every trajectory would be the same (and the validation set a copy of the training set); give it a sweep of T, P or the equivalence ratio",
+                spec.trajectories
+            ),
+        }
+        .into());
+    }
     let mut rng = rand::rngs::StdRng::seed_from_u64(spec.seed);
     let several = spec.trajectories > 1;
     let mut draw = |range: Option<[f64; 2]>, log: bool, own: f64| match range.filter(|_| several) {
@@ -86,7 +99,6 @@ pub fn generate(spec: &ReactorGeneration) -> Result<(Dataset, ReactorMeta), Solv
         Some([lo, hi]) => rng.random_range(lo..=hi),
         None => own,
     };
-    let sweep = &problem.sweep;
     let conditions: Vec<Condition> = (0..spec.trajectories)
         .map(|_| Condition {
             t: draw(sweep.t, false, problem.t),

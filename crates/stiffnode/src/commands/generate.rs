@@ -37,9 +37,9 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     trajectories: usize,
     /// With several trajectories of a mechanism, initial values are scaled by log-uniform
-    /// factors in [1/F, F].
-    #[arg(long, default_value_t = 2.0)]
-    perturb: f64,
+    /// factors in [1/F, F] [default: 2]. (A reactor problem's vary by its sweep.)
+    #[arg(long)]
+    perturb: Option<f64>,
     /// Seed of the perturbations and of the train/validation split.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -48,12 +48,20 @@ pub struct Args {
     validation: f64,
 }
 
+/// `--perturb` of a mechanism's dataset when not given.
+const DEFAULT_PERTURB: f64 = 2.0;
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     let times = TimeGrid::parse(&args.times).context("--times")?;
     let command =
         std::iter::once("stiffnode".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ");
     let Some(source) = &args.mechanism else {
         let path = args.problem.as_deref().expect("clap requires --mechanism or --problem");
+        if args.perturb.is_some() {
+            anyhow::bail!(
+                "--perturb applies to --mechanism datasets: a reactor problem's trajectories vary by its sweep"
+            );
+        }
         return run_reactor(&args, path, times, command);
     };
     let (text, file) = mass_action::source(source)?;
@@ -64,7 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         text: &text,
         times,
         trajectories: args.trajectories,
-        perturb: args.perturb,
+        perturb: args.perturb.unwrap_or(DEFAULT_PERTURB),
         seed: args.seed,
         validation: args.validation,
         command,
