@@ -6,11 +6,12 @@
 
 use burn::module::Module;
 use stiffnode_chemistry::dataset::reference_solver;
-use stiffnode_chemistry::gas::ReactorType;
 use stiffnode_chemistry::gas::reactor::peak_time;
+use stiffnode_chemistry::gas::{Reactor, ReactorType};
 use stiffnode_solvers::field::{from_host, to_host};
 use stiffnode_solvers::{
-    DeviceKind, Request, SolveError, SolveOptions, TrajectoryRecord, VectorField, methods, solve_record,
+    DeviceKind, Method, Request, SolveError, SolveOptions, SolveRecord, TrajectoryRecord, VectorField, methods,
+    solve_record,
 };
 
 use crate::problem::Problem;
@@ -63,21 +64,26 @@ impl Setup {
     /// states to their last data times at the reference tolerances; `None` for a problem
     /// without a temperature.
     pub fn reference_delays(&self, ids: &[usize]) -> Result<Option<Vec<Option<f64>>>, SolveError> {
+        let Some(reference) = self.reference()? else { return Ok(None) };
+        let t0 = self.data.t0();
+        let delays = ids.iter().map(|&k| {
+            let record = reference.solve(&self.data.states[k][0], t0, vec![self.last_time(k)])?;
+            Ok(reference.reactor.ignition_delay(&record.trajectories()[0], t0))
+        });
+        Ok(Some(delays.collect::<Result<_, SolveError>>()?))
+    }
+
+    /// For a reactor problem with a temperature, its reactor with the dataset's reference
+    /// solver and tolerances.
+    fn reference(&self) -> Result<Option<Reference>, SolveError> {
         let Problem::Reactor(problem) = &self.mechanism else { return Ok(None) };
         if !self.has_temperature() {
             return Ok(None);
         }
         let (reactor, _) = problem.reactor(&DeviceKind::Cpu.open()?);
         let reference = reference_solver();
-        let exact = SolveOptions::adaptive(reference.rtol, reference.atol);
-        let method = methods::by_name(&reference.method)?;
-        let t0 = self.data.t0();
-        let delays = ids.iter().map(|&k| {
-            let (y0, t_end) = (self.data.states[k][0].clone(), self.last_time(k));
-            let truth = Request::new(method.clone(), y0, t0, vec![t_end]).with_options(exact.clone());
-            Ok(reactor.ignition_delay(&solve_record(&reactor, &truth)?.trajectories()[0], t0))
-        });
-        Ok(Some(delays.collect::<Result<_, SolveError>>()?))
+        let options = SolveOptions::adaptive(reference.rtol, reference.atol);
+        Ok(Some(Reference { reactor, method: methods::by_name(&reference.method)?, options }))
     }
 
     /// The model's ignition delays of trajectories `ids` (the time of its largest `dT/dt`),
@@ -97,14 +103,7 @@ impl Setup {
     /// reactor problem with a temperature (`None` for others): the curves between the data
     /// points, where a front the data resolve in a few points shows its shape.
     pub fn temperature_curves(&self, points: usize) -> Result<Option<Vec<TemperatureCurve>>, SolveError> {
-        let Problem::Reactor(problem) = &self.mechanism else { return Ok(None) };
-        if !self.has_temperature() {
-            return Ok(None);
-        }
-        let (reactor, _) = problem.reactor(&DeviceKind::Cpu.open()?);
-        let reference = reference_solver();
-        let exact = SolveOptions::adaptive(reference.rtol, reference.atol);
-        let method = methods::by_name(&reference.method)?;
+        let Some(reference) = self.reference()? else { return Ok(None) };
         let t0 = self.data.t0();
         let model = self.model.valid();
         let curves = (0..self.data.states.len()).map(|k| {
@@ -113,13 +112,11 @@ impl Setup {
                 .map(|j| first * (last / first).powf(j as f64 / (points - 1).max(1) as f64))
                 .filter(|&t| t > t0)
                 .collect();
-            let truth = Request::new(method.clone(), self.data.states[k][0].clone(), t0, times.clone())
-                .with_options(exact.clone());
             let column = |states: &[Vec<f64>]| states.iter().map(|y| y[0]).collect::<Vec<f64>>();
-            let reference = column(&solve_record(&reactor, &truth)?.solution().states);
+            let truth = column(&reference.solve(&self.data.states[k][0], t0, times.clone())?.solution().states);
             let fitted = column(&solve_record(&model, &self.request(&[k], &times))?.solution().states);
             let held_out = self.data.validation.contains(&k);
-            Ok(TemperatureCurve { trajectory: k, held_out, times, model: fitted, reference })
+            Ok(TemperatureCurve { trajectory: k, held_out, times, model: fitted, reference: truth })
         });
         Ok(Some(curves.collect::<Result<_, SolveError>>()?))
     }
@@ -127,6 +124,21 @@ impl Setup {
     /// Trajectory `k`'s last data time.
     fn last_time(&self, k: usize) -> f64 {
         self.data.times[k][self.data.times[k].len() - 1]
+    }
+}
+
+/// A problem's reactor with the dataset's reference solver ([`reference_solver`]).
+struct Reference {
+    reactor: Reactor,
+    method: Method,
+    options: SolveOptions,
+}
+
+impl Reference {
+    /// The reactor's solve from `y0` at `t0` to `times`.
+    fn solve(&self, y0: &[f64], t0: f64, times: Vec<f64>) -> Result<SolveRecord, SolveError> {
+        let request = Request::new(self.method.clone(), y0.to_vec(), t0, times).with_options(self.options.clone());
+        solve_record(&self.reactor, &request)
     }
 }
 

@@ -83,20 +83,24 @@ fn an_update_that_breaks_the_next_solve_is_taken_back_and_redone_smaller() {
     }
 }
 
+/// Every epoch's metrics of a run of `text` in a scratch directory `name` (removed after).
+fn epoch_metrics(text: &str, name: &str) -> Vec<stiffnode_train::EpochMetrics> {
+    let run = scratch(name);
+    let mut trainer = Trainer::start(TrainConfig::parse(text, "test.toml").unwrap(), "test.toml", &run).unwrap();
+    let mut metrics = Vec::new();
+    trainer.run(|m| metrics.push(m.clone())).unwrap();
+    drop(trainer);
+    std::fs::remove_dir_all(&run).unwrap();
+    metrics
+}
+
 #[test]
 fn an_update_that_multiplies_the_loss_is_taken_back() {
     // At a learning rate of 3, updates throw the MLP over cliffs: the loss grows 226-fold in one
     // epoch and reaches 1e149 without the guard; with it (growth ≤ 10, the default) every
     // epoch's loss stays within 10× the previous one's.
     let run_with = |extra: &str, name: &str| {
-        let text = mlp_config(12).replace("lr = 0.01", &format!("lr = 3.0{extra}"));
-        let run = scratch(name);
-        let mut trainer = Trainer::start(TrainConfig::parse(&text, "test.toml").unwrap(), "test.toml", &run).unwrap();
-        let mut metrics = Vec::new();
-        trainer.run(|m| metrics.push(m.clone())).unwrap();
-        drop(trainer);
-        std::fs::remove_dir_all(&run).unwrap();
-        metrics
+        epoch_metrics(&mlp_config(12).replace("lr = 0.01", &format!("lr = 3.0{extra}")), name)
     };
     let growth = |m: &[stiffnode_train::EpochMetrics]| m.windows(2).map(|w| w[1].loss / w[0].loss).fold(0.0, f64::max);
     let off = run_with("\nmax_loss_growth = 0", "spike-off");
@@ -116,13 +120,7 @@ fn a_mini_batch_update_that_blows_the_loss_up_is_taken_back() {
         let text = mlp_config(4)
             .replace("datasets/robertson\"", "datasets/robertson-multi\"")
             .replace("lr = 0.01", &format!("lr = 3.0\nbatch_size = 16{extra}"));
-        let run = scratch(name);
-        let mut trainer = Trainer::start(TrainConfig::parse(&text, "test.toml").unwrap(), "test.toml", &run).unwrap();
-        let mut metrics = Vec::new();
-        trainer.run(|m| metrics.push(m.clone())).unwrap();
-        drop(trainer);
-        std::fs::remove_dir_all(&run).unwrap();
-        metrics
+        epoch_metrics(&text, name)
     };
     // The largest ratio of an epoch's training loss to the best (validation) loss before it.
     let worst = |m: &[stiffnode_train::EpochMetrics]| {
